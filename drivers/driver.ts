@@ -1,0 +1,96 @@
+// The driver contract. A driver is one folder under drivers/ that implements `Driver`.
+// Extra powers are optional capabilities that callers detect (`asFSHotPlugger`), never
+// "unimplemented" stubs: a session without the capability simply does not have the methods.
+import type { InstanceState, Transport, TransportAvailability } from "../src/agent/api.ts";
+import type { InstanceConfig } from "../src/core/instance-config.ts";
+import { HotmountError } from "../src/core/errors.ts";
+
+/** Reports a step slower than a second; the CLI shows it on a TTY only. */
+export type Progress = (step: string) => void;
+
+export interface Logger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface RuntimeStatus {
+  state: InstanceState;
+  pid: number | null;
+  accel: string | null;
+}
+
+export interface Driver {
+  readonly name: string;
+  /** Boots the VM and returns once its SSH server answers. Leaves nothing behind on failure. */
+  start(cfg: InstanceConfig, progress: Progress): Promise<RuntimeStatus>;
+  /** Cheap: is the VM process alive? Never blocks on the guest. */
+  status(cfg: InstanceConfig): Promise<RuntimeStatus>;
+  /** Last-resort stop when no agent is there to do it; bounded at every step. */
+  stop(cfg: InstanceConfig, progress: Progress): Promise<void>;
+  /** The control session the instance's agent holds for the VM's lifetime. */
+  openSession(cfg: InstanceConfig, log: Logger): Promise<DriverSession>;
+}
+
+export interface DriverSession {
+  readonly driver: string;
+  /** Bounded power-off (guest first, then the hypervisor); the agent calls it after its mounts are gone. */
+  powerOff(progress: Progress): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Transports that put a device into the VM (reverse-sshfs needs none). */
+export type DeviceTransport = Exclude<Transport, "reverse-sshfs">;
+
+export interface PlugRequest {
+  /** Mount id; becomes the device id and tag, so it must fit the tag limits. */
+  id: string;
+  type: DeviceTransport;
+  hostPath: string;
+  writable: boolean;
+}
+
+export interface PluggedDevice {
+  id: string;
+  type: DeviceTransport;
+  /** What the guest passes to mount(8) as the source. */
+  tag: string;
+  /** The hot-plug slot it sits on (e.g. a root port id). */
+  slot: string;
+}
+
+/** What is attached right now, as the hypervisor sees it; the agent reconciles its journal with it. */
+export interface DeviceInventory {
+  devices: { id: string; slot: string | null }[];
+  /** Backend handles that outlive a device (QEMU chardevs, virtiofsd pids). */
+  backends: { id: string; kind: string; pid?: number }[];
+}
+
+export interface FSHotPlugger {
+  /** Which device transports this VM can take, or why not (no shared memory, no 9p slots, ...). */
+  transports(): Promise<TransportAvailability[]>;
+  capacity(): Promise<{ total: number; used: number }>;
+  /** Attaches a device; undoes every step it took when a later one fails. */
+  plug(req: PlugRequest, progress: Progress): Promise<PluggedDevice>;
+  /** Detaches a device the guest has already unmounted; frees its slot. */
+  unplug(dev: PluggedDevice, progress: Progress): Promise<void>;
+  /** Best-effort removal of leftovers named by id (device, backend, slot), for reconcile. */
+  scrub(id: string): Promise<void>;
+  inventory(): Promise<DeviceInventory>;
+}
+
+export function asFSHotPlugger(s: DriverSession): (DriverSession & FSHotPlugger) | undefined {
+  const c = s as Partial<FSHotPlugger>;
+  return typeof c.plug === "function" && typeof c.unplug === "function" ? (s as DriverSession & FSHotPlugger) : undefined;
+}
+
+export function requireFSHotPlugger(s: DriverSession, type: Transport): DriverSession & FSHotPlugger {
+  const hp = asFSHotPlugger(s);
+  if (!hp) {
+    throw new HotmountError("UNSUPPORTED", `the ${s.driver} driver cannot hot-plug ${type} devices`, {
+      hint: "Use --type reverse-sshfs, which works on any VM reachable over SSH.",
+      details: { driver: s.driver, type },
+    });
+  }
+  return hp;
+}

@@ -1,0 +1,88 @@
+// The agent's HTTP API over a unix socket: request and response shapes, shared by the agent,
+// its client, the CLI's --json output and the TUI. Changing a shape here changes the contract.
+import { z } from "zod";
+
+export const TRANSPORTS = ["virtiofs", "9p", "reverse-sshfs"] as const;
+export const Transport = z.enum(TRANSPORTS);
+export type Transport = z.infer<typeof Transport>;
+
+/** Accepts Lima's short alias `sshfs` for reverse-sshfs. */
+export function parseTransport(s: string): Transport | undefined {
+  const t = s === "sshfs" ? "reverse-sshfs" : s;
+  const r = Transport.safeParse(t);
+  return r.success ? r.data : undefined;
+}
+
+export const MountState = z.enum(["adding", "ready", "failed", "removing"]);
+export type MountState = z.infer<typeof MountState>;
+
+export const ApiError = z.object({
+  code: z.string(),
+  message: z.string(),
+  hint: z.string().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type ApiError = z.infer<typeof ApiError>;
+
+export const MountRequest = z
+  .object({
+    hostPath: z.string().min(1).max(4096),
+    mountPoint: z.string().min(1).max(4096).optional(),
+    type: Transport.default("virtiofs"),
+    writable: z.boolean().default(false),
+    persist: z.boolean().default(false),
+  })
+  .strict();
+export type MountRequest = z.input<typeof MountRequest>;
+
+export const Mount = z.object({
+  id: z.string(),
+  instance: z.string(),
+  hostPath: z.string(),
+  mountPoint: z.string(),
+  type: Transport,
+  writable: z.boolean(),
+  persist: z.boolean(),
+  state: MountState,
+  /** The device tag the guest mounts (virtiofs, 9p); absent for reverse-sshfs. */
+  tag: z.string().optional(),
+  /** The hot-plug slot (root port) the device sits on, when it uses one. */
+  slot: z.string().optional(),
+  createdAt: z.string(),
+  error: ApiError.optional(),
+});
+export type Mount = z.infer<typeof Mount>;
+
+export const TransportAvailability = z.object({
+  type: Transport,
+  available: z.boolean(),
+  reason: z.string().optional(),
+});
+export type TransportAvailability = z.infer<typeof TransportAvailability>;
+
+export const SshInfo = z.object({
+  host: z.string(),
+  port: z.number().int(),
+  user: z.string(),
+  identityFile: z.string(),
+});
+export type SshInfo = z.infer<typeof SshInfo>;
+
+export const InstanceState = z.enum(["running", "stopped", "starting", "stopping", "broken"]);
+export type InstanceState = z.infer<typeof InstanceState>;
+
+export const Info = z.object({
+  instance: z.string(),
+  driver: z.string(),
+  state: InstanceState,
+  pid: z.number().int().nullable(),
+  accel: z.string().nullable(),
+  ssh: SshInfo.nullable(),
+  slots: z.object({ total: z.number().int(), used: z.number().int() }),
+  transports: z.array(TransportAvailability),
+  agent: z.object({ pid: z.number().int(), version: z.string(), startedAt: z.string() }),
+});
+export type Info = z.infer<typeof Info>;
+
+export const MountList = z.object({ mounts: z.array(Mount) });
+export type MountList = z.infer<typeof MountList>;

@@ -1,0 +1,94 @@
+// Every on-disk name hotmount uses lives here, and nowhere else.
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/** State root: one directory per instance, the SSH key, the agent sockets. */
+export function hotmountHome(): string {
+  return process.env.HOTMOUNT_HOME || join(homedir(), ".hotmount");
+}
+
+/** Content-addressed build cache (demo guest images); safe to share between homes. */
+export function cacheHome(): string {
+  if (process.env.HOTMOUNT_CACHE) return process.env.HOTMOUNT_CACHE;
+  const xdg = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  return join(xdg, "hotmount");
+}
+
+export function instancesDir(): string {
+  return join(hotmountHome(), "instances");
+}
+
+export function sshDir(): string {
+  return join(hotmountHome(), "ssh");
+}
+
+export function sshKeyPath(): string {
+  return join(sshDir(), "id_ed25519");
+}
+
+export function guestCacheDir(): string {
+  return join(cacheHome(), "guest");
+}
+
+export function accelCachePath(): string {
+  return join(cacheHome(), "accel.json");
+}
+
+/** The files of one instance. Socket names stay short: a unix socket path has at most 107 bytes. */
+export interface InstancePaths {
+  dir: string;
+  config: string;
+  qemuPid: string;
+  qemuLog: string;
+  qmpSock: string;
+  serialLog: string;
+  agentSock: string;
+  agentPid: string;
+  agentLog: string;
+  journal: string;
+  /** virtiofsd sockets and logs live here, one pair per mount id. */
+  virtiofsdDir: string;
+  /** 9p slot symlinks (slot0 ... slotK-1) that reserved fsdevs point at. */
+  ninePDir: string;
+  /** reverse-sshfs logs, one per mount id. */
+  sshfsDir: string;
+  lock: string;
+}
+
+export function instancePaths(name: string): InstancePaths {
+  const dir = join(instancesDir(), name);
+  return {
+    dir,
+    config: join(dir, "instance.json"),
+    qemuPid: join(dir, "qemu.pid"),
+    qemuLog: join(dir, "qemu.log"),
+    qmpSock: join(dir, "qmp.sock"),
+    serialLog: join(dir, "serial.log"),
+    agentSock: join(dir, "agent.sock"),
+    agentPid: join(dir, "agent.pid"),
+    agentLog: join(dir, "agent.log"),
+    journal: join(dir, "mounts.json"),
+    virtiofsdDir: join(dir, "vfsd"),
+    ninePDir: join(dir, "9p"),
+    sshfsDir: join(dir, "sshfs"),
+    lock: join(dir, "lock"),
+  };
+}
+
+export function virtiofsdSocket(name: string, mountId: string): string {
+  return join(instancePaths(name).virtiofsdDir, `${mountId}.sock`);
+}
+
+export function virtiofsdLog(name: string, mountId: string): string {
+  return join(instancePaths(name).virtiofsdDir, `${mountId}.log`);
+}
+
+export function ninePSlotLink(name: string, slot: number): string {
+  return join(instancePaths(name).ninePDir, `slot${slot}`);
+}
+
+export function sshfsLog(name: string, mountId: string): string {
+  return join(instancePaths(name).sshfsDir, `${mountId}.log`);
+}
+
+export const UNIX_PATH_MAX = 107;
