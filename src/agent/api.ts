@@ -86,3 +86,17 @@ export type Info = z.infer<typeof Info>;
 
 export const MountList = z.object({ mounts: z.array(Mount) });
 export type MountList = z.infer<typeof MountList>;
+
+/** One row of `vm list --json`: known with or without a running agent. */
+export const InstanceSummary = z.object({
+  name: z.string(),
+  driver: z.string(),
+  state: InstanceState,
+  pid: z.number().int().nullable(),
+  accel: z.string().nullable(),
+  ssh: SshInfo.nullable(),
+  slots: z.object({ total: z.number().int(), used: z.number().int() }),
+  transports: z.array(TransportAvailability),
+  mounts: z.number().int(),
+});
+export type InstanceSummary = z.infer<typeof InstanceSummary>;
