@@ -57,6 +57,8 @@ export interface PluggedDevice {
   tag: string;
   /** The hot-plug slot it sits on (e.g. a root port id). */
   slot: string;
+  /** Driver-private backend handle that must survive an agent restart (e.g. a 9p fsdev index). */
+  backend?: string;
 }
 
 /** What is attached right now, as the hypervisor sees it; the agent reconciles its journal with it. */

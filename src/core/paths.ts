@@ -38,6 +38,8 @@ export function accelCachePath(): string {
 export interface InstancePaths {
   dir: string;
   config: string;
+  /** What the running VM is: pid, accel and why, start time. */
+  runtime: string;
   qemuPid: string;
   qemuLog: string;
   qmpSock: string;
@@ -60,6 +62,7 @@ export function instancePaths(name: string): InstancePaths {
   return {
     dir,
     config: join(dir, "instance.json"),
+    runtime: join(dir, "runtime.json"),
     qemuPid: join(dir, "qemu.pid"),
     qemuLog: join(dir, "qemu.log"),
     qmpSock: join(dir, "qmp.sock"),

@@ -1,0 +1,12 @@
+// The driver registry: the only place that names concrete drivers.
+import { HotmountError } from "../src/core/errors.ts";
+import type { Driver } from "./driver.ts";
+import { qemuDriver } from "./qemu/index.ts";
+
+const DRIVERS: Record<string, Driver> = { qemu: qemuDriver };
+
+export function getDriver(name: string): Driver {
+  const d = DRIVERS[name];
+  if (!d) throw new HotmountError("UNSUPPORTED", `unknown driver "${name}"`, { hint: `Known drivers: ${Object.keys(DRIVERS).join(", ")}.` });
+  return d;
+}

@@ -1,0 +1,74 @@
+// Chooses KVM or TCG. /dev/kvm opening is not proof that KVM can run a guest (nested "PVM" KVM
+// here cannot boot a stock kernel), so "auto" boots the demo guest once with a deadline and
+// caches the verdict per QEMU version and host kernel.
+import { accessSync, constants, mkdtempSync, readFileSync } from "node:fs";
+import { release, tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeJsonAtomic } from "../../src/core/instance-config.ts";
+import { accelCachePath } from "../../src/core/paths.ts";
+import { READY_MARKER, demoGuestAppend } from "../../src/guest/contract.ts";
+import { ensureDemoGuest } from "../../src/guest/demo-guest.ts";
+import { removeQuietly, sleep } from "../../src/util/process.ts";
+import { qemuVersion } from "./host-tools.ts";
+
+export interface AccelChoice {
+  accel: "kvm" | "tcg";
+  reason: string;
+}
+
+const PROBE_DEADLINE_MS = 20_000;
+
+export function kvmUsable(): boolean {
+  try {
+    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function chooseAccel(qemu: string, want: "auto" | "kvm" | "tcg"): Promise<AccelChoice> {
+  if (want === "tcg") return { accel: "tcg", reason: "asked for TCG" };
+  if (want === "kvm") return { accel: "kvm", reason: "asked for KVM" };
+  if (process.env.HOTMOUNT_ACCEL === "tcg" || process.env.HOTMOUNT_ACCEL === "kvm") {
+    return { accel: process.env.HOTMOUNT_ACCEL, reason: "HOTMOUNT_ACCEL" };
+  }
+  if (!kvmUsable()) return { accel: "tcg", reason: "/dev/kvm is missing or not accessible" };
+  const key = `${qemuVersion(qemu)}|${release()}`;
+  try {
+    const c = JSON.parse(readFileSync(accelCachePath(), "utf8"));
+    if (c.key === key && (c.accel === "kvm" || c.accel === "tcg")) return { accel: c.accel, reason: `${c.reason} (cached)` };
+  } catch {}
+  const ok = await probeKvm(qemu);
+  const choice: AccelChoice = ok.ok ? { accel: "kvm", reason: "a KVM probe boot succeeded" } : { accel: "tcg", reason: `a KVM probe boot failed: ${ok.why}` };
+  writeJsonAtomic(accelCachePath(), { key, ...choice, at: new Date().toISOString() }, 0o644);
+  return choice;
+}
+
+/** Boots the demo guest under KVM with hotmount.probe=1: it prints the marker and powers off. */
+export async function probeKvm(qemu: string): Promise<{ ok: boolean; why: string }> {
+  const guest = await ensureDemoGuest();
+  const dir = mkdtempSync(join(tmpdir(), "hotmount-kvm-probe-"));
+  const log = join(dir, "serial.log");
+  const argv = [qemu, "-accel", "kvm", "-cpu", "host", "-m", "256M", "-smp", "1", "-nodefaults", "-display", "none", "-no-reboot",
+    "-kernel", guest.kernel, "-initrd", guest.initrd, "-append", demoGuestAppend("ssh-ed25519 AAAA probe", "hotmount.probe=1"), "-serial", `file:${log}`];
+  const p = Bun.spawn(argv, { stdout: "ignore", stderr: "pipe" });
+  const end = Date.now() + PROBE_DEADLINE_MS;
+  try {
+    while (Date.now() < end) {
+      let text = "";
+      try { text = readFileSync(log, "utf8"); } catch {}
+      if (text.includes(READY_MARKER)) return { ok: true, why: "" };
+      if (p.exitCode !== null) {
+        const err = (await new Response(p.stderr).text()).trim().split("\n").pop() ?? "";
+        return { ok: false, why: `QEMU exited (${p.exitCode}) ${err}`.trim() };
+      }
+      await sleep(100);
+    }
+    return { ok: false, why: `no boot within ${PROBE_DEADLINE_MS / 1000} s` };
+  } finally {
+    p.kill("SIGKILL");
+    await p.exited;
+    removeQuietly(dir);
+  }
+}

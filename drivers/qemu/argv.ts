@@ -1,0 +1,83 @@
+// The argv of a hot-plug-capable QEMU VM. Pure: every input is explicit, so it is unit-tested.
+import { HotmountError } from "../../src/core/errors.ts";
+
+export const ROOT_PORT_PREFIX = "hp";
+export const MAX_SLOTS = 32;
+/** Root ports sit as functions 0-7 of consecutive pcie.0 slots from here, so 32 fit in 4 slots. */
+const FIRST_PORT_SLOT = 0x10;
+
+export interface StaticShare {
+  /** vhost-user socket of a virtiofsd started before QEMU. */
+  socket: string;
+  tag: string;
+}
+
+export interface QemuArgvInput {
+  accel: "kvm" | "tcg";
+  memoryMiB: number;
+  cpus: number;
+  /** Spare pcie-root-ports for hot-plug (1..32). */
+  slots: number;
+  /** Symlinks backing the reserved 9p fsdevs, one per 9p slot. */
+  ninePLinks: string[];
+  kernel: string;
+  initrd?: string;
+  append: string;
+  qmpSocket: string;
+  serialLog: string;
+  sshPort: number;
+  staticShares?: StaticShare[];
+}
+
+export function rootPortId(i: number): string {
+  return `${ROOT_PORT_PREFIX}${i}`;
+}
+
+/** The two fsdevs of 9p slot i: QEMU enforces read-only per fsdev, so each slot has both. */
+export function ninePFsdevId(i: number, writable: boolean): string {
+  return `fsd${i}${writable ? "w" : "r"}`;
+}
+
+export function buildQemuArgv(qemu: string, i: QemuArgvInput): string[] {
+  if (!Number.isInteger(i.slots) || i.slots < 1 || i.slots > MAX_SLOTS) {
+    throw new HotmountError("INVALID_ARGUMENT", `--slots must be between 1 and ${MAX_SLOTS}, not ${i.slots}`, {
+      hint: "Each slot is one spare pcie-root-port: one concurrent virtiofs or 9p mount.",
+    });
+  }
+  const mem = `${i.memoryMiB}M`;
+  const a: string[] = [qemu];
+  a.push("-name", "hotmount,debug-threads=on");
+  if (i.accel === "kvm") a.push("-accel", "kvm", "-cpu", "host");
+  else a.push("-accel", "tcg", "-cpu", "max");
+  a.push("-smp", String(i.cpus), "-m", mem);
+  // virtiofs needs guest RAM the virtiofsd can map: a shared memfd sized exactly to -m.
+  a.push("-object", `memory-backend-memfd,id=mem,size=${mem},share=on`);
+  a.push("-machine", "q35,memory-backend=mem");
+  a.push("-nodefaults", "-display", "none", "-no-user-config");
+  a.push("-kernel", i.kernel);
+  if (i.initrd) a.push("-initrd", i.initrd);
+  a.push("-append", i.append);
+  a.push("-serial", `file:${i.serialLog}`);
+  a.push("-qmp", `unix:${i.qmpSocket},server=on,wait=off`);
+  a.push("-netdev", `user,id=net0,hostfwd=tcp:127.0.0.1:${i.sshPort}-:22`);
+  a.push("-device", "virtio-net-pci,netdev=net0");
+  a.push("-device", "virtio-rng-pci");
+  // pcie.0 itself cannot hot-plug: one spare root port per concurrent device.
+  for (let p = 0; p < i.slots; p++) {
+    const slot = FIRST_PORT_SLOT + Math.floor(p / 8);
+    const fn = p % 8;
+    const addr = `0x${slot.toString(16)}.0x${fn}`;
+    const multi = fn === 0 ? ",multifunction=on" : "";
+    a.push("-device", `pcie-root-port,id=${rootPortId(p)},bus=pcie.0,chassis=${p + 1},slot=${p + 1},addr=${addr}${multi}`);
+  }
+  i.ninePLinks.forEach((link, n) => {
+    if (link.includes(",")) throw new HotmountError("INVALID_ARGUMENT", `9p slot path may not contain a comma: ${link}`, { hint: "Choose a HOTMOUNT_HOME without commas." });
+    a.push("-fsdev", `local,id=${ninePFsdevId(n, true)},path=${link},security_model=none`);
+    a.push("-fsdev", `local,id=${ninePFsdevId(n, false)},path=${link},security_model=none,readonly=on`);
+  });
+  (i.staticShares ?? []).forEach((s, n) => {
+    a.push("-chardev", `socket,id=static${n},path=${s.socket}`);
+    a.push("-device", `vhost-user-fs-pci,chardev=static${n},tag=${s.tag}`);
+  });
+  return a;
+}

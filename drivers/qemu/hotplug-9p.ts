@@ -1,0 +1,102 @@
+// 9p hot-plug on QEMU. QEMU has no runtime fsdev_add, so the VM reserves K fsdevs at boot, each
+// on a symlink under the instance dir (one writable and one read-only fsdev per link). Plugging
+// points the link at the host folder and then device_adds virtio-9p-pci: QEMU resolves the link
+// when the device is realized. The link itself records which slot is taken.
+import { readlinkSync, renameSync, symlinkSync } from "node:fs";
+import { HotmountError } from "../../src/core/errors.ts";
+import { instancePaths, ninePSlotLink } from "../../src/core/paths.ts";
+import { deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
+import type { PlugRequest, PluggedDevice, Progress } from "../driver.ts";
+import { ninePFsdevId } from "./argv.ts";
+import type { HotplugContext } from "./session.ts";
+
+export const NINEP_TAG_MAX = 31;
+
+export class NinePSlots {
+  private readonly holder = new Map<number, string>();
+  private readonly empty: string;
+
+  constructor(private readonly name: string, readonly total: number) {
+    this.empty = `${instancePaths(name).ninePDir}/empty`;
+  }
+
+  busyLinks(): number[] {
+    const out: number[] = [];
+    for (let n = 0; n < this.total; n++) {
+      try {
+        if (readlinkSync(ninePSlotLink(this.name, n)) !== this.empty) out.push(n);
+      } catch {}
+    }
+    return out;
+  }
+
+  take(id: string): number {
+    const busy = new Set([...this.holder.keys(), ...this.busyLinks()]);
+    for (let n = 0; n < this.total; n++) {
+      if (!busy.has(n)) {
+        this.holder.set(n, id);
+        return n;
+      }
+    }
+    throw new HotmountError("NO_FREE_SLOT", `all ${this.total} reserved 9p slots are in use`, {
+      hint: "Remove a 9p mount, use --type virtiofs, or restart the VM with more: `hotmount vm start NAME --9p-slots N`.",
+    });
+  }
+
+  indexOf(id: string): number | null {
+    for (const [n, holder] of this.holder) if (holder === id) return n;
+    return null;
+  }
+
+  /** Atomically retargets a slot link (rename over the old link). */
+  point(n: number, target: string): void {
+    const link = ninePSlotLink(this.name, n);
+    const tmp = `${link}.tmp`;
+    try { renameSync(tmp, `${tmp}.old`); } catch {}
+    symlinkSync(target, tmp);
+    renameSync(tmp, link);
+  }
+
+  release(n: number): void {
+    this.point(n, this.empty);
+    this.holder.delete(n);
+  }
+
+  releaseById(id: string): void {
+    const n = this.indexOf(id);
+    if (n !== null) this.release(n);
+  }
+}
+
+export async function plug9p(ctx: HotplugContext, req: PlugRequest, progress: Progress): Promise<PluggedDevice> {
+  if (ctx.ninep.total === 0) {
+    throw new HotmountError("UNSUPPORTED", `instance "${ctx.cfg.name}" has no reserved 9p slots`, {
+      hint: "QEMU cannot create a 9p backend (fsdev) at runtime; only VMs started with reserved slots can take 9p. Use --type virtiofs or --type reverse-sshfs, or restart with `--9p-slots 4`.",
+    });
+  }
+  const n = ctx.ninep.take(req.id);
+  let slot: string | null = null;
+  try {
+    slot = ctx.slots.take(req.id);
+    ctx.ninep.point(n, req.hostPath);
+    progress("attaching the 9p device");
+    await deviceAdd(ctx.qmp, { driver: "virtio-9p-pci", id: req.id, fsdev: ninePFsdevId(n, req.writable), mount_tag: req.id, bus: slot, addr: "0" });
+    return { id: req.id, type: "9p", tag: req.id, slot, backend: String(n) };
+  } catch (e) {
+    if (slot) ctx.slots.release(slot);
+    ctx.ninep.release(n);
+    throw e;
+  }
+}
+
+export async function unplug9p(ctx: HotplugContext, dev: PluggedDevice, progress: Progress): Promise<void> {
+  progress("detaching the 9p device");
+  try {
+    await deviceDelAndWait(ctx.qmp, dev.id, 15_000);
+  } catch (e) {
+    if (!(e instanceof QmpExecuteError && e.errorClass === "DeviceNotFound")) throw e;
+  }
+  ctx.slots.release(dev.slot);
+  const n = dev.backend !== undefined ? Number(dev.backend) : ctx.ninep.indexOf(dev.id);
+  if (n !== null && Number.isInteger(n)) ctx.ninep.release(n);
+}

@@ -1,0 +1,115 @@
+// virtiofs hot-plug on QEMU: virtiofsd → chardev-add → device_add on a spare root port, and the
+// reverse. Each step that succeeded is undone when a later one fails.
+import { basename } from "node:path";
+import { isCode } from "../../src/core/errors.ts";
+import { instancePaths, virtiofsdLog, virtiofsdSocket } from "../../src/core/paths.ts";
+import { chardevAdd, chardevRemove, deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
+import { cmdlineOf, findProcesses } from "../../src/util/process.ts";
+import type { PlugRequest, PluggedDevice, Progress } from "../driver.ts";
+import type { HotplugContext } from "./session.ts";
+import { startVirtiofsd, stopVirtiofsd, type RunningVirtiofsd } from "./virtiofsd.ts";
+
+const DEVICE_DELETED_TIMEOUT_MS = 15_000;
+/** virtiofsd children of this agent; `expected` marks an exit we asked for. */
+const running = new Map<string, { v: RunningVirtiofsd; expected: boolean }>();
+type LostListener = (id: string, why: string) => void;
+const lostListeners: LostListener[] = [];
+
+/** Told when a virtiofsd dies while its device is still attached (its mount is then broken). */
+export function onVirtiofsdLost(l: LostListener): void {
+  lostListeners.push(l);
+}
+
+export const chardevId = (id: string) => `${id}-chr`;
+
+export async function plugVirtiofs(ctx: HotplugContext, req: PlugRequest, progress: Progress): Promise<PluggedDevice> {
+  const undo: Array<() => Promise<void>> = [];
+  const rollback = async () => {
+    for (const u of undo.reverse()) await u().catch((e) => ctx.log.warn("rollback step failed", { id: req.id, error: String(e) }));
+  };
+  try {
+    const slot = ctx.slots.take(req.id);
+    undo.push(async () => ctx.slots.release(slot));
+
+    progress("starting virtiofsd");
+    const socket = virtiofsdSocket(ctx.cfg.name, req.id);
+    const vfsd = await startVirtiofsd({ socket, log: virtiofsdLog(ctx.cfg.name, req.id), source: req.hostPath, writable: req.writable });
+    const tracked = { v: vfsd, expected: false };
+    running.set(req.id, tracked);
+    vfsd.child?.on("exit", (code, sig) => {
+      running.delete(req.id);
+      if (!tracked.expected) for (const l of lostListeners) l(req.id, `virtiofsd exited (${sig ?? code})`);
+    });
+    undo.push(async () => {
+      tracked.expected = true;
+      await stopVirtiofsd(vfsd, 0);
+    });
+
+    progress("attaching the device");
+    await chardevAdd(ctx.qmp, chardevId(req.id), { type: "socket", data: { addr: { type: "unix", data: { path: socket } }, server: false } });
+    undo.push(() => chardevRemove(ctx.qmp, chardevId(req.id)));
+    // addr 0 always: without it a second device on an occupied port lands at slot 1, unseen.
+    await deviceAdd(ctx.qmp, { driver: "vhost-user-fs-pci", id: req.id, chardev: chardevId(req.id), tag: req.id, bus: slot, addr: "0" });
+    return { id: req.id, type: "virtiofs", tag: req.id, slot };
+  } catch (e) {
+    await rollback();
+    throw e;
+  }
+}
+
+/** Safe order (the guest has already unmounted): device_del → DEVICE_DELETED → chardev-remove → virtiofsd gone → slot free. */
+export async function unplugVirtiofs(ctx: HotplugContext, dev: PluggedDevice, progress: Progress): Promise<void> {
+  progress("detaching the device");
+  try {
+    await deviceDelAndWait(ctx.qmp, dev.id, DEVICE_DELETED_TIMEOUT_MS);
+  } catch (e) {
+    if (!(e instanceof QmpExecuteError && e.errorClass === "DeviceNotFound")) throw e;
+  }
+  expectExit(dev.id);
+  await chardevRemove(ctx.qmp, chardevId(dev.id)).catch((e) => {
+    if (!isCode(e, "QMP_EXECUTE")) throw e;
+  });
+  progress("stopping virtiofsd");
+  for (const pid of pidsFor(ctx.cfg.name, dev.id)) await stopVirtiofsd({ pid, socket: virtiofsdSocket(ctx.cfg.name, dev.id) });
+  running.delete(dev.id);
+  ctx.slots.release(dev.slot);
+}
+
+/** Removes whatever is left of a mount id: device, chardev, virtiofsd, slot. Idempotent. */
+export async function scrubVirtiofs(ctx: HotplugContext, id: string): Promise<void> {
+  const slot = ctx.slots.slotOf(id);
+  await deviceDelAndWait(ctx.qmp, id, DEVICE_DELETED_TIMEOUT_MS).catch(() => {});
+  expectExit(id);
+  await chardevRemove(ctx.qmp, chardevId(id)).catch(() => {});
+  for (const pid of pidsFor(ctx.cfg.name, id)) await stopVirtiofsd({ pid, socket: virtiofsdSocket(ctx.cfg.name, id) }, 500);
+  running.delete(id);
+  if (slot) ctx.slots.release(slot);
+}
+
+function expectExit(id: string): void {
+  const t = running.get(id);
+  if (t) t.expected = true;
+}
+
+function pidsFor(name: string, id: string): number[] {
+  const sock = virtiofsdSocket(name, id);
+  const fromMap = running.get(id)?.v.pid;
+  const found = findProcesses((argv) => argv.some((a) => a === sock || a === `--socket-path=${sock}`));
+  return [...new Set([...(fromMap ? [fromMap] : []), ...found])];
+}
+
+/** Every virtiofsd serving this instance, live, with the mount id its socket names. */
+export function virtiofsdPids(name: string): { id: string; pid: number }[] {
+  const dir = instancePaths(name).virtiofsdDir + "/";
+  const out: { id: string; pid: number }[] = [];
+  for (const pid of findProcesses((argv) => argv[0]?.includes("virtiofsd") === true && argv.some((a) => a.includes(dir)))) {
+    const arg = fileArg(pid, dir);
+    if (arg) out.push({ id: basename(arg, ".sock"), pid });
+  }
+  return out;
+}
+
+function fileArg(pid: number, dir: string): string | null {
+  const a = cmdlineOf(pid).find((x) => x.includes(dir) && x.endsWith(".sock"));
+  return a ? a.replace(/^--socket-path=/, "") : null;
+}

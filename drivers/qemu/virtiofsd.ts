@@ -1,0 +1,77 @@
+// One virtiofsd per share. The C virtiofsd (QEMU ≤ 7.2) and the Rust one differ in flags and in
+// read-only support; the C one has none, so a read-only share runs it inside a private mount
+// namespace where the source is a read-only bind mount: the host kernel enforces it.
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { HotmountError } from "../../src/core/errors.ts";
+import { isAlive, tailFile, terminate, waitUntil } from "../../src/util/process.ts";
+import { requireVirtiofsd, type Virtiofsd } from "./host-tools.ts";
+
+export interface VirtiofsdSpec {
+  socket: string;
+  log: string;
+  source: string;
+  writable: boolean;
+}
+
+// Constant script: the user's path reaches it only as "$1", never inside the string.
+const RO_WRAPPER = 'mount --bind -- "$1" "$1" && mount -o remount,bind,ro -- "$1" && shift && exec "$@"';
+
+export function virtiofsdArgv(v: Virtiofsd, s: VirtiofsdSpec): string[] {
+  if (v.flavour === "rust") {
+    const sandbox = process.getuid?.() === 0 ? "namespace" : "none";
+    const a = [v.path, "--socket-path", s.socket, "--shared-dir", s.source, "--cache", "auto", "--sandbox", sandbox];
+    if (!s.writable) a.push("--readonly");
+    return a;
+  }
+  // Commas in -o values would split the option: the C virtiofsd cannot take such a source.
+  if (s.source.includes(",")) {
+    throw new HotmountError("UNSUPPORTED", `the C virtiofsd cannot share a path containing a comma: ${s.source}`, {
+      hint: "Use --type 9p or --type reverse-sshfs for this folder, or rename it.",
+    });
+  }
+  const base = [v.path, `--socket-path=${s.socket}`, "-o", `source=${s.source}`, "-o", "cache=auto"];
+  if (s.writable) return base;
+  return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", RO_WRAPPER, "hotmount-ro", s.source, ...base];
+}
+
+export interface RunningVirtiofsd {
+  pid: number;
+  child: ChildProcess | null;
+  socket: string;
+}
+
+export async function startVirtiofsd(s: VirtiofsdSpec): Promise<RunningVirtiofsd> {
+  const v = requireVirtiofsd();
+  if (v.flavour === "c" && process.getuid?.() !== 0) {
+    throw new HotmountError("PERMISSION_DENIED", "the C virtiofsd of QEMU ≤ 7.2 only runs as root", {
+      hint: "Run the agent as root, install the Rust virtiofsd, or use --type 9p / reverse-sshfs.",
+    });
+  }
+  mkdirSync(dirname(s.socket), { recursive: true, mode: 0o700 });
+  rmSync(s.socket, { force: true });
+  const argv = virtiofsdArgv(v, s);
+  writeFileSync(s.log, `# ${new Date().toISOString()} ${JSON.stringify(argv)}\n`);
+  const fd = openSync(s.log, "a");
+  // Detached: it must outlive an agent crash, or the guest's mount would hang.
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  child.on("error", () => {});
+  const pid = child.pid ?? 0;
+  const ready = await waitUntil(() => existsSync(s.socket) || !isAlive(pid), 5000, 10);
+  if (!ready || !existsSync(s.socket)) {
+    await terminate(pid, 500);
+    throw new HotmountError("HOST_DEPENDENCY_MISSING", `virtiofsd did not start for ${s.source}`, {
+      hint: `virtiofsd said: ${tailFile(s.log, 4).replace(/^# .*\n?/m, "") || "(nothing)"}`,
+      details: { log: s.log },
+    });
+  }
+  return { pid, child, socket: s.socket };
+}
+
+/** After chardev-remove the C virtiofsd exits by itself within ~2 s; make sure it is gone. */
+export async function stopVirtiofsd(v: { pid: number; socket: string }, graceMs = 3000): Promise<void> {
+  if (!(await waitUntil(() => !isAlive(v.pid), graceMs))) await terminate(v.pid, 2000);
+  rmSync(v.socket, { force: true });
+}

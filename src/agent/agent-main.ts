@@ -1,0 +1,107 @@
+// `hotmount agent NAME`: one per running instance. It owns the driver session (QMP), the
+// backend processes and the mount registry, and serves the API on the instance's socket.
+import { rmSync, writeFileSync } from "node:fs";
+import { getDriver } from "../../drivers/index.ts";
+import { asFSHotPlugger, type DriverSession } from "../../drivers/driver.ts";
+import { onVirtiofsdLost } from "../../drivers/qemu/hotplug-virtiofs.ts";
+import { buildInfo } from "../core/build-info.ts";
+import { readInstanceConfig } from "../core/instance-config.ts";
+import { jsonLogger } from "../core/log.ts";
+import { instancePaths } from "../core/paths.ts";
+import { GuestSsh } from "../ssh/guest-ssh.ts";
+import { sleep } from "../util/process.ts";
+import type { Info, TransportAvailability } from "./api.ts";
+import { MountService } from "./mount-service.ts";
+import { reconcile } from "./reconcile.ts";
+import { serveAgent } from "./server.ts";
+
+export async function runAgent(name: string): Promise<void> {
+  const cfg = readInstanceConfig(name);
+  const paths = instancePaths(name);
+  const log = jsonLogger();
+  const startedAt = new Date().toISOString();
+  writeFileSync(paths.agentPid, String(process.pid));
+  log.info("agent starting", { instance: name, pid: process.pid });
+
+  const driver = getDriver(cfg.driver);
+  const session = await openWithRetry(() => driver.openSession(cfg, log), 30_000);
+
+  let ssh: GuestSsh | null = null;
+  let connecting: Promise<GuestSsh> | null = null;
+  const getSsh = async (): Promise<GuestSsh> => {
+    if (ssh?.isConnected) return ssh;
+    connecting ??= GuestSsh.connectWithRetry(cfg.ssh, 20_000).finally(() => (connecting = null));
+    ssh = await connecting;
+    return ssh;
+  };
+
+  const service: MountService = new MountService({ cfg, session, ssh: getSsh, log, markFailed: (id, m, h) => service.markFailed(id, m, h) });
+  onVirtiofsdLost((id, why) =>
+    service.markFailed(id, `${why} while mounted`, "The guest cannot recover this mount without a reboot: remove it with --force, then reboot the VM if file access hangs."),
+  );
+  await reconcile(service, session, getSsh, log).catch((e) => log.error("reconcile failed", { error: String(e) }));
+
+  let stopping = false;
+  const exit = async (code: number) => {
+    server.stop(true);
+    rmSync(paths.agentSock, { force: true });
+    rmSync(paths.agentPid, { force: true });
+    ssh?.close();
+    await session.close();
+    log.info("agent exiting", { code });
+    process.exit(code);
+  };
+
+  const info = async (): Promise<Info> => {
+    const hp = asFSHotPlugger(session);
+    const transports: TransportAvailability[] = hp ? await hp.transports() : [{ type: "reverse-sshfs", available: true }];
+    const status = await driver.status(cfg);
+    return {
+      instance: name, driver: cfg.driver, state: stopping ? "stopping" : status.state, pid: status.pid, accel: status.accel,
+      ssh: cfg.ssh, slots: hp ? await hp.capacity() : { total: 0, used: 0 }, transports,
+      agent: { pid: process.pid, version: buildInfo().version, startedAt },
+    };
+  };
+
+  const server = serveAgent(paths.agentSock, {
+    info,
+    mounts: service,
+    stopVm: async () => {
+      stopping = true;
+      await service.teardownAll((s) => log.info(s));
+      await session.powerOff((s) => log.info(s));
+      setTimeout(() => void exit(0), 50);
+    },
+  });
+  log.info("agent ready", { socket: paths.agentSock });
+
+  // The VM went away (guest poweroff, crash): nothing left to serve.
+  watchVm(session, cfg, driver, () => {
+    if (!stopping) log.warn("the VM is gone; agent exits");
+    void exit(0);
+  });
+  process.on("SIGTERM", () => void exit(0));
+  process.on("SIGINT", () => void exit(0));
+}
+
+function watchVm(_s: DriverSession, cfg: ReturnType<typeof readInstanceConfig>, driver: ReturnType<typeof getDriver>, onGone: () => void): void {
+  const t = setInterval(async () => {
+    const st = await driver.status(cfg);
+    if (st.state !== "running") {
+      clearInterval(t);
+      onGone();
+    }
+  }, 1000);
+}
+
+async function openWithRetry<T>(fn: () => Promise<T>, deadlineMs: number): Promise<T> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await sleep(200);
+    }
+  }
+}

@@ -1,0 +1,37 @@
+// The agent's mount registry on disk, rewritten atomically after every change so that a crash
+// at any step leaves a journal that says what was under way.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import type { PluggedDevice } from "../../drivers/driver.ts";
+import { writeJsonAtomic } from "../core/instance-config.ts";
+import { Mount } from "./api.ts";
+
+export const MountRecord = Mount.extend({
+  device: z.object({ id: z.string(), type: z.enum(["virtiofs", "9p"]), tag: z.string(), slot: z.string(), backend: z.string().optional() }).optional(),
+  /** We made the guest folder, so removal takes it away again. */
+  createdDir: z.boolean().default(false),
+});
+export type MountRecord = z.infer<typeof MountRecord> & { device?: PluggedDevice };
+
+const JournalFile = z.object({ version: z.literal(1), mounts: z.array(MountRecord) });
+
+export function loadJournal(path: string): MountRecord[] {
+  let raw: string;
+  try {
+    raw = readFileSync(path, "utf8");
+  } catch {
+    return [];
+  }
+  const r = JournalFile.safeParse(JSON.parse(raw));
+  return r.success ? r.data.mounts : [];
+}
+
+export function saveJournal(path: string, mounts: MountRecord[]): void {
+  writeJsonAtomic(path, { version: 1, mounts });
+}
+
+/** The public view of a record (no internal handles). */
+export function toMount(r: MountRecord): Mount {
+  const { device: _d, createdDir: _c, ...m } = r;
+  return m;
+}

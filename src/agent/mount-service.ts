@@ -1,0 +1,190 @@
+// The mount registry of one instance: add, remove, list, and teardown, one operation at a time
+// (so no slot is double-booked), with the journal written after every state change.
+import type { Progress } from "../../drivers/driver.ts";
+import { HotmountError, asHotmountError } from "../core/errors.ts";
+import { instancePaths } from "../core/paths.ts";
+import { newMountId, normalizeGuestPath, resolveHostPath } from "../core/validate.ts";
+import type { Mount, MountRequest, Transport } from "./api.ts";
+import { MountRequest as MountRequestSchema } from "./api.ts";
+import { guestMounts, holders, prepareMountPoint, removeCreatedDir, unmount } from "./guest-fs.ts";
+import { loadJournal, saveJournal, toMount, type MountRecord } from "./journal.ts";
+import { deviceTransport } from "./transports/device.ts";
+import { reverseSshfsTransport } from "./transports/reverse-sshfs.ts";
+import type { TransportContext, TransportDriver } from "./transports/types.ts";
+
+const UMOUNT_DEADLINE_MS = 15_000;
+const quiet: Progress = () => {};
+
+export class MountService {
+  private readonly records = new Map<string, MountRecord>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly transports: Record<Transport, TransportDriver>;
+
+  constructor(private readonly ctx: TransportContext) {
+    const dev = deviceTransport(ctx);
+    this.transports = { virtiofs: dev, "9p": dev, "reverse-sshfs": reverseSshfsTransport(ctx) };
+    for (const r of loadJournal(this.journalPath)) this.records.set(r.id, r);
+  }
+
+  private get journalPath(): string {
+    return instancePaths(this.ctx.cfg.name).journal;
+  }
+
+  private persist(): void {
+    saveJournal(this.journalPath, [...this.records.values()]);
+  }
+
+  /** Runs operations one after another; each caller still gets its own result. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  list(): Mount[] {
+    return [...this.records.values()].map(toMount);
+  }
+
+  allRecords(): MountRecord[] {
+    return [...this.records.values()];
+  }
+
+  /** Drops a record without touching the VM (reconcile has already cleaned up). */
+  forget(id: string): void {
+    this.records.delete(id);
+    this.persist();
+  }
+
+  find(idOrMountPoint: string): MountRecord | undefined {
+    const byId = this.records.get(idOrMountPoint);
+    if (byId) return byId;
+    const mp = idOrMountPoint.startsWith("/") ? normalizeGuestPath(idOrMountPoint) : idOrMountPoint;
+    return [...this.records.values()].find((r) => r.mountPoint === mp);
+  }
+
+  markFailed(id: string, message: string, hint: string): void {
+    const r = this.records.get(id);
+    if (!r || r.state === "removing") return;
+    r.state = "failed";
+    r.error = { code: "MOUNT_BROKEN", message, hint };
+    this.persist();
+    this.ctx.log.warn("mount failed", { id, message });
+  }
+
+  add(body: unknown, progress: Progress = quiet): Promise<Mount> {
+    const parsed = MountRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      throw new HotmountError("INVALID_ARGUMENT", `invalid mount request: ${first?.path.join(".") || "body"}: ${first?.message}`, {
+        hint: "Send {hostPath, mountPoint?, type?, writable?} as JSON; see docs/api.schema.json.",
+      });
+    }
+    const req = parsed.data;
+    if (!req.hostPath.startsWith("/")) throw new HotmountError("INVALID_ARGUMENT", `the host path ${req.hostPath} is not absolute`, { hint: "The API takes absolute host paths; the CLI resolves relative ones." });
+    const hostPath = resolveHostPath(req.hostPath);
+    const mountPoint = normalizeGuestPath(req.mountPoint ?? hostPath);
+    return this.serial(() => this.doAdd({ ...req, hostPath, mountPoint }, progress));
+  }
+
+  private async doAdd(req: MountRequest & { hostPath: string; mountPoint: string; type: Transport; writable: boolean }, progress: Progress): Promise<Mount> {
+    const dup = [...this.records.values()].find((r) => r.mountPoint === req.mountPoint || r.mountPoint.startsWith(req.mountPoint + "/") || req.mountPoint.startsWith(r.mountPoint + "/"));
+    if (dup) {
+      throw new HotmountError("MOUNT_CONFLICT", `${req.mountPoint} overlaps the mount ${dup.id} at ${dup.mountPoint}`, {
+        hint: `Pick another guest path, or remove it first: \`hotmount mount remove ${this.ctx.cfg.name} ${dup.mountPoint}\`.`,
+      });
+    }
+    const rec: MountRecord = {
+      id: newMountId(), instance: this.ctx.cfg.name, hostPath: req.hostPath, mountPoint: req.mountPoint, type: req.type,
+      writable: req.writable, persist: req.persist ?? false, state: "adding", createdAt: new Date().toISOString(), createdDir: false,
+    };
+    const t = this.transports[req.type];
+    const ssh = await this.ctx.ssh();
+    progress("preparing the guest folder");
+    rec.createdDir = await prepareMountPoint(ssh, rec.mountPoint);
+    this.records.set(rec.id, rec);
+    this.persist();
+    let attached = false;
+    try {
+      await t.attach(rec, progress);
+      attached = true;
+      this.persist();
+      await t.mount(rec, progress);
+      rec.state = "ready";
+      this.persist();
+      this.ctx.log.info("mounted", { id: rec.id, type: rec.type, hostPath: rec.hostPath, mountPoint: rec.mountPoint, slot: rec.slot });
+      return toMount(rec);
+    } catch (e) {
+      this.ctx.log.warn("add failed, rolling back", { id: rec.id, error: asHotmountError(e).message });
+      if (attached) await t.detach(rec, quiet).catch((err) => this.ctx.log.error("rollback detach failed", { id: rec.id, error: String(err) }));
+      if (rec.createdDir) await removeCreatedDir(ssh, rec.mountPoint);
+      this.records.delete(rec.id);
+      this.persist();
+      throw e;
+    }
+  }
+
+  remove(idOrMountPoint: string, opts: { force?: boolean } = {}, progress: Progress = quiet): Promise<void> {
+    return this.serial(async () => {
+      const rec = this.find(idOrMountPoint);
+      if (!rec) {
+        throw new HotmountError("MOUNT_NOT_FOUND", `no mount ${idOrMountPoint} on instance "${this.ctx.cfg.name}"`, {
+          hint: `See \`hotmount mount list ${this.ctx.cfg.name}\`.`,
+        });
+      }
+      await this.doRemove(rec, opts.force ?? false, progress);
+    });
+  }
+
+  private async doRemove(rec: MountRecord, force: boolean, progress: Progress): Promise<void> {
+    const before = rec.state;
+    rec.state = "removing";
+    this.persist();
+    const ssh = await this.ctx.ssh();
+    progress("unmounting in the guest");
+    const mounted = (await guestMounts(ssh)).some((m) => m.mountPoint === rec.mountPoint);
+    if (mounted) {
+      await ssh.exec(["sync"], { timeoutMs: UMOUNT_DEADLINE_MS }).catch(() => {});
+      let r = await unmount(ssh, rec.mountPoint, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
+      if (!r.ok && r.busy && !force) {
+        const who = await holders(ssh, rec.mountPoint).catch(() => []);
+        rec.state = before;
+        this.persist();
+        throw new HotmountError("MOUNT_BUSY", `${rec.mountPoint} is busy in the guest${who.length ? `: held by ${who.join(", ")}` : ""}`, {
+          hint: "Close those programs (or leave the folder), or remove with --force, which stops them and unmounts.",
+          details: { holders: who },
+        });
+      }
+      if (!r.ok && force) {
+        // A device cannot be unplugged under a live superblock: stop the holders, then detach lazily.
+        await ssh.exec(["fuser", "-k", "-m", rec.mountPoint], { timeoutMs: 10_000 }).catch(() => {});
+        r = await unmount(ssh, rec.mountPoint, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
+        if (!r.ok) r = await unmount(ssh, rec.mountPoint, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
+      }
+      if (!r.ok) {
+        rec.state = "failed";
+        rec.error = { code: "GUEST_COMMAND_FAILED", message: `guest umount failed: ${r.message}`, hint: "Retry with --force." };
+        this.persist();
+        throw new HotmountError("GUEST_COMMAND_FAILED", `the guest could not unmount ${rec.mountPoint}: ${r.message}`, {
+          hint: "The device stays attached so the guest does not hang. Retry, or use --force.",
+        });
+      }
+    }
+    await this.transports[rec.type].detach(rec, progress);
+    if (rec.createdDir) await removeCreatedDir(ssh, rec.mountPoint);
+    this.records.delete(rec.id);
+    this.persist();
+    this.ctx.log.info("removed", { id: rec.id, mountPoint: rec.mountPoint });
+  }
+
+  /** Removes every mount (vm stop); keeps going past failures and reports the first. */
+  teardownAll(progress: Progress = quiet): Promise<void> {
+    return this.serial(async () => {
+      let first: unknown;
+      for (const rec of [...this.records.values()]) {
+        progress(`removing ${rec.mountPoint}`);
+        await this.doRemove(rec, true, quiet).catch((e) => (first ??= e));
+      }
+      if (first) this.ctx.log.warn("teardown left errors", { error: asHotmountError(first).message });
+    });
+  }
+}

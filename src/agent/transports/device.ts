@@ -1,0 +1,28 @@
+// virtiofs and 9p: a device the driver hot-plugs, mounted by the guest's mount(8).
+import { requireFSHotPlugger } from "../../../drivers/driver.ts";
+import { guestMountArgv } from "../../core/mount-options.ts";
+import { mountWithRetry } from "../guest-fs.ts";
+import type { MountRecord } from "../journal.ts";
+import type { TransportContext, TransportDriver } from "./types.ts";
+
+export function deviceTransport(ctx: TransportContext): TransportDriver {
+  return {
+    async attach(rec, progress) {
+      const hp = requireFSHotPlugger(ctx.session, rec.type);
+      if (rec.type === "reverse-sshfs") throw new Error("not a device transport");
+      rec.device = await hp.plug({ id: rec.id, type: rec.type, hostPath: rec.hostPath, writable: rec.writable }, progress);
+      rec.tag = rec.device.tag;
+      rec.slot = rec.device.slot;
+    },
+    async mount(rec, progress) {
+      progress("mounting in the guest");
+      const ssh = await ctx.ssh();
+      await mountWithRetry(ssh, guestMountArgv({ type: rec.type, tag: rec.tag ?? rec.id, mountPoint: rec.mountPoint, writable: rec.writable }), rec.mountPoint);
+    },
+    async detach(rec: MountRecord, progress) {
+      const hp = requireFSHotPlugger(ctx.session, rec.type);
+      if (rec.device) await hp.unplug(rec.device, progress);
+      else await hp.scrub(rec.id);
+    },
+  };
+}

@@ -1,0 +1,24 @@
+// How the agent drives one transport. The mount service runs the common flow (mount point,
+// journal, rollback, unmount first on remove); a transport supplies the three steps around it.
+import type { DriverSession, Logger, Progress } from "../../../drivers/driver.ts";
+import type { InstanceConfig } from "../../core/instance-config.ts";
+import type { GuestSsh } from "../../ssh/guest-ssh.ts";
+import type { MountRecord } from "../journal.ts";
+
+export interface TransportContext {
+  cfg: InstanceConfig;
+  session: DriverSession;
+  ssh(): Promise<GuestSsh>;
+  log: Logger;
+  /** A transport reports a mount that broke on its own (backend died, SSH dropped). */
+  markFailed(id: string, message: string, hint: string): void;
+}
+
+export interface TransportDriver {
+  /** Host side: device, server process. Undoes itself when it fails. */
+  attach(rec: MountRecord, progress: Progress): Promise<void>;
+  /** Guest side: the mount itself, after the mount point exists. */
+  mount(rec: MountRecord, progress: Progress): Promise<void>;
+  /** Host side teardown, once the guest has unmounted. Idempotent. */
+  detach(rec: MountRecord, progress: Progress): Promise<void>;
+}

@@ -1,0 +1,57 @@
+// `hotmount doctor`: what this host can do, and why not.
+import type { Command } from "commander";
+import { fail, printJson, table } from "../output.ts";
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export function register(program: Command): void {
+  program.command("doctor")
+    .description("check this host: QEMU, usable KVM, virtiofsd flavour, sftp-server, shared memory")
+    .option("--json", "print the checks as JSON")
+    .option("--probe", "re-run the KVM probe boot instead of using its cached verdict")
+    .action(async (o) => {
+      try {
+        const checks = await runChecks(!!o.probe);
+        if (o.json) return printJson({ ok: checks.every((c) => c.ok || c.name === "kvm"), checks });
+        process.stdout.write(table(["CHECK", "OK", "DETAIL"], checks.map((c) => [c.name, c.ok ? "yes" : "no", c.detail])));
+      } catch (e) {
+        fail(e, o.json);
+      }
+    });
+}
+
+async function runChecks(reprobe: boolean): Promise<Check[]> {
+  const { qemuBinary, qemuVersion, findVirtiofsd } = await import("../../../drivers/qemu/host-tools.ts");
+  const { chooseAccel, kvmUsable } = await import("../../../drivers/qemu/accel.ts");
+  const { findSftpServer } = await import("../../agent/transports/reverse-sshfs.ts");
+  const { accelCachePath } = await import("../../core/paths.ts");
+  const { rmSync } = await import("node:fs");
+  const checks: Check[] = [];
+  let qemu: string | null = null;
+  try {
+    qemu = qemuBinary();
+    checks.push({ name: "qemu", ok: true, detail: `${qemu} (${qemuVersion(qemu)})` });
+  } catch (e) {
+    checks.push({ name: "qemu", ok: false, detail: (e as Error).message });
+  }
+  if (qemu && kvmUsable()) {
+    if (reprobe) rmSync(accelCachePath(), { force: true });
+    const a = await chooseAccel(qemu, "auto");
+    checks.push({ name: "kvm", ok: a.accel === "kvm", detail: a.accel === "kvm" ? a.reason : `VMs use TCG: ${a.reason}` });
+  } else {
+    checks.push({ name: "kvm", ok: false, detail: "/dev/kvm is missing or not accessible: VMs use TCG (slower)" });
+  }
+  const v = findVirtiofsd();
+  checks.push({ name: "virtiofsd", ok: !!v, detail: v ? `${v.path} (${v.flavour === "c" ? "C, from QEMU ≤ 7.2: root only, read-only via a read-only bind mount" : "Rust"}; ${v.version})` : "not found: virtiofs unavailable (install virtiofsd or qemu-system-x86)" });
+  const sftp = findSftpServer();
+  checks.push({ name: "sftp-server", ok: !!sftp, detail: sftp ?? "not found: reverse-sshfs unavailable (apt-get install openssh-sftp-server)" });
+  const memfd = process.platform === "linux";
+  checks.push({ name: "memfd", ok: memfd, detail: memfd ? "memory-backend-memfd,share=on is available (Linux)" : "not Linux: no memfd backend" });
+  const keygen = Bun.which("ssh-keygen");
+  checks.push({ name: "ssh-keygen", ok: !!keygen, detail: keygen ?? "not found (apt-get install openssh-client)" });
+  return checks;
+}

@@ -1,0 +1,86 @@
+// `hotmount vm start|stop|list|logs`.
+import type { Command } from "commander";
+import { intIn, oneOf, parseMemory } from "../parse.ts";
+import { fail, printJson, progressReporter, table } from "../output.ts";
+
+export function register(program: Command): void {
+  const vm = program.command("vm").description("start, stop and list hotmount VMs");
+
+  vm.command("start")
+    .argument("<name>", "instance name (lower-case letters, digits, '-')")
+    .description("boot a hot-plug-ready VM (the built-in demo guest unless --kernel is given) and its agent")
+    .option("--memory <size>", "guest RAM, e.g. 512M or 2G (default 512M)", parseMemory)
+    .option("--cpus <n>", "virtual CPUs (default 2)", intIn("--cpus", 1, 256))
+    .option("--slots <n>", "spare hot-plug slots = concurrent virtiofs/9p mounts, 1-32 (default 8)", intIn("--slots", 1, 32))
+    .option("--9p-slots <n>", "reserved 9p backends, 0-16 (default 4)", intIn("--9p-slots", 0, 16))
+    .option("--kernel <path>", "boot this kernel instead of the demo guest")
+    .option("--initrd <path>", "initramfs for --kernel")
+    .option("--append <args>", "kernel command line for --kernel")
+    .option("--accel <accel>", "auto (KVM if a probe boot works, else TCG), kvm or tcg", oneOf("--accel", ["auto", "kvm", "tcg"] as const))
+    .option("--json", "print the instance as JSON when it is up")
+    .addHelpText("after", "\nExamples:\n  hotmount vm start dev\n  hotmount vm start big --memory 2G --cpus 4 --slots 16\n")
+    .action(async (name: string, o) => {
+      const p = progressReporter();
+      try {
+        const { startInstance, summarize } = await import("../../client/instances.ts");
+        await startInstance(name, { memoryMiB: o.memory, cpus: o.cpus, slots: o.slots, ninePSlots: o["9pSlots"], kernel: o.kernel, initrd: o.initrd, append: o.append, accel: o.accel }, p.step);
+        p.done();
+        const s = await summarize(name);
+        if (o.json) printJson(s);
+        else process.stdout.write(`${name} is running (${s.accel?.toUpperCase()}, ssh port ${s.ssh?.port}, ${s.slots.total} slots). Try: hotmount mount add ${name} ~/project\n`);
+      } catch (e) {
+        p.done();
+        fail(e, o.json);
+      }
+    });
+
+  vm.command("stop")
+    .argument("<name>", "instance name")
+    .description("remove its mounts, power the guest off and stop QEMU (each step bounded); a stopped VM is fine")
+    .option("--json", "print {name, state} as JSON")
+    .action(async (name: string, o) => {
+      const p = progressReporter();
+      try {
+        const { stopInstance } = await import("../../client/instances.ts");
+        await stopInstance(name, p.step);
+        p.done();
+        if (o.json) printJson({ name, state: "stopped" });
+        else process.stdout.write(`${name} is stopped\n`);
+      } catch (e) {
+        p.done();
+        fail(e, o.json);
+      }
+    });
+
+  vm.command("list")
+    .alias("ls")
+    .description("list instances with their state, accelerator and slots")
+    .option("--json", "print an array of instances (see docs/api.schema.json: InstanceSummary)")
+    .action(async (o) => {
+      try {
+        const { listInstances } = await import("../../client/instances.ts");
+        const list = await listInstances();
+        if (o.json) return printJson(list);
+        if (!list.length) return void process.stdout.write("no instances; start one with `hotmount vm start NAME`\n");
+        process.stdout.write(table(["NAME", "DRIVER", "STATE", "ACCEL", "SSH", "SLOTS", "MOUNTS"], list.map((i) => [
+          i.name, i.driver, i.state, i.accel ?? "-", i.ssh ? `127.0.0.1:${i.ssh.port}` : "-", `${i.slots.used}/${i.slots.total}`, String(i.mounts),
+        ])));
+      } catch (e) {
+        fail(e, o.json);
+      }
+    });
+
+  vm.command("logs")
+    .argument("<name>", "instance name")
+    .description("print the tail of the guest console (or --agent: the agent log, --qemu: QEMU's output)")
+    .option("--agent", "the agent's log")
+    .option("--qemu", "QEMU's own stderr")
+    .option("-n, --lines <n>", "how many lines (default 40)", intIn("--lines", 1, 100000))
+    .action(async (name: string, o) => {
+      const { instancePaths } = await import("../../core/paths.ts");
+      const { tailFile } = await import("../../util/process.ts");
+      const p = instancePaths(name);
+      const file = o.agent ? p.agentLog : o.qemu ? p.qemuLog : p.serialLog;
+      process.stdout.write(tailFile(file, o.lines ?? 40) + "\n");
+    });
+}

@@ -1,0 +1,65 @@
+// HTTP over the instance's unix socket; API errors come back as the same typed HotmountError.
+import { existsSync } from "node:fs";
+import { type ErrorJson, HotmountError } from "../core/errors.ts";
+import { instancePaths } from "../core/paths.ts";
+import { Info, Mount, MountList, type MountRequest } from "../agent/api.ts";
+
+export class AgentClient {
+  readonly socket: string;
+
+  constructor(readonly instance: string) {
+    this.socket = instancePaths(instance).agentSock;
+  }
+
+  get present(): boolean {
+    return existsSync(this.socket);
+  }
+
+  private async call(method: string, path: string, body?: unknown, timeoutMs = 120_000): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`http://hotmount${path}`, {
+        method,
+        unix: this.socket,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      } as RequestInit);
+    } catch (e) {
+      throw new HotmountError("AGENT_UNREACHABLE", `the agent of "${this.instance}" does not answer`, {
+        cause: e,
+        hint: `Is the VM running? \`hotmount vm list\`; restart with \`hotmount vm stop ${this.instance} && hotmount vm start ${this.instance}\`.`,
+      });
+    }
+    if (!res.ok) {
+      let j: ErrorJson;
+      try {
+        j = (await res.json()) as ErrorJson;
+      } catch {
+        j = { code: "INTERNAL", message: `agent answered HTTP ${res.status}` };
+      }
+      throw HotmountError.fromJSON(j);
+    }
+    return res;
+  }
+
+  async info(timeoutMs?: number): Promise<Info> {
+    return Info.parse(await (await this.call("GET", "/v1/info", undefined, timeoutMs)).json());
+  }
+
+  async mounts(): Promise<Mount[]> {
+    return MountList.parse(await (await this.call("GET", "/v1/mounts")).json()).mounts;
+  }
+
+  async add(req: MountRequest): Promise<Mount> {
+    return Mount.parse(await (await this.call("POST", "/v1/mounts", req)).json());
+  }
+
+  async remove(idOrMountPoint: string, force = false): Promise<void> {
+    await this.call("DELETE", `/v1/mounts/${encodeURIComponent(idOrMountPoint)}${force ? "?force=1" : ""}`);
+  }
+
+  async stopVm(): Promise<void> {
+    await this.call("POST", "/v1/vm/stop", undefined, 180_000);
+  }
+}

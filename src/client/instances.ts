@@ -1,0 +1,162 @@
+// Instance lifecycle from the CLI side: start (VM, then its agent), stop (through the agent,
+// or directly when there is none), and the instance list.
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs";
+import { getDriver } from "../../drivers/index.ts";
+import type { Progress } from "../../drivers/driver.ts";
+import type { InstanceSummary } from "../agent/api.ts";
+import { HotmountError } from "../core/errors.ts";
+import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, InstanceName, readInstanceConfig } from "../core/instance-config.ts";
+import { hotmountHome, instancePaths, instancesDir } from "../core/paths.ts";
+import { ensureSshKey } from "../core/ssh-key.ts";
+import { demoGuestAppend, GUEST_USER } from "../guest/contract.ts";
+import { ensureDemoGuest } from "../guest/demo-guest.ts";
+import { withLock } from "../util/lock.ts";
+import { isAlive, readPidFile, removeQuietly, tailFile, terminate, waitUntil } from "../util/process.ts";
+import { AgentClient } from "./agent-client.ts";
+import { selfArgv } from "./self.ts";
+import type { StartOptions } from "./types.ts";
+
+export interface StartFlags extends StartOptions {
+  ninePSlots?: number;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  accel?: "auto" | "kvm" | "tcg";
+}
+
+export function checkName(name: string): string {
+  const r = InstanceName.safeParse(name);
+  if (!r.success) throw new HotmountError("INVALID_ARGUMENT", `invalid instance name "${name}": ${r.error.issues[0]?.message}`, { hint: "Example: hotmount vm start dev" });
+  return name;
+}
+
+/** Refuses a state directory other users could write to (they could plant sockets or keys). */
+export function ensureHome(): void {
+  const home = hotmountHome();
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const st = statSync(home);
+  if (st.mode & 0o022) {
+    throw new HotmountError("PERMISSION_DENIED", `${home} is writable by group or others`, { hint: `Run: chmod go-w ${home}` });
+  }
+}
+
+async function buildConfig(name: string, f: StartFlags, progress: Progress): Promise<InstanceConfig> {
+  const prev = existsSync(instancePaths(name).config) ? readInstanceConfig(name) : null;
+  const key = ensureSshKey();
+  let kernel = f.kernel ?? prev?.kernel;
+  let initrd = f.initrd ?? prev?.initrd;
+  let append = f.append ?? prev?.append;
+  const demo = !f.kernel && (!prev || prev.append.includes("hotmount.sshkey="));
+  if (demo) {
+    const g = await ensureDemoGuest({ onProgress: progress });
+    kernel = g.kernel;
+    initrd = g.initrd;
+    append = demoGuestAppend(key.publicKeyLine);
+  }
+  if (!kernel) throw new HotmountError("USAGE", "no kernel to boot", { hint: "Omit --kernel to boot the demo guest, or pass --kernel K --initrd I." });
+  return InstanceConfigSchema.parse({
+    name, driver: "qemu",
+    memoryMiB: f.memoryMiB ?? prev?.memoryMiB ?? 512,
+    cpus: f.cpus ?? prev?.cpus ?? 2,
+    slots: f.slots ?? prev?.slots ?? 8,
+    ninePSlots: f.ninePSlots ?? prev?.ninePSlots ?? 4,
+    kernel, initrd, append: append ?? "",
+    accel: f.accel ?? prev?.accel ?? "auto",
+    ssh: { host: "127.0.0.1", port: 0, user: demo ? GUEST_USER : (prev?.ssh.user ?? "root"), identityFile: key.privateKey },
+    persistentMounts: prev?.persistentMounts ?? [],
+  });
+}
+
+export async function startInstance(name: string, flags: StartFlags, progress: Progress): Promise<void> {
+  checkName(name);
+  ensureHome();
+  const paths = instancePaths(name);
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  await withLock(paths.lock, `instance "${name}"`, async () => {
+    const cfg = await buildConfig(name, flags, progress);
+    const driver = getDriver(cfg.driver);
+    if ((await driver.status(cfg)).state === "running") {
+      throw new HotmountError("INSTANCE_ALREADY_RUNNING", `instance "${name}" is already running`, { hint: `Stop it first with \`hotmount vm stop ${name}\`.` });
+    }
+    await driver.start(cfg, progress);
+    try {
+      progress("starting the agent");
+      await startAgent(name);
+    } catch (e) {
+      await driver.stop(cfg, progress).catch(() => {});
+      throw e;
+    }
+  });
+}
+
+async function startAgent(name: string): Promise<void> {
+  const paths = instancePaths(name);
+  const old = readPidFile(paths.agentPid);
+  if (old && isAlive(old)) await terminate(old, 2000);
+  removeQuietly(paths.agentSock);
+  const fd = openSync(paths.agentLog, "a");
+  const argv = [...selfArgv(), "agent", name];
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", fd, fd], env: { ...process.env } });
+  closeSync(fd);
+  child.unref();
+  const client = new AgentClient(name);
+  const ok = await waitUntil(async () => {
+    if (child.exitCode !== null) return true;
+    try {
+      await client.info(2000);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 60_000, 100);
+  if (!ok || child.exitCode !== null) {
+    throw new HotmountError("VM_START_FAILED", `the agent of "${name}" did not start`, { hint: `Its log says:\n${tailFile(paths.agentLog, 8)}` });
+  }
+}
+
+export async function stopInstance(name: string, progress: Progress): Promise<void> {
+  checkName(name);
+  const cfg = readInstanceConfig(name);
+  const paths = instancePaths(name);
+  await withLock(paths.lock, `instance "${name}"`, async () => {
+    const agentPid = readPidFile(paths.agentPid);
+    const client = new AgentClient(name);
+    if (agentPid && isAlive(agentPid) && client.present) {
+      progress("removing mounts and powering off");
+      try {
+        await client.stopVm();
+        await waitUntil(() => !isAlive(agentPid), 10_000);
+      } catch {
+        // fall through to the direct path below
+      }
+    }
+    if (agentPid && isAlive(agentPid)) await terminate(agentPid, 2000);
+    await getDriver(cfg.driver).stop(cfg, progress);
+    removeQuietly(paths.agentSock, paths.agentPid);
+  }, 30_000);
+}
+
+export async function listInstances(): Promise<InstanceSummary[]> {
+  const dir = instancesDir();
+  const names = existsSync(dir) ? readdirSync(dir).filter((n) => existsSync(instancePaths(n).config)).sort() : [];
+  return Promise.all(names.map(summarize));
+}
+
+export async function summarize(name: string): Promise<InstanceSummary> {
+  const cfg = readInstanceConfig(name);
+  const st = await getDriver(cfg.driver).status(cfg);
+  const base: InstanceSummary = {
+    name, driver: cfg.driver, state: st.state, pid: st.pid, accel: st.accel, ssh: st.state === "running" ? cfg.ssh : null,
+    slots: { total: cfg.slots, used: 0 }, transports: [], mounts: 0,
+  };
+  if (st.state !== "running") return base;
+  const client = new AgentClient(name);
+  try {
+    const info = await client.info(5000);
+    const mounts = await client.mounts();
+    return { ...base, state: info.state, slots: info.slots, transports: info.transports, mounts: mounts.length };
+  } catch {
+    return { ...base, state: "broken", transports: [] };
+  }
+}

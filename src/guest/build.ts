@@ -1,0 +1,93 @@
+// One build of the demo guest into a work directory: packages → unpacked root → checks → initramfs.
+// demo-guest.ts decides when to build and publishes the result; this file only builds.
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { HotmountError } from "../core/errors.ts";
+import { fetchDebs, resolvePackages } from "./apt.ts";
+import { GUEST_MODULES } from "./contract.ts";
+import { GUEST_DIRS, GUEST_SYMLINKS, MODULE_LIST_FILE, guestFiles } from "./guest-files.ts";
+import { copyModules } from "./modules.ts";
+import { PRUNE_PATHS, RECIPE_VERSION } from "./recipe.ts";
+import { checkSharedLibs, installBusyboxLinks, listTree } from "./rootfs.ts";
+import { run } from "./run.ts";
+
+export interface BuildResult {
+  kernel: string;
+  initrd: string;
+  manifest: Record<string, unknown>;
+}
+
+/** Builds into `work` (which the caller creates and removes); artifacts land in `work/out`. */
+export async function buildGuest(work: string, key: string, debCache: string, say: (l: string) => void): Promise<BuildResult> {
+  const t0 = performance.now();
+  const step = (l: string) => say(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${l}`);
+
+  step("resolving packages");
+  const { kernel: kernelPkg, packages } = await resolvePackages();
+  const debs = await fetchDebs(packages, debCache, step);
+
+  const root = join(work, "root");
+  const kroot = join(work, "kernel");
+  const out = join(work, "out");
+  for (const d of [root, kroot, out]) mkdirSync(d, { recursive: true });
+
+  step(`unpacking ${debs.length} packages`);
+  // The kernel (≈400 MB unpacked) goes to its own tree in parallel; only the needed .ko files are copied.
+  const kdeb = debs.find((d) => d.name === kernelPkg)!;
+  const kernelDone = run(["dpkg-deb", "-x", kdeb.path, kroot]);
+  for (const d of debs) if (d !== kdeb) await run(["dpkg-deb", "-x", d.path, root]);
+  await kernelDone;
+  for (const p of PRUNE_PATHS) rmSync(join(root, p), { recursive: true, force: true });
+
+  const mods = copyModules(kroot, root, GUEST_MODULES);
+  step(`kernel ${mods.kver}: ${mods.files.length} module files for ${mods.load.length} modules` +
+    (mods.builtin.length ? ` (built in: ${mods.builtin.join(" ")})` : ""));
+  const vmlinuz = readdirSync(join(kroot, "boot")).find((f) => f.startsWith("vmlinuz-"));
+  if (!vmlinuz) throw new HotmountError("INTERNAL", `${kernelPkg} has no /boot/vmlinuz-*`);
+  copyFileSync(join(kroot, "boot", vmlinuz), join(out, "vmlinuz"));
+  rmSync(kroot, { recursive: true, force: true });
+
+  for (const [dir, mode] of Object.entries(GUEST_DIRS)) {
+    mkdirSync(join(root, dir), { recursive: true });
+    chmodSync(join(root, dir), mode);
+  }
+  for (const [link, target] of Object.entries(GUEST_SYMLINKS)) {
+    rmSync(join(root, link), { recursive: true, force: true });
+    symlinkSync(target, join(root, link));
+  }
+  const files = { ...guestFiles(), [MODULE_LIST_FILE]: { text: mods.load.join("\n") + "\n", mode: 0o644 } };
+  for (const [rel, f] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, rel)), { recursive: true });
+    writeFileSync(join(root, rel), f.text);
+    chmodSync(join(root, rel), f.mode);
+  }
+
+  const busybox = join(root, "bin/busybox");
+  const links = await installBusyboxLinks(root);
+  const programs = checkSharedLibs(root);
+  step(`${links} busybox applet links; ${programs} programs have all their libraries`);
+  await run([busybox, "depmod", "-b", root, mods.kver]);
+
+  step("packing initramfs");
+  const list = join(work, "files.list");
+  writeFileSync(list, listTree(root).join("\0") + "\0");
+  const cpio = join(work, "initramfs.cpio");
+  // The host's busybox may be missing: the guest's own static busybox does the packing.
+  await run([busybox, "cpio", "-0", "-o", "-H", "newc", "-R", "0:0"], { cwd: root, stdinFile: list, stdoutFile: cpio });
+  writeFileSync(join(out, "initramfs.img"), Bun.gzipSync(readFileSync(cpio), { level: 9 }));
+  rmSync(cpio);
+
+  const manifest = {
+    key,
+    recipeVersion: RECIPE_VERSION,
+    builtAt: new Date().toISOString(),
+    buildSeconds: Math.round((performance.now() - t0) / 100) / 10,
+    kernel: { package: kernelPkg, version: kdeb.version, release: mods.kver },
+    packages: debs.map((d) => ({ name: d.name, version: d.version, arch: d.arch })),
+    modules: mods,
+    initramfsBytes: statSync(join(out, "initramfs.img")).size,
+  };
+  writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  step(`initramfs ${(manifest.initramfsBytes / 1e6).toFixed(1)} MB`);
+  return { kernel: join(out, "vmlinuz"), initrd: join(out, "initramfs.img"), manifest };
+}

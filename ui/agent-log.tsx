@@ -1,0 +1,35 @@
+// The agent log viewer: the last lines of the instance's agent log, scrollable, refreshed with
+// every poll while open.
+import { Text } from "ink";
+import { truncate } from "./format.ts";
+import { Pane } from "./pane.tsx";
+import { visibleLogLines, type AgentLogState } from "./use-agent-log-state.ts";
+
+export function AgentLog({ state, width, height }: { state: AgentLogState; width: number; height: number }) {
+  const rows = Math.max(1, height - 2);
+  const { lines, first } = visibleLogLines(state, rows);
+  const total = state.lines.length;
+  const where = total > 0 ? ` ${first + 1}-${first + lines.length}/${total}${state.fromBottom === 0 ? " · following" : ""}` : "";
+  return (
+    <Pane title={`Agent log · ${state.instance}${where}`} focused width={width} height={height}>
+      {state.error ? (
+        <>
+          <Text color="red" wrap="truncate-end">{` ✗ ${state.error.message}`}</Text>
+          {state.error.hint ? <Text dimColor wrap="truncate-end">{`   ${state.error.hint}`}</Text> : null}
+        </>
+      ) : null}
+      {!state.error && state.loading ? <Text dimColor> Loading the log…</Text> : null}
+      {!state.error && !state.loading && total === 0 ? <Text dimColor> The log is empty.</Text> : null}
+      {lines.map((l, i) => (
+        <Text key={first + i} wrap="truncate-end">
+          {truncate(l.replace(/\t/g, "  "), width - 2)}
+        </Text>
+      ))}
+    </Pane>
+  );
+}
+
+/** Rows of log text the viewer shows for a body of `height` rows. */
+export function logViewRows(height: number): number {
+  return Math.max(1, height - 2);
+}

@@ -1,0 +1,131 @@
+// The root component: lays the screen out to the terminal's exact size and routes the keyboard
+// to whatever is on top (a dialog, else the focused pane plus the global keys).
+import { Box, Text, useApp, useWindowSize } from "ink";
+import { homedir } from "node:os";
+import { useEffect, useMemo } from "react";
+import type { HotmountClient } from "../src/client/types.ts";
+import { AddMountForm } from "./add-mount-form.tsx";
+import { AgentLog, logViewRows } from "./agent-log.tsx";
+import { createActions } from "./app-actions.ts";
+import { ConfirmPrompt } from "./confirm-prompt.tsx";
+import { Footer } from "./footer.tsx";
+import { Header } from "./header.tsx";
+import { HelpOverlay } from "./help-overlay.tsx";
+import { InstanceDetail, InstancesPane } from "./instances-pane.tsx";
+import { footerKeys } from "./keymap.ts";
+import { computeLayout } from "./layout.ts";
+import { MountDetail, MountsPane } from "./mounts-pane.tsx";
+import { nodeReadDir, type ReadDir } from "./path-complete.ts";
+import { RemoveConfirm } from "./remove-confirm.tsx";
+import { StatusLine, statusLines } from "./status-line.tsx";
+import { useAddMount } from "./use-add-mount.ts";
+import { useAgentLog } from "./use-agent-log.ts";
+import { appReducer, initialAppState } from "./use-app-state.ts";
+import { useMainKeys } from "./use-app.ts";
+import { useConfirmPrompt } from "./use-confirm-prompt.ts";
+import { useHelpOverlay } from "./use-help-overlay.ts";
+import { selectedInstance } from "./use-instances-state.ts";
+import { useInstances } from "./use-instances.ts";
+import { selectedMount } from "./use-mounts-state.ts";
+import { useMounts } from "./use-mounts.ts";
+import { usePoll } from "./use-poll.ts";
+import { useRemoveConfirm } from "./use-remove-confirm.ts";
+import { useStore } from "./use-store.ts";
+
+export const MIN_COLUMNS = 50;
+export const MIN_ROWS = 14;
+
+export interface AppProps {
+  client: HotmountClient;
+  pollMs?: number;
+  /** A fixed size (tests); otherwise the terminal's size, following resizes. */
+  size?: { columns: number; rows: number };
+  clock?: () => number;
+  readDir?: ReadDir;
+  home?: string;
+  cwd?: string;
+}
+
+export function App({ client, pollMs = 1000, size, clock = Date.now, readDir = nodeReadDir, home = homedir(), cwd = process.cwd() }: AppProps) {
+  const win = useWindowSize();
+  const { columns, rows } = size ?? win;
+  const { exit } = useApp();
+  const [state, dispatch, getState] = useStore(appReducer, () => initialAppState(clock()));
+  const refresh = usePoll(client, getState, dispatch, clock, pollMs);
+  const actions = useMemo(
+    () => createActions({ client, getState, dispatch, refresh, exit: () => exit(), clock, readDir, home, cwd }),
+    [client, getState, dispatch, refresh, exit, clock, readDir, home, cwd],
+  );
+
+  // A newly selected instance gets its mounts at once rather than on the next tick.
+  useEffect(() => {
+    if (state.instances.selected !== null) refresh();
+  }, [state.instances.selected, refresh]);
+
+  const sl = statusLines(state);
+  const layout = computeLayout(columns, rows, state.instances.items.length, sl);
+  const modal = state.modal;
+  const bodyHeight = layout.bodyRows + 2;
+  const lowerHeight = layout.lowerRows + 4;
+  const tooSmall = columns < MIN_COLUMNS || rows < MIN_ROWS;
+
+  useMainKeys(state, actions.run, modal.kind === "none");
+  useInstances(dispatch, layout.instanceRows, modal.kind === "none" && state.focus === "instances");
+  useMounts(dispatch, actions.openRemove, layout.lowerRows, modal.kind === "none" && state.focus === "mounts");
+  useAddMount({
+    state: modal.kind === "add" ? modal.form : null,
+    dispatch,
+    complete: actions.complete,
+    onSubmit: () => void actions.submitAdd(),
+    onCancel: actions.close,
+    isActive: modal.kind === "add",
+  });
+  useRemoveConfirm({ state: modal.kind === "remove" ? modal.confirm : null, onRemove: (f) => void actions.remove(f), onCancel: actions.close, isActive: modal.kind === "remove" });
+  useConfirmPrompt(() => void actions.stop(), actions.close, modal.kind === "stop");
+  useAgentLog({ dispatch, onClose: actions.close, onReload: () => void actions.reloadLog(), viewRows: logViewRows(bodyHeight), isActive: modal.kind === "log" });
+  useHelpOverlay(actions.close, modal.kind === "help");
+
+  if (tooSmall) {
+    return (
+      <Box width={columns} height={rows} flexDirection="column">
+        <Text wrap="truncate-end">{` hotmount needs at least ${MIN_COLUMNS}x${MIN_ROWS}; this terminal is ${columns}x${rows}.`}</Text>
+        <Text dimColor>{" Enlarge it, or press q to quit."}</Text>
+      </Box>
+    );
+  }
+
+  const inst = selectedInstance(state.instances);
+  let lower;
+  if (modal.kind === "add") lower = <AddMountForm state={modal.form} width={columns} height={lowerHeight} />;
+  else if (modal.kind === "remove") lower = <RemoveConfirm state={modal.confirm} width={columns} height={lowerHeight} home={home} />;
+  else if (modal.kind === "stop") {
+    const lines = [`Stop the VM ${modal.instance}?`, "Its mounts are detached when it stops."];
+    lower = <ConfirmPrompt title={`Stop VM · ${modal.instance}`} lines={lines} width={columns} height={lowerHeight} />;
+  } else {
+    lower = (
+      <>
+        <MountsPane state={state.mounts} instance={inst} focused={state.focus === "mounts"} width={columns} rows={layout.lowerRows} now={state.now} home={home} />
+        <MountDetail mount={selectedMount(state.mounts)} width={columns} />
+      </>
+    );
+  }
+
+  return (
+    <Box flexDirection="column" width={columns} height={rows} overflow="hidden">
+      <Header state={state} width={columns} />
+      {modal.kind === "help" ? (
+        <HelpOverlay width={columns} height={bodyHeight} />
+      ) : modal.kind === "log" ? (
+        <AgentLog state={modal.log} width={columns} height={bodyHeight} />
+      ) : (
+        <>
+          <InstancesPane state={state.instances} focused={state.focus === "instances"} width={columns} rows={layout.instanceRows} />
+          <InstanceDetail inst={inst} width={columns} />
+          {lower}
+        </>
+      )}
+      <StatusLine state={state} width={columns} clock={clock} />
+      <Footer hints={footerKeys(state)} width={columns} />
+    </Box>
+  );
+}

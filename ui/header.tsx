@@ -1,0 +1,26 @@
+// The top line: the product name, what is known, and whether the data is live.
+import { Box, Text } from "ink";
+import { cells, formatAge, truncate } from "./format.ts";
+import type { AppState } from "./use-app-state.ts";
+
+export function Header({ state, width }: { state: AppState; width: number }) {
+  const n = state.instances.items.length;
+  const left = ` hotmount · ${state.instances.loaded ? `${n} instance${n === 1 ? "" : "s"}` : "connecting…"}`;
+  const right = state.pollError
+    ? "⚠ not updating "
+    : state.lastPoll !== null
+      ? `updated ${formatAge(new Date(state.lastPoll).toISOString(), state.now)} ago · ? help `
+      : "? help ";
+  const gap = Math.max(1, width - cells(left) - cells(right));
+  return (
+    <Box width={width} height={1} flexShrink={0}>
+      <Text wrap="truncate-end">
+        <Text bold color="cyan">
+          {truncate(left, width)}
+        </Text>
+        {" ".repeat(gap)}
+        <Text color={state.pollError ? "red" : "gray"}>{truncate(right, Math.max(0, width - cells(left) - 1))}</Text>
+      </Text>
+    </Box>
+  );
+}

@@ -1,0 +1,53 @@
+// The remove dialog: confirm; then, if a guest process holds the mount, the agent's reason and
+// the offer to force a lazy unmount.
+import { Text } from "ink";
+import { tildify, truncate } from "./format.ts";
+import { Pane } from "./pane.tsx";
+import type { RemoveConfirmState } from "./use-remove-confirm-state.ts";
+
+export function RemoveConfirm({ state, width, height, home }: { state: RemoveConfirmState; width: number; height: number; home: string }) {
+  const w = width - 4;
+  const m = state.mount;
+  const accent = state.phase === "busy" || state.phase === "failed" ? "red" : "yellow";
+  return (
+    <Pane title={`Remove mount · ${state.instance}`} focused accent={accent} width={width} height={height}>
+      <Text wrap="truncate-end">{` Remove ${truncate(m.mountPoint, w - 8)}`}</Text>
+      <Text dimColor wrap="truncate-end">{` host ${truncate(tildify(m.hostPath, home), w - 6)} · ${m.type}`}</Text>
+      <Text> </Text>
+      {state.phase === "confirm" ? (
+        <Text>
+          {" The guest loses access to these files. Remove it? "}
+          <Text bold color="cyan">
+            y
+          </Text>
+          {"/Enter yes  "}
+          <Text bold color="cyan">
+            n
+          </Text>
+          {"/Esc no"}
+        </Text>
+      ) : null}
+      {state.phase === "working" ? <Text color="yellow">{state.force ? " Forcing a lazy unmount…" : " Removing…"}</Text> : null}
+      {state.error ? (
+        <>
+          <Text color="red" wrap="truncate-end">{` ✗ ${truncate(state.error.message, w - 2)}`}</Text>
+          {state.error.hint ? <Text dimColor wrap="truncate-end">{`   ${truncate(state.error.hint, w - 2)}`}</Text> : null}
+        </>
+      ) : null}
+      {state.phase === "busy" ? (
+        <>
+          <Text> </Text>
+          <Text wrap="truncate-end">
+            {" Press "}
+            <Text bold color="red">
+              f
+            </Text>
+            {" to force: a lazy unmount detaches it now; open files keep working until closed."}
+          </Text>
+          <Text dimColor>{" Esc keeps the mount."}</Text>
+        </>
+      ) : null}
+      {state.phase === "failed" ? <Text dimColor>{" r retries · Esc closes"}</Text> : null}
+    </Pane>
+  );
+}

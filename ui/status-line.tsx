@@ -1,0 +1,42 @@
+// The line(s) above the footer: a running step wins, then the last notice, then a polling
+// failure. Errors show their message and, on a second line, the hint — never a stack.
+import { Box, Text } from "ink";
+import { truncate } from "./format.ts";
+import { TaskStatus } from "./task-status.tsx";
+import type { AppState } from "./use-app-state.ts";
+
+interface Line {
+  color: string;
+  mark: string;
+  text: string;
+  hint?: string;
+}
+
+function currentLine(s: AppState): Line | null {
+  if (s.notice) return { color: s.notice.kind === "error" ? "red" : "green", mark: s.notice.kind === "error" ? "✗" : "✓", text: s.notice.text, hint: s.notice.hint };
+  if (s.pollError) return { color: "red", mark: "✗", text: `Cannot list instances: ${s.pollError.message}`, hint: s.pollError.hint };
+  return null;
+}
+
+/** Rows the status area needs: a running step, then a message and its hint. */
+export function statusLines(s: AppState): number {
+  const line = currentLine(s);
+  const n = (s.tasks.length > 0 ? 1 : 0) + (line ? (line.hint ? 2 : 1) : 0);
+  return Math.max(1, n);
+}
+
+export function StatusLine({ state, width, clock }: { state: AppState; width: number; clock: () => number }) {
+  const task = state.tasks[state.tasks.length - 1];
+  const line = currentLine(state);
+  return (
+    <Box flexDirection="column" height={statusLines(state)} width={width} flexShrink={0}>
+      {task ? <TaskStatus task={task} more={state.tasks.length - 1} width={width} clock={clock} /> : null}
+      {line ? (
+        <Text wrap="truncate-end" color={line.color}>
+          {` ${line.mark} ${truncate(line.text, width - 4)}`}
+        </Text>
+      ) : null}
+      {line?.hint ? <Text wrap="truncate-end" dimColor>{`   ${truncate(line.hint, width - 4)}`}</Text> : null}
+    </Box>
+  );
+}

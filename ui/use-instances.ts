@@ -1,0 +1,31 @@
+// Keys of the instances pane when it has focus: moving the selection, Enter to its mounts.
+import { useInput, type Key } from "ink";
+import type { AppAction } from "./use-app-state.ts";
+
+/** Rows a key moves the cursor by, or null if it is not a movement key. */
+export function moveDelta(input: string, key: Key, pageRows: number): number | null {
+  if (key.upArrow || input === "k") return -1;
+  if (key.downArrow || input === "j") return 1;
+  if (key.pageUp) return -Math.max(1, pageRows);
+  if (key.pageDown) return Math.max(1, pageRows);
+  if (key.home || input === "g") return -Infinity;
+  if (key.end || input === "G") return Infinity;
+  return null;
+}
+
+export function instancesKeyAction(input: string, key: Key, pageRows: number): AppAction | null {
+  const d = moveDelta(input, key, pageRows);
+  if (d !== null) return { type: "instances/move", delta: d };
+  if (key.return) return { type: "focus", focus: "mounts" };
+  return null;
+}
+
+export function useInstances(dispatch: (a: AppAction) => void, pageRows: number, isActive: boolean): void {
+  useInput(
+    (input, key) => {
+      const a = instancesKeyAction(input, key, pageRows);
+      if (a) dispatch(a);
+    },
+    { isActive },
+  );
+}
