@@ -79,8 +79,8 @@ export function AddMountForm({ state, width, height }: { state: AddMountState; w
       {state.submitting ? <Text color="yellow">{" Adding the mount…"}</Text> : null}
       {state.error ? (
         <>
-          <Text color="red" wrap="truncate-end">{` ✗ ${truncate(state.error.message, inner - 4)}`}</Text>
-          {state.error.hint ? <Text dimColor wrap="truncate-end">{`   ${truncate(state.error.hint, inner - 4)}`}</Text> : null}
+          <Text color="red" wrap="wrap">{` ✗ ${state.error.message}`}</Text>
+          {state.error.hint ? <Text dimColor wrap="wrap">{`   ${state.error.hint}`}</Text> : null}
         </>
       ) : null}
     </Pane>

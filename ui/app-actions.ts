@@ -93,7 +93,7 @@ export function createActions(d: ActionDeps): AppActions {
       const now = d.getState().modal;
       if (now.kind === "add" && now.form.instance === form.instance) d.dispatch({ type: "modal/close" });
       d.dispatch({ type: "focus", focus: "mounts" });
-      info(`Mounted ${m.hostPath} at ${m.mountPoint} (${m.type}, ${m.writable ? "rw" : "ro"})${m.state === "ready" ? "" : ` — ${m.state}`}`);
+      info(`Added ${m.hostPath} at ${m.mountPoint} (${m.type}, ${m.writable ? "rw" : "ro"}).`);
     } catch (e) {
       d.dispatch({ type: "add/failed", error: toErrorView(e) });
     }

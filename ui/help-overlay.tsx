@@ -8,9 +8,9 @@ import { Pane } from "./pane.tsx";
 export function HelpOverlay({ width, height }: { width: number; height: number }) {
   const inner = width - 2;
   // Two columns of sections when there is room, one otherwise.
-  const twoCols = inner >= 76;
+  const twoCols = inner >= 77;
   const colW = twoCols ? Math.floor((inner - 1) / 2) : inner;
-  const keyW = 16;
+  const keyW = 14;
   const half = Math.ceil(HELP_SECTIONS.length / 2);
   const cols = twoCols ? [HELP_SECTIONS.slice(0, half), HELP_SECTIONS.slice(half)] : [HELP_SECTIONS];
   return (

@@ -16,22 +16,22 @@ export const HELP_SECTIONS: KeySection[] = [
   {
     title: "Move",
     keys: [
-      { keys: "↑ ↓  k j", label: "select instance / mount" },
+      { keys: "↑ ↓  k j", label: "select instance/mount" },
       { keys: "PgUp PgDn  g G", label: "page, first, last" },
       { keys: "Tab ← →", label: "switch pane" },
-      { keys: "Enter", label: "open the instance's mounts" },
-      { keys: "Esc", label: "back, dismiss a message" },
+      { keys: "Enter", label: "go to the mounts" },
+      { keys: "Esc", label: "back, dismiss message" },
     ],
   },
   {
     title: "Act",
     keys: [
-      { keys: "a", label: "add a mount to the instance" },
-      { keys: "d  Del", label: "remove the selected mount" },
+      { keys: "a", label: "add a mount" },
+      { keys: "d  Del", label: "remove the mount" },
       { keys: "s", label: "start the VM" },
       { keys: "x", label: "stop the VM" },
-      { keys: "l", label: "view the agent log" },
-      { keys: "r", label: "refresh now (it also polls)" },
+      { keys: "l", label: "agent log" },
+      { keys: "r", label: "refresh now" },
     ],
   },
   {
@@ -39,7 +39,7 @@ export const HELP_SECTIONS: KeySection[] = [
     keys: [
       { keys: "Tab", label: "complete the host path" },
       { keys: "↑ ↓", label: "previous / next field" },
-      { keys: "← → Space", label: "change type, toggle writable" },
+      { keys: "← → Space", label: "change type/writable" },
       { keys: "Enter  Esc", label: "add / cancel" },
     ],
   },

@@ -30,14 +30,14 @@ export function RemoveConfirm({ state, width, height, home }: { state: RemoveCon
       {state.phase === "working" ? <Text color="yellow">{state.force ? " Forcing a lazy unmount…" : " Removing…"}</Text> : null}
       {state.error ? (
         <>
-          <Text color="red" wrap="truncate-end">{` ✗ ${truncate(state.error.message, w - 2)}`}</Text>
-          {state.error.hint ? <Text dimColor wrap="truncate-end">{`   ${truncate(state.error.hint, w - 2)}`}</Text> : null}
+          <Text color="red" wrap="wrap">{` ✗ ${state.error.message}`}</Text>
+          {state.error.hint ? <Text dimColor wrap="wrap">{`   ${state.error.hint}`}</Text> : null}
         </>
       ) : null}
       {state.phase === "busy" ? (
         <>
           <Text> </Text>
-          <Text wrap="truncate-end">
+          <Text wrap="wrap">
             {" Press "}
             <Text bold color="red">
               f

@@ -31,9 +31,10 @@ export function guestMountArgv(s: GuestMountSpec): string[] {
  * sshfs in the guest, passive mode (stdin/stdout carry SFTP to the host's sftp-server).
  * idmap=none: the guest sees the host's uids as they are (see docs/ownership.md).
  */
-export function reverseSshfsArgv(mountPoint: string, writable: boolean): string[] {
-  const opts = ["passive", "idmap=none", "allow_other", "reconnect=no", writable ? "rw" : "ro"];
-  return ["sshfs", "-f", "-o", opts.join(","), ":/", mountPoint];
+export function reverseSshfsArgv(hostPath: string, mountPoint: string, writable: boolean): string[] {
+  const opts = ["passive", "idmap=none", "allow_other", writable ? "rw" : "ro"];
+  // "host:path" with an empty host; the path is the host folder (sftp-server also starts there).
+  return ["sshfs", "-f", "-o", opts.join(","), `:${hostPath}`, mountPoint];
 }
 
 /** The guest's fs type in /proc/mounts for each transport. */

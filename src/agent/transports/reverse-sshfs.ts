@@ -66,7 +66,7 @@ export function reverseSshfsTransport(ctx: TransportContext): TransportDriver {
       const args = ["-e", ...(rec.writable ? [] : ["-R"]), "-d", rec.hostPath];
       const server = spawn(findSftpServer()!, args, { stdio: ["pipe", "pipe", "pipe"] });
       server.stderr!.pipe(logStream);
-      const channel = await ssh.channel(reverseSshfsArgv(rec.mountPoint, rec.writable)).catch(async (e) => {
+      const channel = await ssh.channel(reverseSshfsArgv(rec.hostPath, rec.mountPoint, rec.writable)).catch(async (e) => {
         server.kill("SIGKILL");
         throw e;
       });
