@@ -5,9 +5,11 @@
 //                       darwin-x64, or "host")
 //   --outdir D          write into D instead of dist/
 //   --entry F           bundle F instead of src/main.ts (tests and experiments)
+//   --vz-dylib F        the VZ bridge darwin binaries embed (default dist/vz/libhotmount-vz.dylib,
+//                       which scripts/build-dylib makes on macOS); skipped with a note when absent
 // Cross targets need no toolchain: Bun fetches each target's runtime from the npm registry once.
 import { parseArgs } from "node:util";
-import { mkdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import type { BunPlugin } from "bun";
 import { BUILD_DEFINE_NAMES, hostTarget } from "../src/core/build-info.ts";
@@ -29,6 +31,8 @@ export interface BuildOptions {
   target: TargetName | "host";
   outdir: string;
   entry: string;
+  /** Embedded into darwin binaries when the file exists (ffi/vz.ts finds it in Bun.embeddedFiles). */
+  vzDylib: string;
 }
 
 export interface BuildResult {
@@ -36,6 +40,9 @@ export interface BuildResult {
   outfile: string;
   bytes: number;
   ms: number;
+  /** Files embedded as assets. */
+  embedded: string[];
+  note?: string;
 }
 
 function git(...args: string[]): string | null {
@@ -59,19 +66,16 @@ const STUBS = {
   // falls back to pure JS. They are not built (no install scripts run, see trustedDependencies),
   // so the bundler cannot resolve them; throwing takes ssh2's fallback path, as from source.
   native: "throw new Error('native addon not bundled into hotmount');",
-  // The VZ dylib (issue 11), imported with `with { type: "file" }`, rides only in darwin builds.
-  dylib: "export default '';",
 };
 
-/** Stubs what must not, or cannot, be bundled for a given target. */
-function stubPlugin(target: string): BunPlugin {
+/** Stubs what cannot be bundled. */
+function stubPlugin(): BunPlugin {
   return {
     name: "hotmount-stubs",
     setup(build) {
       const stub = (kind: keyof typeof STUBS) => () => ({ path: kind, namespace: "hotmount-stub" });
       build.onResolve({ filter: /^react-devtools-core$/ }, stub("devtools"));
       build.onResolve({ filter: /^cpu-features$|\.node$/ }, stub("native"));
-      if (!target.startsWith("darwin")) build.onResolve({ filter: /\.dylib$/ }, stub("dylib"));
       build.onLoad({ filter: /.*/, namespace: "hotmount-stub" }, (a) => ({
         contents: STUBS[a.path as keyof typeof STUBS],
         loader: "js",
@@ -84,12 +88,15 @@ export async function buildOne(opts: BuildOptions, commit = gitCommit()): Promis
   const target = opts.target === "host" ? hostTarget() : opts.target;
   const outfile = join(opts.outdir, opts.target === "host" ? "hotmount" : `hotmount-${target}`);
   mkdirSync(opts.outdir, { recursive: true });
+  const wantsVz = target.startsWith("darwin");
+  const embedded = wantsVz && existsSync(opts.vzDylib) ? [opts.vzDylib] : [];
   const t0 = performance.now();
   const result = await Bun.build({
     entrypoints: [opts.entry],
     compile: {
       ...(opts.target === "host" ? {} : { target: TARGETS[opts.target] }),
       outfile,
+      assets: embedded,
       // A compiled hotmount runs inside other people's projects: their .env and bunfig.toml
       // must not change what it does (test/build.test.ts proves both are ignored).
       autoloadDotenv: false,
@@ -108,7 +115,7 @@ export async function buildOne(opts: BuildOptions, commit = gitCommit()): Promis
       [BUILD_DEFINE_NAMES.commit]: JSON.stringify(commit),
       [BUILD_DEFINE_NAMES.target]: JSON.stringify(target),
     },
-    plugins: [stubPlugin(target)],
+    plugins: [stubPlugin()],
     throw: false,
   });
   // The source map is embedded in the binary (stack traces name src/ files); the copy Bun
@@ -118,7 +125,8 @@ export async function buildOne(opts: BuildOptions, commit = gitCommit()): Promis
     const msgs = result.logs.map((l) => `  ${l.message}${l.position ? ` (${l.position.file}:${l.position.line})` : ""}`);
     throw new Error(`build of ${target} failed:\n${msgs.join("\n")}`);
   }
-  return { target, outfile, bytes: statSync(outfile).size, ms: performance.now() - t0 };
+  const note = wantsVz && !embedded.length ? `no VZ dylib: ${relative(ROOT, opts.vzDylib)} is missing, scripts/build-dylib makes it on macOS` : undefined;
+  return { target, outfile, bytes: statSync(outfile).size, ms: performance.now() - t0, embedded, ...(note ? { note } : {}) };
 }
 
 function parseCli(argv: string[]): BuildOptions[] {
@@ -129,6 +137,7 @@ function parseCli(argv: string[]): BuildOptions[] {
       target: { type: "string", multiple: true },
       outdir: { type: "string", default: join(ROOT, "dist") },
       entry: { type: "string", default: join(ROOT, "src/main.ts") },
+      "vz-dylib": { type: "string", default: join(ROOT, "dist/vz/libhotmount-vz.dylib") },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -146,8 +155,9 @@ function parseCli(argv: string[]): BuildOptions[] {
   }
   const outdir = resolve(values.outdir);
   const entry = resolve(values.entry);
-  if (!Bun.file(entry).size) throw new Error(`entry point ${relative(ROOT, entry) || entry} does not exist`);
-  return names.map((target) => ({ target: target as BuildOptions["target"], outdir, entry }));
+  if (!existsSync(entry)) throw new Error(`entry point ${relative(ROOT, entry) || entry} does not exist`);
+  const vzDylib = resolve(values["vz-dylib"]);
+  return names.map((target) => ({ target: target as BuildOptions["target"], outdir, entry, vzDylib }));
 }
 
 if (import.meta.main) {
@@ -159,7 +169,8 @@ if (import.meta.main) {
     for (const job of jobs) {
       const r = await buildOne(job, commit);
       const mib = (r.bytes / 1048576).toFixed(1);
-      console.log(`${relative(process.cwd(), r.outfile)}  ${r.target}  ${mib} MiB  ${(r.ms / 1000).toFixed(1)} s`);
+      const extra = [...r.embedded.map((f) => `embeds ${relative(ROOT, f)}`), ...(r.note ? [r.note] : [])];
+      console.log(`${relative(process.cwd(), r.outfile)}  ${r.target}  ${mib} MiB  ${(r.ms / 1000).toFixed(1)} s${extra.map((e) => `  [${e}]`).join("")}`);
     }
   } catch (e) {
     console.error(`build: ${e instanceof Error ? e.message : String(e)}`);

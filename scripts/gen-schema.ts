@@ -52,6 +52,8 @@ export function generateSchema(api: Schemas, errorCodes: Record<string, readonly
   const outputs = defsOf(api, OUTPUTS, {
     VmListOutput: z.array(api.InstanceSummary!).meta({ description: "`hotmount vm list --json`" }),
     MountListOutput: z.array(api.Mount!).meta({ description: "`hotmount mount list [INSTANCE] --json`" }),
+    // What src/cli/output.ts fail() prints on stdout for a failing command run with --json.
+    CliErrorOutput: z.object({ error: api.ApiError! }).meta({ description: "any `hotmount ... --json` that fails (exit status != 0)" }),
     ErrorCode: z.enum(codes as [string, ...string[]]).meta({ description: "ApiError.code values; see x-exitCode and x-httpStatus" }),
   }, "output");
   const inputs = defsOf(api, INPUTS, {}, "input");

@@ -5,12 +5,12 @@
 // the word being completed, as the real ones do.
 import { afterAll, describe, expect, test } from "bun:test";
 import { Command, Option } from "commander";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { commandSpecs, completionScript, kindFor, register } from "../src/cli/commands/completion.ts";
+import { hmOk } from "./helpers/cli.ts";
 
-const ROOT = join(import.meta.dir, "..");
 const dir = mkdtempSync(join(tmpdir(), "hm-completion-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -102,6 +102,7 @@ const CASES: [string[], string][] = [
   [["hotmount", "mount", "add", "--type", ""], "9p|reverse-sshfs|virtiofs"],
   [["hotmount", "mount", "add", "--type", "9p", "dev", "--"], "--help|--type|--writable"],
   [["hotmount", "completion", ""], "bash|fish|zsh"],
+  [["hotmount", "mount", "add", "dev", "hostdir-a", ""], ""],
   [["hotmount", "shell", "dev", "--", ""], ""],
 ];
 
@@ -133,13 +134,14 @@ test("the spec follows the command tree: hidden commands stay hidden, aliases re
   const root = specs.find((s) => s.path === "")!;
   expect(root.subs.map((s) => s.name)).not.toContain("agent");
   expect(specs.find((s) => s.path === "mount")!.subs.find((s) => s.name === "remove")!.aliases).toEqual(["rm"]);
-  expect(specs.find((s) => s.path === "mount add")!.args).toEqual(["instance", "dir", "mount"]);
+  expect(specs.find((s) => s.path === "mount add")!.args).toEqual(["instance", "dir", "any"]);
   expect(specs.find((s) => s.path === "shell")!.args).toEqual(["instance", "any..."]);
 });
 
 test("argument names pick what they complete to", () => {
-  expect([kindFor("instance"), kindFor("NAME"), kindFor("GUESTDIR|ID"), kindFor("mount-point")])
-    .toEqual(["instance", "instance", "mount", "mount"]);
+  expect([kindFor("instance"), kindFor("NAME"), kindFor("GUESTDIR|ID"), kindFor("mount-point"), kindFor("target")])
+    .toEqual(["instance", "instance", "mount", "mount", "mount"]);
+  expect(kindFor("guestdir")).toBe("any");
   expect([kindFor("hostdir"), kindFor("kernel"), kindFor("size"), kindFor("x", ["a", "b"])])
     .toEqual(["dir", "file", "any", "words:a|b"]);
 });
@@ -149,13 +151,17 @@ test("`completion` refuses an unknown shell", () => {
     .toThrow(/tcsh/);
 });
 
-// Once the real CLI exists, its own tree must produce scripts that parse and know its commands.
-test.skipIf(!existsSync(join(ROOT, "src/main.ts")))("the real hotmount prints a bash script for its commands", () => {
-  const r = Bun.spawnSync([join(ROOT, "hotmount"), "completion", "bash"], { env, stdout: "pipe", stderr: "pipe" });
-  expect(r.exitCode).toBe(0);
-  const text = r.stdout.toString();
-  expect(text).toContain("complete -F _hotmount hotmount");
-  expect(text).toMatch(/'mount remove'\)/);
-  const check = Bun.spawnSync(["bash", "-n"], { stdin: new TextEncoder().encode(text) });
-  expect(check.exitCode).toBe(0);
+// The real CLI's own tree (from source, or the binary under HOTMOUNT_BIN): scripts that parse,
+// know its commands, and complete instances and mount points where its arguments take them.
+test.each(["bash", "zsh", "fish"])("the real hotmount prints a %s script for its commands", async (shell) => {
+  const r = await hmOk(["completion", shell]);
+  const path = join(dir, `real.${shell}`);
+  writeFileSync(path, r.stdout);
+  const syntax = { bash: ["bash", "-n"], zsh: ["zsh", "-n"], fish: ["fish", "--no-execute"] }[shell]!;
+  if (has(syntax[0]!)) expect(Bun.spawnSync([...syntax, path]).exitCode).toBe(0);
+  if (shell !== "bash") return;
+  expect(r.stdout).toContain("complete -F _hotmount hotmount");
+  expect(r.stdout).toContain("'mount remove') __hm_subs=(); __hm_opts=(");
+  expect(r.stdout).toContain("__hm_args=('instance' 'mount')");
+  expect(r.stdout).toContain("'vm stop') __hm_subs=(); __hm_opts=(");
 });

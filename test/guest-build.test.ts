@@ -106,6 +106,7 @@ describe("demo guest image", () => {
     expect(a).toBe("console=ttyS0 panic=-1 quiet hotmount.sshkey=AAAAC3NzaC1lZDI1NTE5AAAAIB+x/y= hotmount.keytype=ssh-ed25519 loglevel=3");
     expect(() => demoGuestAppend("not a key")).toThrow();
     expect(() => demoGuestAppend("")).toThrow();
+    expect(() => demoGuestAppend("ssh-ed25519 not*base64")).toThrow();
   });
 });
 
@@ -120,6 +121,7 @@ describe("demo guest boot (TCG)", () => {
     const bootSeconds = await waitForMarker(vm, log);
     console.error(`boot to ${READY_MARKER}: ${bootSeconds.toFixed(2)} s`);
 
+    const tSsh = performance.now();
     const r = await ssh(port, key, "sshfs --version; lsmod; cat /proc/filesystems; ls -l /dev/fuse; hostname; ip -4 addr show eth0; " +
       "for c in mount umount mkdir mountpoint fuser sha256sum dd find stat sync poweroff sleep cat fusermount3; do command -v $c >/dev/null || echo MISSING $c; done");
     expect(r.code).toBe(0);
@@ -133,6 +135,7 @@ describe("demo guest boot (TCG)", () => {
     expect(r.stdout).toContain("/dev/fuse");
     expect(r.stdout).toMatch(/^hotmount$/m);
     expect(r.stdout).toContain("inet 10.0.2.15/24");
+    console.error(`ssh command: ${((performance.now() - tSsh) / 1000).toFixed(2)} s`);
 
     // busybox poweroff (not -f): init stops everything and the VM ends, so QEMU exits by itself.
     const off = ssh(port, key, "poweroff", 20_000);
@@ -142,7 +145,7 @@ describe("demo guest boot (TCG)", () => {
     await off; // its session ends with the guest; its own timeout bounds it
     expect(vm.signalCode).toBeNull();
     expect(code).toBe(0);
-  });
+  }, 300_000);
 
   test("hotmount.probe=1: marker, then the guest powers itself off", async () => {
     const log = join(tmp, "probe.log");
@@ -153,5 +156,5 @@ describe("demo guest boot (TCG)", () => {
     clearTimeout(timer);
     expect(code).toBe(0);
     expect(vm.signalCode).toBeNull();
-  });
+  }, 240_000);
 });

@@ -6,7 +6,9 @@ import { Pane } from "./pane.tsx";
 import { visibleLogLines, type AgentLogState } from "./use-agent-log-state.ts";
 
 export function AgentLog({ state, width, height }: { state: AgentLogState; width: number; height: number }) {
-  const rows = Math.max(1, height - 2);
+  // Error lines take rows from the log; rows that do not fit would be squeezed, not clipped.
+  const errRows = state.error ? (state.error.hint ? 2 : 1) : 0;
+  const rows = Math.max(1, height - 2 - errRows);
   const { lines, first } = visibleLogLines(state, rows);
   const total = state.lines.length;
   const where = total > 0 ? ` ${first + 1}-${first + lines.length}/${total}${state.fromBottom === 0 ? " · following" : ""}` : "";

@@ -83,6 +83,7 @@ export function createActions(d: ActionDeps): AppActions {
     const modal = d.getState().modal;
     if (modal.kind !== "add") return;
     const form = modal.form;
+    if (form.submitting) return;
     const invalid = validateAddMount(form);
     if (invalid) return d.dispatch({ type: "add/failed", error: invalid });
     const req = toMountRequest(form);
@@ -95,7 +96,10 @@ export function createActions(d: ActionDeps): AppActions {
       d.dispatch({ type: "focus", focus: "mounts" });
       info(`Added ${m.hostPath} at ${m.mountPoint} (${m.type}, ${m.writable ? "rw" : "ro"}).`);
     } catch (e) {
-      d.dispatch({ type: "add/failed", error: toErrorView(e) });
+      // The form may have been closed (Esc) while the request was out: then say it in the status line.
+      const now = d.getState().modal;
+      if (now.kind === "add" && now.form.instance === form.instance) d.dispatch({ type: "add/failed", error: toErrorView(e) });
+      else failWith(e);
     }
   }
 

@@ -34,6 +34,7 @@ import { useStore } from "./use-store.ts";
 
 export const MIN_COLUMNS = 50;
 export const MIN_ROWS = 14;
+const DIALOG_ROWS = 13;
 
 export interface AppProps {
   client: HotmountClient;
@@ -66,7 +67,9 @@ export function App({ client, pollMs = 1000, size, clock = Date.now, readDir = n
   const layout = computeLayout(columns, rows, state.instances.items.length, sl);
   const modal = state.modal;
   const bodyHeight = layout.bodyRows + 2;
-  const lowerHeight = layout.lowerRows + 4;
+  // A dialog needs about a dozen rows; on a short terminal it takes the whole body instead.
+  const dialogFull = layout.lowerRows + 4 < DIALOG_ROWS;
+  const lowerHeight = dialogFull ? bodyHeight : layout.lowerRows + 4;
   const tooSmall = columns < MIN_COLUMNS || rows < MIN_ROWS;
 
   useMainKeys(state, actions.run, modal.kind === "none");
@@ -88,8 +91,8 @@ export function App({ client, pollMs = 1000, size, clock = Date.now, readDir = n
   if (tooSmall) {
     return (
       <Box width={columns} height={rows} flexDirection="column">
-        <Text wrap="truncate-end">{` hotmount needs at least ${MIN_COLUMNS}x${MIN_ROWS}; this terminal is ${columns}x${rows}.`}</Text>
-        <Text dimColor>{" Enlarge it, or press q to quit."}</Text>
+        <Text wrap="wrap">{`Terminal too small: ${columns}x${rows}. hotmount needs at least ${MIN_COLUMNS}x${MIN_ROWS}.`}</Text>
+        <Text dimColor wrap="wrap">{"Enlarge it, or press q to quit."}</Text>
       </Box>
     );
   }
@@ -117,6 +120,8 @@ export function App({ client, pollMs = 1000, size, clock = Date.now, readDir = n
         <HelpOverlay width={columns} height={bodyHeight} />
       ) : modal.kind === "log" ? (
         <AgentLog state={modal.log} width={columns} height={bodyHeight} />
+      ) : dialogFull && modal.kind !== "none" ? (
+        lower
       ) : (
         <>
           <InstancesPane state={state.instances} focused={state.focus === "instances"} width={columns} rows={layout.instanceRows} />

@@ -68,7 +68,8 @@ export function InstanceDetail({ inst, width }: { inst: InstanceSummary | undefi
   if (!inst) return <Box height={1} flexShrink={0} />;
   const why = unavailableReasons(inst.transports);
   const ssh = inst.ssh ? `ssh ${inst.ssh.user}@${inst.ssh.host} -p ${inst.ssh.port}` : "";
-  const text = why ? `not offered: ${why}` : ssh ? `all transports available · ${ssh}` : "all transports available";
+  const all = inst.transports.length === 0 ? "transports not known yet" : "all transports available";
+  const text = why ? `not offered: ${why}` : ssh ? `${all} · ${ssh}` : all;
   return (
     <Box height={1} width={width} flexShrink={0}>
       <Text wrap="truncate-end" color={why ? "yellow" : "gray"}>

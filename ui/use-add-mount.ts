@@ -39,9 +39,11 @@ export interface UseAddMountOptions {
 export function useAddMount({ state, dispatch, complete, onSubmit, onCancel, isActive }: UseAddMountOptions): void {
   useInput(
     (input, key) => {
-      if (!state || state.submitting) return;
+      if (!state) return;
       const intent = addMountIntent(input, key, state);
       if (!intent) return;
+      // While the request is out only Esc works: it hides the form, the request carries on.
+      if (state.submitting && intent.kind !== "cancel") return;
       if (intent.kind === "cancel") onCancel();
       else if (intent.kind === "submit") onSubmit();
       else if (intent.kind === "action") dispatch(intent.action);

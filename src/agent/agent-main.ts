@@ -65,6 +65,7 @@ export async function runAgent(name: string): Promise<void> {
 
   const server = serveAgent(paths.agentSock, {
     info,
+    inventory: async () => asFSHotPlugger(session)?.inventory() ?? { devices: [], backends: [] },
     mounts: service,
     stopVm: async () => {
       stopping = true;

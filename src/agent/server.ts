@@ -2,6 +2,7 @@
 // {code, message, hint}; HotmountError carries its own HTTP status (one table in core/errors).
 import { chmodSync, rmSync } from "node:fs";
 import { asHotmountError, HotmountError } from "../core/errors.ts";
+import type { DeviceInventory } from "../../drivers/driver.ts";
 import type { Info } from "./api.ts";
 import type { MountService } from "./mount-service.ts";
 
@@ -9,6 +10,8 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 export interface AgentHandlers {
   info(): Promise<Info>;
+  /** What the hypervisor has attached right now (devices, chardevs, backend pids). */
+  inventory(): Promise<DeviceInventory>;
   mounts: MountService;
   stopVm(): Promise<void>;
 }
@@ -38,6 +41,7 @@ export async function route(h: AgentHandlers, req: Request): Promise<Response> {
   const url = new URL(req.url);
   const path = url.pathname;
   if (path === "/v1/info" && req.method === "GET") return json(await h.info());
+  if (path === "/v1/inventory" && req.method === "GET") return json(await h.inventory());
   if (path === "/v1/mounts" && req.method === "GET") return json({ mounts: h.mounts.list() });
   if (path === "/v1/mounts" && req.method === "POST") return json(await h.mounts.add(await readJson(req)), 201);
   if (path.startsWith("/v1/mounts/") && req.method === "DELETE") {

@@ -1,5 +1,6 @@
 // HTTP over the instance's unix socket; API errors come back as the same typed HotmountError.
 import { existsSync } from "node:fs";
+import type { DeviceInventory } from "../../drivers/driver.ts";
 import { type ErrorJson, HotmountError } from "../core/errors.ts";
 import { instancePaths } from "../core/paths.ts";
 import { Info, Mount, MountList, type MountRequest } from "../agent/api.ts";
@@ -45,6 +46,10 @@ export class AgentClient {
 
   async info(timeoutMs?: number): Promise<Info> {
     return Info.parse(await (await this.call("GET", "/v1/info", undefined, timeoutMs)).json());
+  }
+
+  async inventory(): Promise<DeviceInventory> {
+    return (await (await this.call("GET", "/v1/inventory")).json()) as DeviceInventory;
   }
 
   async mounts(): Promise<Mount[]> {

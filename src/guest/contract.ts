@@ -45,6 +45,9 @@ export const CMDLINE_PROBE = "hotmount.probe";
 /** Base of the append string: serial console, reboot (so QEMU -no-reboot exits) on panic, few kernel messages. */
 export const BASE_APPEND = "console=ttyS0 panic=-1 quiet";
 
+/** OpenSSH key type names: ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256, sk-...@openssh.com. */
+const SSH_KEY_TYPE_RE = /^(ssh-[a-z0-9]+|ecdsa-sha2-[a-z0-9]+|sk-[a-z0-9-]+@openssh\.com|[a-z0-9-]+-cert-v01@openssh\.com)$/;
+
 /**
  * The full `-append` string for the demo guest. The key travels on the command line (not in the
  * image) so one cached image serves every HOTMOUNT_HOME. Only type and base64 blob are passed:
@@ -52,7 +55,7 @@ export const BASE_APPEND = "console=ttyS0 panic=-1 quiet";
  */
 export function demoGuestAppend(publicKeyLine: string, extra?: string): string {
   const [type, blob] = publicKeyLine.trim().split(/\s+/);
-  if (!type || !blob || !/^[a-z0-9][a-z0-9@.-]*$/.test(type) || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) {
+  if (!type || !blob || !SSH_KEY_TYPE_RE.test(type) || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) {
     throw new HotmountError("INVALID_ARGUMENT", "not an OpenSSH public key line", {
       hint: 'Expected "<type> <base64> [comment]", e.g. the contents of id_ed25519.pub.',
     });

@@ -10,8 +10,8 @@ export interface CpioEntry {
 
 /** Entries of a newc archive, optionally gzip-compressed (detected by its magic bytes). */
 export function listInitramfs(path: string): CpioEntry[] {
-  let buf: Uint8Array = readFileSync(path);
-  if (buf[0] === 0x1f && buf[1] === 0x8b) buf = Bun.gunzipSync(buf);
+  const raw = readFileSync(path);
+  const buf: Uint8Array = raw[0] === 0x1f && raw[1] === 0x8b ? Bun.gunzipSync(raw) : raw;
   const dec = new TextDecoder();
   const hex = (at: number) => Number.parseInt(dec.decode(buf.subarray(at, at + 8)), 16);
   const pad4 = (n: number) => (n + 3) & ~3;

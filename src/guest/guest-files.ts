@@ -83,6 +83,28 @@ done
 echo ${READY_MARKER} >/dev/console
 `;
 
+// Debian's busybox-static has no mountpoint applet and util-linux would pull in a dozen
+// libraries, so a small stand-in does the one job: is DIR in /proc/self/mountinfo? Exit codes
+// follow util-linux (0 = mount point, 32 = not, 1 = error). Field 5 is the mount point, with
+// space, tab, newline and backslash escaped as octal; ENVIRON passes it to awk unmangled.
+const MOUNTPOINT = String.raw`#!/bin/sh
+q=
+case "$1" in -q) q=1; shift ;; esac
+[ "$1" = -- ] && shift
+if [ $# -ne 1 ]; then echo "usage: mountpoint [-q] DIR" >&2; exit 1; fi
+# busybox realpath takes no "--"; it fails on a dead FUSE mount, whose path is then taken as given.
+case "$1" in -*) p=./$1 ;; *) p=$1 ;; esac
+d=$(realpath "$p" 2>/dev/null) || d=$1
+case "$d" in /*) ;; *) [ -n "$q" ] || echo "mountpoint: $1: No such file or directory" >&2; exit 1 ;; esac
+e=$(printf '%s' "$d" | sed 's/\\/\\134/g; s/ /\\040/g; s/\t/\\011/g')
+if D=$e awk '$5 == ENVIRON["D"] { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+  [ -n "$q" ] || echo "$1 is a mountpoint"
+  exit 0
+fi
+[ -n "$q" ] || echo "$1 is not a mountpoint"
+exit 32
+`;
+
 export interface GuestFile {
   text: string;
   mode: number;
@@ -95,6 +117,7 @@ export function guestFiles(): Record<string, GuestFile> {
     init: f(INIT, 0o755),
     "etc/inittab": f(INITTAB),
     "etc/hotmount/ready": f(READY, 0o755),
+    "bin/mountpoint": f(MOUNTPOINT, 0o755),
     "etc/passwd": f(`${GUEST_USER}:x:0:0:${GUEST_USER}:${GUEST_HOME}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n`),
     "etc/group": f("root:x:0:\ntty:x:5:\nnogroup:x:65534:\n"),
     // "*" = no password but not locked: dropbear refuses every login, keys included, for "!".

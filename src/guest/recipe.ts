@@ -27,6 +27,7 @@ export const GUEST_PACKAGES: readonly GuestPackage[] = [
   { name: "sshfs", libs: true, why: "reverse-sshfs mounts" },
   { name: "fuse3", libs: true, why: "fusermount3, which sshfs uses to unmount" },
   { name: "libfuse3-3", libs: true, why: "sshfs's FUSE library" },
+  { name: "psmisc", libs: true, why: "fuser -m / -k -m for busy mounts (Debian's busybox-static has no fuser)" },
 ];
 
 /** Depends that match this are followed for `libs: true` packages; everything else is left out. */

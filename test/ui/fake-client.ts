@@ -201,12 +201,14 @@ export class FakeHotmountClient implements HotmountClient {
 
 /** The sample world the screenshots and the demo use. */
 export function sampleClient(opts: FakeOptions = {}): FakeHotmountClient {
+  const now = opts.now ?? Date.now;
+  const ago = (min: number) => new Date(now() - min * 60_000).toISOString();
   const dev: FakeInstance = {
     summary: fakeInstance("dev", { slots: { total: 8, used: 2 }, mounts: 3 }),
     mounts: [
-      fakeMount("dev", 1, { hostPath: "/home/dev/src/hotmount", mountPoint: "/work/hotmount" }),
-      fakeMount("dev", 2, { hostPath: "/home/dev/datasets/imagenet-subset", mountPoint: "/data/imagenet", type: "9p", writable: false }),
-      fakeMount("dev", 3, { hostPath: "/home/dev/notes", mountPoint: "/mnt/notes", type: "reverse-sshfs", tag: undefined, slot: undefined, state: "failed", error: { code: "SSH_FAILED", message: "sshfs exited: remote host has disconnected", hint: "Check the agent log (l)." } }),
+      fakeMount("dev", 1, { hostPath: "/home/dev/src/hotmount", mountPoint: "/work/hotmount", createdAt: ago(42) }),
+      fakeMount("dev", 2, { hostPath: "/home/dev/datasets/imagenet-subset", mountPoint: "/data/imagenet", type: "9p", writable: false, createdAt: ago(185) }),
+      fakeMount("dev", 3, { hostPath: "/home/dev/notes", mountPoint: "/mnt/notes", type: "reverse-sshfs", tag: undefined, slot: undefined, state: "failed", createdAt: ago(3), error: { code: "SSH_FAILED", message: "sshfs exited: remote host has disconnected", hint: "Check the agent log (l)." } }),
     ],
     log: Array.from({ length: 40 }, (_, k) => `2026-01-01T12:00:${String(k).padStart(2, "0")}Z agent: event ${k}`),
     busy: new Set(["/work/hotmount"]),

@@ -54,7 +54,7 @@ HM_VZ_EXPORT int32_t hm_vz_abi_version(void);
 /* 1 when this Mac can run VZ VMs (VZVirtualMachine.isSupported on macOS 12+), else 0. */
 HM_VZ_EXPORT int32_t hm_vz_is_supported(void);
 /* The calling thread's last error; "" when none. Valid until the next hm_vz_* call on this thread. */
-const char *hm_vz_last_error(void);
+HM_VZ_EXPORT const char *hm_vz_last_error(void);
 
 /*
  * Builds and validates a Linux VM from a JSON config (UTF-8), without starting it. Schema

@@ -116,7 +116,11 @@ static int settle(hm_vz_vm *vm) {
   return vm->state;
 }
 
-HM_VZ_EXPORT int32_t hm_vz_abi_version(void) { return HM_VZ_ABI_VERSION; }
+/* -DHM_VZ_TD_ABI=n builds a double that claims another ABI, to test the version check. */
+#ifndef HM_VZ_TD_ABI
+#define HM_VZ_TD_ABI HM_VZ_ABI_VERSION
+#endif
+HM_VZ_EXPORT int32_t hm_vz_abi_version(void) { return HM_VZ_TD_ABI; }
 HM_VZ_EXPORT int32_t hm_vz_is_supported(void) { return 1; }
 HM_VZ_EXPORT const char *hm_vz_last_error(void) { return last_error; }
 

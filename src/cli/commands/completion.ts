@@ -6,7 +6,8 @@
 //
 // What an argument completes to follows from its name, so CLI authors pick it by naming:
 //   instance, name, vm               -> instance names
-//   guestdir, mount-point, target, id -> mount points of the instance given earlier
+//   target, mount-point, id, ...|id  -> mount points of the instance given earlier
+//   guestdir                         -> nothing (a new guest path; there is nothing to list)
 //   hostdir, dir, folder, source     -> directories
 //   file, path, kernel, initrd, image -> files
 //   choices (Argument/Option .choices) -> those words
@@ -31,7 +32,8 @@ export function kindFor(name: string, choices?: readonly string[]): Kind {
   if (choices?.length) return `words:${choices.join("|")}`;
   const n = name.toLowerCase().replace(/[^a-z]/g, "");
   if (/^(instance|instancename|name|vm)$/.test(n)) return "instance";
-  if (/guest|mountpoint|target|^id/.test(n)) return "mount";
+  if (/mountpoint|target|id$/.test(n)) return "mount";
+  if (/guest/.test(n)) return "any";
   if (/host|dir|folder|source/.test(n)) return "dir";
   if (/file|path|kernel|initrd|image/.test(n)) return "file";
   return "any";
