@@ -3,7 +3,7 @@
 // pieces, power off. The build lands in the shared cache (HOTMOUNT_CACHE or the default), so the
 // rest of the suite reuses it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -62,13 +62,50 @@ async function waitForMarker(vm: Subprocess, log: string): Promise<number> {
   throw new Error(`no ${READY_MARKER} (qemu exit ${vm.exitCode}) ${err}\n${consoleLines(log).slice(-15).join("\n")}`);
 }
 
+const sshArgv = (port: number, key: string, command: string) => ["ssh", "-i", key, "-p", String(port), "-o", "StrictHostKeyChecking=no",
+  "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=30", `${GUEST_USER}@127.0.0.1`, command];
+
 async function ssh(port: number, key: string, command: string, timeoutMs = 60_000) {
-  const p = Bun.spawn(["ssh", "-i", key, "-p", String(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-    "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=30", `${GUEST_USER}@127.0.0.1`, command], { stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn(sshArgv(port, key, command), { stdout: "pipe", stderr: "pipe" });
   const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   clearTimeout(timer);
   return { stdout, stderr, code };
+}
+
+const SFTP_SERVER = "/usr/lib/openssh/sftp-server"; // Debian's path; the host deps install it
+
+/**
+ * sshfs in the guest really mounts: passive sshfs speaks SFTP over its SSH channel to a host
+ * sftp-server (what the reverse-sshfs transport does), then the guest reads and writes the share.
+ */
+async function reverseSshfsRoundTrip(port: number, key: string) {
+  if (!existsSync(SFTP_SERVER)) return console.error(`skipping the sshfs round trip: no ${SFTP_SERVER}`);
+  const share = join(tmp, "share");
+  mkdirSync(share);
+  writeFileSync(join(share, "hello.txt"), "from the host\n");
+  const sftp = Bun.spawn([SFTP_SERVER, "-e", "-d", share], { stdin: "pipe", stdout: "pipe", stderr: "ignore" });
+  const sshfs = Bun.spawn(sshArgv(port, key, `mkdir -p /mnt/y && exec sshfs -f -o passive,idmap=none :${share} /mnt/y`),
+    { stdin: sftp.stdout, stdout: "pipe", stderr: "pipe" });
+  const pump = (async () => {
+    for await (const chunk of sshfs.stdout) { sftp.stdin.write(chunk); sftp.stdin.flush(); }
+    sftp.stdin.end();
+  })();
+  try {
+    let r = { stdout: "", stderr: "", code: -1 };
+    for (let i = 0; i < 50 && r.code !== 0; i++) {
+      if (i) await Bun.sleep(200); // the mount appears shortly after sshfs starts
+      r = await ssh(port, key, "mountpoint -q /mnt/y && cat /mnt/y/hello.txt && echo from the guest > /mnt/y/back.txt", 20_000);
+    }
+    expect(r.stdout).toBe("from the host\n");
+    expect(readFileSync(join(share, "back.txt"), "utf8")).toBe("from the guest\n");
+    expect((await ssh(port, key, "umount /mnt/y")).code).toBe(0);
+    expect(await sshfs.exited).toBe(0); // unmounting ends sshfs, its channel, and sftp-server
+  } finally {
+    sshfs.kill("SIGKILL");
+    sftp.kill("SIGKILL");
+    await Promise.all([sshfs.exited, sftp.exited, pump.catch(() => {})]);
+  }
 }
 
 beforeAll(async () => {
@@ -111,7 +148,7 @@ describe("demo guest image", () => {
 });
 
 describe("demo guest boot (TCG)", () => {
-  test("boots, prints the marker, serves SSH with sshfs and the virtiofs/9p/fuse drivers, powers off", async () => {
+  test("boots, prints the marker, serves SSH, sshfs mounts, virtiofs/9p/fuse are there, poweroff works", async () => {
     const key = join(tmp, "id_ed25519");
     const kg = Bun.spawnSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "guest-test", "-f", key]);
     expect(kg.exitCode).toBe(0);
@@ -136,6 +173,8 @@ describe("demo guest boot (TCG)", () => {
     expect(r.stdout).toMatch(/^hotmount$/m);
     expect(r.stdout).toContain("inet 10.0.2.15/24");
     console.error(`ssh command: ${((performance.now() - tSsh) / 1000).toFixed(2)} s`);
+
+    await reverseSshfsRoundTrip(port, key);
 
     // busybox poweroff (not -f): init stops everything and the VM ends, so QEMU exits by itself.
     const off = ssh(port, key, "poweroff", 20_000);

@@ -4,7 +4,7 @@ import { Box, Text } from "ink";
 import { transportLabel, truncate, unavailableReasons } from "./format.ts";
 import { Pane } from "./pane.tsx";
 import { TextField } from "./text-field.tsx";
-import { defaultMountPoint, offeredTypes, type AddField, type AddMountState } from "./use-add-mount-state.ts";
+import { defaultMountPoint, offeredTypes, type AddField, type AddMountState } from "./use-add-mount-form-state.ts";
 
 const LABEL = 13;
 
@@ -76,7 +76,7 @@ export function AddMountForm({ state, width, height }: { state: AddMountState; w
         <Text>{state.writable ? "[x] yes, read-write (rw)" : "[ ] no, read-only (ro)"}</Text>
       </Box>
       <Box height={1} />
-      {state.submitting ? <Text color="yellow">{" Adding the mount…"}</Text> : null}
+      {state.submitting ? <Text color="yellow">{" Adding the mount… Esc hides this form; the request carries on."}</Text> : null}
       {state.error ? (
         <>
           <Text color="red" wrap="wrap">{` ✗ ${state.error.message}`}</Text>

@@ -2,7 +2,7 @@
 // to whatever is on top (a dialog, else the focused pane plus the global keys).
 import { Box, Text, useApp, useWindowSize } from "ink";
 import { homedir } from "node:os";
-import { useEffect, useMemo } from "react";
+import { useEffect, useMemo, type ReactNode } from "react";
 import type { HotmountClient } from "../src/client/types.ts";
 import { AddMountForm } from "./add-mount-form.tsx";
 import { AgentLog, logViewRows } from "./agent-log.tsx";
@@ -18,16 +18,16 @@ import { MountDetail, MountsPane } from "./mounts-pane.tsx";
 import { nodeReadDir, type ReadDir } from "./path-complete.ts";
 import { RemoveConfirm } from "./remove-confirm.tsx";
 import { StatusLine, statusLines } from "./status-line.tsx";
-import { useAddMount } from "./use-add-mount.ts";
+import { useAddMountForm } from "./use-add-mount-form.ts";
 import { useAgentLog } from "./use-agent-log.ts";
 import { appReducer, initialAppState } from "./use-app-state.ts";
 import { useMainKeys } from "./use-app.ts";
 import { useConfirmPrompt } from "./use-confirm-prompt.ts";
 import { useHelpOverlay } from "./use-help-overlay.ts";
-import { selectedInstance } from "./use-instances-state.ts";
-import { useInstances } from "./use-instances.ts";
-import { selectedMount } from "./use-mounts-state.ts";
-import { useMounts } from "./use-mounts.ts";
+import { selectedInstance } from "./use-instances-pane-state.ts";
+import { useInstancesPane } from "./use-instances-pane.ts";
+import { selectedMount } from "./use-mounts-pane-state.ts";
+import { useMountsPane } from "./use-mounts-pane.ts";
 import { usePoll } from "./use-poll.ts";
 import { useRemoveConfirm } from "./use-remove-confirm.ts";
 import { useStore } from "./use-store.ts";
@@ -73,9 +73,9 @@ export function App({ client, pollMs = 1000, size, clock = Date.now, readDir = n
   const tooSmall = columns < MIN_COLUMNS || rows < MIN_ROWS;
 
   useMainKeys(state, actions.run, modal.kind === "none");
-  useInstances(dispatch, layout.instanceRows, modal.kind === "none" && state.focus === "instances");
-  useMounts(dispatch, actions.openRemove, layout.lowerRows, modal.kind === "none" && state.focus === "mounts");
-  useAddMount({
+  useInstancesPane(dispatch, layout.instanceRows, modal.kind === "none" && state.focus === "instances");
+  useMountsPane(dispatch, actions.openRemove, layout.lowerRows, modal.kind === "none" && state.focus === "mounts");
+  useAddMountForm({
     state: modal.kind === "add" ? modal.form : null,
     dispatch,
     complete: actions.complete,
@@ -98,7 +98,7 @@ export function App({ client, pollMs = 1000, size, clock = Date.now, readDir = n
   }
 
   const inst = selectedInstance(state.instances);
-  let lower;
+  let lower: ReactNode;
   if (modal.kind === "add") lower = <AddMountForm state={modal.form} width={columns} height={lowerHeight} />;
   else if (modal.kind === "remove") lower = <RemoveConfirm state={modal.confirm} width={columns} height={lowerHeight} home={home} />;
   else if (modal.kind === "stop") {

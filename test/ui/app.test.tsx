@@ -2,6 +2,7 @@
 // (busy then force), start, stop, log and help flows, live updates, errors and resizing.
 import { afterEach, expect, test } from "bun:test";
 import { HotmountError } from "../../src/core/errors.ts";
+import { runTui } from "../../ui/index.tsx";
 import { FakeHotmountClient, fakeInstance, fakeMount, sampleClient } from "./fake-client.ts";
 import { clock, fakeReadDir, KEYS, renderApp, sleep, waitFor, type AppHarness } from "./helpers.tsx";
 
@@ -91,6 +92,24 @@ test("a refused add keeps the form open with the agent's message and hint", asyn
   expect(h.frame()).not.toContain("    at ");
   await h.press(KEYS.escape);
   await waitFor(() => expect(h!.frame()).toContain("No mounts"));
+});
+
+test("Esc while an add is out hides the form; a late failure lands in the status line", async () => {
+  const c = new FakeHotmountClient([fakeInstance("dev")]);
+  c.addMount = async () => {
+    await sleep(150);
+    throw new HotmountError("GUEST_COMMAND_FAILED", "mount -t virtiofs failed in the guest.", { hint: "See the agent log (l)." });
+  };
+  h = renderApp(c);
+  await waitFor(() => expect(h!.frame()).toContain("No mounts"));
+  await h.press("a");
+  await h.type("/srv/x");
+  await h.press(KEYS.enter);
+  await waitFor(() => expect(h!.frame()).toMatch(/Adding \/srv\/x to dev · \d+\.\ds/));
+  await h.press(KEYS.escape);
+  await waitFor(() => expect(h!.frame()).not.toContain("Add mount · dev"));
+  await waitFor(() => expect(h!.frame()).toContain("✗ mount -t virtiofs failed in the guest."));
+  expect(h.frame()).toContain("See the agent log (l).");
 });
 
 test("removing a busy mount shows the reason and offers force", async () => {
@@ -201,4 +220,10 @@ test("q quits the app: it unmounts and polling stops", async () => {
   const calls = c.calls.length;
   await sleep(200);
   expect(c.calls.length).toBe(calls);
+});
+
+test.skipIf(Boolean(process.stdout.isTTY && process.stdin.isTTY))("runTui refuses to start without a terminal, with a hint", async () => {
+  const err = await runTui(new FakeHotmountClient()).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(HotmountError);
+  expect(err).toMatchObject({ code: "USAGE", message: "The interactive TUI needs a terminal." });
 });

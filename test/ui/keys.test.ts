@@ -1,12 +1,12 @@
 // The pure key mappers of each component: what a key means depends on where the user is.
 import { expect, test } from "bun:test";
-import { addMountIntent } from "../../ui/use-add-mount.ts";
-import { createAddMountState } from "../../ui/use-add-mount-state.ts";
+import { addMountIntent } from "../../ui/use-add-mount-form.ts";
+import { createAddMountState } from "../../ui/use-add-mount-form-state.ts";
 import { agentLogIntent } from "../../ui/use-agent-log.ts";
 import { initialAppState } from "../../ui/use-app-state.ts";
 import { mainIntent } from "../../ui/use-app.ts";
-import { instancesKeyAction } from "../../ui/use-instances.ts";
-import { mountsIntent } from "../../ui/use-mounts.ts";
+import { instancesKeyAction } from "../../ui/use-instances-pane.ts";
+import { mountsIntent } from "../../ui/use-mounts-pane.ts";
 import { removeIntent } from "../../ui/use-remove-confirm.ts";
 import { createRemoveConfirmState, type RemovePhase } from "../../ui/use-remove-confirm-state.ts";
 import { textEditFromKey } from "../../ui/use-text-field.ts";

@@ -1,11 +1,11 @@
 // The pure state reducers: instances, mounts, text field, add-mount form, remove dialog, agent
 // log and the root app reducer.
 import { describe, expect, test } from "bun:test";
-import { createAddMountState, addMountReducer, defaultMountPoint, effectiveMountPoint, toMountRequest, validateAddMount, type AddMountAction, type AddMountState } from "../../ui/use-add-mount-state.ts";
+import { createAddMountState, addMountReducer, defaultMountPoint, effectiveMountPoint, toMountRequest, validateAddMount, type AddMountAction, type AddMountState } from "../../ui/use-add-mount-form-state.ts";
 import { agentLogReducer, createAgentLogState, visibleLogLines } from "../../ui/use-agent-log-state.ts";
 import { appReducer, initialAppState, NOTICE_MS, taskFor } from "../../ui/use-app-state.ts";
-import { initialInstancesState, instancesReducer, selectedInstance } from "../../ui/use-instances-state.ts";
-import { initialMountsState, mountsReducer, selectedMount } from "../../ui/use-mounts-state.ts";
+import { initialInstancesState, instancesReducer, selectedInstance } from "../../ui/use-instances-pane-state.ts";
+import { initialMountsState, mountsReducer, selectedMount } from "../../ui/use-mounts-pane-state.ts";
 import { createRemoveConfirmState, removeConfirmReducer } from "../../ui/use-remove-confirm-state.ts";
 import { applyEdit, textField } from "../../ui/use-text-field-state.ts";
 import { ALL_TRANSPORTS, fakeInstance, fakeMount } from "./fake-client.ts";

@@ -1,6 +1,7 @@
 // Drives a program in a real terminal: a tmux session on a private server socket (so no one
 // else's tmux is touched), one key per send-keys call, and plain-text screen captures.
 import { spawnSync } from "bun";
+import { rmSync } from "node:fs";
 
 export function tmuxAvailable(): boolean {
   return Bun.which("tmux") !== null;
@@ -23,6 +24,7 @@ export function withTerminalReport(program: string): string {
 export class TmuxSession {
   readonly socket = `hm-ui-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   readonly name = "tui";
+  private socketPath: string | null = null;
 
   constructor(
     readonly cols: number,
@@ -40,6 +42,7 @@ export class TmuxSession {
   start(command: string, cwd: string, env: Record<string, string> = {}): void {
     const envArgs = Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
     this.tmux("new-session", "-d", "-s", this.name, "-x", String(this.cols), "-y", String(this.rows), "-c", cwd, ...envArgs, "bash", "--norc", "--noprofile", "-c", command);
+    this.socketPath = this.display("#{socket_path}");
   }
 
   /** One key, as tmux names it (j, Enter, Escape, Tab, Down, C-c, Space). */
@@ -95,6 +98,8 @@ export class TmuxSession {
     } catch {
       // Already gone.
     }
+    // tmux leaves the socket file behind; it is ours, so tidy it.
+    if (this.socketPath) rmSync(this.socketPath, { force: true });
   }
 }
 

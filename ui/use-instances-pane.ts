@@ -20,7 +20,7 @@ export function instancesKeyAction(input: string, key: Key, pageRows: number): A
   return null;
 }
 
-export function useInstances(dispatch: (a: AppAction) => void, pageRows: number, isActive: boolean): void {
+export function useInstancesPane(dispatch: (a: AppAction) => void, pageRows: number, isActive: boolean): void {
   useInput(
     (input, key) => {
       const a = instancesKeyAction(input, key, pageRows);

@@ -1,7 +1,7 @@
 // Keys of the mounts pane when it has focus: moving the selection, d/Delete to remove.
 import { useInput, type Key } from "ink";
 import type { AppAction } from "./use-app-state.ts";
-import { moveDelta } from "./use-instances.ts";
+import { moveDelta } from "./use-instances-pane.ts";
 
 export type MountsIntent = { kind: "remove" } | { kind: "action"; action: AppAction };
 
@@ -12,7 +12,7 @@ export function mountsIntent(input: string, key: Key, pageRows: number): MountsI
   return null;
 }
 
-export function useMounts(dispatch: (a: AppAction) => void, onRemove: () => void, pageRows: number, isActive: boolean): void {
+export function useMountsPane(dispatch: (a: AppAction) => void, onRemove: () => void, pageRows: number, isActive: boolean): void {
   useInput(
     (input, key) => {
       const i = mountsIntent(input, key, pageRows);

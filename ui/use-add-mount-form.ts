@@ -1,7 +1,7 @@
 // Keys of the add-mount form. The mapping is a pure function so it is tested without a terminal.
 import { useInput, type Key } from "ink";
 import type { Completion } from "./path-complete.ts";
-import type { AddMountAction, AddMountState } from "./use-add-mount-state.ts";
+import type { AddMountAction, AddMountState } from "./use-add-mount-form-state.ts";
 import { textEditFromKey } from "./use-text-field.ts";
 
 export type AddMountIntent = { kind: "cancel" } | { kind: "submit" } | { kind: "complete" } | { kind: "action"; action: AddMountAction };
@@ -27,7 +27,7 @@ export function addMountIntent(input: string, key: Key, s: AddMountState): AddMo
   return edit ? { kind: "action", action: { type: "add/edit", edit } } : null;
 }
 
-export interface UseAddMountOptions {
+export interface UseAddMountFormOptions {
   state: AddMountState | null;
   dispatch: (a: AddMountAction) => void;
   complete: (input: string) => Promise<Completion>;
@@ -36,7 +36,7 @@ export interface UseAddMountOptions {
   isActive: boolean;
 }
 
-export function useAddMount({ state, dispatch, complete, onSubmit, onCancel, isActive }: UseAddMountOptions): void {
+export function useAddMountForm({ state, dispatch, complete, onSubmit, onCancel, isActive }: UseAddMountFormOptions): void {
   useInput(
     (input, key) => {
       if (!state) return;
