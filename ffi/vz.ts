@@ -218,13 +218,15 @@ export async function locateVzDylib(opts: LocateOptions = {}): Promise<{ path: s
   const blob = (opts.embeddedFiles ?? Bun.embeddedFiles).find((b) => /libhotmount-vz[^/]*\.dylib$/.test((b as Blob & { name?: string }).name ?? ""));
   const dev = opts.devBuild ?? join(import.meta.dir, "..", "dist", "vz", VZ_DYLIB_NAME);
   looked.push(dev);
-  // Inside a compiled binary, import.meta.dir is in Bun's virtual /$bunfs: readable, not dlopen-able.
-  const devIsEmbedded = dev.includes("$bunfs") && existsSync(dev);
-  if ((blob || devIsEmbedded) && opts.extractDir) {
-    const bytes = blob ? new Uint8Array(await blob.arrayBuffer()) : new Uint8Array(readFileSync(dev));
+  // Inside a compiled binary, import.meta.dir is in Bun's virtual /$bunfs, where an asset is
+  // readable but not dlopen-able. Where exactly scripts/build.ts's asset lands there is unverified,
+  // so try both spellings of "dist/vz next to the bundle".
+  const asset = [dev, join(import.meta.dir, "dist", "vz", VZ_DYLIB_NAME)].find((p) => p.includes("$bunfs") && existsSync(p));
+  if ((blob || asset) && opts.extractDir) {
+    const bytes = blob ? new Uint8Array(await blob.arrayBuffer()) : new Uint8Array(readFileSync(asset!));
     return { path: extractOnce(bytes, opts.extractDir), source: "embedded" };
   }
-  if (existsSync(dev) && !devIsEmbedded) return { path: dev, source: "dev-build" };
+  if (!dev.includes("$bunfs") && existsSync(dev)) return { path: dev, source: "dev-build" };
   throw new HotmountError("HOST_DEPENDENCY_MISSING", `the VZ library ${VZ_DYLIB_NAME} is missing`, {
     hint: "Build it with scripts/build-dylib (macOS), or set HOTMOUNT_VZ_DYLIB.",
     details: { looked },

@@ -21,7 +21,11 @@ let guest: DemoGuest;
 function killAll() {
   for (const p of vms) if (p.exitCode === null) p.kill("SIGKILL");
 }
-process.on("exit", killAll);
+process.on("exit", () => {
+  killAll();
+  rmSync(tmp, { recursive: true, force: true });
+});
+for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) process.once(sig, () => process.exit(code));
 
 afterAll(async () => {
   killAll();

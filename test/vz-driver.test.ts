@@ -16,7 +16,8 @@ import { processCommand, readVzRuntime, writeVzRuntime } from "../drivers/vz/vz-
 import { macForInstance } from "../drivers/vz/vz-vm-config.ts";
 import type { VzLib, VzMachine } from "../ffi/vz.ts";
 import { loadTestDouble } from "../ffi/vz/testdouble/load-testdouble.ts";
-import { InstanceConfig } from "../src/core/instance-config.ts";
+import { InstanceConfig, readInstanceConfig } from "../src/core/instance-config.ts";
+import { freeLoopbackPort } from "../src/util/process.ts";
 
 const { lib, td } = loadTestDouble();
 const quiet: Logger = { info() {}, warn() {}, error() {} };
@@ -26,16 +27,6 @@ let sshd: Server;
 let leases: string;
 const prevHome = process.env.HOTMOUNT_HOME;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 async function instance(name: string) {
   return InstanceConfig.parse({
     name,
@@ -44,7 +35,7 @@ async function instance(name: string) {
     cpus: 2,
     slots: 2,
     kernel: "/img/Image",
-    ssh: { host: "127.0.0.1", port: await freePort(), user: "dev", identityFile: "/k" },
+    ssh: { host: "127.0.0.1", port: await freeLoopbackPort(), user: "dev", identityFile: "/k" },
   });
 }
 
@@ -138,6 +129,17 @@ describe("VZ driver against the test double", () => {
     expect(await banner(cfg.ssh.port).catch((e) => e.code)).toBe("ECONNREFUSED");
     expect(await code(hp.plug({ id: "m-d", type: "virtiofs", hostPath: a, writable: false }, noProgress))).toBe("INSTANCE_NOT_RUNNING");
     expect(await code(d.openSession(cfg, quiet))).toBe("INSTANCE_NOT_RUNNING");
+  });
+
+  test("ssh.port 0 means: choose one at start, and record it in instance.json", async () => {
+    const cfg = { ...(await instance("vz-a")), ssh: { host: "127.0.0.1", port: 0, user: "dev", identityFile: "/k" } };
+    const d = driver();
+    await d.start(cfg, noProgress);
+    expect(cfg.ssh.port).toBeGreaterThan(0);
+    expect(readInstanceConfig("vz-a").ssh.port).toBe(cfg.ssh.port);
+    expect(await banner(cfg.ssh.port)).toBe("SSH-2.0-fake-vz-guest\r\n");
+    await d.stop(cfg, noProgress);
+    expect((await d.status(cfg)).state).toBe("stopped");
   });
 
   test("no DHCP lease in time: TIMEOUT, and nothing left behind", async () => {

@@ -10,7 +10,6 @@
 // fresh SSH key is attached as a second disk.
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -71,12 +70,6 @@ writeFileSync(
 const seed = join(work, "seed.iso");
 must(["hdiutil", "makehybrid", "-quiet", "-iso", "-joliet", "-default-volume-name", "cidata", "-o", seed, seedDir]);
 
-const port = await new Promise<number>((resolve) => {
-  const s = createServer().listen(0, "127.0.0.1", () => {
-    const p = (s.address() as { port: number }).port;
-    s.close(() => resolve(p));
-  });
-});
 const cfg = InstanceConfig.parse({
   name: "vz-smoke",
   driver: "vz",
@@ -86,10 +79,10 @@ const cfg = InstanceConfig.parse({
   kernel: a.kernel,
   initrd: a.initrd,
   append: a.append,
-  ssh: { host: "127.0.0.1", port, user: a.user, identityFile: key },
+  ssh: { host: "127.0.0.1", port: 0, user: a.user, identityFile: key }, // 0: the driver picks one at start
 });
-const sshBase = ["ssh", "-i", key, "-p", String(port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", `${a.user}@127.0.0.1`];
-const guest = (cmd: string) => run([...sshBase, cmd]);
+const sshBase = () => ["ssh", "-i", key, "-p", String(cfg.ssh.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", `${a.user}@127.0.0.1`];
+const guest = (cmd: string) => run([...sshBase(), cmd]);
 
 /** Mounts a tag in the guest, retrying briefly (the first mount may race module loading). */
 async function guestMount(tag: string, at: string): Promise<boolean> {

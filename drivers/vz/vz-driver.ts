@@ -9,8 +9,9 @@ import type { Driver, DriverSession, Logger, Progress, RuntimeStatus } from "../
 import { loadVz, type VzLib, type VzMachine } from "../../ffi/vz.ts";
 import type { InstanceState } from "../../src/agent/api.ts";
 import { HotmountError, asHotmountError } from "../../src/core/errors.ts";
-import type { InstanceConfig } from "../../src/core/instance-config.ts";
+import { type InstanceConfig, writeInstanceConfig } from "../../src/core/instance-config.ts";
 import { instancePaths } from "../../src/core/paths.ts";
+import { terminate } from "../../src/util/process.ts";
 import { VzHost, hostedVm, registerHost } from "./vz-host.ts";
 import { guestIpFromLeases } from "./vz-leases.ts";
 import { MACOS_DHCPD_LEASES, vzDylibCacheDir, vzPlaceholderDir } from "./vz-paths.ts";
@@ -32,9 +33,8 @@ export interface VzDriverOptions {
   disks?: { path: string; readOnly: boolean }[];
 }
 
-/** How long a last-resort `stop` waits for a foreign host process after SIGTERM, then after SIGKILL. */
+/** How long a last-resort `stop` waits for a foreign host process after SIGTERM (then SIGKILL). */
 const TERM_WAIT_MS = 5_000;
-const KILL_WAIT_MS = 2_000;
 
 export class VzDriver implements Driver {
   readonly name = "vz";
@@ -71,7 +71,7 @@ export class VzDriver implements Driver {
     mkdirSync(placeholder, { recursive: true, mode: 0o700 });
     closeSync(openSync(paths.serialLog, "a", 0o600)); // VZ appends to it; make sure it exists
     const vmCfg = buildVmConfig(cfg, { placeholder, serialLog: paths.serialLog, disks: this.opts.disks });
-    const mac = vmCfg.network?.mac ?? macForInstance(cfg.name);
+    const mac = macForInstance(cfg.name);
 
     let machine: VzMachine | null = null;
     let forward: TcpForward | null = null;
@@ -80,16 +80,21 @@ export class VzDriver implements Driver {
       machine = lib.create(vmCfg);
       progress("starting the VZ virtual machine");
       machine.start();
-      const command = processCommand(process.pid) ?? "";
-      writeVzRuntime(cfg.name, { pid: process.pid, command, mac, guestIp: null, startedAt: new Date().toISOString() });
+      const record = { pid: process.pid, command: processCommand(process.pid) ?? "", mac, guestIp: null as string | null, startedAt: new Date().toISOString() };
+      writeVzRuntime(cfg.name, record);
 
       const m = machine;
       const alive = () => assertBooting(m, cfg.name);
       const deadline = Date.now() + (this.opts.bootTimeoutMs ?? 180_000);
       progress("waiting for the guest's DHCP lease");
       const ip = await this.waitForLease(mac, deadline, alive);
-      writeVzRuntime(cfg.name, { pid: process.pid, command, mac, guestIp: ip, startedAt: new Date().toISOString() });
+      writeVzRuntime(cfg.name, { ...record, guestIp: ip });
       forward = await startTcpForward(cfg.ssh.host, cfg.ssh.port, ip, this.opts.guestSshPort ?? 22);
+      if (cfg.ssh.port !== forward.port) {
+        // Port 0 = "choose at start", as the QEMU driver does: the kernel picked one; record it.
+        cfg.ssh.port = forward.port;
+        writeInstanceConfig(cfg);
+      }
       progress("waiting for SSH");
       await waitForSsh(cfg.ssh.host, cfg.ssh.port, Math.max(1000, deadline - Date.now()), alive);
       registerHost(new VzHost(cfg.name, machine, mac, forward));
@@ -97,12 +102,7 @@ export class VzDriver implements Driver {
     } catch (e) {
       // Leave nothing behind: no VM, no listener, no vz.json.
       await forward?.close().catch(() => {});
-      if (machine) {
-        try {
-          machine.stop(2_000);
-        } catch {}
-        machine.free();
-      }
+      machine?.free(); // stops it first if it runs
       removeVzRuntime(cfg.name);
       const err = asHotmountError(e);
       if (err.code === "INTERNAL" || err.code === "TIMEOUT") {
@@ -151,9 +151,7 @@ export class VzDriver implements Driver {
     if (rt && hostAlive(rt)) {
       // The VM lives inside that process (normally the agent): ending it is the only way to stop it.
       progress(`ending process ${rt.pid}, which hosts the VZ VM`);
-      if (!(await signalAndWait(rt.pid, "SIGTERM", TERM_WAIT_MS, rt.command))) {
-        await signalAndWait(rt.pid, "SIGKILL", KILL_WAIT_MS, rt.command);
-      }
+      await terminate(rt.pid, TERM_WAIT_MS);
       if (hostAlive(rt)) throw new HotmountError("TIMEOUT", `process ${rt.pid} hosting "${cfg.name}" did not exit`, { hint: `kill -9 ${rt.pid}` });
     }
     removeVzRuntime(cfg.name);
@@ -203,21 +201,6 @@ export function toInstanceState(s: string): InstanceState {
     default:
       return "broken";
   }
-}
-
-/** Sends a signal and waits up to ms for the process to go; true when it went. */
-async function signalAndWait(pid: number, sig: NodeJS.Signals, ms: number, command: string): Promise<boolean> {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    return true; // already gone
-  }
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (processCommand(pid) !== command) return true;
-    await Bun.sleep(100);
-  }
-  return false;
 }
 
 export function createVzDriver(opts: VzDriverOptions = {}): VzDriver {

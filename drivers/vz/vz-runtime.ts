@@ -3,6 +3,7 @@
 // `vm stop`) is "is that process alive, and is it still the same program?".
 import { readFileSync, rmSync } from "node:fs";
 import { writeJsonAtomic } from "../../src/core/instance-config.ts";
+import { isAlive } from "../../src/util/process.ts";
 import { vzRuntimeFile } from "./vz-paths.ts";
 
 export interface VzRuntime {
@@ -14,9 +15,9 @@ export interface VzRuntime {
   startedAt: string;
 }
 
-/** `ps -o command=` of a pid, or null when no such process exists. */
+/** `ps -o command=` of a pid (full width: -ww), or null when no such process exists. ps, not /proc: macOS has none. */
 export function processCommand(pid: number): string | null {
-  const r = Bun.spawnSync(["ps", "-p", String(pid), "-o", "command="], { stdout: "pipe", stderr: "ignore" });
+  const r = Bun.spawnSync(["ps", "-ww", "-p", String(pid), "-o", "command="], { stdout: "pipe", stderr: "ignore" });
   const out = r.stdout.toString().trim();
   return r.exitCode === 0 && out ? out : null;
 }
@@ -41,5 +42,5 @@ export function removeVzRuntime(name: string): void {
 
 /** The host process of a runtime record, if it still runs the same command. */
 export function hostAlive(rt: VzRuntime): boolean {
-  return processCommand(rt.pid) === rt.command;
+  return isAlive(rt.pid) && processCommand(rt.pid) === rt.command;
 }

@@ -4,7 +4,7 @@ import { HotmountError } from "../core/errors.ts";
 import type { GuestSsh } from "../ssh/guest-ssh.ts";
 import { sleep } from "../util/process.ts";
 
-const MOUNT_RETRY_MS = 10_000;
+const MOUNT_RETRY_MS = 6_000;
 
 export interface GuestMountEntry {
   source: string;

@@ -16,7 +16,16 @@ export class AgentClient {
     return existsSync(this.socket);
   }
 
+  /** Says why there is no agent to talk to: no such instance, or not running. */
+  private notThere(): HotmountError {
+    if (!existsSync(instancePaths(this.instance).config)) {
+      return new HotmountError("INSTANCE_NOT_FOUND", `no instance named "${this.instance}"`, { hint: "See `hotmount vm list`; create one with `hotmount vm start NAME`." });
+    }
+    return new HotmountError("INSTANCE_NOT_RUNNING", `instance "${this.instance}" is not running`, { hint: `Start it: hotmount vm start ${this.instance}` });
+  }
+
   private async call(method: string, path: string, body?: unknown, timeoutMs = 120_000): Promise<Response> {
+    if (!this.present) throw this.notThere();
     let res: Response;
     try {
       res = await fetch(`http://hotmount${path}`, {

@@ -62,8 +62,14 @@ describe.skipIf(!tmuxAvailable())("TUI in tmux (fake client)", () => {
     const t = open(100, 30);
     await t.waitFor("lima-default");
     t.resize(60, 18);
-    const s = await t.waitFor((x) => x.split("\n")[0]!.length <= 60 && x.includes("╰") && x.split("\n").every((l) => l.length <= 60));
+    // tmux first shows the old frame cut off; wait for Ink's new one, drawn to the new width.
+    const s = await t.waitFor((x) => {
+      const ls = x.split("\n");
+      return (ls[0] ?? "").includes("hotmount") && ls[1]?.length === 60 && ls[1].endsWith("╮");
+    });
     expect(s).toContain("Instances");
+    expect(s.split("\n").every((l) => l.length <= 60)).toBe(true);
+    expect(s.split("\n")[17]).toContain("q quit");
     await t.key("q");
     await expectRestored(t, 0);
   }, 30_000);

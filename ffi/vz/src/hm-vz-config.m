@@ -143,7 +143,9 @@ static NSArray *buildShares(NSDictionary *c, HMVZBuilt *built, NSString **err) {
     [devices addObject:fs];
     [spareTags addObject:tag];
   }
-  built.placeholder = placeholder ?: @"";
+  // Spelled as VZ will report it back (NSURL drops a trailing slash), so hm_vz_get_share can
+  // recognise the placeholder by comparing paths.
+  built.placeholder = placeholder ? [NSURL fileURLWithPath:placeholder isDirectory:YES].path : @"";
   built.spareTags = spareTags;
   return devices;
 }

@@ -289,6 +289,10 @@ int32_t hm_vz_get_share(hm_vz_vm *h, int32_t index, char *buf, int32_t bufLen, i
     __block BOOL ro = YES;
     int32_t rc = runOnQueue(m, timeoutMs, "reading a share", ^(HMVZMachine *mm, HMDone done) {
       VZVirtioFileSystemDevice *dev = spareDevice(mm, index);
+      if (dev == nil) {
+        done(HM_VZ_EFAIL, [NSString stringWithFormat:@"the VM has no virtio-fs device tagged %@", mm.spareTags[(NSUInteger)index]]);
+        return;
+      }
       VZDirectoryShare *share = dev.share;
       if (![share isKindOfClass:[VZSingleDirectoryShare class]]) {
         done(HM_VZ_EFAIL, @"the device shares something hotmount did not set");

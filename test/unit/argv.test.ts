@@ -1,0 +1,61 @@
+// The QEMU argv builder: pure, so every property the VM depends on is checked here.
+import { expect, test } from "bun:test";
+import { buildQemuArgv, type QemuArgvInput } from "../../drivers/qemu/argv.ts";
+
+const base: QemuArgvInput = {
+  accel: "tcg", memoryMiB: 512, cpus: 2, slots: 8, ninePLinks: ["/i/9p/slot0", "/i/9p/slot1"],
+  kernel: "/k", initrd: "/i.img", append: "console=ttyS0", qmpSocket: "/i/qmp.sock", serialLog: "/i/serial.log", sshPort: 40022,
+};
+const values = (a: string[], flag: string) => a.flatMap((x, i) => (x === flag ? [a[i + 1]!] : []));
+
+test("shared memfd RAM sized exactly to -m, on q35", () => {
+  const a = buildQemuArgv("qemu", { ...base, memoryMiB: 1536 });
+  expect(values(a, "-m")).toEqual(["1536M"]);
+  expect(values(a, "-object")).toContain("memory-backend-memfd,id=mem,size=1536M,share=on");
+  expect(values(a, "-machine")).toEqual(["q35,memory-backend=mem"]);
+});
+
+test("N spare root ports with unique ids, chassis, slots and addresses", () => {
+  for (const n of [1, 8, 9, 32]) {
+    const ports = values(buildQemuArgv("qemu", { ...base, slots: n }), "-device").filter((d) => d.startsWith("pcie-root-port"));
+    expect(ports.length).toBe(n);
+    const field = (k: string) => ports.map((p) => new RegExp(`${k}=([^,]+)`).exec(p)![1]);
+    for (const k of ["id", "chassis", "slot", "addr"]) expect(new Set(field(k)).size).toBe(n);
+    expect(field("bus").every((b) => b === "pcie.0")).toBe(true);
+    // Function 0 of every PCI slot carries multifunction=on, so 8 ports share one slot.
+    expect(ports.filter((p) => p.includes("multifunction=on")).length).toBe(Math.ceil(n / 8));
+  }
+});
+
+test("slots outside 1..32 are refused with a clear error", () => {
+  expect(() => buildQemuArgv("qemu", { ...base, slots: 0 })).toThrow(/between 1 and 32/);
+  expect(() => buildQemuArgv("qemu", { ...base, slots: 33 })).toThrow(/between 1 and 32/);
+});
+
+test("accelerator: TCG uses -cpu max, KVM -cpu host", () => {
+  const t = buildQemuArgv("qemu", base);
+  expect(values(t, "-accel")).toEqual(["tcg"]);
+  expect(values(t, "-cpu")).toEqual(["max"]);
+  const k = buildQemuArgv("qemu", { ...base, accel: "kvm" });
+  expect(values(k, "-accel")).toEqual(["kvm"]);
+  expect(values(k, "-cpu")).toEqual(["host"]);
+});
+
+test("QMP socket, serial log, SSH forwarded from loopback only", () => {
+  const a = buildQemuArgv("qemu", base);
+  expect(values(a, "-qmp")).toEqual(["unix:/i/qmp.sock,server=on,wait=off"]);
+  expect(values(a, "-serial")).toEqual(["file:/i/serial.log"]);
+  expect(values(a, "-netdev")[0]).toContain("hostfwd=tcp:127.0.0.1:40022-:22");
+  expect(a).toContain("-nodefaults");
+});
+
+test("each 9p slot reserves a writable and a read-only fsdev on its symlink", () => {
+  const f = values(buildQemuArgv("qemu", base), "-fsdev");
+  expect(f).toEqual([
+    "local,id=fsd0w,path=/i/9p/slot0,security_model=none",
+    "local,id=fsd0r,path=/i/9p/slot0,security_model=none,readonly=on",
+    "local,id=fsd1w,path=/i/9p/slot1,security_model=none",
+    "local,id=fsd1r,path=/i/9p/slot1,security_model=none,readonly=on",
+  ]);
+  expect(() => buildQemuArgv("qemu", { ...base, ninePLinks: ["/a,b"] })).toThrow(/comma/);
+});
