@@ -92,6 +92,7 @@ describe("VZ driver against the test double", () => {
     expect(await hp.transports()).toEqual([
       { type: "virtiofs", available: true },
       { type: "9p", available: false, reason: "Virtualization.framework has no 9p device" },
+      { type: "reverse-sshfs", available: true },
     ]);
     const machine = hostedVm("vz-a")!.machine;
     const a = join(home, "share-a");

@@ -105,7 +105,7 @@ try {
   // Cloud-init may still be creating the user when sshd first answers.
   for (let i = 0; i < 60 && guest("true").code !== 0; i++) await Bun.sleep(2000);
   say(`guest: ${guest("uname -a").out}`);
-  expectEq("transports", await hp.transports(), [{ type: "virtiofs", available: true }, { type: "9p", available: false, reason: "Virtualization.framework has no 9p device" }]);
+  expectEq("transports", await hp.transports(), [{ type: "virtiofs", available: true }, { type: "9p", available: false, reason: "Virtualization.framework has no 9p device" }, { type: "reverse-sshfs", available: true }]);
 
   const rw = join(work, "rw");
   const ro = join(work, "ro");

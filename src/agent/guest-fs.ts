@@ -69,7 +69,8 @@ export async function mountWithRetry(ssh: GuestSsh, argv: string[], mountPoint: 
 /** Processes holding the mount (busybox/psmisc fuser), as "pid comm" strings. */
 export async function holders(ssh: GuestSsh, mountPoint: string): Promise<string[]> {
   const r = await ssh.exec(["fuser", "-m", mountPoint], { timeoutMs: 10_000 });
-  const pids = `${r.stdout} ${r.stderr}`.match(/\b\d+\b/g) ?? [];
+  // PIDs go to stdout; the path and access letters to stderr (a path like /mnt/2024 is no pid).
+  const pids = r.stdout.match(/\b\d+\b/g) ?? [];
   const out: string[] = [];
   for (const pid of pids.slice(0, 8)) {
     const c = await ssh.exec(["cat", `/proc/${pid}/comm`], { timeoutMs: 5000 });
