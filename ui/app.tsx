@@ -2,7 +2,7 @@
 // to whatever is on top (a dialog, else the focused pane plus the global keys).
 import { Box, Text, useApp, useWindowSize } from "ink";
 import { homedir } from "node:os";
-import { useEffect, useMemo, type ReactNode } from "react";
+import { useEffect, useMemo, useRef, type ReactNode } from "react";
 import type { HotmountClient } from "../src/client/types.ts";
 import { AddMountForm } from "./add-mount-form.tsx";
 import { AgentLog, logViewRows } from "./agent-log.tsx";
@@ -18,18 +18,11 @@ import { MountDetail, MountsPane } from "./mounts-pane.tsx";
 import { nodeReadDir, type ReadDir } from "./path-complete.ts";
 import { RemoveConfirm } from "./remove-confirm.tsx";
 import { StatusLine, statusLines } from "./status-line.tsx";
-import { useAddMountForm } from "./use-add-mount-form.ts";
-import { useAgentLog } from "./use-agent-log.ts";
 import { appReducer, initialAppState } from "./use-app-state.ts";
-import { useMainKeys } from "./use-app.ts";
-import { useConfirmPrompt } from "./use-confirm-prompt.ts";
-import { useHelpOverlay } from "./use-help-overlay.ts";
+import { useKeyRouter, type KeyRows } from "./use-app.ts";
 import { selectedInstance } from "./use-instances-pane-state.ts";
-import { useInstancesPane } from "./use-instances-pane.ts";
 import { selectedMount } from "./use-mounts-pane-state.ts";
-import { useMountsPane } from "./use-mounts-pane.ts";
 import { usePoll } from "./use-poll.ts";
-import { useRemoveConfirm } from "./use-remove-confirm.ts";
 import { useStore } from "./use-store.ts";
 
 export const MIN_COLUMNS = 50;
@@ -72,21 +65,10 @@ export function App({ client, pollMs = 1000, size, clock = Date.now, readDir = n
   const lowerHeight = dialogFull ? bodyHeight : layout.lowerRows + 4;
   const tooSmall = columns < MIN_COLUMNS || rows < MIN_ROWS;
 
-  useMainKeys(state, actions.run, modal.kind === "none");
-  useInstancesPane(dispatch, layout.instanceRows, modal.kind === "none" && state.focus === "instances");
-  useMountsPane(dispatch, actions.openRemove, layout.lowerRows, modal.kind === "none" && state.focus === "mounts");
-  useAddMountForm({
-    state: modal.kind === "add" ? modal.form : null,
-    dispatch,
-    complete: actions.complete,
-    onSubmit: () => void actions.submitAdd(),
-    onCancel: actions.close,
-    isActive: modal.kind === "add",
-  });
-  useRemoveConfirm({ state: modal.kind === "remove" ? modal.confirm : null, onRemove: (f) => void actions.remove(f), onCancel: actions.close, isActive: modal.kind === "remove" });
-  useConfirmPrompt(() => void actions.stop(), actions.close, modal.kind === "stop");
-  useAgentLog({ dispatch, onClose: actions.close, onReload: () => void actions.reloadLog(), viewRows: logViewRows(bodyHeight), isActive: modal.kind === "log" });
-  useHelpOverlay(actions.close, modal.kind === "help");
+  // Paging sizes as last drawn; the router reads them when a key arrives.
+  const keyRows = useRef<KeyRows>({ instances: 1, mounts: 1, log: 1 });
+  keyRows.current = { instances: layout.instanceRows, mounts: layout.lowerRows, log: logViewRows(bodyHeight) };
+  useKeyRouter({ getState, dispatch, actions, rows: () => keyRows.current });
 
   if (tooSmall) {
     return (

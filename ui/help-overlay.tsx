@@ -1,5 +1,5 @@
 // The help overlay (?): every key, grouped, from the same keymap the footer uses. It has no
-// state of its own, so no reducer; its keys (any key closes) are in use-help-overlay.ts.
+// state of its own, so no reducer, and one key rule (any key closes it) that the router applies.
 import { Box, Text } from "ink";
 import { fit } from "./format.ts";
 import { HELP_SECTIONS } from "./keymap.ts";

@@ -1,5 +1,5 @@
 // Keys of the add-mount form. The mapping is a pure function so it is tested without a terminal.
-import { useInput, type Key } from "ink";
+import type { Key } from "ink";
 import type { Completion } from "./path-complete.ts";
 import type { AddMountAction, AddMountState } from "./use-add-mount-form-state.ts";
 import { textEditFromKey } from "./use-text-field.ts";
@@ -27,31 +27,23 @@ export function addMountIntent(input: string, key: Key, s: AddMountState): AddMo
   return edit ? { kind: "action", action: { type: "add/edit", edit } } : null;
 }
 
-export interface UseAddMountFormOptions {
-  state: AddMountState | null;
+export interface AddMountFormKeyDeps {
   dispatch: (a: AddMountAction) => void;
   complete: (input: string) => Promise<Completion>;
   onSubmit: () => void;
   onCancel: () => void;
-  isActive: boolean;
 }
 
-export function useAddMountForm({ state, dispatch, complete, onSubmit, onCancel, isActive }: UseAddMountFormOptions): void {
-  useInput(
-    (input, key) => {
-      if (!state) return;
-      const intent = addMountIntent(input, key, state);
-      if (!intent) return;
-      // While the request is out only Esc works: it hides the form, the request carries on.
-      if (state.submitting && intent.kind !== "cancel") return;
-      if (intent.kind === "cancel") onCancel();
-      else if (intent.kind === "submit") onSubmit();
-      else if (intent.kind === "action") dispatch(intent.action);
-      else {
-        const from = state.hostPath.value;
-        void complete(from).then((c) => dispatch({ type: "add/completed", from, value: c.value, candidates: c.candidates }));
-      }
-    },
-    { isActive: isActive && state !== null },
-  );
+export function handleAddMountFormKey(input: string, key: Key, state: AddMountState, d: AddMountFormKeyDeps): void {
+  const intent = addMountIntent(input, key, state);
+  if (!intent) return;
+  // While the request is out only Esc works: it hides the form, the request carries on.
+  if (state.submitting && intent.kind !== "cancel") return;
+  if (intent.kind === "cancel") d.onCancel();
+  else if (intent.kind === "submit") d.onSubmit();
+  else if (intent.kind === "action") d.dispatch(intent.action);
+  else {
+    const from = state.hostPath.value;
+    void d.complete(from).then((c) => d.dispatch({ type: "add/completed", from, value: c.value, candidates: c.candidates }));
+  }
 }

@@ -1,5 +1,5 @@
 // Keys of the agent log viewer: scrolling like less, r to reload, Esc or q to close.
-import { useInput, type Key } from "ink";
+import type { Key } from "ink";
 import type { AgentLogAction } from "./use-agent-log-state.ts";
 
 export type AgentLogIntent = { kind: "close" } | { kind: "reload" } | { kind: "action"; action: AgentLogAction };
@@ -18,23 +18,16 @@ export function agentLogIntent(input: string, key: Key, viewRows: number): Agent
   return null;
 }
 
-export interface UseAgentLogOptions {
+export interface AgentLogKeyDeps {
   dispatch: (a: AgentLogAction) => void;
   onClose: () => void;
   onReload: () => void;
-  viewRows: number;
-  isActive: boolean;
 }
 
-export function useAgentLog({ dispatch, onClose, onReload, viewRows, isActive }: UseAgentLogOptions): void {
-  useInput(
-    (input, key) => {
-      const intent = agentLogIntent(input, key, viewRows);
-      if (!intent) return;
-      if (intent.kind === "close") onClose();
-      else if (intent.kind === "reload") onReload();
-      else dispatch(intent.action);
-    },
-    { isActive },
-  );
+export function handleAgentLogKey(input: string, key: Key, viewRows: number, d: AgentLogKeyDeps): void {
+  const intent = agentLogIntent(input, key, viewRows);
+  if (!intent) return;
+  if (intent.kind === "close") d.onClose();
+  else if (intent.kind === "reload") d.onReload();
+  else d.dispatch(intent.action);
 }

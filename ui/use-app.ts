@@ -1,7 +1,15 @@
-// Keys of the main screen that work in either pane: actions, pane switching, help and quit.
-// Dialogs own the keyboard while open, so these are inactive then.
+// Keys of the main screen, and the one keyboard router of the app. Every key goes through a single
+// handler that reads the state as it is at that moment, so a key typed right after one that opens
+// a dialog reaches the dialog (per-component input hooks would only switch over after a render).
 import { useInput, type Key } from "ink";
-import type { AppState } from "./use-app-state.ts";
+import type { AppActions } from "./app-actions.ts";
+import { handleAddMountFormKey } from "./use-add-mount-form.ts";
+import { handleAgentLogKey } from "./use-agent-log.ts";
+import type { AppAction, AppState } from "./use-app-state.ts";
+import { handleConfirmPromptKey } from "./use-confirm-prompt.ts";
+import { handleInstancesPaneKey } from "./use-instances-pane.ts";
+import { handleMountsPaneKey } from "./use-mounts-pane.ts";
+import { handleRemoveConfirmKey } from "./use-remove-confirm.ts";
 
 export type MainIntent =
   | "quit"
@@ -36,12 +44,48 @@ export function mainIntent(input: string, key: Key, s: AppState): MainIntent | n
   return null;
 }
 
-export function useMainKeys(state: AppState, run: (i: MainIntent) => void, isActive: boolean): void {
-  useInput(
-    (input, key) => {
-      const i = mainIntent(input, key, state);
-      if (i) run(i);
-    },
-    { isActive },
-  );
+/** Rows of the current layout, for paging. */
+export interface KeyRows {
+  instances: number;
+  mounts: number;
+  log: number;
+}
+
+export interface RouterDeps {
+  getState: () => AppState;
+  dispatch: (a: AppAction) => void;
+  actions: AppActions;
+  rows: () => KeyRows;
+}
+
+/** Sends a key to whatever is on top: the open dialog, else the focused pane, then the main keys. */
+export function routeKey(input: string, key: Key, d: RouterDeps): void {
+  const s = d.getState();
+  const a = d.actions;
+  const m = s.modal;
+  switch (m.kind) {
+    case "add":
+      return handleAddMountFormKey(input, key, m.form, { dispatch: d.dispatch, complete: a.complete, onSubmit: () => void a.submitAdd(), onCancel: a.close });
+    case "remove":
+      return handleRemoveConfirmKey(input, key, m.confirm, (force) => void a.remove(force), a.close);
+    case "stop":
+      return handleConfirmPromptKey(input, key, () => void a.stop(), a.close);
+    case "log":
+      return handleAgentLogKey(input, key, d.rows().log, { dispatch: d.dispatch, onClose: a.close, onReload: () => void a.reloadLog() });
+    case "help":
+      // Any key closes the help.
+      return a.close();
+    case "none":
+      break;
+  }
+  const rows = d.rows();
+  const handled =
+    s.focus === "instances" ? handleInstancesPaneKey(input, key, rows.instances, d.dispatch) : handleMountsPaneKey(input, key, rows.mounts, d.dispatch, a.openRemove);
+  if (handled) return;
+  const intent = mainIntent(input, key, s);
+  if (intent) a.run(intent);
+}
+
+export function useKeyRouter(deps: RouterDeps): void {
+  useInput((input, key) => routeKey(input, key, deps));
 }

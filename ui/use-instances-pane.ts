@@ -1,5 +1,5 @@
 // Keys of the instances pane when it has focus: moving the selection, Enter to its mounts.
-import { useInput, type Key } from "ink";
+import type { Key } from "ink";
 import type { AppAction } from "./use-app-state.ts";
 
 /** Rows a key moves the cursor by, or null if it is not a movement key. */
@@ -20,12 +20,9 @@ export function instancesKeyAction(input: string, key: Key, pageRows: number): A
   return null;
 }
 
-export function useInstancesPane(dispatch: (a: AppAction) => void, pageRows: number, isActive: boolean): void {
-  useInput(
-    (input, key) => {
-      const a = instancesKeyAction(input, key, pageRows);
-      if (a) dispatch(a);
-    },
-    { isActive },
-  );
+/** Handles a key if it is one of the pane's; false lets the main keys have it. */
+export function handleInstancesPaneKey(input: string, key: Key, pageRows: number, dispatch: (a: AppAction) => void): boolean {
+  const a = instancesKeyAction(input, key, pageRows);
+  if (a) dispatch(a);
+  return a !== null;
 }

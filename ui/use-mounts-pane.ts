@@ -1,5 +1,5 @@
 // Keys of the mounts pane when it has focus: moving the selection, d/Delete to remove.
-import { useInput, type Key } from "ink";
+import type { Key } from "ink";
 import type { AppAction } from "./use-app-state.ts";
 import { moveDelta } from "./use-instances-pane.ts";
 
@@ -12,13 +12,10 @@ export function mountsIntent(input: string, key: Key, pageRows: number): MountsI
   return null;
 }
 
-export function useMountsPane(dispatch: (a: AppAction) => void, onRemove: () => void, pageRows: number, isActive: boolean): void {
-  useInput(
-    (input, key) => {
-      const i = mountsIntent(input, key, pageRows);
-      if (i?.kind === "remove") onRemove();
-      else if (i) dispatch(i.action);
-    },
-    { isActive },
-  );
+/** Handles a key if it is one of the pane's; false lets the main keys have it. */
+export function handleMountsPaneKey(input: string, key: Key, pageRows: number, dispatch: (a: AppAction) => void, onRemove: () => void): boolean {
+  const i = mountsIntent(input, key, pageRows);
+  if (i?.kind === "remove") onRemove();
+  else if (i) dispatch(i.action);
+  return i !== null;
 }

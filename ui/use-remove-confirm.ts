@@ -1,6 +1,6 @@
 // Keys of the remove dialog. `f` only means force after the agent said the mount is busy, so a
 // stray key can never force an unmount the user did not see refused.
-import { useInput, type Key } from "ink";
+import type { Key } from "ink";
 import type { RemoveConfirmState } from "./use-remove-confirm-state.ts";
 
 export type RemoveIntent = "remove" | "force" | "cancel" | null;
@@ -24,22 +24,9 @@ export function removeIntent(input: string, key: Key, s: RemoveConfirmState): Re
   }
 }
 
-export interface UseRemoveConfirmOptions {
-  state: RemoveConfirmState | null;
-  onRemove: (force: boolean) => void;
-  onCancel: () => void;
-  isActive: boolean;
-}
-
-export function useRemoveConfirm({ state, onRemove, onCancel, isActive }: UseRemoveConfirmOptions): void {
-  useInput(
-    (input, key) => {
-      if (!state) return;
-      const intent = removeIntent(input, key, state);
-      if (intent === "remove") onRemove(false);
-      else if (intent === "force") onRemove(true);
-      else if (intent === "cancel") onCancel();
-    },
-    { isActive: isActive && state !== null },
-  );
+export function handleRemoveConfirmKey(input: string, key: Key, state: RemoveConfirmState, onRemove: (force: boolean) => void, onCancel: () => void): void {
+  const intent = removeIntent(input, key, state);
+  if (intent === "remove") onRemove(false);
+  else if (intent === "force") onRemove(true);
+  else if (intent === "cancel") onCancel();
 }

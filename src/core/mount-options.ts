@@ -32,7 +32,7 @@ export function guestMountArgv(s: GuestMountSpec): string[] {
  * idmap=none: the guest sees the host's uids as they are (see docs/ownership.md).
  */
 export function reverseSshfsArgv(hostPath: string, mountPoint: string, writable: boolean): string[] {
-  const opts = ["passive", "idmap=none", "allow_other", writable ? "rw" : "ro", ...(process.env.HM_SSHFS_EXTRA ? [process.env.HM_SSHFS_EXTRA] : [])];
+  const opts = ["passive", "idmap=none", "allow_other", "default_permissions", "dcache_timeout=1", writable ? "rw" : "ro"];
   // "host:path" with an empty host; the path is the host folder (sftp-server also starts there).
   return ["sshfs", "-f", "-o", opts.join(","), `:${hostPath}`, mountPoint];
 }

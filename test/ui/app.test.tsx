@@ -78,6 +78,17 @@ test("adding a mount through the form: completion, default guest path, type, wri
   expect(selectedRow(h.frame())).toContainEqual(expect.stringMatching(/~\/src\/app\s+\/home\/dev\/src\/app\s+9p\s+rw\s+ready/));
 });
 
+test("keys typed faster than the screen redraws still reach the dialog they opened", async () => {
+  const c = new FakeHotmountClient([fakeInstance("dev")]);
+  h = renderApp(c);
+  await waitFor(() => expect(h!.frame()).toContain("No mounts"));
+  // No pause between keys: "a" opens the form and the next keys must land in it, not in the main keys.
+  h.stdin("a");
+  h.stdin("/");
+  h.stdin("q");
+  await waitFor(() => expect(h!.frame()).toMatch(/Host path\s+\/q/));
+});
+
 test("a refused add keeps the form open with the agent's message and hint", async () => {
   const c = new FakeHotmountClient([fakeInstance("dev")]);
   c.failNext.set("addMount", new HotmountError("NO_FREE_SLOT", "All 8 hot-plug slots of dev are in use.", { hint: "Remove a mount, or restart dev with more slots." }));

@@ -65,6 +65,8 @@ export function fakeReadDir(tree: Record<string, DirEntry[]>): ReadDir {
 export interface AppHarness {
   frame: () => string;
   press: (...keys: string[]) => Promise<void>;
+  /** Writes raw input at once, with no pause. */
+  stdin: (data: string) => void;
   type: (text: string) => Promise<void>;
   rerender: (columns: number, rows: number) => void;
   unmount: () => void;
@@ -84,6 +86,7 @@ export function renderApp(client: HotmountClient, opts: { columns?: number; rows
   return {
     frame: () => Bun.stripANSI(r.lastFrame() ?? ""),
     press,
+    stdin: (data) => void r.stdin.write(data),
     type: (text) => press(...[...text]),
     rerender: (columns, rows) => r.rerender(<App {...props} size={{ columns, rows }} />),
     unmount: () => r.unmount(),

@@ -4,7 +4,9 @@ import { addMountIntent } from "../../ui/use-add-mount-form.ts";
 import { createAddMountState } from "../../ui/use-add-mount-form-state.ts";
 import { agentLogIntent } from "../../ui/use-agent-log.ts";
 import { initialAppState } from "../../ui/use-app-state.ts";
-import { mainIntent } from "../../ui/use-app.ts";
+import type { AppActions } from "../../ui/app-actions.ts";
+import { mainIntent, routeKey } from "../../ui/use-app.ts";
+import { appReducer, type AppAction, type AppState } from "../../ui/use-app-state.ts";
 import { instancesKeyAction } from "../../ui/use-instances-pane.ts";
 import { mountsIntent } from "../../ui/use-mounts-pane.ts";
 import { removeIntent } from "../../ui/use-remove-confirm.ts";
@@ -83,4 +85,37 @@ test("log viewer keys scroll by line and page, jump to the ends, reload and clos
   expect(agentLogIntent("g", key(), 10)).toEqual({ kind: "action", action: { type: "log/scroll", delta: -Infinity, viewRows: 10 } });
   expect(agentLogIntent("r", key(), 10)).toEqual({ kind: "reload" });
   expect(agentLogIntent("q", key(), 10)).toEqual({ kind: "close" });
+});
+
+test("the router sends each key to what is on top, reading the state at that moment", () => {
+  let s: AppState = initialAppState(0);
+  const log: string[] = [];
+  const actions = {
+    run: (i: string) => void log.push(`run:${i}`),
+    submitAdd: async () => void log.push("submit"),
+    complete: async (v: string) => ({ value: v, candidates: [] }),
+    openRemove: () => void log.push("openRemove"),
+    remove: async (f: boolean) => void log.push(`remove:${f}`),
+    stop: async () => void log.push("stop"),
+    reloadLog: async () => void log.push("reload"),
+    close: () => void (s = appReducer(s, { type: "modal/close" })),
+  } as unknown as AppActions;
+  const deps = { getState: () => s, dispatch: (a: AppAction) => void (s = appReducer(s, a)), actions, rows: () => ({ instances: 3, mounts: 5, log: 10 }) };
+  routeKey("q", key(), deps);
+  expect(log).toEqual(["run:quit"]);
+  s = appReducer(s, { type: "modal/open", modal: { kind: "add", form: createAddMountState("dev", ALL_TRANSPORTS, "/h", "/") } });
+  routeKey("q", key(), deps);
+  expect(s.modal.kind === "add" && s.modal.form.hostPath.value).toBe("q");
+  routeKey("", key({ escape: true }), deps);
+  expect(s.modal.kind).toBe("none");
+  s = appReducer(s, { type: "modal/open", modal: { kind: "help" } });
+  routeKey("x", key(), deps);
+  expect(s.modal.kind).toBe("none");
+  expect(log).toEqual(["run:quit"]);
+  s = { ...s, focus: "mounts" };
+  routeKey("d", key(), deps);
+  expect(log.at(-1)).toBe("openRemove");
+  s = appReducer(s, { type: "modal/open", modal: { kind: "stop", instance: "dev" } });
+  routeKey("y", key(), deps);
+  expect(log.at(-1)).toBe("stop");
 });
