@@ -22,6 +22,11 @@ export interface RuntimeStatus {
 
 export interface Driver {
   readonly name: string;
+  /**
+   * The VM lives inside the process that calls `start` (VZ: only the owning process may change a
+   * device's share). Then the agent itself calls `start`, and `vm start` only launches the agent.
+   */
+  readonly vmLivesInCaller?: boolean;
   /** Boots the VM and returns once its SSH server answers. Leaves nothing behind on failure. */
   start(cfg: InstanceConfig, progress: Progress): Promise<RuntimeStatus>;
   /** Cheap: is the VM process alive? Never blocks on the guest. */

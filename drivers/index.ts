@@ -2,8 +2,16 @@
 import { HotmountError } from "../src/core/errors.ts";
 import type { Driver } from "./driver.ts";
 import { qemuDriver } from "./qemu/index.ts";
+import { createVzDriver } from "./vz/vz-driver.ts";
 
-const DRIVERS: Record<string, Driver> = { qemu: qemuDriver };
+const DRIVERS: Record<string, Driver> = { qemu: qemuDriver, vz: createVzDriver() };
+
+/** QEMU on Linux hosts, Virtualization.framework on macOS. */
+export function defaultDriverName(): string {
+  return process.platform === "darwin" ? "vz" : "qemu";
+}
+
+export const DRIVER_NAMES = Object.keys(DRIVERS);
 
 export function getDriver(name: string): Driver {
   const d = DRIVERS[name];

@@ -55,7 +55,7 @@ export function InstancesPane({ state, focused, width, rows }: InstancesPaneProp
         {header}
       </Text>
       {!state.loaded ? <Text dimColor> Loading instances…</Text> : null}
-      {state.loaded && state.items.length === 0 ? <Text dimColor wrap="truncate-end"> No instances yet. Create one with the hotmount CLI (hotmount --help).</Text> : null}
+      {state.loaded && state.items.length === 0 ? <Text dimColor wrap="truncate-end"> No instances yet. Start one with: hotmount vm start NAME</Text> : null}
       {shown.map((inst) => (
         <Row key={inst.name} inst={inst} w={w} selected={inst.name === state.selected} focused={focused} />
       ))}

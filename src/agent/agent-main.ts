@@ -24,6 +24,7 @@ export async function runAgent(name: string): Promise<void> {
   log.info("agent starting", { instance: name, pid: process.pid });
 
   const driver = getDriver(cfg.driver);
+  if (driver.vmLivesInCaller) await driver.start(cfg, (step) => log.info(step));
   const session = await openWithRetry(() => driver.openSession(cfg, log), 30_000);
 
   let ssh: GuestSsh | null = null;

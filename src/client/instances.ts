@@ -2,7 +2,7 @@
 // or directly when there is none), and the instance list.
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs";
-import { getDriver } from "../../drivers/index.ts";
+import { defaultDriverName, getDriver } from "../../drivers/index.ts";
 import type { Progress } from "../../drivers/driver.ts";
 import type { InstanceSummary } from "../agent/api.ts";
 import { HotmountError } from "../core/errors.ts";
@@ -23,6 +23,7 @@ export interface StartFlags extends StartOptions {
   initrd?: string;
   append?: string;
   accel?: "auto" | "kvm" | "tcg";
+  driver?: string;
 }
 
 export function checkName(name: string): string {
@@ -56,7 +57,7 @@ async function buildConfig(name: string, f: StartFlags, progress: Progress): Pro
   }
   if (!kernel) throw new HotmountError("USAGE", "no kernel to boot", { hint: "Omit --kernel to boot the demo guest, or pass --kernel K --initrd I." });
   return InstanceConfigSchema.parse({
-    name, driver: "qemu",
+    name, driver: f.driver ?? prev?.driver ?? defaultDriverName(),
     memoryMiB: f.memoryMiB ?? prev?.memoryMiB ?? 512,
     cpus: f.cpus ?? prev?.cpus ?? 2,
     slots: f.slots ?? prev?.slots ?? 8,
@@ -79,6 +80,11 @@ export async function startInstance(name: string, flags: StartFlags, progress: P
     if ((await driver.status(cfg)).state === "running") {
       throw new HotmountError("INSTANCE_ALREADY_RUNNING", `instance "${name}" is already running`, { hint: `Stop it first with \`hotmount vm stop ${name}\`.` });
     }
+    if (driver.vmLivesInCaller) {
+      progress("starting the agent, which boots the VM");
+      await startAgent(name, 300_000);
+      return;
+    }
     await driver.start(cfg, progress);
     try {
       progress("starting the agent");
@@ -90,7 +96,7 @@ export async function startInstance(name: string, flags: StartFlags, progress: P
   });
 }
 
-async function startAgent(name: string): Promise<void> {
+async function startAgent(name: string, readyWithinMs = 60_000): Promise<void> {
   const paths = instancePaths(name);
   const old = readPidFile(paths.agentPid);
   if (old && isAlive(old)) await terminate(old, 2000);
@@ -109,7 +115,7 @@ async function startAgent(name: string): Promise<void> {
     } catch {
       return false;
     }
-  }, 60_000, 100);
+  }, readyWithinMs, 100);
   if (!ok || child.exitCode !== null) {
     throw new HotmountError("VM_START_FAILED", `the agent of "${name}" did not start`, { hint: `Its log says:\n${tailFile(paths.agentLog, 8)}` });
   }

@@ -37,7 +37,7 @@ test("instances pane: columns, selection marker, scrolling window and empty stat
   expect(f).toMatch(/│› vm7\s+qemu\s+running\s+kvm\s+7\s+1\/8\s+virtiofs 9p/);
   expect(f).not.toContain("vm0");
   expect(show(<InstancesPane state={initialInstancesState} focused width={80} rows={2} />)).toContain("Loading instances…");
-  expect(show(<InstancesPane state={{ ...initialInstancesState, loaded: true }} focused width={80} rows={2} />)).toContain("No instances yet.");
+  expect(show(<InstancesPane state={{ ...initialInstancesState, loaded: true }} focused width={80} rows={2} />)).toContain("No instances yet. Start one with: hotmount vm start NAME");
 });
 
 test("instance detail: why transports are not offered, else the ssh address", () => {

@@ -4,8 +4,8 @@
 //
 // Needs:
 //   HOTMOUNT_E2E_INSTANCE    a running instance (the test skips without it)
-//   HOTMOUNT_E2E_GUEST_EXEC  a command template that runs a shell command in that guest; "{}"
-//                            is replaced by the command, shell-quoted. E.g. "./hotmount ssh dev -- {}"
+//   HOTMOUNT_E2E_GUEST_EXEC  optional; a template that runs a shell command in the guest, "{}"
+//                            being the command, shell-quoted (default "./hotmount shell NAME -- sh -c {}")
 //   HOTMOUNT_E2E_TIMEOUT_MS  optional; how long a mount may take to become ready (default 180000)
 //   HOTMOUNT_E2E_TUI_CMD     optional; the command that opens the TUI (default "./hotmount tui")
 //   HOTMOUNT_E2E_CAPTURE     optional; a file to write the capture-pane text of the main screen to
@@ -18,7 +18,7 @@ import { expectRestored, selectInstance, tmuxAvailable, TmuxSession, withTermina
 
 const repo = resolve(import.meta.dir, "../..");
 const instance = process.env.HOTMOUNT_E2E_INSTANCE ?? "";
-const guestExec = process.env.HOTMOUNT_E2E_GUEST_EXEC ?? "";
+const guestExec = process.env.HOTMOUNT_E2E_GUEST_EXEC || `./hotmount shell ${instance} -- sh -c {}`;
 const tuiCmd = process.env.HOTMOUNT_E2E_TUI_CMD || "./hotmount tui";
 const readyMs = Number(process.env.HOTMOUNT_E2E_TIMEOUT_MS ?? 180_000);
 
@@ -45,9 +45,7 @@ afterAll(() => rmSync(hostDir, { recursive: true, force: true }));
 
 describe.skipIf(skipReason !== null)(`TUI end to end on ${instance || "(no instance)"}`, () => {
   test("add a mount through the form, use it from the guest, remove it, quit", async () => {
-    if (!guestExec.includes("{}")) {
-      throw new Error('HOTMOUNT_E2E_GUEST_EXEC must be set to a command template with "{}", e.g. "./hotmount ssh dev -- {}"');
-    }
+    if (!guestExec.includes("{}")) throw new Error('HOTMOUNT_E2E_GUEST_EXEC must contain "{}" where the guest command goes');
     const token = `hm-e2e-${Date.now().toString(36)}`;
     const share = join(hostDir, "share-e2e");
     spawnSync(["mkdir", "-p", share]);
