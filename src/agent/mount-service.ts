@@ -13,6 +13,7 @@ import { reverseSshfsTransport } from "./transports/reverse-sshfs.ts";
 import type { TransportContext, TransportDriver } from "./transports/types.ts";
 
 const UMOUNT_DEADLINE_MS = 15_000;
+const RECOVER_TRIES = 3;
 const quiet: Progress = () => {};
 
 export class MountService {
@@ -22,7 +23,7 @@ export class MountService {
 
   constructor(private readonly ctx: TransportContext) {
     const dev = deviceTransport(ctx);
-    this.transports = { virtiofs: dev, "9p": dev, "reverse-sshfs": reverseSshfsTransport(ctx) };
+    this.transports = { virtiofs: dev, "9p": dev, "reverse-sshfs": reverseSshfsTransport({ ...ctx, recover: (id, attempt) => this.recover(id, attempt) }) };
     for (const r of loadJournal(this.journalPath)) this.records.set(r.id, r);
   }
 
@@ -69,6 +70,34 @@ export class MountService {
     r.error = { code: "MOUNT_BROKEN", message, hint };
     this.persist();
     this.ctx.log.warn("mount failed", { id, message });
+  }
+
+  /** Re-establishes a failed mount (transport-specific `attempt`), in turn with add/remove. */
+  recover(id: string, attempt: () => Promise<void>, tries = RECOVER_TRIES): void {
+    const once = async (n: number): Promise<void> => {
+      const done = await this.serial(async () => {
+        const r = this.records.get(id);
+        if (!r || r.state !== "failed") return true; // removed (or recovered) meanwhile
+        try {
+          await attempt();
+          r.state = "ready";
+          delete r.error;
+          this.persist();
+          this.ctx.log.info("mount re-established", { id });
+          return true;
+        } catch (e) {
+          const err = asHotmountError(e);
+          this.ctx.log.warn("re-establishing failed", { id, attempt: n + 1, error: err.message });
+          if (n + 1 >= tries) {
+            r.error = { code: "MOUNT_BROKEN", message: `${r.error?.message ?? "mount broken"}; re-establishing it failed: ${err.message}`, hint: "Remove the mount and add it again." };
+            this.persist();
+          }
+          return false;
+        }
+      });
+      if (!done && n + 1 < tries) setTimeout(() => void once(n + 1), 2000 * (n + 1));
+    };
+    void once(0);
   }
 
   add(body: unknown, progress: Progress = quiet): Promise<Mount> {

@@ -1,14 +1,21 @@
 // reverse-sshfs: sshfs runs in the guest in passive mode and speaks SFTP over its stdin/stdout,
 // which the agent joins to a host OpenSSH sftp-server. No QMP, no host root, no host port.
+//
+// Supervision: the session ends when sftp-server exits or the SSH channel closes. If the agent's
+// SSH connection itself dropped while the guest is still up, the mount is marked failed and then
+// re-established (dead guest mount lazily unmounted, a new sftp-server and sshfs started); any
+// other end (sftp-server killed, sshfs killed or unmounted in the guest) leaves it failed.
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, createWriteStream, mkdirSync } from "node:fs";
+import { accessSync, constants, createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { dirname } from "node:path";
 import type { ClientChannel } from "ssh2";
+import type { Progress } from "../../../drivers/driver.ts";
 import { HotmountError } from "../../core/errors.ts";
-import { reverseSshfsArgv } from "../../core/mount-options.ts";
+import { reverseSshfsArgv, sftpServerArgs } from "../../core/mount-options.ts";
 import { sshfsLog } from "../../core/paths.ts";
+import type { GuestSsh } from "../../ssh/guest-ssh.ts";
 import { terminate, waitUntil } from "../../util/process.ts";
-import { guestMounts } from "../guest-fs.ts";
+import { guestMounts, unmount } from "../guest-fs.ts";
 import type { MountRecord } from "../journal.ts";
 import type { TransportContext, TransportDriver } from "./types.ts";
 
@@ -21,9 +28,15 @@ const SFTP_SERVER_PLACES = [
   "/usr/local/libexec/sftp-server", // Homebrew (Intel)
 ];
 
-export function findSftpServer(): string | null {
-  const env = process.env.HOTMOUNT_SFTP_SERVER;
-  for (const p of [env, ...SFTP_SERVER_PLACES]) {
+const MOUNT_DEADLINE_MS = 15_000;
+const UMOUNT_DEADLINE_MS = 15_000;
+/** After the guest unmount, sshfs exits and the channel closes within this. */
+const EXIT_GRACE_MS = 2000;
+const PID_LINE = /^hotmount-sshfs-pid (\d+)\n/;
+const quiet: Progress = () => {};
+
+export function findSftpServer(places: readonly (string | undefined)[] = [process.env.HOTMOUNT_SFTP_SERVER, ...SFTP_SERVER_PLACES]): string | null {
+  for (const p of places) {
     if (!p) continue;
     try {
       accessSync(p, constants.X_OK);
@@ -33,83 +46,171 @@ export function findSftpServer(): string | null {
   return null;
 }
 
+export function sftpServerMissing(): HotmountError {
+  return new HotmountError("HOST_DEPENDENCY_MISSING", "OpenSSH's sftp-server is not installed on this host", {
+    hint: "Debian/Ubuntu: apt-get install openssh-sftp-server; Fedora: dnf install openssh-server; Alpine: apk add openssh-sftp-server; macOS has it; or set HOTMOUNT_SFTP_SERVER to its path.",
+  });
+}
+
+/**
+ * The guest command: a constant shell prologue reports sshfs's pid on stderr (so a sshfs that
+ * does not exit by itself can be killed), then execs sshfs with its argv untouched.
+ */
+export function guestSshfsCommand(sshfsArgv: string[]): string[] {
+  return ["sh", "-c", 'echo "hotmount-sshfs-pid $$" >&2; exec "$@"', "hotmount-sshfs", ...sshfsArgv];
+}
+
+/** SIGKILLs a guest pid if it still is an sshfs (pids are reused). */
+async function killGuestSshfs(ssh: GuestSsh, pid: number): Promise<void> {
+  await ssh.exec(["sh", "-c", 'grep -q sshfs "/proc/$1/cmdline" 2>/dev/null && kill -KILL "$1"; true', "sh", String(pid)], { timeoutMs: 10_000 }).catch(() => {});
+}
+
 interface Session {
   server: ChildProcess;
   channel: ClientChannel;
+  ssh: GuestSsh;
+  log: WriteStream;
+  guestPid: number | null;
+  /** The channel closed (sshfs exited, or the SSH connection went). */
+  closed: boolean;
+  /** We are taking it down: its end is not a failure. */
   stopping: boolean;
 }
 
 export function reverseSshfsTransport(ctx: TransportContext): TransportDriver {
   const sessions = new Map<string, Session>();
 
+  /** Starts sftp-server and the guest's sshfs and waits for the guest mount; undoes itself on failure. */
+  async function start(rec: MountRecord, progress: Progress): Promise<void> {
+    const sftp = findSftpServer();
+    if (!sftp) throw sftpServerMissing();
+    const ssh = await ctx.ssh();
+    const which = await ssh.exec(["sh", "-c", "command -v sshfs"], { root: false, timeoutMs: 10_000 });
+    if (which.code !== 0) {
+      throw new HotmountError("UNSUPPORTED", "sshfs is not installed in the guest", {
+        hint: "Install it in the guest (Debian/Ubuntu: apt-get install sshfs; Fedora: dnf install fuse-sshfs; Alpine: apk add sshfs), or use --type virtiofs or 9p.",
+      });
+    }
+    progress("starting sftp-server and sshfs");
+    const logPath = sshfsLog(ctx.cfg.name, rec.id);
+    mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
+    const log = createWriteStream(logPath, { flags: "a" });
+    log.on("error", () => {});
+    const server = spawn(sftp, sftpServerArgs(rec.hostPath, rec.writable), { stdio: ["pipe", "pipe", "pipe"] });
+    server.on("error", (e) => log.write(`[hotmount] sftp-server: ${e.message}\n`));
+    server.stdin!.on("error", () => {});
+    server.stderr!.on("data", (d: Buffer) => log.write(d));
+    let channel: ClientChannel;
+    try {
+      channel = await ssh.channel(guestSshfsCommand(reverseSshfsArgv(rec.hostPath, rec.mountPoint, rec.writable)));
+    } catch (e) {
+      server.kill("SIGKILL");
+      log.end();
+      throw e;
+    }
+    const s: Session = { server, channel, ssh, log, guestPid: null, closed: false, stopping: false };
+    sessions.set(rec.id, s);
+    channel.on("error", () => {});
+    let head = "";
+    channel.stderr.on("data", (d: Buffer) => {
+      if (s.guestPid === null && head.length < 200) {
+        head += d.toString();
+        const m = PID_LINE.exec(head);
+        if (!m) return;
+        s.guestPid = Number(m[1]);
+        d = Buffer.from(head.slice(m[0].length));
+        if (!d.length) return;
+      }
+      log.write(`[guest sshfs] ${d}`);
+    });
+    server.stdout!.pipe(channel);
+    channel.pipe(server.stdin!);
+
+    let ended = false;
+    const onEnd = (what: string) => {
+      if (ended) return;
+      ended = true;
+      channel.close();
+      server.kill("SIGTERM");
+      if (s.stopping) return;
+      // ssh2 marks the client closed before it closes its channels, so this tells an SSH drop
+      // (guest still up, or not) from sshfs or sftp-server ending on their own.
+      const dropped = !ssh.isConnected;
+      log.write(`[hotmount] session ended: ${what}${dropped ? " (SSH connection dropped)" : ""}\n`);
+      if (dropped && ctx.recover) {
+        ctx.markFailed(rec.id, `reverse-sshfs connection ended: the SSH connection to the guest dropped (${what})`, "hotmount is re-establishing it; if it stays failed, remove the mount and add it again.");
+        ctx.recover(rec.id, () => reestablish(rec));
+      } else {
+        ctx.markFailed(rec.id, `reverse-sshfs connection ended: ${what}`, "Remove the mount (`hotmount mount remove`) and add it again.");
+      }
+    };
+    server.on("exit", (code, sig) => onEnd(`sftp-server exited (${sig ?? code})`));
+    channel.on("close", () => {
+      s.closed = true;
+      onEnd("the guest's sshfs exited");
+    });
+
+    const ok = await waitUntil(async () => ended || (await guestMounts(ssh)).some((m) => m.mountPoint === rec.mountPoint), MOUNT_DEADLINE_MS, 100);
+    if (!ok || ended) {
+      await stopSession(s);
+      sessions.delete(rec.id);
+      // sshfs may have mounted just as we gave up: never leave a mount behind.
+      if ((await guestMounts(ssh).catch(() => [])).some((m) => m.mountPoint === rec.mountPoint)) {
+        await unmount(ssh, rec.mountPoint, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
+      }
+      throw new HotmountError("GUEST_COMMAND_FAILED", `sshfs did not mount ${rec.mountPoint} in the guest`, {
+        hint: `See ${logPath}. The guest needs /dev/fuse and the fuse module.`,
+      });
+    }
+  }
+
+  /** Ends a session: sshfs should be gone already (the guest unmounted); make sure of it. */
+  async function stopSession(s: Session): Promise<void> {
+    s.stopping = true;
+    if (!(await waitUntil(() => s.closed, EXIT_GRACE_MS)) && s.guestPid && s.ssh.isConnected) {
+      // sshfs did not exit (stopped, or stuck): kill it, checking the pid is still our sshfs.
+      await killGuestSshfs(s.ssh, s.guestPid);
+      await waitUntil(() => s.closed, EXIT_GRACE_MS);
+    }
+    s.channel.close();
+    if (s.server.pid) await terminate(s.server.pid, 2000);
+    s.log.end();
+  }
+
+  /** After an SSH drop: clear the dead session and guest mount, then start again. */
+  async function reestablish(rec: MountRecord): Promise<void> {
+    const old = sessions.get(rec.id);
+    if (old) {
+      sessions.delete(rec.id);
+      await stopSession(old);
+    }
+    const ssh = await ctx.ssh();
+    if (old?.guestPid) {
+      // The old sshfs may not have noticed its stdin went away.
+      await killGuestSshfs(ssh, old.guestPid);
+    }
+    if ((await guestMounts(ssh)).some((m) => m.mountPoint === rec.mountPoint)) {
+      const r = await unmount(ssh, rec.mountPoint, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
+      if (!r.ok) throw new HotmountError("GUEST_COMMAND_FAILED", `the guest could not detach the dead mount at ${rec.mountPoint}: ${r.message}`);
+    }
+    await start(rec, quiet);
+    ctx.log.info("reverse-sshfs re-established", { id: rec.id, mountPoint: rec.mountPoint });
+  }
+
   return {
     async attach() {
-      if (!findSftpServer()) {
-        throw new HotmountError("HOST_DEPENDENCY_MISSING", "OpenSSH's sftp-server is not installed on this host", {
-          hint: "Debian/Ubuntu: apt-get install openssh-sftp-server; Fedora: dnf install openssh-server; or set HOTMOUNT_SFTP_SERVER.",
-        });
-      }
+      if (!findSftpServer()) throw sftpServerMissing();
     },
 
     async mount(rec, progress) {
-      const ssh = await ctx.ssh();
-      const which = await ssh.exec(["sh", "-c", "command -v sshfs"], { root: false, timeoutMs: 10_000 });
-      if (which.code !== 0) {
-        throw new HotmountError("UNSUPPORTED", "sshfs is not installed in the guest", {
-          hint: "Install it in the guest (Debian/Ubuntu: apt-get install sshfs; Fedora: dnf install fuse-sshfs), or use --type virtiofs.",
-        });
-      }
-      progress("starting sftp-server and sshfs");
-      const log = sshfsLog(ctx.cfg.name, rec.id);
-      mkdirSync(dirname(log), { recursive: true, mode: 0o700 });
-      const logStream = createWriteStream(log, { flags: "a" });
-      const args = ["-e", ...(rec.writable ? [] : ["-R"]), "-d", rec.hostPath];
-      const server = spawn(findSftpServer()!, args, { stdio: ["pipe", "pipe", "pipe"] });
-      server.stderr!.pipe(logStream);
-      const channel = await ssh.channel(reverseSshfsArgv(rec.hostPath, rec.mountPoint, rec.writable)).catch(async (e) => {
-        server.kill("SIGKILL");
-        throw e;
-      });
-      channel.stderr.on("data", (d: Buffer) => logStream.write(`[guest sshfs] ${d}`));
-      server.stdout!.pipe(channel);
-      channel.pipe(server.stdin!);
-      const s: Session = { server, channel, stopping: false };
-      sessions.set(rec.id, s);
-      let ended = false;
-      const onEnd = (what: string) => {
-        if (ended) return;
-        ended = true;
-        if (!s.stopping) ctx.markFailed(rec.id, `reverse-sshfs connection ended: ${what}`, "Remove the mount and add it again.");
-        channel.close();
-        server.kill("SIGTERM");
-      };
-      server.on("exit", (code, sig) => onEnd(`sftp-server exited (${sig ?? code})`));
-      channel.on("close", () => onEnd("the guest's sshfs exited"));
-
-      const ok = await waitUntil(async () => ended || (await guestMounts(ssh)).some((m) => m.mountPoint === rec.mountPoint), 15_000, 100);
-      if (!ok || ended) {
-        s.stopping = true;
-        await stopSession(s);
-        sessions.delete(rec.id);
-        throw new HotmountError("GUEST_COMMAND_FAILED", `sshfs did not mount ${rec.mountPoint} in the guest`, {
-          hint: `See ${log}. The guest needs /dev/fuse and the fuse module.`,
-        });
-      }
+      await start(rec, progress);
     },
 
     async detach(rec: MountRecord) {
       const s = sessions.get(rec.id);
       if (!s) return;
-      s.stopping = true;
-      await stopSession(s);
       sessions.delete(rec.id);
+      await stopSession(s);
     },
   };
-}
-
-async function stopSession(s: Session): Promise<void> {
-  // After the guest unmount sshfs exits by itself, and sftp-server sees EOF.
-  await waitUntil(() => s.server.exitCode !== null || s.server.signalCode !== null, 2000);
-  s.channel.close();
-  if (s.server.pid) await terminate(s.server.pid, 2000);
 }

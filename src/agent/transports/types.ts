@@ -12,6 +12,11 @@ export interface TransportContext {
   log: Logger;
   /** A transport reports a mount that broke on its own (backend died, SSH dropped). */
   markFailed(id: string, message: string, hint: string): void;
+  /**
+   * Queues `attempt` to bring a failed mount back (in turn with add/remove, retried a few times);
+   * on success the mount is ready again. The mount service supplies it.
+   */
+  recover?(id: string, attempt: () => Promise<void>): void;
 }
 
 export interface TransportDriver {
