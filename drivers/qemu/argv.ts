@@ -1,5 +1,6 @@
 // The argv of a hot-plug-capable QEMU VM. Pure: every input is explicit, so it is unit-tested.
 import { HotmountError } from "../../src/core/errors.ts";
+import { QGA_PORT_NAME } from "../../src/guest/contract.ts";
 
 export const ROOT_PORT_PREFIX = "hp";
 export const MAX_SLOTS = 32;
@@ -24,6 +25,8 @@ export interface QemuArgvInput {
   initrd?: string;
   append: string;
   qmpSocket: string;
+  /** Host end of the qemu-guest-agent channel (virtio-serial port org.qemu.guest_agent.0). */
+  qgaSocket: string;
   serialLog: string;
   sshPort: number;
   staticShares?: StaticShare[];
@@ -62,6 +65,10 @@ export function buildQemuArgv(qemu: string, i: QemuArgvInput): string[] {
   a.push("-netdev", `user,id=net0,hostfwd=tcp:127.0.0.1:${i.sshPort}-:22`);
   a.push("-device", "virtio-net-pci,netdev=net0");
   a.push("-device", "virtio-rng-pci");
+  // qemu-guest-agent's channel: guest commands as argv arrays, no shell (SSH is the fallback).
+  a.push("-device", "virtio-serial-pci,id=vser0");
+  a.push("-chardev", `socket,id=qga0,path=${i.qgaSocket},server=on,wait=off`);
+  a.push("-device", `virtserialport,bus=vser0.0,chardev=qga0,name=${QGA_PORT_NAME}`);
   // pcie.0 itself cannot hot-plug: one spare root port per concurrent device.
   for (let p = 0; p < i.slots; p++) {
     const slot = FIRST_PORT_SLOT + Math.floor(p / 8);

@@ -1,8 +1,8 @@
 // 9p hot-plug on QEMU. QEMU has no runtime fsdev_add, so the VM reserves K fsdevs at boot, each
 // on a symlink under the instance dir (one writable and one read-only fsdev per link). Plugging
 // points the link at the host folder and then device_adds virtio-9p-pci: QEMU resolves the link
-// when the device is realized. The link itself records which slot is taken.
-import { readlinkSync, renameSync, symlinkSync } from "node:fs";
+// when the device is realized.
+import { readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { HotmountError } from "../../src/core/errors.ts";
 import { instancePaths, ninePSlotLink } from "../../src/core/paths.ts";
 import { deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
@@ -12,29 +12,42 @@ import type { HotplugContext } from "./session.ts";
 
 export const NINEP_TAG_MAX = 31;
 
+/**
+ * Which reserved 9p slot serves which mount. Kept on disk next to each link (`slotN.owner`), so
+ * an agent that restarts after a crash still knows which link to point back at `empty`.
+ */
 export class NinePSlots {
-  private readonly holder = new Map<number, string>();
   private readonly empty: string;
 
   constructor(private readonly name: string, readonly total: number) {
     this.empty = `${instancePaths(name).ninePDir}/empty`;
   }
 
-  busyLinks(): number[] {
-    const out: number[] = [];
-    for (let n = 0; n < this.total; n++) {
-      try {
-        if (readlinkSync(ninePSlotLink(this.name, n)) !== this.empty) out.push(n);
-      } catch {}
+  private ownerFile(n: number): string {
+    return `${ninePSlotLink(this.name, n)}.owner`;
+  }
+
+  private owner(n: number): string | null {
+    try {
+      return readFileSync(this.ownerFile(n), "utf8").trim() || null;
+    } catch {
+      return null;
     }
-    return out;
+  }
+
+  private busy(n: number): boolean {
+    if (this.owner(n)) return true;
+    try {
+      return readlinkSync(ninePSlotLink(this.name, n)) !== this.empty;
+    } catch {
+      return false;
+    }
   }
 
   take(id: string): number {
-    const busy = new Set([...this.holder.keys(), ...this.busyLinks()]);
     for (let n = 0; n < this.total; n++) {
-      if (!busy.has(n)) {
-        this.holder.set(n, id);
+      if (!this.busy(n)) {
+        writeFileSync(this.ownerFile(n), id, { mode: 0o600 });
         return n;
       }
     }
@@ -44,7 +57,7 @@ export class NinePSlots {
   }
 
   indexOf(id: string): number | null {
-    for (const [n, holder] of this.holder) if (holder === id) return n;
+    for (let n = 0; n < this.total; n++) if (this.owner(n) === id) return n;
     return null;
   }
 
@@ -52,14 +65,24 @@ export class NinePSlots {
   point(n: number, target: string): void {
     const link = ninePSlotLink(this.name, n);
     const tmp = `${link}.tmp`;
-    try { renameSync(tmp, `${tmp}.old`); } catch {}
+    rmSync(tmp, { force: true }); // left by a crash between the two steps
     symlinkSync(target, tmp);
     renameSync(tmp, link);
   }
 
   release(n: number): void {
     this.point(n, this.empty);
-    this.holder.delete(n);
+    rmSync(this.ownerFile(n), { force: true });
+  }
+
+  /** Slots that a mount holds, as inventory backends. */
+  owners(): { id: string; kind: string }[] {
+    const out: { id: string; kind: string }[] = [];
+    for (let n = 0; n < this.total; n++) {
+      const id = this.owner(n);
+      if (id) out.push({ id, kind: "9p-slot" });
+    }
+    return out;
   }
 
   releaseById(id: string): void {
@@ -70,8 +93,9 @@ export class NinePSlots {
 
 export async function plug9p(ctx: HotplugContext, req: PlugRequest, progress: Progress): Promise<PluggedDevice> {
   if (ctx.ninep.total === 0) {
-    throw new HotmountError("UNSUPPORTED", `instance "${ctx.cfg.name}" has no reserved 9p slots`, {
-      hint: "QEMU cannot create a 9p backend (fsdev) at runtime; only VMs started with reserved slots can take 9p. Use --type virtiofs or --type reverse-sshfs, or restart with `--9p-slots 4`.",
+    throw new HotmountError("UNSUPPORTED", `instance "${ctx.cfg.name}" was started with no reserved 9p slots, and QEMU cannot add a 9p backend to a running VM`, {
+      hint: `QEMU has no runtime fsdev_add: a 9p share needs an fsdev declared at boot. On this VM use --type virtiofs or --type reverse-sshfs (sshfs); for 9p, restart it with \`hotmount vm start ${ctx.cfg.name} --9p-slots 4\`.`,
+      details: { ninePSlots: 0, alternatives: ["virtiofs", "reverse-sshfs"] },
     });
   }
   const n = ctx.ninep.take(req.id);

@@ -2,6 +2,7 @@
 // reverse. Each step that succeeded is undone when a later one fails.
 import { basename } from "node:path";
 import { isCode } from "../../src/core/errors.ts";
+import { failpoint } from "../../src/core/failpoint.ts";
 import { instancePaths, virtiofsdLog, virtiofsdSocket } from "../../src/core/paths.ts";
 import { chardevAdd, chardevRemove, deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
 import { cmdlineOf, findProcesses } from "../../src/util/process.ts";
@@ -44,10 +45,12 @@ export async function plugVirtiofs(ctx: HotplugContext, req: PlugRequest, progre
       tracked.expected = true;
       await stopVirtiofsd(vfsd, 0);
     });
+    failpoint("plug:virtiofsd");
 
     progress("attaching the device");
     await chardevAdd(ctx.qmp, chardevId(req.id), { type: "socket", data: { addr: { type: "unix", data: { path: socket } }, server: false } });
     undo.push(() => chardevRemove(ctx.qmp, chardevId(req.id)));
+    failpoint("plug:chardev");
     // addr 0 always: without it a second device on an occupied port lands at slot 1, unseen.
     await deviceAdd(ctx.qmp, { driver: "vhost-user-fs-pci", id: req.id, chardev: chardevId(req.id), tag: req.id, bus: slot, addr: "0" });
     return { id: req.id, type: "virtiofs", tag: req.id, slot };
@@ -66,6 +69,7 @@ export async function unplugVirtiofs(ctx: HotplugContext, dev: PluggedDevice, pr
     if (!(e instanceof QmpExecuteError && e.errorClass === "DeviceNotFound")) throw e;
   }
   expectExit(dev.id);
+  failpoint("unplug:deleted");
   await chardevRemove(ctx.qmp, chardevId(dev.id)).catch((e) => {
     if (!isCode(e, "QMP_EXECUTE")) throw e;
   });

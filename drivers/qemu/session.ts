@@ -4,6 +4,7 @@ import type { TransportAvailability } from "../../src/agent/api.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import { instancePaths } from "../../src/core/paths.ts";
+import { isMountId } from "../../src/core/validate.ts";
 import { QmpClient, queryChardev, queryMemdev, queryPci, qomList } from "../../src/qmp/index.ts";
 import type { DeviceInventory, DriverSession, FSHotPlugger, Logger, PlugRequest, PluggedDevice, Progress } from "../driver.ts";
 import { findVirtiofsd } from "./host-tools.ts";
@@ -92,12 +93,13 @@ export class QemuSession implements DriverSession, FSHotPlugger {
   async inventory(): Promise<DeviceInventory> {
     const peripherals = await qomList(this.ctx.qmp, "/machine/peripheral");
     const devices = peripherals
-      .filter((p) => p.type.startsWith("child<") && !p.name.startsWith("hp"))
+      .filter((p) => p.type.startsWith("child<") && (isMountId(p.name) || this.ctx.slots.slotOf(p.name) !== null))
       .map((p) => ({ id: p.name, slot: this.ctx.slots.slotOf(p.name) }));
     const chardevs = (await queryChardev(this.ctx.qmp)).filter((c) => c.label.endsWith("-chr"));
     const backends = [
       ...chardevs.map((c) => ({ id: c.label.replace(/-chr$/, ""), kind: "chardev" })),
       ...virtiofsdPids(this.ctx.cfg.name).map((v) => ({ id: v.id, kind: "virtiofsd", pid: v.pid })),
+      ...this.ctx.ninep.owners(),
     ];
     return { devices, backends };
   }

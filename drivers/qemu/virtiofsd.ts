@@ -18,6 +18,15 @@ export interface VirtiofsdSpec {
 // Constant script: the user's path reaches it only as "$1", never inside the string.
 const RO_WRAPPER = 'mount --bind -- "$1" "$1" && mount -o remount,bind,ro -- "$1" && shift && exec "$@"';
 
+/**
+ * The C virtiofsd parses -o like libfuse's fuse_opt: a comma splits options and a backslash
+ * escapes the next character. Unescaped, a comma cuts the path short and a backslash vanishes
+ * (a folder "a<backslash>b" would share "ab" instead), so both are escaped.
+ */
+export function cVirtiofsdOptValue(v: string): string {
+  return v.replace(/[\\,]/g, (c) => `\\${c}`);
+}
+
 export function virtiofsdArgv(v: Virtiofsd, s: VirtiofsdSpec): string[] {
   if (v.flavour === "rust") {
     const sandbox = process.getuid?.() === 0 ? "namespace" : "none";
@@ -25,13 +34,7 @@ export function virtiofsdArgv(v: Virtiofsd, s: VirtiofsdSpec): string[] {
     if (!s.writable) a.push("--readonly");
     return a;
   }
-  // Commas in -o values would split the option: the C virtiofsd cannot take such a source.
-  if (s.source.includes(",")) {
-    throw new HotmountError("UNSUPPORTED", `the C virtiofsd cannot share a path containing a comma: ${s.source}`, {
-      hint: "Use --type 9p or --type reverse-sshfs for this folder, or rename it.",
-    });
-  }
-  const base = [v.path, `--socket-path=${s.socket}`, "-o", `source=${s.source}`, "-o", "cache=auto"];
+  const base = [v.path, `--socket-path=${s.socket}`, "-o", `source=${cVirtiofsdOptValue(s.source)}`, "-o", "cache=auto"];
   if (s.writable) return base;
   return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", RO_WRAPPER, "hotmount-ro", s.source, ...base];
 }

@@ -13,6 +13,7 @@ import { QmpClient } from "../../src/qmp/index.ts";
 import { chooseAccel } from "./accel.ts";
 import { buildQemuArgv } from "./argv.ts";
 import { qemuBinary } from "./host-tools.ts";
+import { startStaticShares, staticShares } from "./static-shares.ts";
 
 const BOOT_DEADLINE_MS = 180_000;
 const SSH_DEADLINE_MS = 60_000;
@@ -63,6 +64,7 @@ function prepareDirs(cfg: InstanceConfig): string[] {
   for (let i = 0; i < cfg.ninePSlots; i++) {
     const link = ninePSlotLink(cfg.name, i);
     rmSync(link, { force: true });
+    rmSync(`${link}.owner`, { force: true }); // a fresh VM has nothing plugged
     symlinkSync(empty, link);
     links.push(link);
   }
@@ -71,7 +73,7 @@ function prepareDirs(cfg: InstanceConfig): string[] {
 
 function cleanupRuntimeFiles(name: string): void {
   const p = instancePaths(name);
-  removeQuietly(p.qemuPid, p.qmpSock, p.runtime);
+  removeQuietly(p.qemuPid, p.qmpSock, p.qgaSock, p.runtime);
 }
 
 export async function startVm(cfg: InstanceConfig, progress: Progress): Promise<RuntimeStatus> {
@@ -91,15 +93,22 @@ export async function startVm(cfg: InstanceConfig, progress: Progress): Promise<
     writeInstanceConfig(cfg);
     const argv = buildQemuArgv(qemu, {
       accel: accel.accel, memoryMiB: cfg.memoryMiB, cpus: cfg.cpus, slots: cfg.slots, ninePLinks: links,
-      kernel: cfg.kernel, initrd: cfg.initrd, append: cfg.append, qmpSocket: paths.qmpSock, serialLog: paths.serialLog, sshPort: cfg.ssh.port,
+      kernel: cfg.kernel, initrd: cfg.initrd, append: cfg.append, qmpSocket: paths.qmpSock, qgaSocket: paths.qgaSock, serialLog: paths.serialLog, sshPort: cfg.ssh.port,
+      staticShares: staticShares(cfg),
     });
+    // Per attempt: the C virtiofsd serves one connection and exits when that QEMU goes.
+    if (cfg.staticMounts.length) progress("starting virtiofsd for the static shares");
+    await startStaticShares(cfg);
     writeFileSync(paths.qemuLog, `# ${new Date().toISOString()} ${JSON.stringify(argv)}\n`);
     const fd = openSync(paths.qemuLog, "a");
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     child.unref();
     const pid = child.pid;
-    if (!pid) throw new HotmountError("VM_START_FAILED", `could not run ${qemu}`, { hint: "Check that QEMU is installed: `hotmount doctor`." });
+    if (!pid) {
+      await reapOrphans(cfg.name);
+      throw new HotmountError("VM_START_FAILED", `could not run ${qemu}`, { hint: "Check that QEMU is installed: `hotmount doctor`." });
+    }
     writeFileSync(paths.qemuPid, String(pid));
     writeJsonAtomic(paths.runtime, { pid, accel: accel.accel, accelReason: accel.reason, startedAt: new Date().toISOString() } satisfies Runtime);
     progress(`booting (${accel.accel.toUpperCase()}: ${accel.reason})`);
@@ -111,6 +120,7 @@ export async function startVm(cfg: InstanceConfig, progress: Progress): Promise<
       return { state: "running", pid, accel: accel.accel };
     } catch (e) {
       await terminate(pid, 1000);
+      await reapOrphans(cfg.name);
       cleanupRuntimeFiles(cfg.name);
       // The forwarded port was taken between our probe and QEMU's bind: try another once.
       if (attempt === 0 && /host forwarding rule|Could not set up host forwarding/i.test(tailFile(paths.qemuLog))) continue;

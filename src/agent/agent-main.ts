@@ -15,6 +15,8 @@ import { MountService } from "./mount-service.ts";
 import { reconcile } from "./reconcile.ts";
 import { serveAgent } from "./server.ts";
 
+const GUEST_CHECK_MS = 3000;
+
 export async function runAgent(name: string): Promise<void> {
   const cfg = readInstanceConfig(name);
   const paths = instancePaths(name);
@@ -82,6 +84,11 @@ export async function runAgent(name: string): Promise<void> {
     if (!stopping) log.warn("the VM is gone; agent exits");
     void exit(0);
   });
+  // A guest reboot (or a umount behind our back) removes mounts: notice and say so.
+  const health = setInterval(() => {
+    if (!stopping) service.checkGuest().catch(() => {});
+  }, GUEST_CHECK_MS);
+  health.unref();
   process.on("SIGTERM", () => void exit(0));
   process.on("SIGINT", () => void exit(0));
 }

@@ -1,7 +1,7 @@
-// The guest side of a mount, over SSH with argv lists: check, mkdir, mount with a bounded
-// retry (PCI enumeration in the guest is asynchronous), and unmount with busy detection.
+// The guest side of a mount, as argv lists (over qemu-guest-agent, or SSH): check, mkdir, mount
+// with a bounded retry (PCI enumeration in the guest is asynchronous), and unmount with busy detection.
 import { HotmountError } from "../core/errors.ts";
-import type { GuestSsh } from "../ssh/guest-ssh.ts";
+import type { GuestCommands } from "../guest-exec/index.ts";
 import { sleep } from "../util/process.ts";
 
 const MOUNT_RETRY_MS = 6_000;
@@ -17,8 +17,8 @@ function unescapeMountField(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8)));
 }
 
-export async function guestMounts(ssh: GuestSsh): Promise<GuestMountEntry[]> {
-  const text = await ssh.run(["cat", "/proc/mounts"], { root: false, timeoutMs: 10_000 });
+export async function guestMounts(guest: GuestCommands): Promise<GuestMountEntry[]> {
+  const text = await guest.run(["cat", "/proc/mounts"], { root: false, timeoutMs: 10_000 });
   return text
     .split("\n")
     .filter((l) => l.trim())
@@ -28,34 +28,40 @@ export async function guestMounts(ssh: GuestSsh): Promise<GuestMountEntry[]> {
     });
 }
 
-/** Creates the mount point; returns whether it was created (so removal can leave the guest as it was). */
-export async function prepareMountPoint(ssh: GuestSsh, mountPoint: string): Promise<boolean> {
-  const mounts = await guestMounts(ssh);
+/**
+ * Checks the mount point and says whether it must be created; `create` then makes it. Split so
+ * the journal records "we made it" before the folder exists (a crash in between leaves nothing).
+ */
+export async function checkMountPoint(guest: GuestCommands, mountPoint: string): Promise<boolean> {
+  const mounts = await guestMounts(guest);
   if (mounts.some((m) => m.mountPoint === mountPoint)) {
     throw new HotmountError("MOUNT_CONFLICT", `${mountPoint} is already a mount point in the guest`, {
       hint: "Pick another guest path, or unmount what is there first.",
     });
   }
-  const probe = await ssh.exec(["test", "-e", mountPoint], { timeoutMs: 10_000 });
+  const probe = await guest.exec(["test", "-e", mountPoint], { timeoutMs: 10_000 });
   if (probe.code === 0) {
-    const isDir = await ssh.exec(["test", "-d", mountPoint], { timeoutMs: 10_000 });
+    const isDir = await guest.exec(["test", "-d", mountPoint], { timeoutMs: 10_000 });
     if (isDir.code !== 0) throw new HotmountError("MOUNT_CONFLICT", `${mountPoint} exists in the guest and is not a folder`, { hint: "Pick another guest path." });
     return false;
   }
-  await ssh.run(["mkdir", "-p", "--", mountPoint], { timeoutMs: 10_000 });
   return true;
 }
 
-export async function removeCreatedDir(ssh: GuestSsh, mountPoint: string): Promise<void> {
-  // rmdir only: never delete anything that is not an empty folder we made.
-  await ssh.exec(["rmdir", "--", mountPoint], { timeoutMs: 10_000 }).catch(() => {});
+export async function createMountPoint(guest: GuestCommands, mountPoint: string): Promise<void> {
+  await guest.run(["mkdir", "-p", "--", mountPoint], { timeoutMs: 10_000 });
 }
 
-export async function mountWithRetry(ssh: GuestSsh, argv: string[], mountPoint: string): Promise<void> {
+export async function removeCreatedDir(guest: GuestCommands, mountPoint: string): Promise<void> {
+  // rmdir only: never delete anything that is not an empty folder we made.
+  await guest.exec(["rmdir", "--", mountPoint], { timeoutMs: 10_000 }).catch(() => {});
+}
+
+export async function mountWithRetry(guest: GuestCommands, argv: string[], mountPoint: string): Promise<void> {
   const end = Date.now() + MOUNT_RETRY_MS;
   let last = "";
   for (let delay = 50; ; delay = Math.min(500, delay * 2)) {
-    const r = await ssh.exec(argv, { timeoutMs: 15_000 });
+    const r = await guest.exec(argv, { timeoutMs: 15_000 });
     if (r.code === 0) return;
     last = r.stderr.trim() || `exit ${r.code}`;
     if (Date.now() + delay >= end) break;
@@ -67,13 +73,13 @@ export async function mountWithRetry(ssh: GuestSsh, argv: string[], mountPoint: 
 }
 
 /** Processes holding the mount (busybox/psmisc fuser), as "pid comm" strings. */
-export async function holders(ssh: GuestSsh, mountPoint: string): Promise<string[]> {
-  const r = await ssh.exec(["fuser", "-m", mountPoint], { timeoutMs: 10_000 });
+export async function holders(guest: GuestCommands, mountPoint: string): Promise<string[]> {
+  const r = await guest.exec(["fuser", "-m", mountPoint], { timeoutMs: 10_000 });
   // PIDs go to stdout; the path and access letters to stderr (a path like /mnt/2024 is no pid).
   const pids = r.stdout.match(/\b\d+\b/g) ?? [];
   const out: string[] = [];
   for (const pid of pids.slice(0, 8)) {
-    const c = await ssh.exec(["cat", `/proc/${pid}/comm`], { timeoutMs: 5000 });
+    const c = await guest.exec(["cat", `/proc/${pid}/comm`], { timeoutMs: 5000 });
     out.push(`${pid} ${c.stdout.trim() || "?"}`);
   }
   return out;
@@ -81,18 +87,18 @@ export async function holders(ssh: GuestSsh, mountPoint: string): Promise<string
 
 export type UnmountResult = { ok: true } | { ok: false; busy: boolean; message: string };
 
-export async function unmount(ssh: GuestSsh, mountPoint: string, opts: { lazy: boolean; timeoutMs: number }): Promise<UnmountResult> {
+export async function unmount(guest: GuestCommands, mountPoint: string, opts: { lazy: boolean; timeoutMs: number }): Promise<UnmountResult> {
   const argv = opts.lazy ? ["umount", "-l", "--", mountPoint] : ["umount", "--", mountPoint];
   let r;
   try {
-    r = await ssh.exec(argv, { timeoutMs: opts.timeoutMs });
+    r = await guest.exec(argv, { timeoutMs: opts.timeoutMs });
   } catch (e) {
     return { ok: false, busy: false, message: e instanceof Error ? e.message : String(e) };
   }
   if (r.code === 0) return { ok: true };
   const msg = r.stderr.trim();
   if (/not mounted|no mount point|Invalid argument/i.test(msg)) {
-    const still = (await guestMounts(ssh)).some((m) => m.mountPoint === mountPoint);
+    const still = (await guestMounts(guest)).some((m) => m.mountPoint === mountPoint);
     if (!still) return { ok: true };
   }
   return { ok: false, busy: /busy/i.test(msg), message: msg || `exit ${r.code}` };

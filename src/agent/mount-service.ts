@@ -2,11 +2,13 @@
 // (so no slot is double-booked), with the journal written after every state change.
 import type { Progress } from "../../drivers/driver.ts";
 import { HotmountError, asHotmountError } from "../core/errors.ts";
+import { failpoint } from "../core/failpoint.ts";
 import { instancePaths } from "../core/paths.ts";
 import { newMountId, normalizeGuestPath, resolveHostPath } from "../core/validate.ts";
 import type { Mount, MountRequest, Transport } from "./api.ts";
 import { MountRequest as MountRequestSchema } from "./api.ts";
-import { guestMounts, holders, prepareMountPoint, removeCreatedDir, unmount } from "./guest-fs.ts";
+import { checkMountPoint, createMountPoint, guestMounts, holders, removeCreatedDir, unmount } from "./guest-fs.ts";
+import type { GuestSsh } from "../ssh/guest-ssh.ts";
 import { loadJournal, saveJournal, toMount, type MountRecord } from "./journal.ts";
 import { deviceTransport } from "./transports/device.ts";
 import { reverseSshfsTransport } from "./transports/reverse-sshfs.ts";
@@ -129,15 +131,19 @@ export class MountService {
     const t = this.transports[req.type];
     const ssh = await this.ctx.ssh();
     progress("preparing the guest folder");
-    rec.createdDir = await prepareMountPoint(ssh, rec.mountPoint);
+    rec.createdDir = await checkMountPoint(ssh, rec.mountPoint);
     this.records.set(rec.id, rec);
     this.persist();
+    failpoint("add:journaled");
     let attached = false;
     try {
+      if (rec.createdDir) await createMountPoint(ssh, rec.mountPoint);
       await t.attach(rec, progress);
       attached = true;
       this.persist();
+      failpoint("add:attached");
       await t.mount(rec, progress);
+      failpoint("add:mounted");
       rec.state = "ready";
       this.persist();
       this.ctx.log.info("mounted", { id: rec.id, type: rec.type, hostPath: rec.hostPath, mountPoint: rec.mountPoint, slot: rec.slot });
@@ -168,6 +174,7 @@ export class MountService {
     const before = rec.state;
     rec.state = "removing";
     this.persist();
+    failpoint("remove:journaled");
     const ssh = await this.ctx.ssh();
     progress("unmounting in the guest");
     const mounted = (await guestMounts(ssh)).some((m) => m.mountPoint === rec.mountPoint);
@@ -198,11 +205,73 @@ export class MountService {
         });
       }
     }
+    failpoint("remove:unmounted");
+    if (rec.type !== "reverse-sshfs") await this.unmountElsewhere(ssh, rec, before, force);
     await this.transports[rec.type].detach(rec, progress);
+    failpoint("remove:detached");
     if (rec.createdDir) await removeCreatedDir(ssh, rec.mountPoint);
     this.records.delete(rec.id);
     this.persist();
     this.ctx.log.info("removed", { id: rec.id, mountPoint: rec.mountPoint });
+  }
+
+  /** Brings a reverse-sshfs mount back after its session ended (agent restart, SSH drop). */
+  reattach(rec: MountRecord): Promise<void> {
+    return this.serial(async () => {
+      const ssh = await this.ctx.ssh();
+      if ((await guestMounts(ssh)).some((m) => m.mountPoint === rec.mountPoint)) {
+        await unmount(ssh, rec.mountPoint, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
+      }
+      const t = this.transports[rec.type];
+      try {
+        await t.detach(rec, quiet);
+        await t.attach(rec, quiet);
+        await t.mount(rec, quiet);
+        rec.state = "ready";
+        delete rec.error;
+        this.persist();
+        this.ctx.log.info("re-established", { id: rec.id });
+      } catch (e) {
+        this.markFailed(rec.id, `could not re-establish: ${asHotmountError(e).message}`, "Remove it and add it again.");
+        throw e;
+      }
+    });
+  }
+
+  /** Marks ready mounts that vanished from the guest (guest reboot, someone's umount). */
+  async checkGuest(): Promise<void> {
+    const ready = [...this.records.values()].filter((r) => r.state === "ready");
+    if (!ready.length) return;
+    const ssh = await this.ctx.ssh();
+    const mounted = new Set((await guestMounts(ssh)).map((m) => m.mountPoint));
+    for (const r of ready) {
+      if (!mounted.has(r.mountPoint) && r.state === "ready") {
+        this.markFailed(r.id, "no longer mounted in the guest (was the guest rebooted?)", "Remove it with `hotmount mount remove --force` and add it again.");
+      }
+    }
+  }
+
+  /**
+   * A device still mounted elsewhere in the guest (a bind mount of it) must not be unplugged: the
+   * guest would wait for it forever and stall every later hot-plug. Refuse, or with force unmount.
+   */
+  private async unmountElsewhere(ssh: GuestSsh, rec: MountRecord, before: MountRecord["state"], force: boolean): Promise<void> {
+    const tag = rec.tag ?? rec.device?.tag ?? rec.id;
+    const others = (await guestMounts(ssh)).filter((m) => m.source === tag && (m.fstype === "9p" || m.fstype === "virtiofs")).map((m) => m.mountPoint);
+    if (!others.length) return;
+    if (!force) {
+      rec.state = before;
+      this.persist();
+      throw new HotmountError("MOUNT_BUSY", `the device of ${rec.mountPoint} is still mounted in the guest at ${others.join(", ")}`, {
+        hint: "Unmount those in the guest first (bind mounts of it), or remove with --force, which unmounts them too.",
+        details: { mountPoints: others },
+      });
+    }
+    for (const mp of others.reverse()) {
+      await ssh.exec(["fuser", "-k", "-m", mp], { timeoutMs: 10_000 }).catch(() => {});
+      const r = await unmount(ssh, mp, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
+      if (!r.ok) await unmount(ssh, mp, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
+    }
   }
 
   /** Removes every mount (vm stop); keeps going past failures and reports the first. */

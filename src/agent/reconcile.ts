@@ -6,8 +6,8 @@ import { asFSHotPlugger, type DriverSession, type Logger } from "../../drivers/d
 import type { GuestSsh } from "../ssh/guest-ssh.ts";
 import { guestMounts, unmount } from "./guest-fs.ts";
 import type { MountService } from "./mount-service.ts";
+import { isMountId } from "../core/validate.ts";
 
-const OUR_ID = /^hm[0-9a-f]{8}$/;
 
 export async function reconcile(service: MountService, session: DriverSession, ssh: () => Promise<GuestSsh>, log: Logger): Promise<void> {
   const hp = asFSHotPlugger(session);
@@ -20,23 +20,31 @@ export async function reconcile(service: MountService, session: DriverSession, s
     known.add(rec.id);
     if (rec.state === "adding" || rec.state === "removing") {
       log.warn("finishing an interrupted operation by removing the mount", { id: rec.id, state: rec.state });
-      if (mounted.has(rec.mountPoint)) await unmount(g, rec.mountPoint, { lazy: true, timeoutMs: 10_000 });
+      // Unmount before any unplug (a device pulled from under a mount stalls the guest).
+      if (mounted.has(rec.mountPoint)) {
+        const r = await unmount(g, rec.mountPoint, { lazy: false, timeoutMs: 10_000 });
+        if (!r.ok) await unmount(g, rec.mountPoint, { lazy: true, timeoutMs: 10_000 });
+      }
       if (hp && rec.type !== "reverse-sshfs") await hp.scrub(rec.id);
       if (rec.createdDir) await g.exec(["rmdir", "--", rec.mountPoint], { timeoutMs: 10_000 }).catch(() => {});
       service.forget(rec.id);
       continue;
     }
+    if (rec.type === "reverse-sshfs") {
+      // Its SSH session died with the previous agent: start a new one.
+      await service.reattach(rec).catch((e) => log.warn("could not re-establish reverse-sshfs", { id: rec.id, error: String(e) }));
+      continue;
+    }
     const problems: string[] = [];
     if (!mounted.has(rec.mountPoint)) problems.push("not mounted in the guest (was the guest rebooted?)");
-    if (rec.type !== "reverse-sshfs" && !inv.devices.some((d) => d.id === rec.id)) problems.push("its device is gone from the VM");
+    if (!inv.devices.some((d) => d.id === rec.id)) problems.push("its device is gone from the VM");
     if (rec.type === "virtiofs" && !inv.backends.some((b) => b.kind === "virtiofsd" && b.id === rec.id)) problems.push("its virtiofsd is not running");
-    if (rec.type === "reverse-sshfs") problems.push("its SSH session ended with the previous agent");
     if (problems.length) service.markFailed(rec.id, problems.join("; "), "Remove it (`hotmount mount remove ... --force`) and add it again.");
     else log.info("mount confirmed", { id: rec.id });
   }
 
   if (!hp) return;
-  const strays = new Set([...inv.devices.map((d) => d.id), ...inv.backends.map((b) => b.id)].filter((id) => OUR_ID.test(id) && !known.has(id)));
+  const strays = new Set([...inv.devices.map((d) => d.id), ...inv.backends.map((b) => b.id)].filter((id) => isMountId(id) && !known.has(id)));
   for (const id of strays) {
     log.warn("removing a leftover device with no record", { id });
     await hp.scrub(id);

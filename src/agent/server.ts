@@ -62,7 +62,12 @@ export function serveAgent(socketPath: string, h: AgentHandlers) {
   const server = Bun.serve({
     unix: socketPath,
     maxRequestBodySize: MAX_BODY_BYTES * 2,
-    fetch: (req) => route(h, req).catch(errorResponse),
+    fetch: (req, srv) => {
+      // A mount or remove may take longer than Bun's default idle timeout of 10 s (the guest
+      // umount and device_del deadlines are 15 s each); the client has its own timeout.
+      srv.timeout(req, 0);
+      return route(h, req).catch(errorResponse);
+    },
     error: errorResponse,
   });
   chmodSync(socketPath, 0o600);

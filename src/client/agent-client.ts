@@ -38,7 +38,7 @@ export class AgentClient {
     } catch (e) {
       throw new HotmountError("AGENT_UNREACHABLE", `the agent of "${this.instance}" does not answer`, {
         cause: e,
-        hint: `Is the VM running? \`hotmount vm list\`; restart with \`hotmount vm stop ${this.instance} && hotmount vm start ${this.instance}\`.`,
+        hint: `If the VM runs but its agent died, \`hotmount vm start ${this.instance}\` restarts the agent; see \`hotmount vm logs ${this.instance} --agent\`.`,
       });
     }
     if (!res.ok) {

@@ -78,7 +78,13 @@ export async function startInstance(name: string, flags: StartFlags, progress: P
     const cfg = await buildConfig(name, flags, progress);
     const driver = getDriver(cfg.driver);
     if ((await driver.status(cfg)).state === "running") {
-      throw new HotmountError("INSTANCE_ALREADY_RUNNING", `instance "${name}" is already running`, { hint: `Stop it first with \`hotmount vm stop ${name}\`.` });
+      if (await agentAnswers(name)) {
+        throw new HotmountError("INSTANCE_ALREADY_RUNNING", `instance "${name}" is already running`, { hint: `Stop it first with \`hotmount vm stop ${name}\`.` });
+      }
+      // The VM runs but its agent died: start a new agent, which reconciles from the journal.
+      progress("the VM is running without its agent: restarting the agent");
+      await startAgent(name);
+      return;
     }
     if (driver.vmLivesInCaller) {
       progress("starting the agent, which boots the VM");
@@ -94,6 +100,15 @@ export async function startInstance(name: string, flags: StartFlags, progress: P
       throw e;
     }
   });
+}
+
+async function agentAnswers(name: string): Promise<boolean> {
+  try {
+    await new AgentClient(name).info(3000);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function startAgent(name: string, readyWithinMs = 60_000): Promise<void> {

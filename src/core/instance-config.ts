@@ -34,7 +34,7 @@ export const InstanceConfig = z.object({
   /** Guest SSH; the port is chosen at start. */
   ssh: z.object({ host: z.string(), port: z.number().int(), user: z.string(), identityFile: z.string() }),
   /** Static virtiofs shares configured at boot (`vm start --mount`). */
-  staticMounts: z.array(z.object({ hostPath: z.string(), mountPoint: z.string(), tag: z.string() })).default([]),
+  staticMounts: z.array(z.object({ hostPath: z.string(), mountPoint: z.string(), tag: z.string(), writable: z.boolean().default(true) })).default([]),
   persistentMounts: z.array(PersistentMount).default([]),
 });
 export type InstanceConfig = z.infer<typeof InstanceConfig>;

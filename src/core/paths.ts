@@ -43,6 +43,8 @@ export interface InstancePaths {
   qemuPid: string;
   qemuLog: string;
   qmpSock: string;
+  /** Host end of the qemu-guest-agent virtio-serial channel. */
+  qgaSock: string;
   serialLog: string;
   agentSock: string;
   agentPid: string;
@@ -66,6 +68,7 @@ export function instancePaths(name: string): InstancePaths {
     qemuPid: join(dir, "qemu.pid"),
     qemuLog: join(dir, "qemu.log"),
     qmpSock: join(dir, "qmp.sock"),
+    qgaSock: join(dir, "qga.sock"),
     serialLog: join(dir, "serial.log"),
     agentSock: join(dir, "agent.sock"),
     agentPid: join(dir, "agent.pid"),

@@ -66,6 +66,11 @@ export function newMountId(): string {
   return `hm${randomBytes(4).toString("hex")}`;
 }
 
+/** Device, chardev and backend ids hotmount made (all others belong to the VM's own config). */
+export function isMountId(id: string): boolean {
+  return /^hm[0-9a-f]{8}$/.test(id);
+}
+
 export function checkTag(tag: string, max: number): void {
   if (Buffer.byteLength(tag) > max) throw bad(`the tag ${tag} is longer than ${max} bytes`, `Device tags are at most ${max} bytes.`);
 }

@@ -6,6 +6,9 @@ import { HotmountError } from "../core/errors.ts";
 /** Printed alone on a line on the serial console once dropbear listens (or at once in probe mode). */
 export const READY_MARKER = "HOTMOUNT-GUEST-READY";
 
+/** The virtio-serial port qemu-guest-agent listens on; the QEMU runner names its channel so. */
+export const QGA_PORT_NAME = "org.qemu.guest_agent.0";
+
 /** The user the host logs in as over SSH. */
 export const GUEST_USER = "root";
 export const GUEST_HOME = "/root";

@@ -2,7 +2,7 @@
 // All of them are part of the cache key (recipe.ts), so editing one here rebuilds the image.
 import {
   CMDLINE_KEYTYPE, CMDLINE_PROBE, CMDLINE_SSHKEY, GUEST_DNS, GUEST_GATEWAY, GUEST_HOME, GUEST_HOSTNAME,
-  GUEST_IP, GUEST_NET_DEVICE, GUEST_PREFIX_LEN, GUEST_SSH_PORT, GUEST_USER, READY_MARKER,
+  GUEST_IP, GUEST_NET_DEVICE, GUEST_PREFIX_LEN, GUEST_SSH_PORT, GUEST_USER, QGA_PORT_NAME, READY_MARKER,
 } from "./contract.ts";
 
 export const GUEST_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -68,7 +68,32 @@ exec /sbin/init
 // a dead FUSE mount). dropbear in the foreground (-F) so init respawns it; host keys made on first
 // connection (-R); no password logins (-s); log to the console (-E) for the serial log.
 const INITTAB = `::respawn:/usr/sbin/dropbear -F -E -R -s -p ${GUEST_SSH_PORT} -P /run/dropbear.pid
+::respawn:/etc/hotmount/qga
 ::once:/etc/hotmount/ready
+`;
+
+// qemu-guest-agent, respawned by init. No udev: the port's /dev/vportNpM node comes from
+// devtmpfs, but the /dev/virtio-ports/<name> link qemu-ga looks for is made here from sysfs.
+// A VM without the channel (another runner) gets one line on the console and an idle sleep
+// instead of a respawn loop; a respawn waits a second so a crashing qemu-ga cannot spin.
+const QGA = `#!/bin/sh
+name=${QGA_PORT_NAME}
+[ -e /run/qga.started ] && sleep 1
+touch /run/qga.started
+i=0
+port=
+while [ -z "$port" ]; do
+  for p in /sys/class/virtio-ports/*; do
+    [ "$(cat "$p/name" 2>/dev/null)" = "$name" ] && port=\${p##*/}
+  done
+  [ -n "$port" ] && break
+  i=$((i + 1))
+  if [ $i -gt 100 ]; then echo "hotmount: no virtio-serial port $name; qemu-guest-agent not started"; exec sleep 2147483647; fi
+  sleep 0.1
+done
+mkdir -p /dev/virtio-ports
+ln -sfn ../$port /dev/virtio-ports/$name
+exec qemu-ga -m virtio-serial -p /dev/virtio-ports/$name </dev/null
 `;
 
 // "Ready" must mean "an SSH connection will be answered": QEMU's hostfwd accepts TCP long before
@@ -117,6 +142,7 @@ export function guestFiles(): Record<string, GuestFile> {
     init: f(INIT, 0o755),
     "etc/inittab": f(INITTAB),
     "etc/hotmount/ready": f(READY, 0o755),
+    "etc/hotmount/qga": f(QGA, 0o755),
     "bin/mountpoint": f(MOUNTPOINT, 0o755),
     "etc/passwd": f(`${GUEST_USER}:x:0:0:${GUEST_USER}:${GUEST_HOME}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n`),
     "etc/group": f("root:x:0:\ntty:x:5:\nnogroup:x:65534:\n"),

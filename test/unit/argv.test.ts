@@ -4,7 +4,7 @@ import { buildQemuArgv, type QemuArgvInput } from "../../drivers/qemu/argv.ts";
 
 const base: QemuArgvInput = {
   accel: "tcg", memoryMiB: 512, cpus: 2, slots: 8, ninePLinks: ["/i/9p/slot0", "/i/9p/slot1"],
-  kernel: "/k", initrd: "/i.img", append: "console=ttyS0", qmpSocket: "/i/qmp.sock", serialLog: "/i/serial.log", sshPort: 40022,
+  kernel: "/k", initrd: "/i.img", append: "console=ttyS0", qmpSocket: "/i/qmp.sock", qgaSocket: "/i/qga.sock", serialLog: "/i/serial.log", sshPort: 40022,
 };
 const values = (a: string[], flag: string) => a.flatMap((x, i) => (x === flag ? [a[i + 1]!] : []));
 
@@ -58,4 +58,11 @@ test("each 9p slot reserves a writable and a read-only fsdev on its symlink", ()
     "local,id=fsd1r,path=/i/9p/slot1,security_model=none,readonly=on",
   ]);
   expect(() => buildQemuArgv("qemu", { ...base, ninePLinks: ["/a,b"] })).toThrow(/comma/);
+});
+
+test("qemu-guest-agent channel: a virtio-serial port named org.qemu.guest_agent.0 on a non-waiting socket", () => {
+  const a = buildQemuArgv("qemu", base);
+  expect(values(a, "-device")).toContain("virtio-serial-pci,id=vser0");
+  expect(values(a, "-chardev")).toContain("socket,id=qga0,path=/i/qga.sock,server=on,wait=off");
+  expect(values(a, "-device")).toContain("virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0");
 });

@@ -1,0 +1,46 @@
+// How the agent runs commands in the guest: over qemu-guest-agent's guest-exec when the guest
+// runs it (argv goes to execve as is: no shell, no quoting, no sudo), else over SSH (argv joined
+// by the one quoting function, `sudo -n` for a non-root user). Callers see one shape.
+import { existsSync } from "node:fs";
+import type { InstanceConfig } from "../core/instance-config.ts";
+import { instancePaths } from "../core/paths.ts";
+import type { ExecOptions, ExecResult, GuestSsh } from "../ssh/guest-ssh.ts";
+import { qgaExecFor } from "./qga-exec.ts";
+import type { GuestExec } from "./types.ts";
+
+export type { ExecOptions, ExecResult } from "../ssh/guest-ssh.ts";
+export { checkExit, type GuestCommands, type GuestExec } from "./types.ts";
+
+/** How long qemu-guest-agent may take to answer a ping before the agent uses SSH instead. */
+export const QGA_PING_MS = 1000;
+
+export class SshGuestExec implements GuestExec {
+  readonly via = "ssh" as const;
+  /** why: what made QGA unusable, for the log. */
+  constructor(readonly ssh: GuestSsh, readonly why?: string) {}
+
+  exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+    return this.ssh.exec(argv, opts);
+  }
+
+  run(argv: readonly string[], opts?: ExecOptions): Promise<string> {
+    return this.ssh.run(argv, opts);
+  }
+}
+
+/**
+ * QGA when the instance has its channel and qemu-guest-agent answers a ping within `pingMs`;
+ * SSH otherwise (a guest without qemu-ga, a hung or restarting one, a driver with no channel).
+ * Asked per operation, so the choice follows the guest: a qemu-ga that comes back is used again.
+ */
+export async function guestExecFor(cfg: InstanceConfig, ssh: () => Promise<GuestSsh>, pingMs = QGA_PING_MS): Promise<GuestExec> {
+  const sock = instancePaths(cfg.name).qgaSock;
+  let why = "the VM has no qemu-guest-agent channel";
+  if (existsSync(sock)) {
+    const qga = qgaExecFor(sock);
+    const problem = await qga.probe(pingMs);
+    if (!problem) return qga;
+    why = problem;
+  }
+  return new SshGuestExec(await ssh(), why);
+}
