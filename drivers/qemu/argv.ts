@@ -11,6 +11,8 @@ export interface StaticShare {
   /** vhost-user socket of a virtiofsd started before QEMU. */
   socket: string;
   tag: string;
+  /** vhost-user-fs-pci queue-size (see virtiofs-tuning.ts); QEMU's default (128) when absent. */
+  queueSize?: number;
 }
 
 export interface QemuArgvInput {
@@ -84,7 +86,7 @@ export function buildQemuArgv(qemu: string, i: QemuArgvInput): string[] {
   });
   (i.staticShares ?? []).forEach((s, n) => {
     a.push("-chardev", `socket,id=static${n},path=${s.socket}`);
-    a.push("-device", `vhost-user-fs-pci,chardev=static${n},tag=${s.tag}`);
+    a.push("-device", `vhost-user-fs-pci,chardev=static${n},tag=${s.tag}${s.queueSize ? `,queue-size=${s.queueSize}` : ""}`);
   });
   return a;
 }

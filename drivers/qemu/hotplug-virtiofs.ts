@@ -5,10 +5,11 @@ import { isCode } from "../../src/core/errors.ts";
 import { failpoint } from "../../src/core/failpoint.ts";
 import { instancePaths, virtiofsdLog, virtiofsdSocket } from "../../src/core/paths.ts";
 import { chardevAdd, chardevRemove, deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
-import { cmdlineOf, findProcesses } from "../../src/util/process.ts";
+import { cmdlineOf, findProcesses, sleep } from "../../src/util/process.ts";
 import type { PlugRequest, PluggedDevice, Progress } from "../driver.ts";
 import type { HotplugContext } from "./session.ts";
 import { startVirtiofsd, stopVirtiofsd, type RunningVirtiofsd } from "./virtiofsd.ts";
+import { virtiofsTuning } from "./virtiofs-tuning.ts";
 
 const DEVICE_DELETED_TIMEOUT_MS = 15_000;
 /** virtiofsd children of this agent; `expected` marks an exit we asked for. */
@@ -48,15 +49,31 @@ export async function plugVirtiofs(ctx: HotplugContext, req: PlugRequest, progre
     failpoint("plug:virtiofsd");
 
     progress("attaching the device");
-    await chardevAdd(ctx.qmp, chardevId(req.id), { type: "socket", data: { addr: { type: "unix", data: { path: socket } }, server: false } });
+    await addChardevWhenListening(ctx, req.id, socket);
     undo.push(() => chardevRemove(ctx.qmp, chardevId(req.id)));
     failpoint("plug:chardev");
     // addr 0 always: without it a second device on an occupied port lands at slot 1, unseen.
-    await deviceAdd(ctx.qmp, { driver: "vhost-user-fs-pci", id: req.id, chardev: chardevId(req.id), tag: req.id, bus: slot, addr: "0" });
+    await deviceAdd(ctx.qmp, { driver: "vhost-user-fs-pci", id: req.id, chardev: chardevId(req.id), tag: req.id, bus: slot, addr: "0", "queue-size": virtiofsTuning().queueSize });
     return { id: req.id, type: "virtiofs", tag: req.id, slot };
   } catch (e) {
     await rollback();
     throw e;
+  }
+}
+
+/**
+ * virtiofsd creates its socket file before it listens, and probing it would use up the C
+ * virtiofsd's only connection: so retry chardev-add briefly while QEMU's connect is refused.
+ */
+async function addChardevWhenListening(ctx: HotplugContext, id: string, socket: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await chardevAdd(ctx.qmp, chardevId(id), { type: "socket", data: { addr: { type: "unix", data: { path: socket } }, server: false } });
+      return;
+    } catch (e) {
+      if (!(e instanceof QmpExecuteError && /Connection refused/.test(e.message)) || attempt >= 40) throw e;
+      await sleep(25);
+    }
   }
 }
 

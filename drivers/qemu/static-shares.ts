@@ -6,13 +6,14 @@ import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import { virtiofsdLog, virtiofsdSocket } from "../../src/core/paths.ts";
 import type { StaticShare } from "./argv.ts";
 import { startVirtiofsd } from "./virtiofsd.ts";
+import { virtiofsTuning } from "./virtiofs-tuning.ts";
 
 /** Socket/log name of static share n: never a mount id (hm + 8 hex), so reconcile leaves it alone. */
 export const staticShareId = (n: number) => `static${n}`;
 
 /** What the QEMU argv needs: the sockets are named by position, so this is known before any start. */
 export function staticShares(cfg: InstanceConfig): StaticShare[] {
-  return cfg.staticMounts.map((m, n) => ({ socket: virtiofsdSocket(cfg.name, staticShareId(n)), tag: m.tag }));
+  return cfg.staticMounts.map((m, n) => ({ socket: virtiofsdSocket(cfg.name, staticShareId(n)), tag: m.tag, queueSize: virtiofsTuning().queueSize }));
 }
 
 /** Starts every configured share's virtiofsd; on a failure stops the ones already started. */

@@ -7,6 +7,7 @@ import { dirname } from "node:path";
 import { HotmountError } from "../../src/core/errors.ts";
 import { isAlive, tailFile, terminate, waitUntil } from "../../src/util/process.ts";
 import { requireVirtiofsd, type Virtiofsd } from "./host-tools.ts";
+import { cVirtiofsdTuningArgs, rustVirtiofsdTuningArgs, virtiofsTuning } from "./virtiofs-tuning.ts";
 
 export interface VirtiofsdSpec {
   socket: string;
@@ -30,11 +31,11 @@ export function cVirtiofsdOptValue(v: string): string {
 export function virtiofsdArgv(v: Virtiofsd, s: VirtiofsdSpec): string[] {
   if (v.flavour === "rust") {
     const sandbox = process.getuid?.() === 0 ? "namespace" : "none";
-    const a = [v.path, "--socket-path", s.socket, "--shared-dir", s.source, "--cache", "auto", "--sandbox", sandbox];
+    const a = [v.path, "--socket-path", s.socket, "--shared-dir", s.source, ...rustVirtiofsdTuningArgs(virtiofsTuning()), "--sandbox", sandbox];
     if (!s.writable) a.push("--readonly");
     return a;
   }
-  const base = [v.path, `--socket-path=${s.socket}`, "-o", `source=${cVirtiofsdOptValue(s.source)}`, "-o", "cache=auto"];
+  const base = [v.path, `--socket-path=${s.socket}`, "-o", `source=${cVirtiofsdOptValue(s.source)}`, ...cVirtiofsdTuningArgs(virtiofsTuning())];
   if (s.writable) return base;
   return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", RO_WRAPPER, "hotmount-ro", s.source, ...base];
 }

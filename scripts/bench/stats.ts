@@ -1,13 +1,5 @@
-// Percentiles for the benchmark scripts (nearest-rank).
-export function percentile(xs: number[], p: number): number {
-  if (!xs.length) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-
-export function summary(xs: number[]) {
-  return { n: xs.length, p50: percentile(xs, 50), p95: percentile(xs, 95), min: Math.min(...xs), max: Math.max(...xs) };
-}
+// Percentiles for the benchmark scripts (nearest-rank): one implementation, shared with `hotmount bench`.
+export { percentile, summary } from "../../src/bench/stats.ts";
 
 /** Runs hotmount from source (or $HOTMOUNT_BIN) and returns wall milliseconds; throws on failure. */
 export async function timed(args: string[], env: Record<string, string> = {}): Promise<number> {

@@ -8,12 +8,14 @@ import { buildInfo } from "../core/build-info.ts";
 import { readInstanceConfig } from "../core/instance-config.ts";
 import { jsonLogger } from "../core/log.ts";
 import { instancePaths } from "../core/paths.ts";
+import { type GuestExec, guestExecFor } from "../guest-exec/index.ts";
 import { GuestSsh } from "../ssh/guest-ssh.ts";
 import { sleep } from "../util/process.ts";
 import type { Info, TransportAvailability } from "./api.ts";
 import { MountService } from "./mount-service.ts";
 import { reconcile } from "./reconcile.ts";
 import { serveAgent } from "./server.ts";
+import { mountStaticShares } from "./static-mounts.ts";
 
 const GUEST_CHECK_MS = 3000;
 
@@ -37,12 +39,21 @@ export async function runAgent(name: string): Promise<void> {
     ssh = await connecting;
     return ssh;
   };
+  // Chosen per operation (a qemu-guest-agent may stop or come back); the log says when it changes.
+  let guestVia: string | null = null;
+  const getGuest = async (): Promise<GuestExec> => {
+    const g = await guestExecFor(cfg, getSsh);
+    if (g.via !== guestVia) log.info(`guest commands via ${g.via}`, g.why ? { why: g.why } : undefined);
+    guestVia = g.via;
+    return g;
+  };
 
-  const service: MountService = new MountService({ cfg, session, ssh: getSsh, log, markFailed: (id, m, h) => service.markFailed(id, m, h) });
+  const service: MountService = new MountService({ cfg, session, ssh: getSsh, guest: getGuest, log, markFailed: (id, m, h) => service.markFailed(id, m, h) });
   onVirtiofsdLost((id, why) =>
     service.markFailed(id, `${why} while mounted`, "The guest cannot recover this mount without a reboot: remove it with --force, then reboot the VM if file access hangs."),
   );
-  await reconcile(service, session, getSsh, log).catch((e) => log.error("reconcile failed", { error: String(e) }));
+  await reconcile(service, session, getGuest, log).catch((e) => log.error("reconcile failed", { error: String(e) }));
+  service.setStatic(await mountStaticShares(cfg, await getGuest(), log, startedAt).catch((e) => (log.error("static shares failed", { error: String(e) }), [])));
 
   let stopping = false;
   const exit = async (code: number) => {

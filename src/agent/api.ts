@@ -50,6 +50,8 @@ export const Mount = z.object({
   slot: z.string().optional(),
   createdAt: z.string(),
   error: ApiError.optional(),
+  /** A virtiofs share configured at boot (`vm start --mount`), not hot-plugged: it cannot be removed while the VM runs. */
+  static: z.boolean().optional(),
 });
 export type Mount = z.infer<typeof Mount>;
 

@@ -8,10 +8,11 @@ import { newMountId, normalizeGuestPath, resolveHostPath } from "../core/validat
 import type { Mount, MountRequest, Transport } from "./api.ts";
 import { MountRequest as MountRequestSchema } from "./api.ts";
 import { checkMountPoint, createMountPoint, guestMounts, holders, removeCreatedDir, unmount } from "./guest-fs.ts";
-import type { GuestSsh } from "../ssh/guest-ssh.ts";
+import type { GuestCommands } from "../guest-exec/index.ts";
 import { loadJournal, saveJournal, toMount, type MountRecord } from "./journal.ts";
 import { deviceTransport } from "./transports/device.ts";
 import { reverseSshfsTransport } from "./transports/reverse-sshfs.ts";
+import { findStatic, staticRemoveError } from "./static-mounts.ts";
 import type { TransportContext, TransportDriver } from "./transports/types.ts";
 
 const UMOUNT_DEADLINE_MS = 15_000;
@@ -22,6 +23,8 @@ export class MountService {
   private readonly records = new Map<string, MountRecord>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly transports: Record<Transport, TransportDriver>;
+  /** Static shares (vm start --mount): listed and guarded, never journaled or removed. */
+  private statics: Mount[] = [];
 
   constructor(private readonly ctx: TransportContext) {
     const dev = deviceTransport(ctx);
@@ -45,7 +48,11 @@ export class MountService {
   }
 
   list(): Mount[] {
-    return [...this.records.values()].map(toMount);
+    return [...this.statics, ...[...this.records.values()].map(toMount)];
+  }
+
+  setStatic(mounts: Mount[]): void {
+    this.statics = mounts;
   }
 
   allRecords(): MountRecord[] {
@@ -118,7 +125,7 @@ export class MountService {
   }
 
   private async doAdd(req: MountRequest & { hostPath: string; mountPoint: string; type: Transport; writable: boolean }, progress: Progress): Promise<Mount> {
-    const dup = [...this.records.values()].find((r) => r.mountPoint === req.mountPoint || r.mountPoint.startsWith(req.mountPoint + "/") || req.mountPoint.startsWith(r.mountPoint + "/"));
+    const dup = [...this.statics, ...this.records.values()].find((r) => r.mountPoint === req.mountPoint || r.mountPoint.startsWith(req.mountPoint + "/") || req.mountPoint.startsWith(r.mountPoint + "/"));
     if (dup) {
       throw new HotmountError("MOUNT_CONFLICT", `${req.mountPoint} overlaps the mount ${dup.id} at ${dup.mountPoint}`, {
         hint: `Pick another guest path, or remove it first: \`hotmount mount remove ${this.ctx.cfg.name} ${dup.mountPoint}\`.`,
@@ -129,7 +136,7 @@ export class MountService {
       writable: req.writable, persist: req.persist ?? false, state: "adding", createdAt: new Date().toISOString(), createdDir: false,
     };
     const t = this.transports[req.type];
-    const ssh = await this.ctx.ssh();
+    const ssh = await this.ctx.guest();
     progress("preparing the guest folder");
     rec.createdDir = await checkMountPoint(ssh, rec.mountPoint);
     this.records.set(rec.id, rec);
@@ -161,6 +168,8 @@ export class MountService {
   remove(idOrMountPoint: string, opts: { force?: boolean } = {}, progress: Progress = quiet): Promise<void> {
     return this.serial(async () => {
       const rec = this.find(idOrMountPoint);
+      const st = rec ? undefined : findStatic(this.statics, idOrMountPoint);
+      if (st) throw staticRemoveError(st);
       if (!rec) {
         throw new HotmountError("MOUNT_NOT_FOUND", `no mount ${idOrMountPoint} on instance "${this.ctx.cfg.name}"`, {
           hint: `See \`hotmount mount list ${this.ctx.cfg.name}\`.`,
@@ -175,7 +184,7 @@ export class MountService {
     rec.state = "removing";
     this.persist();
     failpoint("remove:journaled");
-    const ssh = await this.ctx.ssh();
+    const ssh = await this.ctx.guest();
     progress("unmounting in the guest");
     const mounted = (await guestMounts(ssh)).some((m) => m.mountPoint === rec.mountPoint);
     if (mounted) {
@@ -218,7 +227,7 @@ export class MountService {
   /** Brings a reverse-sshfs mount back after its session ended (agent restart, SSH drop). */
   reattach(rec: MountRecord): Promise<void> {
     return this.serial(async () => {
-      const ssh = await this.ctx.ssh();
+      const ssh = await this.ctx.guest();
       if ((await guestMounts(ssh)).some((m) => m.mountPoint === rec.mountPoint)) {
         await unmount(ssh, rec.mountPoint, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
       }
@@ -242,7 +251,7 @@ export class MountService {
   async checkGuest(): Promise<void> {
     const ready = [...this.records.values()].filter((r) => r.state === "ready");
     if (!ready.length) return;
-    const ssh = await this.ctx.ssh();
+    const ssh = await this.ctx.guest();
     const mounted = new Set((await guestMounts(ssh)).map((m) => m.mountPoint));
     for (const r of ready) {
       if (!mounted.has(r.mountPoint) && r.state === "ready") {
@@ -255,7 +264,7 @@ export class MountService {
    * A device still mounted elsewhere in the guest (a bind mount of it) must not be unplugged: the
    * guest would wait for it forever and stall every later hot-plug. Refuse, or with force unmount.
    */
-  private async unmountElsewhere(ssh: GuestSsh, rec: MountRecord, before: MountRecord["state"], force: boolean): Promise<void> {
+  private async unmountElsewhere(ssh: GuestCommands, rec: MountRecord, before: MountRecord["state"], force: boolean): Promise<void> {
     const tag = rec.tag ?? rec.device?.tag ?? rec.id;
     const others = (await guestMounts(ssh)).filter((m) => m.source === tag && (m.fstype === "9p" || m.fstype === "virtiofs")).map((m) => m.mountPoint);
     if (!others.length) return;

@@ -3,16 +3,16 @@
 // is checked in the guest and against the driver's inventory; anything of ours that no record
 // names is removed.
 import { asFSHotPlugger, type DriverSession, type Logger } from "../../drivers/driver.ts";
-import type { GuestSsh } from "../ssh/guest-ssh.ts";
+import type { GuestExec } from "../guest-exec/index.ts";
 import { guestMounts, unmount } from "./guest-fs.ts";
 import type { MountService } from "./mount-service.ts";
 import { isMountId } from "../core/validate.ts";
 
 
-export async function reconcile(service: MountService, session: DriverSession, ssh: () => Promise<GuestSsh>, log: Logger): Promise<void> {
+export async function reconcile(service: MountService, session: DriverSession, guest: () => Promise<GuestExec>, log: Logger): Promise<void> {
   const hp = asFSHotPlugger(session);
   const inv = hp ? await hp.inventory() : { devices: [], backends: [] };
-  const g = await ssh();
+  const g = await guest();
   const mounted = new Set((await guestMounts(g)).map((m) => m.mountPoint));
   const known = new Set<string>();
 

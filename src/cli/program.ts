@@ -2,6 +2,7 @@
 // so `hotmount mount list --json` starts fast.
 import { Command, CommanderError } from "commander";
 import { register as agent } from "./commands/agent.ts";
+import { register as bench } from "./commands/bench.ts";
 import { register as completion } from "./commands/completion.ts";
 import { register as doctor } from "./commands/doctor.ts";
 import { register as mount } from "./commands/mount.ts";
@@ -24,7 +25,7 @@ Quick start:
 State lives in $HOTMOUNT_HOME (default ~/.hotmount). Exit codes: docs/embedding.md.`)
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
-  for (const r of [vm, mount, shell, doctor, tui, version, completion, agent]) r(program);
+  for (const r of [vm, mount, shell, doctor, bench, tui, version, completion, agent]) r(program);
   return program;
 }
 

@@ -15,6 +15,7 @@ import { withLock } from "../util/lock.ts";
 import { isAlive, readPidFile, removeQuietly, tailFile, terminate, waitUntil } from "../util/process.ts";
 import { AgentClient } from "./agent-client.ts";
 import { selfArgv } from "./self.ts";
+import { parseStaticMounts } from "./static-mounts.ts";
 import type { StartOptions } from "./types.ts";
 
 export interface StartFlags extends StartOptions {
@@ -24,6 +25,8 @@ export interface StartFlags extends StartOptions {
   append?: string;
   accel?: "auto" | "kvm" | "tcg";
   driver?: string;
+  /** `--mount HOST:GUEST[:ro]` values: static virtiofs shares; absent keeps the previous ones. */
+  mounts?: string[];
 }
 
 export function checkName(name: string): string {
@@ -65,6 +68,7 @@ async function buildConfig(name: string, f: StartFlags, progress: Progress): Pro
     kernel, initrd, append: append ?? "",
     accel: f.accel ?? prev?.accel ?? "auto",
     ssh: { host: "127.0.0.1", port: 0, user: demo ? GUEST_USER : (prev?.ssh.user ?? "root"), identityFile: key.privateKey },
+    staticMounts: f.mounts?.length ? parseStaticMounts(f.mounts) : (prev?.staticMounts ?? []),
     persistentMounts: prev?.persistentMounts ?? [],
   });
 }

@@ -52,7 +52,9 @@ export class GuestSsh {
     const client = new Client();
     await new Promise<void>((resolve, reject) => {
       client.once("ready", () => resolve());
-      client.once("error", (e) => reject(new HotmountError("SSH_FAILED", `SSH to ${target.user}@${target.host}:${target.port} failed: ${e.message}`, { cause: e, hint: "Is the VM running? See `hotmount vm list`." })));
+      // on, not once: a handshake timeout is followed by "Connection lost before handshake", a
+      // second error that would otherwise go unhandled and end the process (the agent).
+      client.on("error", (e) => reject(new HotmountError("SSH_FAILED", `SSH to ${target.user}@${target.host}:${target.port} failed: ${e.message}`, { cause: e, hint: "Is the VM running? See `hotmount vm list`." })));
       client.connect(cfg);
     });
     return new GuestSsh(client, target);

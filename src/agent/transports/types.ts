@@ -2,13 +2,17 @@
 // journal, rollback, unmount first on remove); a transport supplies the three steps around it.
 import type { DriverSession, Logger, Progress } from "../../../drivers/driver.ts";
 import type { InstanceConfig } from "../../core/instance-config.ts";
+import type { GuestExec } from "../../guest-exec/index.ts";
 import type { GuestSsh } from "../../ssh/guest-ssh.ts";
 import type { MountRecord } from "../journal.ts";
 
 export interface TransportContext {
   cfg: InstanceConfig;
   session: DriverSession;
+  /** The SSH connection: reverse-sshfs needs its channels. */
   ssh(): Promise<GuestSsh>;
+  /** Guest commands (mount, umount, /proc/mounts ...): qemu-guest-agent when it answers, else SSH. */
+  guest(): Promise<GuestExec>;
   log: Logger;
   /** A transport reports a mount that broke on its own (backend died, SSH dropped). */
   markFailed(id: string, message: string, hint: string): void;

@@ -74,7 +74,7 @@ export function register(program: Command): void {
         if (o.json) return printJson(mounts);
         if (!mounts.length) return void process.stdout.write("no mounts\n");
         process.stdout.write(table(["ID", "INSTANCE", "TYPE", "MODE", "STATE", "AGE", "HOST", "GUEST"], mounts.map((m) => [
-          m.id, m.instance, m.type, m.writable ? "rw" : "ro", m.state, age(m.createdAt), m.hostPath, m.mountPoint,
+          m.id, m.instance, m.static ? `${m.type} (static)` : m.type, m.writable ? "rw" : "ro", m.state, age(m.createdAt), m.hostPath, m.mountPoint,
         ])));
       } catch (e) {
         fail(e, o.json);
