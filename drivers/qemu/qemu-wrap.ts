@@ -175,6 +175,12 @@ function sshForwardOf(opts: QemuOpt[]): { host: string; port: number } | null {
   return null;
 }
 
+/** The accelerator a QEMU command line asks for (kvm, tcg, hvf, ...), or null for QEMU's default. */
+export function qemuAccel(args: readonly string[]): string | null {
+  const opts = splitQemuArgs(args);
+  return accelOf(opts, machineOf(opts).props);
+}
+
 function accelOf(opts: QemuOpt[], machineProps: Record<string, string>): string | null {
   if (opts.some((o) => o.name === "enable-kvm")) return "kvm";
   const a = values(opts, "accel").map((v) => parseOptString(v, "accel").implied).pop();

@@ -52,7 +52,7 @@ export interface BenchReport {
   command: string;
   host: { kernel: string; cpus: number; cpuModel: string; qemu: string; virtiofsd: string };
   instance: { name: string; memoryMiB: number; cpus: number };
-  params: { sizeMiB: number; files: number; fileBytes: number; treeEntries: number; reps: number; cycles: number };
+  params: { sizeMiB: number; files: number; fileBytes: number; treeEntries: number; reps: number; otherReps: number; cycles: number };
   caches: { guest: string; host: string };
   tuning: Record<string, unknown>;
   sources: SourceResult[];
@@ -127,7 +127,7 @@ export const THROUGHPUT_HEADERS = ["SOURCE", "READ MB/s", "WRITE MB/s", "CREATE 
 export function formatReport(r: BenchReport): string {
   const out: string[] = [];
   out.push(`hotmount bench ${r.instance.name} · ${r.date} · ${r.accel.toUpperCase()} · ${r.instance.cpus} vCPU, ${r.instance.memoryMiB} MiB guest`);
-  out.push(`large file ${r.params.sizeMiB} MiB (dd bs=1M); ${r.params.files} files of ${r.params.fileBytes} B; find over ${r.params.treeEntries} entries; median of ${r.params.reps} run(s)`);
+  out.push(`large file ${r.params.sizeMiB} MiB (dd bs=1M); ${r.params.files} files of ${r.params.fileBytes} B; find over ${r.params.treeEntries} entries; median of ${r.params.reps} run(s), ${r.params.otherReps} for 9p and reverse-sshfs`);
   out.push("");
   out.push(textTable(THROUGHPUT_HEADERS, throughputRows(r)));
   for (const s of r.skipped) out.push(`skipped ${s.name}: ${s.why}`);

@@ -115,7 +115,7 @@ export function chartSvg(r: BenchReport): string {
     return `<rect x="${lx}" y="44" width="12" height="12" fill="${COLOR[s.name]}"/><text x="${lx + 16}" y="54" class="s">${esc(SOURCE_LABEL[s.name])}</text>`;
   });
   const body = ps.map((p, i) => panelSvg(p, 10 + (i % COLS) * PANEL_W, headH + Math.floor(i / COLS) * rowH));
-  const title = `hotmount bench · ${r.date.slice(0, 10)} · ${r.accel.toUpperCase()} · ${r.instance.cpus} vCPU, ${r.instance.memoryMiB} MiB guest · median of ${r.params.reps}`;
+  const title = `hotmount bench · ${r.date.slice(0, 10)} · ${r.accel.toUpperCase()} · ${r.instance.cpus} vCPU, ${r.instance.memoryMiB} MiB guest · median of ${r.params.reps} runs (9p, sshfs: ${r.params.otherReps})`;
   const foot = r.accel === "tcg"
     ? "TCG: the guest CPU is emulated, so every guest page copy is slow; under KVM the ranking between transports differs."
     : "KVM: hardware virtualization; figures from TCG hosts rank the transports differently.";

@@ -6,6 +6,8 @@ import { register as bench } from "./commands/bench.ts";
 import { register as completion } from "./commands/completion.ts";
 import { register as doctor } from "./commands/doctor.ts";
 import { register as mount } from "./commands/mount.ts";
+import { register as qemuWrap } from "./commands/qemu-wrap.ts";
+import { register as run } from "./commands/run.ts";
 import { register as shell } from "./commands/shell.ts";
 import { register as tui } from "./commands/tui.ts";
 import { register as version } from "./commands/version.ts";
@@ -25,7 +27,7 @@ Quick start:
 State lives in $HOTMOUNT_HOME (default ~/.hotmount). Exit codes: docs/embedding.md.`)
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
-  for (const r of [vm, mount, shell, doctor, bench, tui, version, completion, agent]) r(program);
+  for (const r of [vm, mount, shell, doctor, bench, run, qemuWrap, tui, version, completion, agent]) r(program);
   return program;
 }
 

@@ -65,11 +65,18 @@ export class AgentClient {
     return MountList.parse(await (await this.call("GET", "/v1/mounts")).json()).mounts;
   }
 
+  /** A Lima instance gets its agent on first use (see client/foreign.ts). */
+  private async attachForeign(): Promise<void> {
+    if (!this.present) await (await import("./foreign.ts")).ensureForeignAgent(this.instance);
+  }
+
   async add(req: MountRequest): Promise<Mount> {
+    await this.attachForeign();
     return Mount.parse(await (await this.call("POST", "/v1/mounts", req)).json());
   }
 
   async remove(idOrMountPoint: string, force = false): Promise<void> {
+    await this.attachForeign();
     await this.call("DELETE", `/v1/mounts/${encodeURIComponent(idOrMountPoint)}${force ? "?force=1" : ""}`);
   }
 

@@ -76,6 +76,8 @@ async function buildConfig(name: string, f: StartFlags, progress: Progress): Pro
 export async function startInstance(name: string, flags: StartFlags, progress: Progress): Promise<void> {
   checkName(name);
   ensureHome();
+  // A Lima instance or an adopted QEMU: attach an agent if it runs; never boot it from here.
+  if (await (await import("./foreign.ts")).startExternal(name, progress)) return;
   const paths = instancePaths(name);
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   await withLock(paths.lock, `instance "${name}"`, async () => {
@@ -115,7 +117,7 @@ async function agentAnswers(name: string): Promise<boolean> {
   }
 }
 
-async function startAgent(name: string, readyWithinMs = 60_000): Promise<void> {
+export async function startAgent(name: string, readyWithinMs = 60_000): Promise<void> {
   const paths = instancePaths(name);
   const old = readPidFile(paths.agentPid);
   if (old && isAlive(old)) await terminate(old, 2000);
@@ -164,11 +166,16 @@ export async function stopInstance(name: string, progress: Progress): Promise<vo
 
 export async function listInstances(): Promise<InstanceSummary[]> {
   const dir = instancesDir();
-  const names = existsSync(dir) ? readdirSync(dir).filter((n) => existsSync(instancePaths(n).config)).sort() : [];
-  return Promise.all(names.map(summarize));
+  const { isLimaRegistration, limaSummaries } = await import("./foreign.ts");
+  // Lima instances come from $LIMA_HOME (registered or not), the rest from hotmount's own dirs.
+  const names = existsSync(dir) ? readdirSync(dir).filter((n) => existsSync(instancePaths(n).config) && !isLimaRegistration(n)).sort() : [];
+  const all = [...(await Promise.all(names.map(summarize))), ...(await limaSummaries(summarize))];
+  return all.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export async function summarize(name: string): Promise<InstanceSummary> {
+  const lima = (await import("./foreign.ts")).foreignSummary(name);
+  if (lima) return lima;
   const cfg = readInstanceConfig(name);
   const st = await getDriver(cfg.driver).status(cfg);
   const base: InstanceSummary = {

@@ -23,8 +23,8 @@ export const InstanceConfig = z.object({
   driver: z.string().default("qemu"),
   memoryMiB: z.number().int().min(128).max(1 << 20),
   cpus: z.number().int().min(1).max(256),
-  /** Spare hot-plug slots (QEMU: pcie-root-ports). */
-  slots: z.number().int().min(1).max(32),
+  /** Spare hot-plug slots (QEMU: pcie-root-ports); 0 for a Lima VM not started through hotmount's wrapper. */
+  slots: z.number().int().min(0).max(32),
   /** Reserved 9p fsdevs. */
   ninePSlots: z.number().int().min(0).max(16).default(4),
   kernel: z.string(),
@@ -36,6 +36,8 @@ export const InstanceConfig = z.object({
   /** Static virtiofs shares configured at boot (`vm start --mount`). */
   staticMounts: z.array(z.object({ hostPath: z.string(), mountPoint: z.string(), tag: z.string(), writable: z.boolean().default(true) })).default([]),
   persistentMounts: z.array(PersistentMount).default([]),
+  /** Booted outside `vm start` (a Lima instance, or `hotmount run`): hotmount attaches, never boots it. */
+  external: z.enum(["lima", "run"]).optional(),
 });
 export type InstanceConfig = z.infer<typeof InstanceConfig>;
 

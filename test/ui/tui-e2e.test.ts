@@ -3,7 +3,7 @@
 // from inside the guest (and a write back), removes the mount, quits, and checks the terminal.
 //
 // Needs:
-//   HOTMOUNT_E2E_INSTANCE    a running instance (the test skips without it)
+//   HOTMOUNT_E2E_INSTANCE    a running instance; without it the test boots its own demo VM
 //   HOTMOUNT_E2E_GUEST_EXEC  optional; a template that runs a shell command in the guest, "{}"
 //                            being the command, shell-quoted (default "./hotmount shell NAME -- sh -c {}")
 //   HOTMOUNT_E2E_TIMEOUT_MS  optional; how long a mount may take to become ready (default 180000)
@@ -14,19 +14,17 @@ import { spawnSync } from "bun";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { useVm } from "../helpers/vm.ts";
 import { expectRestored, selectInstance, tmuxAvailable, TmuxSession, withTerminalReport } from "./tmux.ts";
 
 const repo = resolve(import.meta.dir, "../..");
-const instance = process.env.HOTMOUNT_E2E_INSTANCE ?? "";
+const instance = process.env.HOTMOUNT_E2E_INSTANCE || "tuie2e";
+if (!process.env.HOTMOUNT_E2E_INSTANCE && tmuxAvailable()) useVm(instance, ["--memory", "384M", "--slots", "2"]);
 const guestExec = process.env.HOTMOUNT_E2E_GUEST_EXEC || `./hotmount shell ${instance} -- sh -c {}`;
 const tuiCmd = process.env.HOTMOUNT_E2E_TUI_CMD || "./hotmount tui";
 const readyMs = Number(process.env.HOTMOUNT_E2E_TIMEOUT_MS ?? 180_000);
 
-const skipReason = !instance
-  ? "set HOTMOUNT_E2E_INSTANCE to a running instance to run the TUI end-to-end test"
-  : !tmuxAvailable()
-    ? "tmux is not installed"
-    : null;
+const skipReason = !tmuxAvailable() ? "tmux is not installed" : null;
 if (skipReason) console.warn(`tui-e2e: skipped: ${skipReason}`);
 
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -34,7 +32,7 @@ const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** Runs a shell command in the guest through HOTMOUNT_E2E_GUEST_EXEC. */
 function inGuest(command: string): { code: number; stdout: string; stderr: string } {
   const full = guestExec.replace("{}", shq(command));
-  const r = spawnSync(["bash", "-c", full], { cwd: repo, stdout: "pipe", stderr: "pipe" });
+  const r = spawnSync(["bash", "-c", full], { cwd: repo, env: { ...process.env }, stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
@@ -54,7 +52,7 @@ describe.skipIf(skipReason !== null)(`TUI end to end on ${instance || "(no insta
 
     const t = new TmuxSession(100, 30, 120);
     sessions.push(t);
-    t.start(withTerminalReport(tuiCmd), repo);
+    t.start(withTerminalReport(tuiCmd), repo, { HOTMOUNT_HOME: process.env.HOTMOUNT_HOME ?? "" });
     await t.waitFor("Instances", 30_000);
     expect(t.display("#{alternate_on}")).toBe("1");
 
