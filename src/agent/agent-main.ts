@@ -13,6 +13,7 @@ import { GuestSsh } from "../ssh/guest-ssh.ts";
 import { sleep } from "../util/process.ts";
 import type { Info, TransportAvailability } from "./api.ts";
 import { MountService } from "./mount-service.ts";
+import { PersistentMounts } from "./persistent-mounts.ts";
 import { reconcile } from "./reconcile.ts";
 import { serveAgent } from "./server.ts";
 import { mountStaticShares } from "./static-mounts.ts";
@@ -52,7 +53,10 @@ export async function runAgent(name: string): Promise<void> {
   onVirtiofsdLost((id, why) =>
     service.markFailed(id, `${why} while mounted`, "The guest cannot recover this mount without a reboot: remove it with --force, then reboot the VM if file access hangs."),
   );
+  service.persistent = new PersistentMounts(cfg, log);
   await reconcile(service, session, getGuest, log).catch((e) => log.error("reconcile failed", { error: String(e) }));
+  // In the background: the API answers at once, and the persistent mounts queue behind.
+  void service.reapplyPersistent((s) => log.info(s)).catch((e) => log.error("persistent mounts failed", { error: String(e) }));
   service.setStatic(await mountStaticShares(cfg, await getGuest(), log, startedAt).catch((e) => (log.error("static shares failed", { error: String(e) }), [])));
 
   let stopping = false;

@@ -4,12 +4,13 @@ import type { Progress } from "../../drivers/driver.ts";
 import { HotmountError, asHotmountError } from "../core/errors.ts";
 import { failpoint } from "../core/failpoint.ts";
 import { instancePaths } from "../core/paths.ts";
-import { newMountId, normalizeGuestPath, resolveHostPath } from "../core/validate.ts";
+import { guestPathKey, newMountId, normalizeGuestPath, resolveHostPath } from "../core/validate.ts";
 import type { Mount, MountRequest, Transport } from "./api.ts";
 import { MountRequest as MountRequestSchema } from "./api.ts";
 import { checkMountPoint, createMountPoint, guestMounts, holders, removeCreatedDir, unmount } from "./guest-fs.ts";
 import type { GuestCommands } from "../guest-exec/index.ts";
 import { loadJournal, saveJournal, toMount, type MountRecord } from "./journal.ts";
+import type { PersistentMounts } from "./persistent-mounts.ts";
 import { deviceTransport } from "./transports/device.ts";
 import { reverseSshfsTransport } from "./transports/reverse-sshfs.ts";
 import { findStatic, staticRemoveError } from "./static-mounts.ts";
@@ -68,7 +69,8 @@ export class MountService {
   find(idOrMountPoint: string): MountRecord | undefined {
     const byId = this.records.get(idOrMountPoint);
     if (byId) return byId;
-    const mp = idOrMountPoint.startsWith("/") ? normalizeGuestPath(idOrMountPoint) : idOrMountPoint;
+    // A lookup, not a new mount: "/etc" is simply not found, rather than "refusing to mount over".
+    const mp = idOrMountPoint.startsWith("/") ? guestPathKey(idOrMountPoint) : idOrMountPoint;
     return [...this.records.values()].find((r) => r.mountPoint === mp);
   }
 
@@ -153,6 +155,7 @@ export class MountService {
       failpoint("add:mounted");
       rec.state = "ready";
       this.persist();
+      if (rec.persist) this.persistent?.remember(rec);
       this.ctx.log.info("mounted", { id: rec.id, type: rec.type, hostPath: rec.hostPath, mountPoint: rec.mountPoint, slot: rec.slot });
       return toMount(rec);
     } catch (e) {
@@ -176,6 +179,30 @@ export class MountService {
         });
       }
       await this.doRemove(rec, opts.force ?? false, progress);
+      this.persistent?.forget(rec.mountPoint);
+    });
+  }
+
+  /** Persistent mounts, when the agent wants them kept in the instance config. */
+  persistent: PersistentMounts | null = null;
+
+  /** Applies every persistent mount that is not there (VM start, guest reboot). */
+  reapplyPersistent(progress: Progress = quiet): Promise<void> {
+    return this.serial(async () => {
+      for (const p of this.persistent?.list() ?? []) {
+        const old = [...this.records.values()].find((r) => r.mountPoint === p.mountPoint);
+        if (old?.state === "ready") continue;
+        if (old) await this.doRemove(old, true, quiet).catch(() => this.forget(old.id));
+        await this.doAdd({ ...p, persist: true }, progress).catch((e) => {
+          const err = asHotmountError(e);
+          this.ctx.log.warn("could not apply a persistent mount", { mountPoint: p.mountPoint, error: err.message });
+          // Keep it visible: a failed record the user can see, remove, or that the next start retries.
+          const rec: MountRecord = { id: newMountId(), instance: this.ctx.cfg.name, ...p, persist: true, state: "failed", createdAt: new Date().toISOString(), createdDir: false,
+            error: { code: err.code, message: `persistent mount not applied: ${err.message}`, hint: err.hint ?? "Fix the cause, then `hotmount vm stop` and `vm start` again, or remove it." } };
+          this.records.set(rec.id, rec);
+          this.persist();
+        });
+      }
     });
   }
 
@@ -255,7 +282,8 @@ export class MountService {
     const mounted = new Set((await guestMounts(ssh)).map((m) => m.mountPoint));
     for (const r of ready) {
       if (!mounted.has(r.mountPoint) && r.state === "ready") {
-        this.markFailed(r.id, "no longer mounted in the guest (was the guest rebooted?)", "Remove it with `hotmount mount remove --force` and add it again.");
+        this.markFailed(r.id, "no longer mounted in the guest (was the guest rebooted?)", r.persist ? "It is persistent: hotmount mounts it again." : "Remove it with `hotmount mount remove --force` and add it again.");
+        if (r.persist) void this.reapplyPersistent().catch(() => {});
       }
     }
   }

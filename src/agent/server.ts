@@ -25,17 +25,68 @@ export function errorResponse(e: unknown): Response {
   return json(err.toJSON(), err.httpStatus);
 }
 
+function tooBig(): HotmountError {
+  return new HotmountError("INVALID_ARGUMENT", `request body is larger than ${MAX_BODY_BYTES} bytes`, { hint: "Send a small JSON object: {hostPath, mountPoint?, type?, writable?}." });
+}
+
+/**
+ * Reads at most MAX_BODY_BYTES: a declared larger body is refused unread, a chunked one is cut
+ * off at the limit, so a huge request costs the agent no memory. Text must be valid UTF-8: a
+ * lossy decode would turn a bad byte into U+FFFD and mount a path nobody named.
+ */
 async function readJson(req: Request): Promise<unknown> {
-  const len = Number(req.headers.get("content-length") ?? "0");
-  if (len > MAX_BODY_BYTES) throw new HotmountError("INVALID_ARGUMENT", `request body is larger than ${MAX_BODY_BYTES} bytes`, { hint: "Send a small JSON object." });
-  const text = await req.text();
-  if (text.length > MAX_BODY_BYTES) throw new HotmountError("INVALID_ARGUMENT", `request body is larger than ${MAX_BODY_BYTES} bytes`, { hint: "Send a small JSON object." });
+  if (Number(req.headers.get("content-length") ?? "0") > MAX_BODY_BYTES) throw tooBig();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  if (req.body) {
+    const reader = req.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      n += value.byteLength;
+      if (n > MAX_BODY_BYTES) {
+        await reader.cancel().catch(() => {});
+        throw tooBig();
+      }
+      chunks.push(value);
+    }
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new HotmountError("INVALID_ARGUMENT", "request body is not valid UTF-8", { hint: "Send JSON text encoded as UTF-8." });
+  }
   try {
     return JSON.parse(text);
   } catch {
     throw new HotmountError("INVALID_ARGUMENT", "request body is not JSON", { hint: "Send {hostPath, mountPoint?, type?, writable?}." });
   }
 }
+
+/** The id or guest path of DELETE /v1/mounts/{key}, checked before it names anything. */
+function mountKey(encoded: string): string {
+  let key: string;
+  try {
+    key = decodeURIComponent(encoded);
+  } catch {
+    throw new HotmountError("INVALID_ARGUMENT", "the mount id in the URL is not valid percent-encoded UTF-8", { hint: "Percent-encode the mount id or guest path (encodeURIComponent)." });
+  }
+  if (!key) throw new HotmountError("USAGE", "no mount named: DELETE /v1/mounts/{id or guest path}", { hint: "See GET /v1/mounts for the ids." });
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(key) || !key.isWellFormed()) {
+    throw new HotmountError("INVALID_ARGUMENT", "the mount id contains a control character or invalid Unicode", { hint: "Name a mount by its id (hm...) or its guest path; see GET /v1/mounts." });
+  }
+  if (Buffer.byteLength(key) > 4096) throw new HotmountError("INVALID_ARGUMENT", "the mount id is longer than 4096 bytes", { hint: "Name a mount by its id (hm...) or its guest path." });
+  return key;
+}
+
+function forceFlag(v: string | null): boolean {
+  if (v === null || v === "" || v === "0" || v === "false") return false;
+  if (v === "1" || v === "true") return true;
+  throw new HotmountError("INVALID_ARGUMENT", `force must be 1, true, 0 or false, not ${JSON.stringify(v.slice(0, 40))}`, { hint: "DELETE /v1/mounts/{id}?force=1" });
+}
+
+const METHODS: Record<string, string[]> = { "/v1/info": ["GET"], "/v1/inventory": ["GET"], "/v1/mounts": ["GET", "POST"], "/v1/vm/stop": ["POST"] };
 
 export async function route(h: AgentHandlers, req: Request): Promise<Response> {
   const url = new URL(req.url);
@@ -45,31 +96,40 @@ export async function route(h: AgentHandlers, req: Request): Promise<Response> {
   if (path === "/v1/mounts" && req.method === "GET") return json({ mounts: h.mounts.list() });
   if (path === "/v1/mounts" && req.method === "POST") return json(await h.mounts.add(await readJson(req)), 201);
   if (path.startsWith("/v1/mounts/") && req.method === "DELETE") {
-    const key = decodeURIComponent(path.slice("/v1/mounts/".length));
-    const force = ["1", "true"].includes(url.searchParams.get("force") ?? "");
-    await h.mounts.remove(key, { force });
+    const key = mountKey(path.slice("/v1/mounts/".length));
+    await h.mounts.remove(key, { force: forceFlag(url.searchParams.get("force")) });
     return new Response(null, { status: 204 });
   }
   if (path === "/v1/vm/stop" && req.method === "POST") {
     await h.stopVm();
     return new Response(null, { status: 204 });
   }
-  throw new HotmountError("USAGE", `no such endpoint: ${req.method} ${path}`, { hint: "See docs/embedding.md for the API." });
+  // The path is percent-encoded (one line); cut it short so a huge URL makes a short message.
+  const shown = path.length > 120 ? `${path.slice(0, 120)}...` : path;
+  const allowed = METHODS[path] ?? (path.startsWith("/v1/mounts/") ? ["DELETE"] : null);
+  if (allowed) throw new HotmountError("USAGE", `${req.method} is not allowed on ${shown}`, { hint: `Use ${allowed.join(" or ")}; see docs/embedding.md.` });
+  throw new HotmountError("USAGE", `no such endpoint: ${req.method} ${shown}`, { hint: "See docs/embedding.md for the API." });
 }
 
 export function serveAgent(socketPath: string, h: AgentHandlers) {
   rmSync(socketPath, { force: true });
-  const server = Bun.serve({
-    unix: socketPath,
-    maxRequestBodySize: MAX_BODY_BYTES * 2,
-    fetch: (req, srv) => {
-      // A mount or remove may take longer than Bun's default idle timeout of 10 s (the guest
-      // umount and device_del deadlines are 15 s each); the client has its own timeout.
-      srv.timeout(req, 0);
-      return route(h, req).catch(errorResponse);
-    },
-    error: errorResponse,
-  });
-  chmodSync(socketPath, 0o600);
-  return server;
+  // The socket is born 0600 (no window before the chmod); its folder is 0700 as well.
+  const umask = process.umask(0o077);
+  try {
+    return Bun.serve({
+      unix: socketPath,
+      // readJson enforces MAX_BODY_BYTES with a JSON error; Bun's own limit answers a bare 413.
+      maxRequestBodySize: 2 ** 40,
+      fetch: (req, srv) => {
+        // A mount or remove may take longer than Bun's default idle timeout of 10 s (the guest
+        // umount and device_del deadlines are 15 s each); the client has its own timeout.
+        srv.timeout(req, 0);
+        return route(h, req).catch(errorResponse);
+      },
+      error: errorResponse,
+    });
+  } finally {
+    process.umask(umask);
+    chmodSync(socketPath, 0o600);
+  }
 }

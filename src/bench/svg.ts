@@ -40,7 +40,8 @@ function fmt(v: number): string {
   if (!Number.isFinite(v)) return "-";
   if (v >= 100) return v.toFixed(0);
   if (v >= 10) return v.toFixed(1);
-  return v.toFixed(2);
+  if (v >= 0.01 || v === 0) return v.toFixed(2);
+  return v.toPrecision(1);
 }
 
 export function panels(r: BenchReport): Panel[] {
@@ -57,8 +58,9 @@ export function panels(r: BenchReport): Panel[] {
   ];
   const lat = (k: "addMs" | "removeMs") => r.latency.map((l) => ({ label: l.type, color: COLOR[l.type], value: l[k].p50, tick: l[k].p95 }));
   if (r.latency.length) {
-    out.push({ title: "Hot-plug add (bar p50, tick p95)", unit: "ms", higherIsBetter: false, bars: lat("addMs") });
-    out.push({ title: "Hot-plug remove (bar p50, tick p95)", unit: "ms", higherIsBetter: false, bars: lat("removeMs") });
+    const n = r.latency[0]!.addMs.n;
+    out.push({ title: `Hot-plug add, ${n} cycles (bar p50, tick p95)`, unit: "ms", higherIsBetter: false, bars: lat("addMs") });
+    out.push({ title: `Hot-plug remove, ${n} cycles (bar p50, tick p95)`, unit: "ms", higherIsBetter: false, bars: lat("removeMs") });
   }
   return out;
 }
@@ -124,7 +126,7 @@ export function chartSvg(r: BenchReport): string {
     `<style>.h{font-size:15px;font-weight:600;fill:#222}.t{font-size:12px;font-weight:600;fill:#222}.s{font-size:10.5px;fill:#555}.v{font-size:10.5px;fill:#222}.k{stroke:#222;stroke-width:1.5}</style>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="22" class="h">${esc(title)}</text>`,
-    `<text x="10" y="37" class="s">${esc(`caches: guest ${r.caches.guest}; host ${r.caches.host}`)}</text>`,
+    `<text x="10" y="37" class="s">${esc(`guest caches dropped before each step; host page cache ${r.caches.host.startsWith("kept") ? "kept (see the JSON)" : "dropped before each host step"}; writes end at close, no fsync`)}</text>`,
     ...legend,
     ...body,
     `<text x="10" y="${H - 12}" class="s">${esc(foot)}</text>`,

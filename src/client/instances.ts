@@ -1,13 +1,14 @@
 // Instance lifecycle from the CLI side: start (VM, then its agent), stop (through the agent,
 // or directly when there is none), and the instance list.
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync } from "node:fs";
 import { defaultDriverName, getDriver } from "../../drivers/index.ts";
 import type { Progress } from "../../drivers/driver.ts";
 import type { InstanceSummary } from "../agent/api.ts";
 import { HotmountError } from "../core/errors.ts";
 import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, InstanceName, readInstanceConfig } from "../core/instance-config.ts";
-import { hotmountHome, instancePaths, instancesDir } from "../core/paths.ts";
+import { hotmountHome, instancePaths, instancesDir, sshDir } from "../core/paths.ts";
+import { checkStateDir } from "../core/state-dir.ts";
 import { ensureSshKey } from "../core/ssh-key.ts";
 import { demoGuestAppend, GUEST_USER } from "../guest/contract.ts";
 import { ensureDemoGuest } from "../guest/demo-guest.ts";
@@ -35,14 +36,12 @@ export function checkName(name: string): string {
   return name;
 }
 
-/** Refuses a state directory other users could write to (they could plant sockets or keys). */
+/** Creates the state directory, then refuses it if other users could write to it (see core/state-dir.ts). */
 export function ensureHome(): void {
   const home = hotmountHome();
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  const st = statSync(home);
-  if (st.mode & 0o022) {
-    throw new HotmountError("PERMISSION_DENIED", `${home} is writable by group or others`, { hint: `Run: chmod go-w ${home}` });
-  }
+  // hotmountHome() checked it before it existed; check what is there now.
+  checkStateDir(home, [instancesDir(), sshDir()], instancesDir());
 }
 
 async function buildConfig(name: string, f: StartFlags, progress: Progress): Promise<InstanceConfig> {

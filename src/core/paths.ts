@@ -1,10 +1,23 @@
 // Every on-disk name hotmount uses lives here, and nowhere else.
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { HotmountError } from "./errors.ts";
+import { checkStateDir } from "./state-dir.ts";
 
-/** State root: one directory per instance, the SSH key, the agent sockets. */
+const checkedHomes = new Set<string>();
+
+/**
+ * State root: one directory per instance, the SSH key, the agent sockets. The first use in a
+ * process refuses a root other users could write to (see state-dir.ts), so every command that
+ * reads state, and the agent, checks it without having to remember to.
+ */
 export function hotmountHome(): string {
-  return process.env.HOTMOUNT_HOME || join(homedir(), ".hotmount");
+  const home = process.env.HOTMOUNT_HOME || join(homedir(), ".hotmount");
+  if (!checkedHomes.has(home)) {
+    checkStateDir(home, [join(home, "instances"), join(home, "ssh")], join(home, "instances"));
+    checkedHomes.add(home);
+  }
+  return home;
 }
 
 /** Content-addressed build cache (demo guest images); safe to share between homes. */
@@ -60,6 +73,10 @@ export interface InstancePaths {
 }
 
 export function instancePaths(name: string): InstancePaths {
+  // The name becomes a folder name: "..", "a/b" or a control character would point elsewhere.
+  if (!name || name === "." || name === ".." || /[/\u0000-\u001f\u007f]/.test(name)) {
+    throw new HotmountError("INVALID_ARGUMENT", `invalid instance name ${JSON.stringify(name)}`, { hint: "Instance names are single words such as dev; see `hotmount vm list`." });
+  }
   const dir = join(instancesDir(), name);
   return {
     dir,

@@ -8,26 +8,43 @@ import { hotmountHome } from "./paths.ts";
 /** virtiofs tags may be 36 bytes; 9p mount_tags 31. Our ids ("hm" + 8 hex) fit both. */
 export const VIRTIOFS_TAG_MAX = 36;
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
+// C0, DEL and C1 controls: never in a sane name, and a terminal may act on them.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 const GUEST_FORBIDDEN_EXACT = new Set(["/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var"]);
 const GUEST_FORBIDDEN_TREES = ["/proc/", "/sys/", "/dev/", "/boot/", "/etc/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/usr/"];
 const HOST_FORBIDDEN_EXACT = new Set(["/", "/proc", "/sys", "/dev", "/boot", "/etc", "/run", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/var"]);
 const HOST_FORBIDDEN_TREES = ["/proc/", "/sys/", "/dev/"];
 
+/** Linux: a path is at most 4095 bytes plus NUL, a name 255 bytes. */
+export const PATH_MAX_BYTES = 4095;
+export const NAME_MAX_BYTES = 255;
+
 function bad(message: string, hint: string, details?: Record<string, unknown>): HotmountError {
   return new HotmountError("INVALID_ARGUMENT", message, { hint, details });
 }
 
+/** What every path shares: not empty, valid Unicode, no control characters, Linux's limits. */
+function checkPathText(p: unknown, which: "host" | "guest", example: string): asserts p is string {
+  if (typeof p !== "string" || p.length === 0) throw bad(`the ${which} path is empty`, example);
+  // A lone UTF-16 surrogate (JSON "\ud800") has no UTF-8 form: it would become U+FFFD on disk.
+  if (!p.isWellFormed()) throw bad(`the ${which} path is not valid Unicode (a lone surrogate)`, "Send paths as valid UTF-8 text.");
+  if (CONTROL.test(p)) throw bad(`the ${which} path contains a control character (NUL, newline, tab, ...)`, `Rename the folder or pick another one; ${example}`);
+  const bytes = Buffer.byteLength(p);
+  if (bytes > PATH_MAX_BYTES) throw bad(`the ${which} path is ${bytes} bytes long; Linux allows ${PATH_MAX_BYTES}`, "Use a shorter path.");
+  const long = p.split("/").find((c) => Buffer.byteLength(c) > NAME_MAX_BYTES);
+  if (long !== undefined) throw bad(`a name in the ${which} path is ${Buffer.byteLength(long)} bytes long; Linux allows ${NAME_MAX_BYTES}`, "Use shorter folder names.");
+}
+
 /** Resolves a host folder: it must exist, be a directory, and not be a system tree. */
 export function resolveHostPath(p: string, cwd = process.cwd()): string {
-  if (typeof p !== "string" || p.length === 0) throw bad("the host path is empty", "Name an existing host folder.");
-  if (p.length > 4096) throw bad("the host path is longer than 4096 bytes", "Use a shorter path.");
-  if (CONTROL.test(p)) throw bad("the host path contains a control character (NUL, newline, ...)", "Rename the folder or pick another one.");
+  checkPathText(p, "host", "Name an existing host folder.");
   let real: string;
   try {
     real = realpathSync(resolve(cwd, p));
   } catch {
+    // Names that are not UTF-8 reach us (argv, JSON) with U+FFFD in place of the bad bytes.
+    if (p.includes("\uFFFD")) throw bad(`the host folder ${p} does not exist (is its name valid UTF-8?)`, "hotmount takes UTF-8 paths: rename the folder to a UTF-8 name.", { hostPath: p });
     throw bad(`the host folder ${p} does not exist`, "Create it first, or check the spelling.", { hostPath: p });
   }
   if (!statSync(real).isDirectory()) throw bad(`the host path ${real} is not a folder`, "hotmount shares folders; name the folder that holds the file.");
@@ -49,13 +66,21 @@ function safeRealpath(p: string): string | null {
   }
 }
 
+/** A guest path in the form the registry keeps: absolute, normalized, no trailing slash. */
+export function canonicalGuestPath(p: string): string {
+  checkPathText(p, "guest", "Give an absolute guest path such as /mnt/data.");
+  if (!p.startsWith("/")) throw bad(`the guest path ${p} is not absolute`, "Guest paths start with /, e.g. /mnt/data.");
+  return posix.normalize(p).replace(/\/+$/, "") || "/";
+}
+
+/** The registry key for a guest path named in a lookup (remove): normalized, never refused. */
+export function guestPathKey(p: string): string {
+  return posix.normalize(p).replace(/\/+$/, "") || "/";
+}
+
 /** Normalizes a guest mount point: absolute, no control characters, not / or a system folder. */
 export function normalizeGuestPath(p: string): string {
-  if (typeof p !== "string" || p.length === 0) throw bad("the guest path is empty", "Give an absolute guest path such as /mnt/data.");
-  if (p.length > 4096) throw bad("the guest path is longer than 4096 bytes", "Use a shorter path.");
-  if (CONTROL.test(p)) throw bad("the guest path contains a control character (NUL, newline, ...)", "Pick a plain path such as /mnt/data.");
-  if (!p.startsWith("/")) throw bad(`the guest path ${p} is not absolute`, "Guest paths start with /, e.g. /mnt/data.");
-  const n = posix.normalize(p).replace(/\/+$/, "") || "/";
+  const n = canonicalGuestPath(p);
   if (GUEST_FORBIDDEN_EXACT.has(n) || GUEST_FORBIDDEN_TREES.some((t) => n.startsWith(t))) {
     throw bad(`refusing to mount over the guest system folder ${n}`, "Pick a path such as /mnt/NAME or one under a home directory.", { mountPoint: n });
   }

@@ -14,6 +14,7 @@ export function register(program: Command): void {
     .option("-t, --type <type>", "virtiofs (fast, default), 9p, or reverse-sshfs (alias sshfs: any SSH VM)", "virtiofs")
     .option("-w, --writable", "let the guest write (default: read-only)")
     .option("--read-only", "read-only (the default)")
+    .option("--persist", "also mount it at every later `vm start` and after a guest reboot (kept in the instance config)")
     .option("--json", "print the mount as JSON (see docs/api.schema.json: Mount)")
     .addHelpText("after", "\nRead-only is the default, as in Lima: pass --writable to let the guest write.\n\nExamples:\n  hotmount mount add dev ~/src/app                 # /home/me/src/app in the guest, read-only\n  hotmount mount add dev ./data /mnt/data --writable\n  hotmount mount add dev ~/notes --type sshfs\n")
     .action(async (instance: string, hostdir: string, guestdir: string | undefined, o) => {
@@ -28,7 +29,7 @@ export function register(program: Command): void {
         const hostPath = resolveHostPath(hostdir);
         const mountPoint = normalizeGuestPath(guestdir ?? hostPath);
         p.step(`mounting ${hostPath} at ${mountPoint} (${type})`);
-        const m = await new AgentClient(instance).add({ hostPath, mountPoint, type, writable: !!o.writable });
+        const m = await new AgentClient(instance).add({ hostPath, mountPoint, type, writable: !!o.writable, persist: !!o.persist });
         p.done();
         if (o.json) printJson(m);
         else process.stdout.write(`${m.hostPath} is mounted at ${m.mountPoint} in ${instance} (${m.type}, ${m.writable ? "writable" : "read-only"}, id ${m.id})\n`);
@@ -74,7 +75,7 @@ export function register(program: Command): void {
         if (o.json) return printJson(mounts);
         if (!mounts.length) return void process.stdout.write("no mounts\n");
         process.stdout.write(table(["ID", "INSTANCE", "TYPE", "MODE", "STATE", "AGE", "HOST", "GUEST"], mounts.map((m) => [
-          m.id, m.instance, m.static ? `${m.type} (static)` : m.type, m.writable ? "rw" : "ro", m.state, age(m.createdAt), m.hostPath, m.mountPoint,
+          m.id, m.instance, m.static ? `${m.type} (static)` : m.type, `${m.writable ? "rw" : "ro"}${m.persist ? ",persist" : ""}`, m.state, age(m.createdAt), m.hostPath, m.mountPoint,
         ])));
       } catch (e) {
         fail(e, o.json);
