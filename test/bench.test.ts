@@ -74,6 +74,13 @@ describe("ratios and report", () => {
     expect(computeRatios([host, hot]).hotOverStatic).toBeNull();
   });
 
+  test("with paired runs, hot over static is the median of the per-run ratios", () => {
+    const s2 = source("virtiofs-static", [run({ seqRead: 1e9 }), run({ seqRead: 10e9 }), run({ seqRead: 1.1e9 })]);
+    const h2 = source("virtiofs", [run({ seqRead: 1.2e9 }), run({ seqRead: 9e9 }), run({ seqRead: 1e9 })]);
+    // per run 0.83, 1.11, 1.10 → 1.10; the ratio of medians would be 1.1/1.2 = 0.92
+    expect(computeRatios([s2, h2]).hotOverStatic!.seqRead).toBeCloseTo(1.1);
+  });
+
   test("the table has a row per source with MB/s, the ratios, latency and the notes", () => {
     const text = formatReport(report([host, st, hot]));
     expect(text).toContain("TCG");

@@ -116,7 +116,7 @@ export function serveAgent(socketPath: string, h: AgentHandlers) {
   // The socket is born 0600 (no window before the chmod); its folder is 0700 as well.
   const umask = process.umask(0o077);
   try {
-    return Bun.serve({
+    const server = Bun.serve({
       unix: socketPath,
       // readJson enforces MAX_BODY_BYTES with a JSON error; Bun's own limit answers a bare 413.
       maxRequestBodySize: 2 ** 40,
@@ -128,8 +128,9 @@ export function serveAgent(socketPath: string, h: AgentHandlers) {
       },
       error: errorResponse,
     });
+    chmodSync(socketPath, 0o600);
+    return server;
   } finally {
     process.umask(umask);
-    chmodSync(socketPath, 0o600);
   }
 }

@@ -63,7 +63,11 @@ export interface BenchReport {
 }
 
 export interface Ratios {
-  /** static time / hot time per metric: 1 means the hot-plugged share is as fast. */
+  /**
+   * static time / hot time per metric: 1 means the hot-plugged share is as fast. With as many
+   * runs of each (run i of both back to back), the median of the per-run ratios, which cancels
+   * load that changes between runs; else the ratio of the medians.
+   */
   hotOverStatic: Partial<Record<Metric, number>> | null;
   /** host time / source time per metric: the source's speed as a fraction of the host's. */
   overHost: Partial<Record<SourceName, Record<Metric, number>>>;
@@ -83,7 +87,13 @@ export function computeRatios(sources: SourceResult[]): Ratios {
   const host = by.get("host");
   const overHost: Ratios["overHost"] = {};
   if (host) for (const s of sources) if (s.name !== "host") overHost[s.name] = rel(host, s);
-  return { hotOverStatic: st && hot ? rel(st, hot) : null, overHost };
+  let hotOverStatic: Ratios["hotOverStatic"] = null;
+  if (st && hot) {
+    hotOverStatic = st.runs.length === hot.runs.length && st.runs.length > 1
+      ? Object.fromEntries(METRICS.map((m) => [m, percentile(st.runs.map((r, i) => r.ns[m] / hot.runs[i]!.ns[m]), 50)]))
+      : rel(st, hot);
+  }
+  return { hotOverStatic, overHost };
 }
 
 /** Megabytes (10^6) per second for a file of sizeMiB read or written in ns. */

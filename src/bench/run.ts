@@ -52,6 +52,12 @@ function makeTree(root: string): void {
   }
 }
 
+function swap<T>(xs: T[], a: T, b: T): void {
+  const i = xs.indexOf(a);
+  const j = xs.indexOf(b);
+  if (i >= 0 && j >= 0) [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+}
+
 async function onHost(p: WorkloadParams): Promise<WorkloadResult> {
   const argv = workloadArgv(p);
   const proc = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
@@ -132,7 +138,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const repsOf = (s: SourceName) => (s === "9p" || s === "reverse-sshfs" ? o.otherReps : o.reps);
     const rounds = Math.max(...order.map(repsOf));
     for (let rep = 1; rep <= rounds; rep++) {
-      for (const s of order.filter((x) => rep <= repsOf(x))) {
+      // Static and hot swap places every other round (ABBA), so steady drift favours neither.
+      const round = order.filter((x) => rep <= repsOf(x));
+      if (rep % 2 === 0) swap(round, "virtiofs-static", "virtiofs");
+      for (const s of round) {
         const base = where.get(s)!;
         const p: WorkloadParams = { workDir: `${base}/${s}`, treeDir: `${base}/tree`, sizeMiB: o.sizeMiB, files: o.files, dropCaches: s === "host" ? o.dropHostCaches : true, clock: s === "host" ? "date" : "timer_list" };
         o.log(`run ${rep}/${repsOf(s)}: ${s}`);

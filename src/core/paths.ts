@@ -114,4 +114,9 @@ export function sshfsLog(name: string, mountId: string): string {
   return join(instancePaths(name).sshfsDir, `${mountId}.log`);
 }
 
+/** An empty folder: reverse-sshfs mounts its sftp-server jail here, inside private namespaces only. */
+export function sftpJailDir(name: string): string {
+  return join(instancePaths(name).sshfsDir, "jail");
+}
+
 export const UNIX_PATH_MAX = 107;

@@ -20,8 +20,10 @@ import { expectRestored, selectInstance, tmuxAvailable, TmuxSession, withTermina
 const repo = resolve(import.meta.dir, "../..");
 const instance = process.env.HOTMOUNT_E2E_INSTANCE || "tuie2e";
 if (!process.env.HOTMOUNT_E2E_INSTANCE && tmuxAvailable()) useVm(instance, ["--memory", "384M", "--slots", "2"]);
-const guestExec = process.env.HOTMOUNT_E2E_GUEST_EXEC || `./hotmount shell ${instance} -- sh -c {}`;
-const tuiCmd = process.env.HOTMOUNT_E2E_TUI_CMD || "./hotmount tui";
+// HOTMOUNT_BIN (the compiled binary) replaces ./hotmount, as in the rest of the suite.
+const bin = process.env.HOTMOUNT_BIN || "./hotmount";
+const guestExec = process.env.HOTMOUNT_E2E_GUEST_EXEC || `${bin} shell ${instance} -- sh -c {}`;
+const tuiCmd = process.env.HOTMOUNT_E2E_TUI_CMD || `${bin} tui`;
 const readyMs = Number(process.env.HOTMOUNT_E2E_TIMEOUT_MS ?? 180_000);
 
 const skipReason = !tmuxAvailable() ? "tmux is not installed" : null;

@@ -12,11 +12,12 @@ import type { ClientChannel } from "ssh2";
 import type { Progress } from "../../../drivers/driver.ts";
 import { HotmountError } from "../../core/errors.ts";
 import { reverseSshfsArgv, sftpServerArgs } from "../../core/mount-options.ts";
-import { sshfsLog } from "../../core/paths.ts";
+import { sftpJailDir, sshfsLog } from "../../core/paths.ts";
 import type { GuestSsh } from "../../ssh/guest-ssh.ts";
 import { terminate, waitUntil } from "../../util/process.ts";
 import { guestMounts, unmount } from "../guest-fs.ts";
 import type { MountRecord } from "../journal.ts";
+import { sftpLaunch } from "./sftp-jail.ts";
 import type { TransportContext, TransportDriver } from "./types.ts";
 
 const SFTP_SERVER_PLACES = [
@@ -92,11 +93,17 @@ export function reverseSshfsTransport(ctx: TransportContext): TransportDriver {
       });
     }
     progress("starting sftp-server and sshfs");
+    // Confined to the shared folder where this host allows it (see sftp-jail.ts).
+    const launch = sftpLaunch(sftp, sftpServerArgs(rec.hostPath, rec.writable), rec.hostPath, rec.writable, sftpJailDir(ctx.cfg.name));
     const logPath = sshfsLog(ctx.cfg.name, rec.id);
     mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
     const log = createWriteStream(logPath, { flags: "a" });
     log.on("error", () => {});
-    const server = spawn(sftp, sftpServerArgs(rec.hostPath, rec.writable), { stdio: ["pipe", "pipe", "pipe"] });
+    if (!launch.confined) {
+      log.write(`[hotmount] sftp-server is not confined to ${rec.hostPath} (${launch.why}): guest root can reach every host file this user can\n`);
+      ctx.log.warn("reverse-sshfs sftp-server is not confined to the shared folder", { id: rec.id, why: launch.why });
+    }
+    const server = spawn(launch.command, launch.args, { stdio: ["pipe", "pipe", "pipe"] });
     server.on("error", (e) => log.write(`[hotmount] sftp-server: ${e.message}\n`));
     server.stdin!.on("error", () => {});
     server.stderr!.on("data", (d: Buffer) => log.write(d));
