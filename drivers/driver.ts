@@ -53,6 +53,8 @@ export interface PlugRequest {
   type: DeviceTransport;
   hostPath: string;
   writable: boolean;
+  /** The guest's non-root login user, for backends that map ownership (virtiofs: Rust virtiofsd). */
+  owner?: { uid: number; gid: number };
 }
 
 export interface PluggedDevice {

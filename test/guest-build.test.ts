@@ -123,7 +123,7 @@ describe("demo guest image", () => {
     const entries = listInitramfs(guest.initrd);
     const byName = new Map(entries.map((e) => [e.name, e]));
     expect(byName.get("init")?.mode! & 0o111).toBeTruthy();
-    for (const f of ["usr/sbin/dropbear", "usr/bin/sshfs", "bin/fusermount3", "bin/busybox", "bin/sh", "sbin/init", "etc/inittab", "lib64/ld-linux-x86-64.so.2"]) {
+    for (const f of ["usr/sbin/dropbear", "usr/bin/sshfs", "bin/fusermount3", "usr/sbin/qemu-ga", "etc/hotmount/qga", "bin/busybox", "bin/sh", "sbin/init", "etc/inittab", "lib64/ld-linux-x86-64.so.2"]) {
       expect(byName.has(f)).toBe(true);
     }
     const modFiles = entries.map((e) => e.name).filter((n) => n.startsWith("lib/modules/") && n.endsWith(".ko"));

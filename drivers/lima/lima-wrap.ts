@@ -78,7 +78,9 @@ export function wrapLimaLaunch(argv: string[], o: WrapOptions): WrapOutcome {
   }
   const hmName = hmNameFor(target.limaName);
   const links = prepareWrapDirs(hmName, o.ninePSlots);
-  writeLimaLink(hmName, target);
+  // A new QEMU process: no hot mount of an earlier run exists in it.
+  rmSync(instancePaths(hmName).journal, { force: true });
+  writeLimaLink(hmName, { ...target, vmPid: o.pid });
   const base = { version: 1 as const, pid: o.pid, ...target, qmpSocket: instancePaths(hmName).qmpSock, wrappedAt: new Date().toISOString() };
   try {
     const r = wrapQemuArgv(argv, { slots: o.slots, ninePLinks: links, qmpSocket: base.qmpSocket, memfd: process.platform === "linux" });

@@ -11,6 +11,8 @@ import { limaLinkPath, wrapMarkerPath } from "./lima-paths.ts";
 export interface LimaLink {
   limaDir: string;
   limaName: string;
+  /** The VM process the hotmount journal belongs to: hot mounts do not outlive it. */
+  vmPid?: number | null;
 }
 
 export interface WrapMarker {

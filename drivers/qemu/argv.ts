@@ -32,6 +32,10 @@ export interface QemuArgvInput {
   serialLog: string;
   sshPort: number;
   staticShares?: StaticShare[];
+  /** A qcow2 root disk (the instance's overlay), the guest's /dev/vda. */
+  disk?: string;
+  /** A cloud-init NoCloud seed ISO, attached as an AHCI cdrom so /dev/vda stays the root disk. */
+  seed?: string;
 }
 
 export function rootPortId(i: number): string {
@@ -67,6 +71,11 @@ export function buildQemuArgv(qemu: string, i: QemuArgvInput): string[] {
   a.push("-netdev", `user,id=net0,hostfwd=tcp:127.0.0.1:${i.sshPort}-:22`);
   a.push("-device", "virtio-net-pci,netdev=net0");
   a.push("-device", "virtio-rng-pci");
+  for (const [what, p] of [["disk", i.disk], ["seed", i.seed]] as const) {
+    if (p?.includes(",")) throw new HotmountError("INVALID_ARGUMENT", `the ${what} image path may not contain a comma: ${p}`, { hint: "Choose a HOTMOUNT_HOME without commas." });
+  }
+  if (i.disk) a.push("-drive", `file=${i.disk},format=qcow2,if=none,id=disk0,discard=unmap`, "-device", "virtio-blk-pci,drive=disk0");
+  if (i.seed) a.push("-drive", `file=${i.seed},format=raw,if=none,id=seed0,media=cdrom,readonly=on`, "-device", "ide-cd,bus=ide.0,drive=seed0");
   // qemu-guest-agent's channel: guest commands as argv arrays, no shell (SSH is the fallback).
   a.push("-device", "virtio-serial-pci,id=vser0");
   a.push("-chardev", `socket,id=qga0,path=${i.qgaSocket},server=on,wait=off`);

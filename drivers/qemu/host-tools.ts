@@ -35,6 +35,8 @@ export interface Virtiofsd {
   path: string;
   flavour: VirtiofsdFlavour;
   version: string;
+  /** The Rust virtiofsd ≥ 1.11 translates uids/gids itself (--translate-uid/--translate-gid). */
+  translateIds?: boolean;
 }
 
 const VIRTIOFSD_PLACES = ["/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd", "/usr/lib/virtiofsd", "/usr/libexec/qemu/virtiofsd"];
@@ -51,7 +53,7 @@ export function findVirtiofsd(): Virtiofsd | null {
   const ver = Bun.spawnSync([path, "--version"], { stdout: "pipe", stderr: "pipe" });
   const version = `${ver.stdout.toString()}${ver.stderr.toString()}`.split("\n")[0]?.trim() ?? "";
   const flavour: VirtiofsdFlavour = text.includes("--shared-dir") ? "rust" : "c";
-  return (cachedVirtiofsd = { path, flavour, version });
+  return (cachedVirtiofsd = { path, flavour, version, translateIds: flavour === "rust" && text.includes("--translate-uid") });
 }
 
 export function requireVirtiofsd(): Virtiofsd {

@@ -35,7 +35,7 @@ export async function plugVirtiofs(ctx: HotplugContext, req: PlugRequest, progre
 
     progress("starting virtiofsd");
     const socket = virtiofsdSocket(ctx.cfg.name, req.id);
-    const vfsd = await startVirtiofsd({ socket, log: virtiofsdLog(ctx.cfg.name, req.id), source: req.hostPath, writable: req.writable });
+    const vfsd = await startVirtiofsd({ socket, log: virtiofsdLog(ctx.cfg.name, req.id), source: req.hostPath, writable: req.writable, owner: req.owner });
     const tracked = { v: vfsd, expected: false };
     running.set(req.id, tracked);
     vfsd.child?.on("exit", (code, sig) => {

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { HotmountError } from "../../src/core/errors.ts";
+import type { GuestOwner } from "../../src/core/mount-options.ts";
 import { isAlive, tailFile, terminate, waitUntil } from "../../src/util/process.ts";
 import { requireVirtiofsd, type Virtiofsd } from "./host-tools.ts";
 import { cVirtiofsdTuningArgs, rustVirtiofsdTuningArgs, virtiofsTuning } from "./virtiofs-tuning.ts";
@@ -14,6 +15,22 @@ export interface VirtiofsdSpec {
   log: string;
   source: string;
   writable: boolean;
+  /** The guest's non-root login user: files map to it where this virtiofsd can (docs/ownership.md). */
+  owner?: GuestOwner;
+}
+
+/**
+ * Rust virtiofsd uid/gid translation for a non-root guest user: every guest id is squashed to
+ * the host user virtiofsd runs as (the invoking user), and that host user shows in the guest
+ * as the guest user. Other host owners show as they are. The C virtiofsd has no such option:
+ * it passes ids straight through.
+ */
+export function rustTranslateArgs(owner: GuestOwner, host: GuestOwner): string[] {
+  const all = 4294967295; // ids 0 .. 2^32-2: every valid id
+  return [
+    `--translate-uid=squash-guest:0:${host.uid}:${all}`, `--translate-uid=host:${host.uid}:${owner.uid}:1`,
+    `--translate-gid=squash-guest:0:${host.gid}:${all}`, `--translate-gid=host:${host.gid}:${owner.gid}:1`,
+  ];
 }
 
 // Constant script: the user's path reaches it only as "$1", never inside the string.
@@ -33,6 +50,7 @@ export function virtiofsdArgv(v: Virtiofsd, s: VirtiofsdSpec): string[] {
     const sandbox = process.getuid?.() === 0 ? "namespace" : "none";
     const a = [v.path, "--socket-path", s.socket, "--shared-dir", s.source, ...rustVirtiofsdTuningArgs(virtiofsTuning()), "--sandbox", sandbox];
     if (!s.writable) a.push("--readonly");
+    if (s.owner && v.translateIds) a.push(...rustTranslateArgs(s.owner, { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }));
     return a;
   }
   const base = [v.path, `--socket-path=${s.socket}`, "-o", `source=${cVirtiofsdOptValue(s.source)}`, ...cVirtiofsdTuningArgs(virtiofsTuning())];

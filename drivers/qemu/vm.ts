@@ -94,7 +94,7 @@ export async function startVm(cfg: InstanceConfig, progress: Progress): Promise<
     const argv = buildQemuArgv(qemu, {
       accel: accel.accel, memoryMiB: cfg.memoryMiB, cpus: cfg.cpus, slots: cfg.slots, ninePLinks: links,
       kernel: cfg.kernel, initrd: cfg.initrd, append: cfg.append, qmpSocket: paths.qmpSock, qgaSocket: paths.qgaSock, serialLog: paths.serialLog, sshPort: cfg.ssh.port,
-      staticShares: staticShares(cfg),
+      staticShares: staticShares(cfg), disk: cfg.disk?.path, seed: cfg.seed?.path,
     });
     // Per attempt: the C virtiofsd serves one connection and exits when that QEMU goes.
     if (cfg.staticMounts.length) progress("starting virtiofsd for the static shares");

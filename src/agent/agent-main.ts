@@ -57,7 +57,9 @@ export async function runAgent(name: string): Promise<void> {
   await reconcile(service, session, getGuest, log).catch((e) => log.error("reconcile failed", { error: String(e) }));
   // In the background: the API answers at once, and the persistent mounts queue behind.
   void service.reapplyPersistent((s) => log.info(s)).catch((e) => log.error("persistent mounts failed", { error: String(e) }));
-  service.setStatic(await mountStaticShares(cfg, await getGuest(), log, startedAt).catch((e) => (log.error("static shares failed", { error: String(e) }), [])));
+  if (cfg.staticMounts.length) {
+    service.setStatic(await getGuest().then((g) => mountStaticShares(cfg, g, log, startedAt)).catch((e) => (log.error("static shares failed", { error: String(e) }), [])));
+  }
 
   let stopping = false;
   const exit = async (code: number) => {

@@ -28,6 +28,25 @@ export async function guestMounts(guest: GuestCommands): Promise<GuestMountEntry
     });
 }
 
+// Prints the deepest part of the path that exists, then where it really leads. Constant script:
+// the path is "$1" only.
+const RESOLVE_SCRIPT = 'p=$1; while [ ! -e "$p" ] && [ ! -L "$p" ]; do p=$(dirname -- "$p"); done; printf "%s\\n" "$p"; readlink -f -- "$p"';
+
+/**
+ * A guest symlink on the way (/mnt/x -> /etc) would put the mount, and mkdir -p, somewhere else
+ * than the registry says, past the system-folder check: refuse it and name the real place.
+ */
+async function refuseSymlinkedPath(guest: GuestCommands, mountPoint: string): Promise<void> {
+  const r = await guest.exec(["sh", "-c", RESOLVE_SCRIPT, "hotmount-resolve", mountPoint], { timeoutMs: 10_000 });
+  const [existing = "", real = ""] = r.stdout.split("\n");
+  if (r.code === 0 && existing === real) return;
+  const there = real ? `${real}${mountPoint.slice(existing.length)}`.replace(/^\/\//, "/") : null;
+  throw new HotmountError("MOUNT_CONFLICT", `the guest path ${mountPoint} goes through a symlink in the guest (${existing} leads to ${real || "nowhere"})`, {
+    hint: there ? `Name the real guest folder (${there}), or remove the link in the guest.` : "Name the real guest folder, or remove the link in the guest.",
+    details: { mountPoint, symlink: existing, target: real },
+  });
+}
+
 /**
  * Checks the mount point and says whether it must be created; `create` then makes it. Split so
  * the journal records "we made it" before the folder exists (a crash in between leaves nothing).
@@ -39,6 +58,7 @@ export async function checkMountPoint(guest: GuestCommands, mountPoint: string):
       hint: "Pick another guest path, or unmount what is there first.",
     });
   }
+  await refuseSymlinkedPath(guest, mountPoint);
   const probe = await guest.exec(["test", "-e", mountPoint], { timeoutMs: 10_000 });
   if (probe.code === 0) {
     const isDir = await guest.exec(["test", "-d", mountPoint], { timeoutMs: 10_000 });

@@ -2,11 +2,11 @@
 // by `hotmount run`. Each gets a hotmount instance dir and the usual agent; hotmount attaches to
 // the VM but never boots it. A Lima instance is registered (instance.json written, agent started)
 // the first time a mount is added to it, so `vm list` alone starts nothing.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { limaInstanceByHmName, listLimaInstances, type LimaInstance } from "../../drivers/lima/lima-instance.ts";
 import { limaLinkPath } from "../../drivers/lima/lima-paths.ts";
 import { limaTransports } from "../../drivers/lima/lima-session.ts";
-import { liveWrap, writeLimaLink } from "../../drivers/lima/wrap-marker.ts";
+import { liveWrap, readLimaLink, writeLimaLink } from "../../drivers/lima/wrap-marker.ts";
 import type { Progress } from "../../drivers/driver.ts";
 import type { InstanceSummary, SshInfo } from "../agent/api.ts";
 import { HotmountError } from "../core/errors.ts";
@@ -72,7 +72,10 @@ export function registerLima(inst: LimaInstance): InstanceConfig {
     kernel: "", append: "", ssh: inst.ssh,
   });
   mkdirSync(instancePaths(inst.hmName).dir, { recursive: true, mode: 0o700 });
-  writeLimaLink(inst.hmName, { limaDir: inst.dir, limaName: inst.limaName });
+  // The journal of an earlier VM run (Lima restarted it behind our back) names mounts that are gone.
+  const prev = readLimaLink(inst.hmName);
+  if (prev?.vmPid && prev.vmPid !== inst.vmPid) rmSync(instancePaths(inst.hmName).journal, { force: true });
+  writeLimaLink(inst.hmName, { limaDir: inst.dir, limaName: inst.limaName, vmPid: inst.vmPid });
   writeInstanceConfig(cfg);
   return cfg;
 }

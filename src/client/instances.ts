@@ -28,6 +28,8 @@ export interface StartFlags extends StartOptions {
   driver?: string;
   /** `--mount HOST:GUEST[:ro]` values: static virtiofs shares; absent keeps the previous ones. */
   mounts?: string[];
+  /** `--image debian|PATH`: boot a disk image (cloud-init, user dev) instead of the demo guest. */
+  image?: string;
 }
 
 export function checkName(name: string): string {
@@ -50,7 +52,15 @@ async function buildConfig(name: string, f: StartFlags, progress: Progress): Pro
   let kernel = f.kernel ?? prev?.kernel;
   let initrd = f.initrd ?? prev?.initrd;
   let append = f.append ?? prev?.append;
-  const demo = !f.kernel && (!prev || prev.append.includes("hotmount.sshkey="));
+  // A disk image: asked for now, or the previous start's (unless a bare --kernel replaces it).
+  const imageName = f.image ?? (f.kernel ? undefined : prev?.image);
+  const img = imageName
+    ? await (await import("../guest/debian/instance.ts")).prepareImageInstance(name, imageName, {
+      publicKeyLine: key.publicKeyLine, kernel: f.kernel, initrd: f.initrd, append: f.append, prev: prev ?? undefined, progress,
+    })
+    : null;
+  if (img) ({ kernel, initrd, append } = img);
+  const demo = !img && !f.kernel && (!prev || prev.append.includes("hotmount.sshkey="));
   if (demo) {
     const g = await ensureDemoGuest({ onProgress: progress });
     kernel = g.kernel;
@@ -66,9 +76,10 @@ async function buildConfig(name: string, f: StartFlags, progress: Progress): Pro
     ninePSlots: f.ninePSlots ?? prev?.ninePSlots ?? 4,
     kernel, initrd, append: append ?? "",
     accel: f.accel ?? prev?.accel ?? "auto",
-    ssh: { host: "127.0.0.1", port: 0, user: demo ? GUEST_USER : (prev?.ssh.user ?? "root"), identityFile: key.privateKey },
+    ssh: { host: "127.0.0.1", port: 0, user: img?.user ?? (demo ? GUEST_USER : (prev?.ssh.user ?? "root")), identityFile: key.privateKey },
     staticMounts: f.mounts?.length ? parseStaticMounts(f.mounts) : (prev?.staticMounts ?? []),
     persistentMounts: prev?.persistentMounts ?? [],
+    ...(img ? { image: img.image, disk: img.disk, seed: img.seed } : {}),
   });
 }
 

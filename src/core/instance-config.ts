@@ -38,6 +38,12 @@ export const InstanceConfig = z.object({
   persistentMounts: z.array(PersistentMount).default([]),
   /** Booted outside `vm start` (a Lima instance, or `hotmount run`): hotmount attaches, never boots it. */
   external: z.enum(["lima", "run"]).optional(),
+  /** `vm start --image`: "debian" or the base image's absolute path (a restart boots it again). */
+  image: z.string().optional(),
+  /** The instance's qcow2 overlay (virtio-blk, the guest's /dev/vda) over the image. */
+  disk: z.object({ path: z.string(), base: z.string(), baseFormat: z.enum(["qcow2", "raw"]) }).optional(),
+  /** The cloud-init NoCloud seed ISO (an AHCI cdrom) and the instance-id in it. */
+  seed: z.object({ path: z.string(), instanceId: z.string() }).optional(),
 });
 export type InstanceConfig = z.infer<typeof InstanceConfig>;
 

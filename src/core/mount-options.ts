@@ -46,17 +46,38 @@ export function ninePMountOptions(writable: boolean): string {
   return ["trans=virtio", "version=9p2000.L", `msize=${NINEP_MSIZE}`, "cache=none", writable ? "rw" : "ro"].join(",");
 }
 
+/** The guest's login user when it is not root: shares are mapped to it (docs/ownership.md). */
+export interface GuestOwner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Ownership for a non-root guest user. Every file sftp-server creates belongs to the host user
+ * it runs as (the invoking user), whoever asked in the guest; libfuse's uid=/gid= make every
+ * file *appear* owned by the guest user, so the guest kernel's permission checks
+ * (default_permissions) let that user use what the host user may. sshfs's idmap=user cannot
+ * do this: it maps to the user sshfs runs as, which is root (sudo). Host permissions still
+ * apply on the host side: sftp-server refuses what the host user may not do.
+ */
+export function sshfsOwnerOptions(owner?: GuestOwner): string[] {
+  if (!owner) return [];
+  if (!Number.isInteger(owner.uid) || !Number.isInteger(owner.gid) || owner.uid < 0 || owner.gid < 0) throw new Error(`bad guest owner ${owner.uid}:${owner.gid}`);
+  return [`uid=${owner.uid}`, `gid=${owner.gid}`];
+}
+
 /**
  * sshfs in the guest, passive mode (stdin/stdout carry SFTP to the host's sftp-server):
- * - idmap=none: the guest sees the host's uids as they are, like virtiofs and 9p;
+ * - idmap=none: the guest sees the host's uids as they are, like virtiofs and 9p; for a
+ *   non-root guest user, uid=/gid= show every file as that user's (sshfsOwnerOptions);
  * - allow_other + default_permissions: every guest user sees the mount, and the guest kernel
  *   checks modes against those uids (without default_permissions any guest user could do all
  *   that the host sftp-server's user can);
  * - dcache_timeout: see SSHFS_CACHE_SECONDS;
  * - ro is only the guest's view: sftp-server -R refuses every write on the host.
  */
-export function reverseSshfsArgv(hostPath: string, mountPoint: string, writable: boolean): string[] {
-  const opts = ["passive", "idmap=none", "allow_other", "default_permissions", `dcache_timeout=${SSHFS_CACHE_SECONDS}`, writable ? "rw" : "ro"];
+export function reverseSshfsArgv(hostPath: string, mountPoint: string, writable: boolean, owner?: GuestOwner): string[] {
+  const opts = ["passive", "idmap=none", ...sshfsOwnerOptions(owner), "allow_other", "default_permissions", `dcache_timeout=${SSHFS_CACHE_SECONDS}`, writable ? "rw" : "ro"];
   // "host:path" with an empty host; the path is the host folder (sftp-server also starts there).
   // sshfs splits at the first ':' only and escapes commas itself when it builds fsname.
   return ["sshfs", "-f", "-o", opts.join(","), `:${hostPath}`, mountPoint];

@@ -21,8 +21,8 @@ export function checkPrivateDir(dir: string, uid = process.getuid?.() ?? -1): vo
   if (!st) return;
   if (st.isSymbolicLink()) {
     // A symlink could be swapped under us; the real folder has to be named.
-    throw new HotmountError("PERMISSION_DENIED", `hotmount's state path ${dir} is a symlink`, {
-      hint: "Point HOTMOUNT_HOME at the real folder (see `realpath`), or replace the link by a folder.",
+    throw new HotmountError("PERMISSION_DENIED", `hotmount's state folder ${dir} is a symlink`, {
+      hint: `hotmount makes its folders itself: remove the link (rm ${dir}) or replace it with a real folder.`,
       details: { path: dir },
     });
   }
@@ -58,6 +58,7 @@ export function checkStateDir(home: string, subdirs: readonly string[], instance
   }
   for (const n of names) {
     const p = join(instancesDir, n);
-    if (statOrNull(p)?.isDirectory()) checkPrivateDir(p);
+    const st = statOrNull(p);
+    if (st?.isDirectory() || st?.isSymbolicLink()) checkPrivateDir(p);
   }
 }

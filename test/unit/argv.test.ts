@@ -66,3 +66,18 @@ test("qemu-guest-agent channel: a virtio-serial port named org.qemu.guest_agent.
   expect(values(a, "-chardev")).toContain("socket,id=qga0,path=/i/qga.sock,server=on,wait=off");
   expect(values(a, "-device")).toContain("virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0");
 });
+
+test("a disk image: the overlay on virtio-blk, the seed ISO as an AHCI cdrom; neither without them", () => {
+  const plain = buildQemuArgv("qemu", base);
+  expect(values(plain, "-drive")).toEqual([]);
+  const a = buildQemuArgv("qemu", { ...base, disk: "/i/disk.qcow2", seed: "/i/seed.iso" });
+  expect(values(a, "-drive")).toEqual([
+    "file=/i/disk.qcow2,format=qcow2,if=none,id=disk0,discard=unmap",
+    "file=/i/seed.iso,format=raw,if=none,id=seed0,media=cdrom,readonly=on",
+  ]);
+  const dev = values(a, "-device");
+  expect(dev).toContain("virtio-blk-pci,drive=disk0");
+  // ide.0 is q35's built-in AHCI controller: the cdrom never takes /dev/vda from the root disk.
+  expect(dev).toContain("ide-cd,bus=ide.0,drive=seed0");
+  expect(() => buildQemuArgv("qemu", { ...base, disk: "/a,b/disk.qcow2" })).toThrow(/comma/);
+});

@@ -3,6 +3,7 @@ import { requireFSHotPlugger } from "../../../drivers/driver.ts";
 import { guestMountArgv } from "../../core/mount-options.ts";
 import { mountWithRetry } from "../guest-fs.ts";
 import type { MountRecord } from "../journal.ts";
+import { guestOwner } from "./guest-owner.ts";
 import type { TransportContext, TransportDriver } from "./types.ts";
 
 export function deviceTransport(ctx: TransportContext): TransportDriver {
@@ -10,7 +11,9 @@ export function deviceTransport(ctx: TransportContext): TransportDriver {
     async attach(rec, progress) {
       const hp = requireFSHotPlugger(ctx.session, rec.type);
       if (rec.type === "reverse-sshfs") throw new Error("not a device transport");
-      rec.device = await hp.plug({ id: rec.id, type: rec.type, hostPath: rec.hostPath, writable: rec.writable }, progress);
+      // Only virtiofs can map ownership (with the Rust virtiofsd); 9p's fsdevs are fixed at boot.
+      const owner = rec.type === "virtiofs" ? await guestOwner(await ctx.guest(), ctx.cfg.ssh.user) : undefined;
+      rec.device = await hp.plug({ id: rec.id, type: rec.type, hostPath: rec.hostPath, writable: rec.writable, owner }, progress);
       rec.tag = rec.device.tag;
       rec.slot = rec.device.slot;
     },

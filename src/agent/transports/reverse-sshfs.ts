@@ -16,6 +16,7 @@ import { sftpJailDir, sshfsLog } from "../../core/paths.ts";
 import type { GuestSsh } from "../../ssh/guest-ssh.ts";
 import { terminate, waitUntil } from "../../util/process.ts";
 import { guestMounts, unmount } from "../guest-fs.ts";
+import { guestOwner } from "./guest-owner.ts";
 import type { MountRecord } from "../journal.ts";
 import { sftpLaunch } from "./sftp-jail.ts";
 import type { TransportContext, TransportDriver } from "./types.ts";
@@ -92,6 +93,7 @@ export function reverseSshfsTransport(ctx: TransportContext): TransportDriver {
         hint: "Install it in the guest (Debian/Ubuntu: apt-get install sshfs; Fedora: dnf install fuse-sshfs; Alpine: apk add sshfs), or use --type virtiofs or 9p.",
       });
     }
+    const owner = await guestOwner(ssh, ssh.target.user);
     progress("starting sftp-server and sshfs");
     // Confined to the shared folder where this host allows it (see sftp-jail.ts).
     const launch = sftpLaunch(sftp, sftpServerArgs(rec.hostPath, rec.writable), rec.hostPath, rec.writable, sftpJailDir(ctx.cfg.name));
@@ -109,7 +111,7 @@ export function reverseSshfsTransport(ctx: TransportContext): TransportDriver {
     server.stderr!.on("data", (d: Buffer) => log.write(d));
     let channel: ClientChannel;
     try {
-      channel = await ssh.channel(guestSshfsCommand(reverseSshfsArgv(rec.hostPath, rec.mountPoint, rec.writable)));
+      channel = await ssh.channel(guestSshfsCommand(reverseSshfsArgv(rec.hostPath, rec.mountPoint, rec.writable, owner)));
     } catch (e) {
       server.kill("SIGKILL");
       log.end();

@@ -1,0 +1,78 @@
+// The Debian guest image, cached by the hash of its recipe. A cache hit runs no program and
+// touches no network: it only stats four files.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { HotmountError } from "../../core/errors.ts";
+import { buildDebianImage, removeWorkDir } from "./build.ts";
+import { type DebianImageFiles, debianCacheDir, debianImageFiles, debootstrapDebsDir } from "./paths.ts";
+import { debianRecipeKey } from "./recipe.ts";
+
+export interface DebianImageOptions {
+  onProgress?: (line: string) => void;
+  /** Rebuild even when the cache has this recipe's image. */
+  force?: boolean;
+}
+
+export interface DebianImage extends DebianImageFiles {
+  key: string;
+  built: boolean;
+  seconds: number;
+}
+
+/** A work directory older than this belongs to a build that died (a build takes minutes). */
+const STALE_MS = 3 * 60 * 60 * 1000;
+
+function complete(f: DebianImageFiles): boolean {
+  return [f.disk, f.kernel, f.initrd, f.manifest].every((p) => existsSync(p) && statSync(p).size > 0);
+}
+
+/** The cached image for the current recipe, or null (no build). */
+export function cachedDebianImage(): DebianImage | null {
+  const key = debianRecipeKey();
+  const f = debianImageFiles(key);
+  return complete(f) ? { ...f, key, built: false, seconds: 0 } : null;
+}
+
+export async function ensureDebianImage(opts: DebianImageOptions = {}): Promise<DebianImage> {
+  const t0 = performance.now();
+  const key = debianRecipeKey();
+  const files = debianImageFiles(key);
+  const seconds = () => Math.round(performance.now() - t0) / 1000;
+  if (!opts.force && complete(files)) return { ...files, key, built: false, seconds: seconds() };
+
+  const say = opts.onProgress ?? (() => {});
+  const cache = debianCacheDir();
+  mkdirSync(cache, { recursive: true });
+  for (const n of readdirSync(cache)) {
+    const p = join(cache, n);
+    if (n.startsWith(".build-") && Date.now() - statSync(p).mtimeMs > STALE_MS) await removeWorkDir(p).catch(() => {});
+  }
+  // Next to the final directory, so publishing is one rename on one filesystem.
+  const work = mkdtempSync(join(cache, ".build-"));
+  try {
+    await buildDebianImage(work, key, debootstrapDebsDir(), say);
+    publish(join(work, "out"), files, work, !!opts.force, say);
+  } catch (e) {
+    if (e instanceof HotmountError) throw e;
+    throw new HotmountError("INTERNAL", `building the Debian guest failed: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e, hint: "Run scripts/build-guest --distro debian --force to see the build's progress.",
+    });
+  } finally {
+    await removeWorkDir(work);
+  }
+  return { ...files, key, built: true, seconds: seconds() };
+}
+
+/** One rename; a concurrent build of the same recipe that published first wins (same content). */
+function publish(out: string, files: DebianImageFiles, work: string, force: boolean, say: (l: string) => void): void {
+  if (existsSync(files.dir) && (force || !complete(files))) {
+    try { renameSync(files.dir, join(work, "old")); } catch { /* a concurrent build moved it already */ }
+  }
+  try {
+    renameSync(out, files.dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if ((code === "ENOTEMPTY" || code === "EEXIST") && complete(files)) return say("another build published the same image first; using it");
+    throw e;
+  }
+}
