@@ -18,7 +18,7 @@ import { LIMA_PROBES } from "./fixtures/lima/qemu-argv.ts";
 let root: string;
 let lima: LimaShaped;
 let shim: string;
-let qemu: ReturnType<typeof Bun.spawn> | null = null;
+let qemu: Bun.Subprocess<"ignore", "pipe", "pipe"> | null = null;
 let limaShareD: RunningVirtiofsd | null = null;
 let ssh: GuestSsh;
 const env = () => ({ LIMA_HOME: join(root, "lima") });
@@ -140,4 +140,18 @@ test("vm stop detaches hotmount but leaves Lima's VM running", async () => {
   expect(r.stderr).toContain("limactl stop lw");
   expect(qemu!.exitCode).toBeNull();
   expect(await guest("grep -c ' /mnt/again ' /proc/mounts || true")).toBe("0\n");
+});
+
+test("when Lima stops the VM (QMP on its own qmp.sock), hotmount's agent notices and exits", async () => {
+  // Attaching again after the detach above works too.
+  await hmOk(["mount", "add", "lw", join(root, "other"), "/mnt/last", "--type", "9p"], { env: env() });
+  const agentPid = readPidFile(join(process.env.HOTMOUNT_HOME!, "instances", "lw", "agent.pid"));
+  expect(agentPid && isAlive(agentPid)).toBe(true);
+  const c = await QmpClient.connect(join(lima.dir, "qmp.sock"), { timeoutMs: 3000 });
+  await c.execute("quit").catch(() => {});
+  await c.close().catch(() => {});
+  expect(await waitUntil(() => qemu!.exitCode !== null, 15_000)).toBe(true);
+  expect(await waitUntil(() => !isAlive(agentPid!), 10_000)).toBe(true);
+  const row = ((await hmOk(["vm", "list", "--json"], { env: env() })).json() as any[]).find((i) => i.name === "lw");
+  expect(row).toMatchObject({ driver: "lima", state: "stopped" });
 });

@@ -30,7 +30,8 @@ export function notHotPluggable(inst: LimaInstance, marker: WrapMarker | null): 
   }
   const missing = ["spare PCIe root ports", "reserved 9p backends", "a QMP monitor for hotmount"];
   if (inst.mountType !== "virtiofs") missing.push("shared guest RAM");
-  return new HotmountError("UNSUPPORTED", `Lima instance "${n}" was not started through hotmount's QEMU wrapper, so its QEMU has no ${missing.slice(0, -1).join(", ")} and no ${missing.at(-1)}, which hot-plugging virtiofs and 9p needs`, {
+  const list = `${missing.slice(0, -1).join(", ")} and ${missing.at(-1)}`;
+  return new HotmountError("UNSUPPORTED", `Lima instance "${n}" was not started through hotmount's QEMU wrapper, so its QEMU lacks what hot-plugging virtiofs and 9p needs: ${list}`, {
     hint: `${howTo} ${now}`,
     details: { missing: missing, envVar },
   });

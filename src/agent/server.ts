@@ -120,12 +120,13 @@ export function serveAgent(socketPath: string, h: AgentHandlers) {
       unix: socketPath,
       // readJson enforces MAX_BODY_BYTES with a JSON error; Bun's own limit answers a bare 413.
       maxRequestBodySize: 2 ** 40,
-      fetch: (req, srv) => {
-        // A mount or remove may take longer than Bun's default idle timeout of 10 s (the guest
-        // umount and device_del deadlines are 15 s each); the client has its own timeout.
-        srv.timeout(req, 0);
-        return route(h, req).catch(errorResponse);
-      },
+      // A mount or remove may take longer than Bun's default idle timeout of 10 s (the guest
+      // umount and device_del deadlines are 15 s each), and fetch retries a request whose
+      // connection is cut, so the agent would run it twice. The client has its own timeout.
+      // Bun 1.4 honours idleTimeout on unix sockets though its types omit it there, and
+      // server.timeout(req, 0) does not lift the default (both checked).
+      ...({ idleTimeout: 0 } as {}),
+      fetch: (req) => route(h, req).catch(errorResponse),
       error: errorResponse,
     });
     chmodSync(socketPath, 0o600);

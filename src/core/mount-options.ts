@@ -85,10 +85,12 @@ export function reverseSshfsArgv(hostPath: string, mountPoint: string, writable:
 
 /**
  * The host's OpenSSH sftp-server: -e logs to stderr (our per-mount log), -R makes it refuse every
- * write, -d only sets the starting folder: it is not a chroot (see docs/transports.md).
+ * write, -d only sets the starting folder: it is not a chroot (the agent confines it: see
+ * src/agent/transports/sftp-jail.ts). sftp-server expands %d/%u in -d and exits on any other
+ * %-token, so a literal % is doubled.
  */
 export function sftpServerArgs(hostPath: string, writable: boolean): string[] {
-  return ["-e", ...(writable ? [] : ["-R"]), "-d", hostPath];
+  return ["-e", ...(writable ? [] : ["-R"]), "-d", hostPath.replaceAll("%", "%%")];
 }
 
 /** The guest's fs type in /proc/mounts for each transport. */

@@ -70,6 +70,8 @@ function safeRealpath(p: string): string | null {
 export function canonicalGuestPath(p: string): string {
   checkPathText(p, "guest", "Give an absolute guest path such as /mnt/data.");
   if (!p.startsWith("/")) throw bad(`the guest path ${p} is not absolute`, "Guest paths start with /, e.g. /mnt/data.");
+  // U+FFFD is what bytes that were not UTF-8 (argv, a lossy client) became: not the path meant.
+  if (p.includes("\uFFFD")) throw bad(`the guest path ${p} contains U+FFFD (was it valid UTF-8?)`, "Give the guest path as UTF-8 text.");
   return posix.normalize(p).replace(/\/+$/, "") || "/";
 }
 

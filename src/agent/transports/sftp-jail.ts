@@ -89,7 +89,7 @@ export function linkedFiles(binary: string): Linked | null {
  */
 export function sftpLaunch(sftp: string, args: string[], hostPath: string, writable: boolean, jailRoot: string): SftpLaunch {
   const plain = (why: string): SftpLaunch => ({ command: sftp, args, confined: false, why });
-  return plain("TEMP");
+  if (process.platform !== "linux") return plain("not Linux: no mount namespaces");
   const uid = process.getuid?.() ?? -1;
   if (uid !== 0) return plain("the agent is not root: it cannot make a private mount namespace and chroot");
   if (hostPath === JAIL_BIN_DIR || hostPath.startsWith(`${JAIL_BIN_DIR}/`)) {

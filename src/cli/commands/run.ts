@@ -57,11 +57,11 @@ function parseSsh(spec: string | undefined, fwd: { host: string; port: number } 
 
 async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<number> {
   const { spawn } = await import("node:child_process");
-  const { existsSync, mkdirSync, readFileSync, writeFileSync } = await import("node:fs");
+  const { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } = await import("node:fs");
   const { resolve } = await import("node:path");
   const { HotmountError } = await import("../../core/errors.ts");
   const { writeJsonAtomic } = await import("../../core/instance-config.ts");
-  const { instancePaths } = await import("../../core/paths.ts");
+  const { instancePaths, ninePSlotLink } = await import("../../core/paths.ts");
   const { ensureSshKey } = await import("../../core/ssh-key.ts");
   const { checkName, ensureHome, startAgent } = await import("../../client/instances.ts");
   const { registerAdopted } = await import("../../client/foreign.ts");
@@ -77,6 +77,8 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
   const slots = o.slots ?? 8;
   const ninePSlots = o["9pSlots"] ?? 4;
 
+  // A refused command line leaves nothing behind: not even the instance dir the lock needs.
+  const created = !existsSync(paths.dir);
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   const { child, exited } = await withLock(paths.lock, `instance "${name}"`, async () => {
     if (existsSync(paths.config)) {
@@ -88,7 +90,7 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
         });
       }
     }
-    const links = prepareWrapDirs(name, ninePSlots);
+    const links = Array.from({ length: ninePSlots }, (_, i) => ninePSlotLink(name, i));
     const w = wrapQemuArgv(argv, { slots, ninePLinks: links, qmpSocket: paths.qmpSock, memfd: process.platform === "linux" });
     const identity = o.identity ? resolve(o.identity) : ensureSshKey().privateKey;
     const ssh = parseSsh(o.ssh, w.sshForward, identity);
@@ -97,6 +99,7 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
         hint: "Pass --ssh user@host:port (and --identity KEY), or add -netdev user,...,hostfwd=tcp:127.0.0.1:PORT-:22.",
       });
     }
+    prepareWrapDirs(name, ninePSlots);
     registerAdopted({ name, memoryMiB: w.memoryMiB, cpus: w.cpus, slots, ninePSlots, ssh });
     const c = spawn(w.argv[0]!, w.argv.slice(1), { stdio: "inherit" });
     const done = new Promise<number>((ok) => c.on("exit", (code, sig) => ok(code ?? (sig ? 128 : 1))));
@@ -111,6 +114,9 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
     writeJsonAtomic(paths.runtime, { pid, accel: w.accel, accelReason: "from your command line", startedAt: new Date().toISOString() });
     say(`${name}: QEMU is pid ${pid} (${slots} hot-plug slots, ${ninePSlots} 9p slots, SSH ${ssh.user}@${ssh.host}:${ssh.port}); starting the agent`);
     return { child: c, exited: done };
+  }).catch((e) => {
+    if (created) rmSync(paths.dir, { recursive: true, force: true });
+    throw e;
   });
 
   // Ctrl-C reaches QEMU through the terminal's process group; other signals are passed on.

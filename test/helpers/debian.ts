@@ -1,0 +1,93 @@
+// The Debian guest tier's helpers: guest commands as the non-root user (and as root through
+// sudo), hotmount run as another host user, and the ownership probe behind docs/ownership.md.
+import { createHash } from "node:crypto";
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SshInfo } from "../../src/agent/api.ts";
+import { GuestSsh, type ExecResult } from "../../src/ssh/guest-ssh.ts";
+import { hotmountArgv, type RunResult } from "./cli.ts";
+
+export const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+
+export interface GuestUser {
+  /** As the SSH user (dev): no sudo. */
+  dev(argv: string[], timeoutMs?: number): Promise<ExecResult>;
+  /** As root, through `sudo -n`. */
+  root(argv: string[], timeoutMs?: number): Promise<ExecResult>;
+  /** dev, throwing unless exit 0; returns stdout. */
+  devOk(argv: string[], timeoutMs?: number): Promise<string>;
+  close(): void;
+}
+
+export function guestUser(target: () => SshInfo): GuestUser {
+  let ssh: GuestSsh | null = null;
+  const conn = async () => (ssh?.isConnected ? ssh : (ssh = await GuestSsh.connect(target())));
+  const g: GuestUser = {
+    dev: async (argv, timeoutMs = 60_000) => (await conn()).exec(argv, { root: false, timeoutMs }),
+    root: async (argv, timeoutMs = 60_000) => (await conn()).exec(argv, { root: true, timeoutMs }),
+    async devOk(argv, timeoutMs) {
+      const r = await g.dev(argv, timeoutMs);
+      if (r.code !== 0) throw new Error(`guest (dev) ${argv.join(" ")} exited ${r.code}: ${r.stderr}`);
+      return r.stdout;
+    },
+    close: () => ssh?.close(),
+  };
+  return g;
+}
+
+/** Runs hotmount as host user uid:gid (setpriv), with its own env; the test runner is root. */
+export async function hmAs(uid: number, gid: number, args: string[], env: Record<string, string>, timeoutMs = 300_000): Promise<RunResult> {
+  const p = Bun.spawn(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--", ...hotmountArgv(), ...args], {
+    env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe", stdin: "ignore",
+  });
+  const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  clearTimeout(timer);
+  return { code, stdout, stderr, json: () => JSON.parse(stdout) };
+}
+
+/** One row of the ownership table: what the guest user sees and what the host gets. */
+export interface OwnershipRow {
+  /** Owner, as the guest shows it, of a host file the host user owns. */
+  hostFileInGuest: string;
+  /** Can dev append to that host file (0644, owned by the host user)? */
+  devWritesHostFile: boolean;
+  /** Can dev create a file in a 0755 folder the host user owns? */
+  devCreatesInHostDir: boolean;
+  /** Host owner of a file dev creates (in a 0777 folder, so every transport can). */
+  devFileOnHost: string;
+  /** Host owner of a file root creates in the guest (sudo). */
+  rootFileOnHost: string;
+}
+
+const owner = (p: string) => `${statSync(p).uid}:${statSync(p).gid}`;
+
+/** Lays out a share owned by host uid:gid: host-file (0644), and open/ (0777). */
+export function ownershipFixture(dir: string, uid: number, gid: number): void {
+  mkdirSync(join(dir, "open"), { recursive: true });
+  writeFileSync(join(dir, "host-file"), "from the host\n");
+  chmodSync(dir, 0o755);
+  chmodSync(join(dir, "open"), 0o777);
+  chmodSync(join(dir, "host-file"), 0o644);
+  for (const p of [dir, join(dir, "open"), join(dir, "host-file")]) chownSync(p, uid, gid);
+}
+
+/** Runs the probe on a writable mount of an ownershipFixture folder. */
+export async function probeOwnership(g: GuestUser, hostDir: string, mp: string): Promise<OwnershipRow> {
+  const before = readFileSync(join(hostDir, "host-file"), "utf8");
+  const seen = (await g.devOk(["stat", "-c", "%u:%g", `${mp}/host-file`])).trim();
+  const append = await g.dev(["sh", "-c", 'echo "from dev" >> "$1"', "sh", `${mp}/host-file`]);
+  const wrote = readFileSync(join(hostDir, "host-file"), "utf8") !== before;
+  if ((append.code === 0) !== wrote) throw new Error(`dev's append exited ${append.code} but the host file ${wrote ? "changed" : "did not change"}`);
+  const top = await g.dev(["touch", `${mp}/dev-top`]);
+  await g.devOk(["touch", `${mp}/open/dev-file`]);
+  const r = await g.root(["touch", `${mp}/open/root-file`]);
+  if (r.code !== 0) throw new Error(`sudo touch failed: ${r.stderr}`);
+  return {
+    hostFileInGuest: seen,
+    devWritesHostFile: wrote,
+    devCreatesInHostDir: top.code === 0,
+    devFileOnHost: owner(join(hostDir, "open", "dev-file")),
+    rootFileOnHost: owner(join(hostDir, "open", "root-file")),
+  };
+}
