@@ -57,7 +57,7 @@ test("vm list shows it as driver lima: reverse-sshfs available, virtiofs and 9p 
   expect(t["reverse-sshfs"].available).toBe(true);
   expect(t.virtiofs).toMatchObject({ available: false, reason: EXPECTED_MESSAGE });
   expect(t["9p"].available).toBe(false);
-});
+}, 180_000);
 
 test("mount add --type virtiofs explains exactly what is missing and how to get it", async () => {
   const dir = join(root, "v");
@@ -76,7 +76,7 @@ test("mount add --type virtiofs explains exactly what is missing and how to get 
   expect(plain.stderr).toContain("hint: Restart it through hotmount's QEMU wrapper");
   expect((await ssh.exec(["test", "-e", "/mnt/v"])).code).not.toBe(0);
   expect(((await hmOk(["mount", "list", "lu", "--json"], { env: env() })).json() as any[]).length).toBe(0);
-});
+}, 180_000);
 
 test("reverse-sshfs works through the instance's ssh.config", async () => {
   const dir = join(root, "s");
@@ -89,7 +89,7 @@ test("reverse-sshfs works through the instance's ssh.config", async () => {
   expect(readFileSync(join(dir, "out.txt"), "utf8")).toBe("from guest\n");
   await hmOk(["mount", "remove", "lu", "/mnt/s"], { env: env() });
   expect((await ssh.exec(["sh", "-c", "grep -c ' /mnt/s ' /proc/mounts || true"])).stdout).toBe("0\n");
-});
+}, 180_000);
 
 test("vm start on a running Lima instance attaches an agent (and never boots anything)", async () => {
   await hm(["vm", "stop", "lu"], { env: env() }); // detach first
@@ -99,7 +99,7 @@ test("vm start on a running Lima instance attaches an agent (and never boots any
   expect(r.json()).toMatchObject({ name: "lu", driver: "lima", state: "running" });
   const agentPid = readPidFile(join(process.env.HOTMOUNT_HOME!, "instances", "lu", "agent.pid"));
   expect(agentPid && isAlive(agentPid)).toBe(true);
-});
+}, 180_000);
 
 test("vm start on a stopped Lima instance says Lima starts it", async () => {
   const home = join(root, "lima");
@@ -109,4 +109,4 @@ test("vm start on a stopped Lima instance says Lima starts it", async () => {
   expect(r.code).toBe(4);
   expect(r.stderr).toContain('Lima instance "off" is not running');
   expect(r.stderr).toContain("limactl start off");
-});
+}, 180_000);

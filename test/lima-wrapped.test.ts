@@ -73,6 +73,7 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 }, 60_000);
 
+// Explicit timeouts: in a multi-file run, later files did not get the preload's default.
 test("the wrapper execs QEMU in the process Lima started, with hotmount's QMP beside Lima's", () => {
   const pid = Number(readFileSync(join(lima.dir, "qemu.pid"), "utf8").trim());
   expect(pid).toBe(qemu!.pid);
@@ -82,7 +83,7 @@ test("the wrapper execs QEMU in the process Lima started, with hotmount's QMP be
   expect(argv).toContain(`unix:${join(process.env.HOTMOUNT_HOME!, "instances", "lw", "qmp.sock")},server=on,wait=off`);
   // Every one of Lima's arguments is there, in Lima's order, after hotmount's.
   expect(argv.slice(argv.length - lima.argv.length)).toEqual(lima.argv);
-});
+}, 180_000);
 
 test("vm list shows the Lima instance as driver lima, with virtiofs and 9p available", async () => {
   const list = (await hmOk(["vm", "list", "--json"], { env: env() })).json() as any[];
@@ -90,7 +91,7 @@ test("vm list shows the Lima instance as driver lima, with virtiofs and 9p avail
   expect(row).toMatchObject({ driver: "lima", state: "running", accel: "tcg", slots: { total: 8, used: 0 } });
   expect(row.ssh).toMatchObject({ host: "127.0.0.1", port: lima.sshPort, user: "root" });
   expect(row.transports.filter((t: any) => t.available).map((t: any) => t.type)).toEqual(["virtiofs", "9p", "reverse-sshfs"]);
-});
+}, 180_000);
 
 test("virtiofs hot-mount into the running Lima VM: both directions, then removed", async () => {
   const dir = join(root, "vfs");
@@ -106,7 +107,7 @@ test("virtiofs hot-mount into the running Lima VM: both directions, then removed
   expect(await guest("grep ' /mnt/vfs ' /proc/mounts")).toContain("virtiofs");
   await hmOk(["mount", "remove", "lw", "/mnt/vfs"], { env: env() });
   expect(await guest("grep -c ' /mnt/vfs ' /proc/mounts || true")).toBe("0\n");
-});
+}, 180_000);
 
 test("9p and reverse-sshfs hot-mount into it too", async () => {
   const dir = join(root, "other");
@@ -120,7 +121,7 @@ test("9p and reverse-sshfs hot-mount into it too", async () => {
   expect(mounts).toMatch(/ \/mnt\/sf fuse\.sshfs /);
   await hmOk(["mount", "remove", "lw", "/mnt/p9"], { env: env() });
   await hmOk(["mount", "remove", "lw", "/mnt/sf"], { env: env() });
-});
+}, 180_000);
 
 test("Lima's own virtiofs share and its qmp.sock keep working beside hotmount's", async () => {
   await guest("mkdir -p /mnt/lima0 && mount -t virtiofs mount0 /mnt/lima0");
@@ -130,7 +131,7 @@ test("Lima's own virtiofs share and its qmp.sock keep working beside hotmount's"
   const c = await QmpClient.connect(join(lima.dir, "qmp.sock"), { timeoutMs: 3000 });
   expect(await c.execute("query-status")).toMatchObject({ status: "running" });
   await c.close();
-});
+}, 180_000);
 
 test("vm stop detaches hotmount but leaves Lima's VM running", async () => {
   await hmOk(["mount", "add", "lw", join(root, "other"), "/mnt/again"], { env: env() });
@@ -140,7 +141,7 @@ test("vm stop detaches hotmount but leaves Lima's VM running", async () => {
   expect(r.stderr).toContain("limactl stop lw");
   expect(qemu!.exitCode).toBeNull();
   expect(await guest("grep -c ' /mnt/again ' /proc/mounts || true")).toBe("0\n");
-});
+}, 180_000);
 
 test("when Lima stops the VM (QMP on its own qmp.sock), hotmount's agent notices and exits", async () => {
   // Attaching again after the detach above works too.
@@ -152,6 +153,8 @@ test("when Lima stops the VM (QMP on its own qmp.sock), hotmount's agent notices
   await c.close().catch(() => {});
   expect(await waitUntil(() => qemu!.exitCode !== null, 15_000)).toBe(true);
   expect(await waitUntil(() => !isAlive(agentPid!), 10_000)).toBe(true);
+  // Lima's host agent exits after QEMU and takes ha.pid with it.
+  rmSync(join(lima.dir, "ha.pid"), { force: true });
   const row = ((await hmOk(["vm", "list", "--json"], { env: env() })).json() as any[]).find((i) => i.name === "lw");
   expect(row).toMatchObject({ driver: "lima", state: "stopped" });
-});
+}, 180_000);

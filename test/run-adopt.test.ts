@@ -50,7 +50,7 @@ test("a non-q35 machine is refused before anything starts, naming the argument",
   expect(ourProcesses().filter((p) => p.argv.includes("qemu-system"))).toEqual([]);
   expect(((await hmOk(["vm", "list", "--json"])).json() as any[]).some((i) => i.name === "bad")).toBe(false);
   expect(existsSync(join(process.env.HOTMOUNT_HOME!, "instances", "bad"))).toBe(false);
-});
+}, 180_000);
 
 test("the user's own non-shared -machine memory-backend is refused, with the fix", async () => {
   const own = swap(userArgv, ["-machine", "q35"], ["-object", "memory-backend-ram,id=m0,size=384M", "-machine", "q35,memory-backend=m0"]);
@@ -58,7 +58,7 @@ test("the user's own non-shared -machine memory-backend is refused, with the fix
   expect(r.code).toBe(8);
   expect(r.stderr).toContain("error: your -machine memory-backend=m0 is not shared memory (share=on), which virtiofs needs");
   expect(r.stderr).toContain("memory-backend-memfd,id=m0,size=<as -m>,share=on");
-});
+}, 180_000);
 
 test("no SSH route into the guest is refused: mounting needs one", async () => {
   const noFwd = swap(userArgv, ["-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:22`], ["-netdev", "user,id=n0"]);
@@ -66,7 +66,7 @@ test("no SSH route into the guest is refused: mounting needs one", async () => {
   expect(r.code).toBe(2);
   expect(r.stderr).toContain("forwards no port to the guest's port 22");
   expect(r.stderr).toContain("--ssh user@host:port");
-});
+}, 180_000);
 
 test("hotmount run adopts a plain QEMU command line: virtiofs and 9p hot-mount into it; vm stop ends it", async () => {
   const t0 = performance.now();
@@ -108,4 +108,4 @@ test("hotmount run adopts a plain QEMU command line: virtiofs and 9p hot-mount i
   expect(runErr).toContain("adopt: QEMU exited (0)");
   expect(((await hmOk(["vm", "list", "--json"])).json() as any[]).some((i) => i.name === "adopt")).toBe(false);
   expect(existsSync(join(process.env.HOTMOUNT_HOME!, "instances", "adopt", "instance.json"))).toBe(false);
-});
+}, 180_000);

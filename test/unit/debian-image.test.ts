@@ -7,7 +7,7 @@ import { rustTranslateArgs, virtiofsdArgv } from "../../drivers/qemu/virtiofsd.t
 import { parseId } from "../../src/agent/transports/guest-owner.ts";
 import { reverseSshfsArgv } from "../../src/core/mount-options.ts";
 import { READY_MARKER } from "../../src/guest/contract.ts";
-import { debootstrapProgress, mountsUnder } from "../../src/guest/debian/build.ts";
+import { debootstrapProgress, dropCloudInitModules, mountsUnder } from "../../src/guest/debian/build.ts";
 import { aptSources, debianMirror, parseDeb822, parseOneLine } from "../../src/guest/debian/mirror.ts";
 import { debianRecipeKey } from "../../src/guest/debian/recipe.ts";
 import { metaData, userData } from "../../src/guest/debian/seed.ts";
@@ -61,7 +61,9 @@ test("user-data: user dev with the key, NOPASSWD sudo, the TCG settings, the rea
   expect(text.startsWith("#cloud-config\n")).toBe(true);
   const cfg = JSON.parse(text.slice(text.indexOf("\n")));
   expect(cfg.users).toEqual([expect.objectContaining({ name: "dev", groups: ["sudo"], sudo: "ALL=(ALL) NOPASSWD:ALL", ssh_authorized_keys: [key] })]);
-  expect(cfg).toMatchObject({ ssh_genkeytypes: ["ed25519"], manage_etc_hosts: "localhost", locale: false, final_message: READY_MARKER });
+  expect(cfg).toMatchObject({ ssh_genkeytypes: ["ed25519"], manage_etc_hosts: "localhost", final_message: READY_MARKER });
+  // The locale module is dropped from the image's cloud.cfg instead: "locale: false" fails cloud-init's schema check.
+  expect(cfg.locale).toBeUndefined();
   expect(JSON.parse(metaData({ instanceId: "hm-x-1", hostname: "x", user: "dev", publicKeyLine: key }))).toEqual({ "instance-id": "hm-x-1", "local-hostname": "x" });
 });
 
@@ -87,6 +89,13 @@ test("debootstrap progress: per-package lines become counts, phases pass through
   p("I: Base system installed successfully.");
   expect(said).toEqual(["  Retrieving InRelease", "  retrieving 40 packages", "  retrieving 80 packages", "  retrieving 85 packages",
     "  extracting 1 packages", "  unpacking 1 packages", "  Base system installed successfully."]);
+});
+
+test("cloud.cfg: a dropped module's line goes, nothing else; a missing one is an error", () => {
+  const cfg = "cloud_config_modules:\n - locale\n - set-passwords\n\n - [localex, always]\ncloud_final_modules:\n - [locale, always]\n";
+  expect(dropCloudInitModules(cfg, ["locale"])).toBe("cloud_config_modules:\n - set-passwords\n\n - [localex, always]\ncloud_final_modules:\n - [locale, always]\n");
+  expect(dropCloudInitModules("a:\n - [locale, always]\n", ["locale"])).toBe("a:\n");
+  expect(() => dropCloudInitModules("a:\n - localex\n", ["locale"])).toThrow(/no "locale" module line/);
 });
 
 test("mounts under a work dir are found (so a failed build never deletes through /proc)", () => {

@@ -68,7 +68,8 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
   const { prepareWrapDirs } = await import("../../../drivers/lima/lima-wrap.ts");
   const { wrapQemuArgv } = await import("../../../drivers/qemu/qemu-wrap.ts");
   const { withLock } = await import("../../util/lock.ts");
-  const { isAlive, readPidFile, removeQuietly, terminate, waitUntil } = await import("../../util/process.ts");
+  const { isAlive, readPidFile, removeQuietly, sleep, terminate, waitUntil } = await import("../../util/process.ts");
+  const { GuestSsh } = await import("../../ssh/guest-ssh.ts");
   const say = (s: string) => process.stderr.write(`hotmount: ${s}\n`);
 
   checkName(name);
@@ -80,7 +81,7 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
   // A refused command line leaves nothing behind: not even the instance dir the lock needs.
   const created = !existsSync(paths.dir);
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-  const { child, exited } = await withLock(paths.lock, `instance "${name}"`, async () => {
+  const { child, exited, target } = await withLock(paths.lock, `instance "${name}"`, async () => {
     if (existsSync(paths.config)) {
       const prev = JSON.parse(readFileSync(paths.config, "utf8")) as { external?: string };
       const pid = readPidFile(paths.qemuPid);
@@ -112,8 +113,8 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
     });
     writeFileSync(paths.qemuPid, String(pid));
     writeJsonAtomic(paths.runtime, { pid, accel: w.accel, accelReason: "from your command line", startedAt: new Date().toISOString() });
-    say(`${name}: QEMU is pid ${pid} (${slots} hot-plug slots, ${ninePSlots} 9p slots, SSH ${ssh.user}@${ssh.host}:${ssh.port}); starting the agent`);
-    return { child: c, exited: done };
+    say(`${name}: QEMU is pid ${pid} (${slots} hot-plug slots, ${ninePSlots} 9p slots); waiting for the guest's SSH at ${ssh.user}@${ssh.host}:${ssh.port}`);
+    return { child: c, exited: done, target: ssh };
   }).catch((e) => {
     if (created) rmSync(paths.dir, { recursive: true, force: true });
     throw e;
@@ -125,8 +126,17 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
   let qemuDone = false;
   void exited.then(() => (qemuDone = true));
   try {
-    // A QEMU that exits at once (a bad argument) ends the wait: its own error is on stderr.
-    await Promise.race([startAgent(name, 120_000), exited]);
+    // The agent starts once the guest answers SSH (a real guest may take minutes to boot). A QEMU
+    // that exits meanwhile (a bad argument) ends the wait: its own error is on stderr.
+    while (!qemuDone) {
+      const s = await GuestSsh.connect(target, { timeoutMs: 5000 }).catch(() => null);
+      if (s) {
+        s.close();
+        break;
+      }
+      await sleep(500);
+    }
+    if (!qemuDone) await Promise.race([startAgent(name, 120_000), exited]);
     if (!qemuDone) say(`${name} is ready for hot-mounts: hotmount mount add ${name} HOSTDIR [GUESTDIR]`);
   } catch (e) {
     if (!qemuDone) say(`the agent did not start, so mounts will not work (QEMU keeps running): ${e instanceof Error ? e.message : e}`);

@@ -1,14 +1,14 @@
 // One build of the Debian guest image into a work directory: debootstrap from the host's apt
 // source → configure the root filesystem → kernel and initrd out → ext4 image → qcow2.
 // image.ts decides when to build and publishes the result; this file only builds.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { HotmountError } from "../../core/errors.ts";
 import { requireTool, runTool } from "./exec.ts";
 import { debianMirror } from "./mirror.ts";
 import {
   DEBIAN_DISK_BYTES, DEBIAN_FS_LABEL, DEBIAN_PACKAGES, DEBIAN_RECIPE_VERSION, DEBIAN_SUITE, DEBIAN_VARIANT,
-  MASKED_UNITS, PRUNE_PATHS, debianImageFiles,
+  CLOUD_INIT_DROP_MODULES, ENABLED_UNITS, MASKED_UNITS, PRUNE_PATHS, debianImageFiles,
 } from "./recipe.ts";
 
 export interface DebianBuildManifest {
@@ -99,6 +99,25 @@ function configure(root: string): void {
     rmSync(p, { force: true });
     symlinkSync("/dev/null", p);
   }
+  for (const [unit, target] of Object.entries(ENABLED_UNITS)) {
+    const wants = join(root, "etc/systemd/system", `${target}.wants`);
+    mkdirSync(wants, { recursive: true });
+    rmSync(join(wants, unit), { force: true });
+    symlinkSync(`/etc/systemd/system/${unit}`, join(wants, unit));
+  }
+  const cfgPath = join(root, "etc/cloud/cloud.cfg");
+  writeFileSync(cfgPath, dropCloudInitModules(readFileSync(cfgPath, "utf8"), CLOUD_INIT_DROP_MODULES));
+}
+
+/** Removes "- name" (or "- [name, ...]") module lines from cloud.cfg; each must be there once. */
+export function dropCloudInitModules(text: string, names: readonly string[]): string {
+  let out = text;
+  for (const n of names) {
+    const re = new RegExp(`^[ \\t]*-[ \\t]*(\\[[ \\t]*)?${n}\\b.*\\n`, "m");
+    if (!re.test(out)) throw new HotmountError("INTERNAL", `cloud-init's cloud.cfg has no "${n}" module line to drop`, { hint: "cloud-init's default config changed; update CLOUD_INIT_DROP_MODULES in src/guest/debian/recipe.ts." });
+    out = out.replace(re, "");
+  }
+  return out;
 }
 
 /** The newest vmlinuz-* and its initrd.img-* from the root filesystem's /boot. */

@@ -31,8 +31,6 @@ export function userData(s: SeedInput): string {
     ssh_genkeytypes: ["ed25519"],
     // Else sudo says "unable to resolve host" on every command.
     manage_etc_hosts: "localhost",
-    // minbase has no locales package: update-locale exits 255 and the module fails.
-    locale: false,
     // The boot-complete signal the QEMU driver waits for (drivers/qemu/vm.ts). final_message runs
     // at the end of every boot (runcmd would only run on the first), after users and keys are set,
     // and cloud-final's output goes to the serial console.
