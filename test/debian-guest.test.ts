@@ -1,8 +1,8 @@
 // Issue 10, the slow tier: the Debian bookworm image (debootstrap, systemd, cloud-init) booted
 // with `vm start --image`, all three transports as the non-root user dev (bytes both ways,
 // read-only, list/remove), and file ownership per transport, as root on the host and then as
-// a non-root host user. Runs when HOTMOUNT_SLOW=1 or when the image is already cached;
-// scripts/test-debian runs it alone (and builds the image if needed).
+// a non-root host user. Runs only when HOTMOUNT_SLOW=1: scripts/test-debian runs it (and
+// builds the image first if it is not cached).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,7 +15,8 @@ import { hm, hmOk } from "./helpers/cli.ts";
 import { guestUser, hmAs, ownershipFixture, probeOwnership, sha, type OwnershipRow } from "./helpers/debian.ts";
 import { ourProcesses } from "./helpers/leaks.ts";
 
-const RUN = process.env.HOTMOUNT_SLOW === "1" || cachedDebianImage() !== null;
+// Two TCG boots of a systemd guest: minutes, more than the main suite's budget (see scripts/test-debian).
+const RUN = process.env.HOTMOUNT_SLOW === "1";
 const NAME = "deb";
 const root = mkdtempSync("/tmp/hmt-deb-");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -31,10 +32,10 @@ const KINDS = [
 /** Ownership measured on this machine (docs/ownership.md): host user root, guest user dev (1000). */
 const AS_ROOT: Record<string, OwnershipRow> = {
   // The C virtiofsd and 9p (security_model=none, QEMU as root) pass guest ids straight through.
-  virtiofs: { hostFileInGuest: "0:0", devWritesHostFile: false, devCreatesInHostDir: false, devFileOnHost: "1000:1000", rootFileOnHost: "0:0" },
-  "9p": { hostFileInGuest: "0:0", devWritesHostFile: false, devCreatesInHostDir: false, devFileOnHost: "1000:1000", rootFileOnHost: "0:0" },
+  virtiofs: { hostFileInGuest: "0:0", devWritesHostFile: false, devCreatesInHostDir: false, devFileOnHost: "1000:1000", devFileInGuest: "1000:1000", devRewritesOwnFile: true, rootFileOnHost: "0:0" },
+  "9p": { hostFileInGuest: "0:0", devWritesHostFile: false, devCreatesInHostDir: false, devFileOnHost: "1000:1000", devFileInGuest: "1000:1000", devRewritesOwnFile: true, rootFileOnHost: "0:0" },
   // sftp-server creates as the host user; uid=/gid= show every file as dev's.
-  sshfs: { hostFileInGuest: "1000:1000", devWritesHostFile: true, devCreatesInHostDir: true, devFileOnHost: "0:0", rootFileOnHost: "0:0" },
+  sshfs: { hostFileInGuest: "1000:1000", devWritesHostFile: true, devCreatesInHostDir: true, devFileOnHost: "0:0", devFileInGuest: "1000:1000", devRewritesOwnFile: true, rootFileOnHost: "0:0" },
 };
 
 describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by root", () => {
@@ -74,7 +75,8 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by root", () => {
     expect((await g.devOk(["cat", "/proc/1/comm"])).trim()).toBe("systemd");
     expect((await g.devOk(["cat", "/etc/machine-id"])).trim()).toMatch(/^[0-9a-f]{32}$/);
     expect((await g.devOk(["sh", "-c", "ls /etc/ssh/ssh_host_*_key"])).trim().split("\n")).toEqual(["/etc/ssh/ssh_host_ed25519_key"]);
-    expect((await g.devOk(["cloud-init", "status"])).trim()).toBe("status: done");
+    // Ready means: sshd listens and cloud-init's init stage made the user; its later stages may still run.
+    expect((await g.devOk(["cloud-init", "status"])).trim()).toMatch(/^status: (running|done)$/);
     // The image's own kernel, and cloud-init's final_message is the boot-complete marker.
     expect((await g.devOk(["uname", "-r"])).trim()).toBe(JSON.parse(readFileSync(cachedDebianImage()!.manifest, "utf8")).kernel);
     expect(readFileSync(instancePaths(NAME).serialLog, "utf8")).toContain(READY_MARKER);
@@ -126,9 +128,10 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by root", () => {
     });
   });
 
-  test("ownership table (host user root)", () => {
+  test("ownership table (host user root); cloud-init finished without errors", async () => {
     console.error(`ownership, host user root:\n${JSON.stringify(table, null, 1)}`);
     expect(Object.keys(table).sort()).toEqual(["9p", "sshfs", "virtiofs"]);
+    expect((await g.devOk(["cloud-init", "status", "--wait"], 300_000)).trim().split("\n").at(-1)).toBe("status: done");
   });
 });
 
@@ -136,8 +139,10 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by root", () => {
 // run as that user. The C virtiofsd only runs as root, so virtiofs is refused.
 const NOBODY = 65534;
 const AS_NOBODY: Record<string, OwnershipRow> = {
-  "9p": { hostFileInGuest: "65534:65534", devWritesHostFile: false, devCreatesInHostDir: false, devFileOnHost: "65534:65534", rootFileOnHost: "65534:65534" },
-  sshfs: { hostFileInGuest: "1000:1000", devWritesHostFile: true, devCreatesInHostDir: true, devFileOnHost: "65534:65534", rootFileOnHost: "65534:65534" },
+  // QEMU's chown to the guest's uid fails as non-root and security_model=none ignores that: the
+  // file is the host user's, and dev cannot open it again for writing.
+  "9p": { hostFileInGuest: "65534:65534", devWritesHostFile: false, devCreatesInHostDir: false, devFileOnHost: "65534:65534", devFileInGuest: "65534:65534", devRewritesOwnFile: false, rootFileOnHost: "65534:65534" },
+  sshfs: { hostFileInGuest: "1000:1000", devWritesHostFile: true, devCreatesInHostDir: true, devFileOnHost: "65534:65534", devFileInGuest: "1000:1000", devRewritesOwnFile: true, rootFileOnHost: "65534:65534" },
 };
 
 describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by a non-root host user", () => {

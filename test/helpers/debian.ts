@@ -56,6 +56,10 @@ export interface OwnershipRow {
   devCreatesInHostDir: boolean;
   /** Host owner of a file dev creates (in a 0777 folder, so every transport can). */
   devFileOnHost: string;
+  /** Owner of that file as the guest shows it. */
+  devFileInGuest: string;
+  /** Can dev append to its own new file later (a new open, not the creating one)? */
+  devRewritesOwnFile: boolean;
   /** Host owner of a file root creates in the guest (sudo). */
   rootFileOnHost: string;
 }
@@ -79,15 +83,20 @@ export async function probeOwnership(g: GuestUser, hostDir: string, mp: string):
   const append = await g.dev(["sh", "-c", 'echo "from dev" >> "$1"', "sh", `${mp}/host-file`]);
   const wrote = readFileSync(join(hostDir, "host-file"), "utf8") !== before;
   if ((append.code === 0) !== wrote) throw new Error(`dev's append exited ${append.code} but the host file ${wrote ? "changed" : "did not change"}`);
-  const top = await g.dev(["touch", `${mp}/dev-top`]);
-  await g.devOk(["touch", `${mp}/open/dev-file`]);
-  const r = await g.root(["touch", `${mp}/open/root-file`]);
-  if (r.code !== 0) throw new Error(`sudo touch failed: ${r.stderr}`);
+  // Creation only (": >"), not touch: touch also sets times, which fails on a file that is not yours.
+  const create = (f: string) => ["sh", "-c", ': > "$1"', "sh", f];
+  const top = await g.dev(create(`${mp}/dev-top`));
+  await g.devOk(create(`${mp}/open/dev-file`));
+  const again = await g.dev(["sh", "-c", 'echo again >> "$1"', "sh", `${mp}/open/dev-file`]);
+  const r = await g.root(create(`${mp}/open/root-file`));
+  if (r.code !== 0) throw new Error(`creating a file as root (sudo) failed: ${r.stderr}`);
   return {
     hostFileInGuest: seen,
     devWritesHostFile: wrote,
     devCreatesInHostDir: top.code === 0,
     devFileOnHost: owner(join(hostDir, "open", "dev-file")),
+    devFileInGuest: (await g.devOk(["stat", "-c", "%u:%g", `${mp}/open/dev-file`])).trim(),
+    devRewritesOwnFile: again.code === 0 && readFileSync(join(hostDir, "open", "dev-file"), "utf8") === "again\n",
     rootFileOnHost: owner(join(hostDir, "open", "root-file")),
   };
 }
