@@ -90,8 +90,9 @@ function hostShas(dir: string): string[] {
     .map((n) => `${sha(readFileSync(join(dir, n)))}  ${n}`)
     .sort();
 }
+/** The same from the guest, four readers at a time (sshfs's round trips overlap; ~1.5x faster). */
 async function guestShas(dir: string): Promise<string[]> {
-  const out = await vm.run(["sh", "-c", 'cd "$1" && sha256sum *', "sh", dir], 300_000);
+  const out = await vm.run(["sh", "-c", 'cd "$1" && ls | xargs -P 4 -n 50 sha256sum', "sh", dir], 300_000);
   return out.split("\n").filter(Boolean).sort();
 }
 
@@ -145,7 +146,7 @@ describe.each(KINDS)("$type", (k) => {
     expect(fromHost).toEqual(hostShas(join(host, "small")));
 
     // guest → host: 8 MiB and 1000 files made in the guest's tmpfs (sha256 taken there), then
-    // copied onto the mount (one write per small file).
+    // copied onto the mount (one write per small file, four copiers at a time).
     await vm.run(["sh", "-c", "dd if=/dev/urandom of=/tmp/big.bin bs=1M count=8 2>/dev/null"]);
     const guestBig = (await vm.run(["sha256sum", "/tmp/big.bin"])).split(" ")[0]!;
     await phase("write 8 MiB", () => vm.run(["sh", "-c", 'cp /tmp/big.bin "$1/from-guest.bin" && sync && rm /tmp/big.bin', "sh", mp]));
@@ -153,7 +154,7 @@ describe.each(KINDS)("$type", (k) => {
     await vm.run(["sh", "-c", "rm -rf /tmp/gsmall && mkdir /tmp/gsmall && cd /tmp/gsmall && awk 'BEGIN { srand(); for (i = 0; i < 1000; i++) { n = 1 + (i * 7) % 60; s = \"\"; for (j = 0; j < n; j++) s = s sprintf(\"%.15f\\n\", rand()); f = \"g\" i; printf \"%s\", s > f; close(f) } }'"]);
     const made = await guestShas("/tmp/gsmall");
     expect(made.length).toBe(1000);
-    await phase("write 1000 files", () => vm.run(["sh", "-c", 'cp -r /tmp/gsmall "$1/gsmall" && sync && rm -rf /tmp/gsmall', "sh", mp], 600_000));
+    await phase("write 1000 files", () => vm.run(["sh", "-c", `mkdir "$1/gsmall" && cd /tmp/gsmall && ls | xargs -P 4 -n 50 sh -c 'cp -- "$@" "$0"' "$1/gsmall" && sync && rm -rf /tmp/gsmall`, "sh", mp], 600_000));
     expect(hostShas(join(host, "gsmall"))).toEqual(made);
     console.error(`[${k.type}] ${phases.join(", ")}`);
 
@@ -304,8 +305,11 @@ describe("reverse-sshfs supervision", () => {
     expect((await vm.exec(["test", "-e", "/mnt/kill"])).code).not.toBe(0);
   });
 
-  test("an SSH drop under a live mount: marked failed, then re-established by itself", async () => {
-    const host = hostDir("drop");
+  // Twice: a plain drop (sshfs sees EOF, exits and unmounts itself), then a drop while sshfs is
+  // stopped, so it outlives its connection with the dead mount still in place: the agent must
+  // kill it by pid and lazily unmount before mounting again.
+  test.each([["sshfs running", false], ["sshfs stopped", true]])("an SSH drop under a live mount (%s): marked failed, then re-established by itself", async (_what, stopped) => {
+    const host = hostDir(`drop-${stopped}`);
     writeFileSync(join(host, "f"), "before\n");
     const m = await add(host, "/mnt/drop", SSHFS, "--writable");
     const [pid] = await guestSshfsPids();
@@ -313,6 +317,8 @@ describe("reverse-sshfs supervision", () => {
     // Kill the guest's dropbear child that carries the agent's connection (sshfs's parent).
     const ppid = (await vm.run(["sh", "-c", 'awk "{print \\$4}" /proc/$1/stat', "sh", String(pid)])).trim();
     expect(await vm.run(["cat", `/proc/${ppid}/comm`])).toBe("dropbear\n");
+    if (stopped) await vm.run(["kill", "-STOP", String(pid)]);
+    const logBefore = readFileSync(instancePaths(NAME).agentLog, "utf8").length;
     await vm.run(["kill", ppid]);
     const t0 = performance.now();
     const back = await waitFor("re-established", async () => {
@@ -320,19 +326,33 @@ describe("reverse-sshfs supervision", () => {
       const pids = await guestSshfsPids();
       return x?.state === "ready" && pids.length === 1 && pids[0] !== pid && x;
     }, 30_000, 200);
-    console.error(`[reverse-sshfs] SSH dropped: ready again after ${Math.round(ms(t0))} ms`);
+    console.error(`[reverse-sshfs] SSH dropped (${_what}): ready again after ${Math.round(ms(t0))} ms`);
     expect(back.error).toBeUndefined();
-    const log = readFileSync(instancePaths(NAME).agentLog, "utf8");
+    const log = readFileSync(instancePaths(NAME).agentLog, "utf8").slice(logBefore);
     expect(log).toMatch(new RegExp(`"mount failed","id":"${m.id}".*SSH connection to the guest dropped`));
     expect(log).toMatch(new RegExp(`"mount re-established","id":"${m.id}"`));
-    // The new session serves both ways, with one sftp-server and one sshfs.
+    // The old sshfs is gone (killed, when it was stopped), and exactly one mount is there.
+    expect(await guestSshfsPids()).not.toContain(pid);
+    expect((await ourGuestMounts()).filter((x) => x.mountPoint === "/mnt/drop").length).toBe(1);
+    // The new session serves both ways, with one sftp-server.
     writeFileSync(join(host, "after"), "after\n");
     expect(await vm.run(["cat", "/mnt/drop/f", "/mnt/drop/after"])).toBe("before\nafter\n");
     await vm.run(["sh", "-c", "echo from-guest > /mnt/drop/g"]);
     expect(readFileSync(join(host, "g"), "utf8")).toBe("from-guest\n");
     expect(sftpServers().length).toBe(1);
-    expect((await ourGuestMounts()).filter((x) => x.mountPoint === "/mnt/drop").length).toBe(1);
     await hmOk(["mount", "remove", NAME, m.id]);
+    await nothingLeft();
+  });
+
+  test("remove with a stuck (stopped) sshfs: unmounted, sshfs killed by pid, nothing left", async () => {
+    const host = hostDir("stuck");
+    const m = await add(host, "/mnt/stuck", SSHFS);
+    const [pid] = await guestSshfsPids();
+    await vm.run(["kill", "-STOP", String(pid)]);
+    const t0 = performance.now();
+    await hmOk(["mount", "remove", NAME, m.id]);
+    console.error(`[reverse-sshfs] remove with a stopped sshfs took ${Math.round(ms(t0))} ms`);
+    expect(await guestSshfsPids()).toEqual([]);
     await nothingLeft();
   });
 
@@ -349,7 +369,7 @@ describe("reverse-sshfs supervision", () => {
     expect((await vm.exec(["test", "-e", "/mnt/nosshfs"])).code).not.toBe(0);
     await nothingLeft();
     // sftp-server is found where this host keeps it; a host without one gets null (and the error).
-    expect(findSftpServer()).toBe("/usr/lib/openssh/sftp-server");
+    expect(findSftpServer()).toMatch(/\/sftp-server$/);
     expect(findSftpServer(["/nonexistent/sftp-server"])).toBeNull();
   });
 });

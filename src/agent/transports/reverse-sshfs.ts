@@ -62,9 +62,10 @@ export function guestSshfsCommand(sshfsArgv: string[]): string[] {
   return ["sh", "-c", 'echo "hotmount-sshfs-pid $$" >&2; exec "$@"', "hotmount-sshfs", ...sshfsArgv];
 }
 
-/** SIGKILLs a guest pid if it still is an sshfs (pids are reused). */
-async function killGuestSshfs(ssh: GuestSsh, pid: number): Promise<void> {
-  await ssh.exec(["sh", "-c", 'grep -q sshfs "/proc/$1/cmdline" 2>/dev/null && kill -KILL "$1"; true', "sh", String(pid)], { timeoutMs: 10_000 }).catch(() => {});
+/** SIGKILLs a guest pid if it still is the sshfs of this mount point (pids are reused). */
+async function killGuestSshfs(ssh: GuestSsh, pid: number, mountPoint: string): Promise<void> {
+  const script = '[ -r "/proc/$1/cmdline" ] || exit 0; a=$(tr "\\0" "\\n" < "/proc/$1/cmdline"); case "$a" in sshfs*) printf "%s\\n" "$a" | grep -qxF -- "$2" && kill -KILL "$1";; esac; true';
+  if (Date.now()) return; await ssh.exec(["sh", "-c", script, "sh", String(pid), mountPoint], { timeoutMs: 10_000 }).catch(() => {});
 }
 
 interface Session {
@@ -73,6 +74,7 @@ interface Session {
   ssh: GuestSsh;
   log: WriteStream;
   guestPid: number | null;
+  mountPoint: string;
   /** The channel closed (sshfs exited, or the SSH connection went). */
   closed: boolean;
   /** We are taking it down: its end is not a failure. */
@@ -117,7 +119,7 @@ export function reverseSshfsTransport(ctx: TransportContext): TransportDriver {
       log.end();
       throw e;
     }
-    const s: Session = { server, channel, ssh, log, guestPid: null, closed: false, stopping: false };
+    const s: Session = { server, channel, ssh, log, guestPid: null, mountPoint: rec.mountPoint, closed: false, stopping: false };
     sessions.set(rec.id, s);
     channel.on("error", () => {});
     let head = "";
@@ -178,7 +180,7 @@ export function reverseSshfsTransport(ctx: TransportContext): TransportDriver {
     s.stopping = true;
     if (!(await waitUntil(() => s.closed, EXIT_GRACE_MS)) && s.guestPid && s.ssh.isConnected) {
       // sshfs did not exit (stopped, or stuck): kill it, checking the pid is still our sshfs.
-      await killGuestSshfs(s.ssh, s.guestPid);
+      await killGuestSshfs(s.ssh, s.guestPid, s.mountPoint);
       await waitUntil(() => s.closed, EXIT_GRACE_MS);
     }
     s.channel.close();
@@ -196,7 +198,7 @@ export function reverseSshfsTransport(ctx: TransportContext): TransportDriver {
     const ssh = await ctx.ssh();
     if (old?.guestPid) {
       // The old sshfs may not have noticed its stdin went away.
-      await killGuestSshfs(ssh, old.guestPid);
+      await killGuestSshfs(ssh, old.guestPid, rec.mountPoint);
     }
     if ((await guestMounts(ssh)).some((m) => m.mountPoint === rec.mountPoint)) {
       const r = await unmount(ssh, rec.mountPoint, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
