@@ -46,6 +46,10 @@ describe("workload script", () => {
       const r = parseWorkloadOutput(out);
       for (const m of METRICS) expect(r.ns[m]).toBeGreaterThan(0);
       expect(r.findEntries).toBe(5); // tree, a, a/b, a/b/f, c
+      // One group alone: only its steps run (a runner interleaves sources group by group).
+      const q = Bun.spawnSync(workloadArgv({ workDir: join(dir, "w"), treeDir: join(dir, "tree"), sizeMiB: 1, files: 1, dropCaches: false, clock: "date", groups: ["find"] }), { stdout: "pipe" });
+      expect(Object.keys(parseWorkloadOutput(q.stdout.toString(), ["find"]).ns)).toEqual(["find"]);
+      expect(() => parseWorkloadOutput(q.stdout.toString())).toThrow(/did not report seqWrite, seqRead, create/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,7 +5,7 @@
 // builds the image first if it is not cached).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readInstanceConfig } from "../src/core/instance-config.ts";
 import { instancePaths } from "../src/core/paths.ts";
@@ -82,6 +82,19 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by root", () => {
     expect(readFileSync(instancePaths(NAME).serialLog, "utf8")).toContain(READY_MARKER);
     // The agent's guest commands run as root: qemu-guest-agent answers (or sudo -n does).
     expect((await g.devOk(["systemctl", "is-active", "qemu-guest-agent"])).trim()).toBe("active");
+  });
+
+  test("vm start on the running instance, even with another image, leaves its disk alone", async () => {
+    const overlay = readInstanceConfig(NAME).disk!.path;
+    const before = statSync(overlay).ino;
+    const alt = join(root, "other.qcow2");
+    expect(Bun.spawnSync(["qemu-img", "create", "-q", "-f", "qcow2", alt, "64M"]).exitCode).toBe(0);
+    writeFileSync(join(root, "vmlinuz"), "not a kernel");
+    const r = await hm(["vm", "start", NAME, "--image", alt, "--json"]);
+    expect(r.json().error.code).toBe("INSTANCE_ALREADY_RUNNING");
+    expect(statSync(overlay).ino).toBe(before);
+    expect(readInstanceConfig(NAME).image).toBe("debian");
+    expect((await g.devOk(["id", "-un"])).trim()).toBe("dev");
   });
 
   describe.each(KINDS)("$flag", (k) => {
@@ -175,7 +188,7 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by a non-root host use
   afterAll(async () => {
     g.close();
     await as(["vm", "stop", NAME2]);
-    const left = ourProcesses(home);
+    const left = ourProcesses(env.HOTMOUNT_HOME);
     for (const p of left) try { process.kill(p.pid, "SIGKILL"); } catch {}
     rmSync(home, { recursive: true, force: true });
     expect(left).toEqual([]);

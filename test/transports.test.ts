@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { findSftpServer } from "../src/agent/transports/reverse-sshfs.ts";
+import { cVirtiofsdOptValue } from "../drivers/qemu/virtiofsd.ts";
+import { findSftpServer, guestSshfsCommand } from "../src/agent/transports/reverse-sshfs.ts";
+import { guestMountArgv, reverseSshfsArgv, sftpServerArgs } from "../src/core/mount-options.ts";
 import { AgentClient } from "../src/client/agent-client.ts";
 import { instancePaths, ninePSlotLink } from "../src/core/paths.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
@@ -116,6 +118,24 @@ async function nothingLeft() {
 beforeAll(async () => {
   baseComms = new Set((await guestProcesses()).map((p) => p.comm));
   expect(baseComms.has("sshfs")).toBe(false);
+});
+
+describe("the options, as argv", () => {
+  test("9p: 9p2000.L, msize 512000, cache=none, ro unless writable", () => {
+    expect(guestMountArgv({ type: "9p", tag: "hm1", mountPoint: "/mnt/a b", writable: false })).toEqual(
+      ["mount", "-t", "9p", "-o", "trans=virtio,version=9p2000.L,msize=512000,cache=none,ro", "--", "hm1", "/mnt/a b"]);
+  });
+  test("reverse-sshfs: passive, host uids, kernel permission checks, 1 s caches; sftp-server -R when read-only", () => {
+    const a = reverseSshfsArgv("/h/x,y", "/mnt/x", false);
+    expect(a).toEqual(["sshfs", "-f", "-o", "passive,idmap=none,allow_other,default_permissions,dcache_timeout=1,ro", ":/h/x,y", "/mnt/x"]);
+    expect(sftpServerArgs("/h/50%", false)).toEqual(["-e", "-R", "-d", "/h/50%%"]);
+    expect(sftpServerArgs("/h", true)).toEqual(["-e", "-d", "/h"]);
+    // The prologue is constant; sshfs's argv follows it untouched.
+    expect(guestSshfsCommand(a).slice(4)).toEqual(a);
+  });
+  test("the C virtiofsd's -o source= escapes commas and backslashes", () => {
+    expect(cVirtiofsdOptValue(String.raw`/a,b\c d`)).toBe(String.raw`/a\,b\\c d`);
+  });
 });
 
 describe.each(KINDS)("$type", (k) => {

@@ -15,7 +15,7 @@ import { GuestSsh } from "../ssh/guest-ssh.ts";
 import { cmdlineOf, readPidFile } from "../util/process.ts";
 import { type BenchReport, computeRatios, type LatencyResult, medianNs, type SourceName, type SourceResult } from "./report.ts";
 import { summary } from "./stats.ts";
-import { parseWorkloadOutput, type WorkloadParams, type WorkloadResult, workloadArgv } from "./workload.ts";
+import { parseWorkloadOutput, ALL_GROUPS, type Group, type Metric, type WorkloadParams, type WorkloadResult, workloadArgv } from "./workload.ts";
 
 export interface BenchOptions {
   instance: string;
@@ -58,18 +58,20 @@ function swap<T>(xs: T[], a: T, b: T): void {
   if (i >= 0 && j >= 0) [xs[i], xs[j]] = [xs[j]!, xs[i]!];
 }
 
-async function onHost(p: WorkloadParams): Promise<WorkloadResult> {
+type StepResult = { ns: Partial<Record<Metric, number>>; findEntries: number };
+
+async function onHost(p: WorkloadParams & { groups: Group[] }): Promise<StepResult> {
   const argv = workloadArgv(p);
   const proc = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   if (code !== 0) throw new HotmountError("INTERNAL", `the workload failed on the host (exit ${code}): ${err.trim()}`, { hint: "Check free space in the benchmark folder." });
-  return parseWorkloadOutput(out);
+  return parseWorkloadOutput(out, p.groups);
 }
 
-async function inGuest(ssh: GuestSsh, p: WorkloadParams): Promise<WorkloadResult> {
+async function inGuest(ssh: GuestSsh, p: WorkloadParams & { groups: Group[] }): Promise<StepResult> {
   const r = await ssh.exec(workloadArgv(p), { timeoutMs: RUN_TIMEOUT_MS });
   if (r.code !== 0) throw new HotmountError("GUEST_COMMAND_FAILED", `the workload failed in the guest (exit ${r.code}) in ${p.workDir}: ${r.stderr.trim().slice(-300)}`, { hint: "See the mount with `hotmount mount list`; the guest needs free RAM for the page cache." });
-  return parseWorkloadOutput(r.stdout);
+  return parseWorkloadOutput(r.stdout, p.groups);
 }
 
 /** The virtiofs settings the agent runs with: its own environment decides (see virtiofs-tuning.ts). */
@@ -137,18 +139,27 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const runs = new Map<SourceName, WorkloadResult[]>(order.map((s) => [s, []]));
     const repsOf = (s: SourceName) => (s === "9p" || s === "reverse-sshfs" ? o.otherReps : o.reps);
     const rounds = Math.max(...order.map(repsOf));
+    let turn = 0;
     for (let rep = 1; rep <= rounds; rep++) {
-      // Static and hot swap places every other round (ABBA), so steady drift favours neither.
       const round = order.filter((x) => rep <= repsOf(x));
-      if (rep % 2 === 0) swap(round, "virtiofs-static", "virtiofs");
-      for (const s of round) {
-        const base = where.get(s)!;
-        const p: WorkloadParams = { workDir: `${base}/${s}`, treeDir: `${base}/tree`, sizeMiB: o.sizeMiB, files: o.files, dropCaches: s === "host" ? o.dropHostCaches : true, clock: s === "host" ? "date" : "timer_list" };
-        o.log(`run ${rep}/${repsOf(s)}: ${s}`);
-        const r = s === "host" ? await onHost(p) : await inGuest(ssh, p);
-        if (r.findEntries !== treeEntries()) throw new HotmountError("INTERNAL", `find saw ${r.findEntries} entries over ${s}, expected ${treeEntries()}`, { hint: "The share does not show the host tree as it is." });
-        runs.get(s)!.push(r);
+      const acc = new Map<SourceName, StepResult>(round.map((s) => [s, { ns: {}, findEntries: Number.NaN }]));
+      // Sources take turns group by group, so the two virtiofs shares of a pair run seconds
+      // apart; and static and hot swap places every other turn (ABBA): drift favours neither.
+      for (const g of ALL_GROUPS) {
+        const seq = [...round];
+        if (turn++ % 2 === 1) swap(seq, "virtiofs-static", "virtiofs");
+        for (const s of seq) {
+          const base = where.get(s)!;
+          const p = { workDir: `${base}/${s}`, treeDir: `${base}/tree`, sizeMiB: o.sizeMiB, files: o.files, dropCaches: s === "host" ? o.dropHostCaches : true, clock: s === "host" ? "date" : "timer_list", groups: [g] } satisfies WorkloadParams;
+          o.log(`run ${rep}/${repsOf(s)}: ${g} on ${s}`);
+          const r = s === "host" ? await onHost(p) : await inGuest(ssh, p);
+          if (g === "find" && r.findEntries !== treeEntries()) throw new HotmountError("INTERNAL", `find saw ${r.findEntries} entries over ${s}, expected ${treeEntries()}`, { hint: "The share does not show the host tree as it is." });
+          const a = acc.get(s)!;
+          Object.assign(a.ns, r.ns);
+          if (g === "find") a.findEntries = r.findEntries;
+        }
       }
+      for (const [s, a] of acc) runs.get(s)!.push(a as WorkloadResult);
     }
     for (const s of order) {
       const gm = s === "host" ? {} : await guestMountInfo(ssh, s === "virtiofs-static" ? staticShare!.mountPoint : `${GUEST_BASE}/${HOT[s]}`);

@@ -6,6 +6,11 @@
 export const METRICS = ["seqWrite", "seqRead", "create", "stat", "read", "delete", "find"] as const;
 export type Metric = (typeof METRICS)[number];
 
+/** Steps run in groups, so a runner can interleave sources group by group (less drift between them). */
+export const GROUPS = { large: ["seqWrite", "seqRead"], small: ["create", "stat", "read", "delete"], find: ["find"] } as const satisfies Record<string, readonly Metric[]>;
+export type Group = keyof typeof GROUPS;
+export const ALL_GROUPS = Object.keys(GROUPS) as Group[];
+
 export interface WorkloadParams {
   /** Working folder (created, then removed): `big` and `small/` live here. */
   workDir: string;
@@ -20,6 +25,8 @@ export interface WorkloadParams {
    * monotonic clock from /proc/timer_list (a builtin `read`, no fork); the host uses date.
    */
   clock: "timer_list" | "date";
+  /** Which step groups to run (default all). */
+  groups?: Group[];
 }
 
 export interface WorkloadResult {
@@ -31,13 +38,14 @@ export interface WorkloadResult {
 
 const BODY = `
 set -eu
-w=$1 tree=$2 size=$3 n=$4 drop=$5 clock=$6
+w=$1 tree=$2 size=$3 n=$4 drop=$5 clock=$6 groups=" $7 "
 if [ "$clock" = date ]; then now() { T=$(date +%s%N); }
 else now() { { read -r _ ; read -r _ ; read -r _ _ T _ ; } < /proc/timer_list; }; fi
 dc() { if [ "$drop" = 1 ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi; }
 step() { now; echo "$1 $((T - t0))\${2:+ $2}"; }
 rm -rf "$w"; mkdir -p "$w/small"
 blk=$(printf '%4096s' '')
+case $groups in *" large "*)
 dc; now; t0=$T
 dd if=/dev/zero of="$w/big" bs=1M count="$size" 2>/dev/null
 step seqWrite
@@ -45,6 +53,8 @@ dc; now; t0=$T
 dd if="$w/big" of=/dev/null bs=1M 2>/dev/null
 step seqRead
 rm -f "$w/big"
+;; esac
+case $groups in *" small "*)
 dc; now; t0=$T; i=0
 while [ $i -lt "$n" ]; do printf %s "$blk" > "$w/small/f$i"; i=$((i + 1)); done
 step create
@@ -57,19 +67,24 @@ step read
 dc; now; t0=$T
 rm -rf "$w/small"
 step delete
+;; esac
+case $groups in *" find "*)
 dc; now; t0=$T
 c=$(find "$tree" | wc -l)
 step find "$c"
+;; esac
 rm -rf "$w"
 `;
 
 /** argv for `sh -c`: the script plus its positional parameters (no value is ever spliced into it). */
 export function workloadArgv(p: WorkloadParams): string[] {
-  return ["sh", "-c", BODY, "hotmount-bench", p.workDir, p.treeDir, String(p.sizeMiB), String(p.files), p.dropCaches ? "1" : "0", p.clock];
+  return ["sh", "-c", BODY, "hotmount-bench", p.workDir, p.treeDir, String(p.sizeMiB), String(p.files), p.dropCaches ? "1" : "0", p.clock, (p.groups ?? ALL_GROUPS).join(" ")];
 }
 
 /** Reads the script's "metric nanoseconds [extra]" lines; a missing or garbled line is an error. */
-export function parseWorkloadOutput(text: string): WorkloadResult {
+export function parseWorkloadOutput(text: string): WorkloadResult;
+export function parseWorkloadOutput(text: string, groups: Group[]): { ns: Partial<Record<Metric, number>>; findEntries: number };
+export function parseWorkloadOutput(text: string, groups: Group[] = ALL_GROUPS): WorkloadResult {
   const ns: Partial<Record<Metric, number>> = {};
   let findEntries = Number.NaN;
   for (const line of text.split("\n")) {
@@ -80,7 +95,7 @@ export function parseWorkloadOutput(text: string): WorkloadResult {
     ns[k as Metric] = n;
     if (k === "find") findEntries = Number(extra);
   }
-  const missing = METRICS.filter((m) => ns[m] === undefined);
+  const missing = groups.flatMap((g) => GROUPS[g]).filter((m) => ns[m] === undefined);
   if (missing.length) throw new Error(`the workload did not report ${missing.join(", ")}; it printed:\n${text.slice(-400)}`);
   return { ns: ns as Record<Metric, number>, findEntries };
 }

@@ -65,7 +65,7 @@ export function guestSshfsCommand(sshfsArgv: string[]): string[] {
 /** SIGKILLs a guest pid if it still is the sshfs of this mount point (pids are reused). */
 async function killGuestSshfs(ssh: GuestSsh, pid: number, mountPoint: string): Promise<void> {
   const script = '[ -r "/proc/$1/cmdline" ] || exit 0; a=$(tr "\\0" "\\n" < "/proc/$1/cmdline"); case "$a" in sshfs*) printf "%s\\n" "$a" | grep -qxF -- "$2" && kill -KILL "$1";; esac; true';
-  if (Date.now()) return; await ssh.exec(["sh", "-c", script, "sh", String(pid), mountPoint], { timeoutMs: 10_000 }).catch(() => {});
+  await ssh.exec(["sh", "-c", script, "sh", String(pid), mountPoint], { timeoutMs: 10_000 }).catch(() => {});
 }
 
 interface Session {

@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .option("--dir <hostdir>", "writable host folder to work in (default: the VM's static --mount share)")
     .option("--size <MiB>", "large-file size in MiB (default 128)", intIn("--size", 1, 65536))
     .option("--files <n>", "small files to create, stat, read and delete (default 2000)", intIn("--files", 1, 100000))
-    .option("--reps <n>", "runs of the workload for the host and both virtiofs shares; medians are reported (default 3)", intIn("--reps", 1, 50))
+    .option("--reps <n>", "runs of the workload for the host and both virtiofs shares; medians are reported (default 5)", intIn("--reps", 1, 50))
     .option("--other-reps <n>", "runs for 9p and reverse-sshfs, which are slow under TCG (default 1)", intIn("--other-reps", 1, 50))
     .option("--cycles <n>", "hot-plug add/remove cycles per transport, 0 to skip (default 10)", intIn("--cycles", 0, 1000))
     .option("--sources <list>", `what to measure (default ${DEFAULT_SOURCES})`, parseSources)
@@ -55,7 +55,7 @@ export function register(program: Command): void {
         if (!out.endsWith(".json")) throw new HotmountError("USAGE", `--out ${o.out} does not end in .json`, { hint: "The chart is written next to it with .svg instead of .json." });
         const started = Date.now();
         const report = await runBench({
-          instance, dir: o.dir, sizeMiB: o.size ?? 128, files: o.files ?? 2000, reps: o.reps ?? 3, otherReps: o.otherReps ?? 1, cycles: o.cycles ?? 10, sources: o.sources ?? parseSources(DEFAULT_SOURCES),
+          instance, dir: o.dir, sizeMiB: o.size ?? 128, files: o.files ?? 2000, reps: o.reps ?? 5, otherReps: o.otherReps ?? 1, cycles: o.cycles ?? 10, sources: o.sources ?? parseSources(DEFAULT_SOURCES),
           dropHostCaches: !!o.dropHostCaches, command: ["hotmount", ...process.argv.slice(2)].join(" "),
           log: (l) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${l}\n`),
         });

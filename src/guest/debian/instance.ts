@@ -38,8 +38,8 @@ export interface PrepareOptions {
   kernel?: string;
   initrd?: string;
   append?: string;
-  /** The previous config's disk and seed: the overlay is kept while the base stays the same. */
-  prev?: { disk?: ImageDisk; seed?: { path: string; instanceId: string } };
+  /** The previous config: its overlay is kept while the base stays the same. */
+  prev?: { image?: string; kernel: string; initrd?: string; append: string; disk?: ImageDisk; seed?: { path: string; instanceId: string } };
   progress: (line: string) => void;
 }
 
@@ -71,9 +71,21 @@ async function resolveBase(image: string, o: PrepareOptions): Promise<{ base: st
   return { base, format: await diskFormat(base), kernel, initrd: initrd && existsSync(initrd) ? initrd : undefined };
 }
 
+/** QEMU holds a lock on a disk it runs on; qemu-img then cannot open it. */
+function inUse(disk: string): boolean {
+  const r = Bun.spawnSync([requireTool("qemu-img"), "info", "--", disk], { stdout: "ignore", stderr: "pipe" });
+  return r.exitCode !== 0 && /lock/i.test(r.stderr.toString());
+}
+
 export async function prepareImageInstance(name: string, image: string, o: PrepareOptions): Promise<ImageInstance> {
-  const b = await resolveBase(image, o);
   const files = imageInstanceFiles(name);
+  const p = o.prev;
+  if (p?.disk && p.seed && existsSync(p.disk.path) && inUse(p.disk.path)) {
+    // The VM is running: touch nothing (never replace a disk under it); vm start then says it
+    // runs, or restarts its agent.
+    return { image: p.image ?? image, kernel: p.kernel, initrd: p.initrd, append: p.append, disk: p.disk, seed: p.seed, user: IMAGE_GUEST_USER };
+  }
+  const b = await resolveBase(image, o);
   mkdirSync(dirname(files.overlay), { recursive: true, mode: 0o700 });
   // A restart keeps the guest's disk; a new base (or a lost overlay) starts a fresh one.
   const keep = o.prev?.disk?.base === b.base && existsSync(files.overlay);
