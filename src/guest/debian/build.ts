@@ -63,7 +63,7 @@ export function mountsUnder(dir: string, mountsText: string): string[] {
  */
 export async function removeWorkDir(dir: string): Promise<void> {
   if (!existsSync(dir)) return;
-  const read = () => mountsUnder(dir, Bun.spawnSync(["cat", "/proc/self/mounts"]).stdout.toString());
+  const read = () => mountsUnder(dir, readFileSync("/proc/self/mounts", "utf8"));
   for (const m of read().sort((a, b) => b.length - a.length)) Bun.spawnSync(["umount", "-l", "--", m]);
   const left = read();
   if (left.length) {
@@ -133,15 +133,19 @@ function bootFiles(root: string): { kernel: string; initrd: string; release: str
   return { kernel: join(boot, `vmlinuz-${release}`), initrd: join(boot, `initrd.img-${release}`), release };
 }
 
+export function requireBuildRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new HotmountError("PERMISSION_DENIED", "building the Debian guest needs root (debootstrap unpacks packages as root and chroots into them)", {
+      hint: "Run scripts/build-guest --distro debian as root (sudo) once; booting the built image does not need root.",
+    });
+  }
+}
+
 /** Builds into `work` (the caller creates and removes it); the image lands in `work/out`. */
 export async function buildDebianImage(work: string, key: string, debs: string, say: (l: string) => void): Promise<DebianBuildManifest> {
   const t0 = performance.now();
   const step = (l: string) => say(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${l}`);
-  if (process.getuid?.() !== 0) {
-    throw new HotmountError("PERMISSION_DENIED", "building the Debian guest needs root (debootstrap unpacks packages as root and chroots into them)", {
-      hint: "Run scripts/build-guest --distro debian as root (sudo). Booting the built image does not need root.",
-    });
-  }
+  requireBuildRoot();
   const debootstrap = requireTool("debootstrap");
   const mkfs = requireTool("mkfs.ext4");
   const qemuImg = requireTool("qemu-img");

@@ -3,7 +3,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HotmountError } from "../../core/errors.ts";
-import { buildDebianImage, removeWorkDir } from "./build.ts";
+import { withLock } from "../../util/lock.ts";
+import { buildDebianImage, removeWorkDir, requireBuildRoot } from "./build.ts";
 import { type DebianImageFiles, debianCacheDir, debianImageFiles, debootstrapDebsDir } from "./paths.ts";
 import { debianRecipeKey } from "./recipe.ts";
 
@@ -21,6 +22,8 @@ export interface DebianImage extends DebianImageFiles {
 
 /** A work directory older than this belongs to a build that died (a build takes minutes). */
 const STALE_MS = 3 * 60 * 60 * 1000;
+/** How long a second caller waits for a running build (a loaded 2-core machine took 6 minutes). */
+const BUILD_WAIT_MS = 30 * 60 * 1000;
 
 function complete(f: DebianImageFiles): boolean {
   return [f.disk, f.kernel, f.initrd, f.manifest].every((p) => existsSync(p) && statSync(p).size > 0);
@@ -40,9 +43,19 @@ export async function ensureDebianImage(opts: DebianImageOptions = {}): Promise<
   const seconds = () => Math.round(performance.now() - t0) / 1000;
   if (!opts.force && complete(files)) return { ...files, key, built: false, seconds: seconds() };
 
+  requireBuildRoot();
   const say = opts.onProgress ?? (() => {});
   const cache = debianCacheDir();
   mkdirSync(cache, { recursive: true });
+  // One build at a time: a second `vm start --image debian` waits, then finds the image.
+  return withLock(join(cache, ".lock"), "building the Debian guest image", async () => {
+    if (!opts.force && complete(files)) return { ...files, key, built: false, seconds: seconds() };
+    await build(cache, key, files, !!opts.force, say);
+    return { ...files, key, built: true, seconds: seconds() };
+  }, BUILD_WAIT_MS);
+}
+
+async function build(cache: string, key: string, files: DebianImageFiles, force: boolean, say: (l: string) => void): Promise<void> {
   for (const n of readdirSync(cache)) {
     const p = join(cache, n);
     if (n.startsWith(".build-") && Date.now() - statSync(p).mtimeMs > STALE_MS) await removeWorkDir(p).catch(() => {});
@@ -51,16 +64,16 @@ export async function ensureDebianImage(opts: DebianImageOptions = {}): Promise<
   const work = mkdtempSync(join(cache, ".build-"));
   try {
     await buildDebianImage(work, key, debootstrapDebsDir(), say);
-    publish(join(work, "out"), files, work, !!opts.force, say);
+    publish(join(work, "out"), files, work, force, say);
   } catch (e) {
     if (e instanceof HotmountError) throw e;
     throw new HotmountError("INTERNAL", `building the Debian guest failed: ${e instanceof Error ? e.message : String(e)}`, {
       cause: e, hint: "Run scripts/build-guest --distro debian --force to see the build's progress.",
     });
   } finally {
-    await removeWorkDir(work);
+    // A failure to clean up must not hide the build's own error.
+    await removeWorkDir(work).catch((e) => say(`could not remove ${work}: ${e instanceof Error ? e.message : String(e)}`));
   }
-  return { ...files, key, built: true, seconds: seconds() };
 }
 
 /** One rename; a concurrent build of the same recipe that published first wins (same content). */
