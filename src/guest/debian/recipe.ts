@@ -78,6 +78,11 @@ export function debianImageFiles(): Record<string, string> {
     "etc/hosts": "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n",
     "etc/fstab": `LABEL=${DEBIAN_FS_LABEL}\t/\text4\trw,errors=remount-ro\t0\t0\n`,
     "etc/network/interfaces": "# cloud-init writes the DHCP interface into interfaces.d\nauto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n",
+    // udev loads a driver for every device it finds, and udevadm settle (ifupdown-pre) waits for
+    // all of them before the network comes up: under TCG these cost ~10 s of a loaded boot and
+    // drive nothing a hotmount guest has (-cpu max offers SVM/VMX, so kvm would load too).
+    "etc/modprobe.d/hotmount.conf": ["# hotmount: drivers a guest under QEMU has no use for",
+      ...["kvm", "kvm_amd", "kvm_intel", "iTCO_wdt", "iTCO_vendor_support", "pcspkr", "powernow_k8", "acpi_cpufreq", "joydev", "serio_raw"].map((m) => `blacklist ${m}`), ""].join("\n"),
     // Only the seed: cloud-init's default list probes network metadata services for minutes.
     "etc/cloud/cloud.cfg.d/90-hotmount.cfg": "# hotmount: read the NoCloud seed ISO (volume id cidata) only\ndatasource_list: [NoCloud, None]\n",
     // The boot-complete signal the QEMU driver waits for, as soon as the host can log in: sshd
