@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { computeRatios, formatReport, medianNs, type BenchReport, type SourceName, type SourceResult } from "../src/bench/report.ts";
+import { computeRatios, formatReport, medianNs, samplesOf, type BenchReport, type SourceName, type SourceResult } from "../src/bench/report.ts";
 import { percentile } from "../src/bench/stats.ts";
 import { chartSvg, esc } from "../src/bench/svg.ts";
 import { METRICS, parseWorkloadOutput, workloadArgv, type Metric, type WorkloadResult } from "../src/bench/workload.ts";
@@ -18,7 +18,7 @@ const run = (ns: Partial<Record<Metric, number>>, base = 1e9): WorkloadResult =>
 });
 
 function source(name: SourceName, runs: WorkloadResult[]): SourceResult {
-  return { name, path: `/x/${name}`, runs, medianNs: medianNs(runs) };
+  return { name, path: `/x/${name}`, samples: samplesOf(runs), medianNs: medianNs(samplesOf(runs)) };
 }
 
 function report(sources: SourceResult[], accel = "tcg"): BenchReport {
@@ -82,7 +82,10 @@ describe("ratios and report", () => {
     const s2 = source("virtiofs-static", [run({ seqRead: 1e9 }), run({ seqRead: 10e9 }), run({ seqRead: 1.1e9 })]);
     const h2 = source("virtiofs", [run({ seqRead: 1.2e9 }), run({ seqRead: 9e9 }), run({ seqRead: 1e9 })]);
     // per run 0.83, 1.11, 1.10 → 1.10; the ratio of medians would be 1.1/1.2 = 0.92
-    expect(computeRatios([s2, h2]).hotOverStatic!.seqRead).toBeCloseTo(1.1);
+    const r = computeRatios([s2, h2]);
+    expect(r.hotOverStatic!.seqRead).toBeCloseTo(1.1);
+    expect(r.hotOverStaticPairs!.seqRead).toHaveLength(3);
+    expect(formatReport(report([s2, h2]))).toContain("read 1.10 (3 pairs, 0.83-1.11)");
   });
 
   test("the table has a row per source with MB/s, the ratios, latency and the notes", () => {

@@ -73,8 +73,8 @@ export type SshInfo = z.infer<typeof SshInfo>;
 export const InstanceState = z.enum(["running", "stopped", "starting", "stopping", "broken"]);
 export type InstanceState = z.infer<typeof InstanceState>;
 
-export const Info = z.object({
-  instance: z.string(),
+/** What a running VM is, shared by the agent's /v1/info and `vm list --json`. */
+const vmFields = {
   driver: z.string(),
   state: InstanceState,
   pid: z.number().int().nullable(),
@@ -82,6 +82,11 @@ export const Info = z.object({
   ssh: SshInfo.nullable(),
   slots: z.object({ total: z.number().int(), used: z.number().int() }),
   transports: z.array(TransportAvailability),
+};
+
+export const Info = z.object({
+  instance: z.string(),
+  ...vmFields,
   agent: z.object({ pid: z.number().int(), version: z.string(), startedAt: z.string() }),
 });
 export type Info = z.infer<typeof Info>;
@@ -90,15 +95,5 @@ export const MountList = z.object({ mounts: z.array(Mount) });
 export type MountList = z.infer<typeof MountList>;
 
 /** One row of `vm list --json`: known with or without a running agent. */
-export const InstanceSummary = z.object({
-  name: z.string(),
-  driver: z.string(),
-  state: InstanceState,
-  pid: z.number().int().nullable(),
-  accel: z.string().nullable(),
-  ssh: SshInfo.nullable(),
-  slots: z.object({ total: z.number().int(), used: z.number().int() }),
-  transports: z.array(TransportAvailability),
-  mounts: z.number().int(),
-});
+export const InstanceSummary = z.object({ name: z.string(), ...vmFields, mounts: z.number().int() });
 export type InstanceSummary = z.infer<typeof InstanceSummary>;

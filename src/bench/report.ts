@@ -25,6 +25,8 @@ export const METRIC_LABEL: Record<Metric, string> = {
   find: "find",
 };
 
+export type Samples = Record<Metric, number[]>;
+
 export interface SourceResult {
   name: SourceName;
   /** Where the workload ran: a host folder, or a guest mount point. */
@@ -33,8 +35,9 @@ export interface SourceResult {
   procMounts?: string;
   /** The FUSE bdi's read_ahead_kb (virtiofs, sshfs), as the guest had it. */
   readAheadKb?: number;
-  runs: WorkloadResult[];
-  /** Median over runs, nanoseconds per step. */
+  /** Nanoseconds of every run of each step, in run order. */
+  samples: Samples;
+  /** Median over the samples, nanoseconds per step. */
   medianNs: Record<Metric, number>;
 }
 
@@ -65,18 +68,22 @@ export interface BenchReport {
 export interface Ratios {
   /**
    * static time / hot time per metric: 1 means the hot-plugged share is as fast. With as many
-   * runs of each (run i of both back to back), the median of the per-run ratios, which cancels
-   * load that changes between runs; else the ratio of the medians.
+   * samples of each (sample i of both taken back to back), the median of the per-pair ratios,
+   * which cancels load that changes between pairs; else the ratio of the medians.
    */
   hotOverStatic: Partial<Record<Metric, number>> | null;
   /** host time / source time per metric: the source's speed as a fraction of the host's. */
   overHost: Partial<Record<SourceName, Record<Metric, number>>>;
+  /** The per-pair static/hot ratios behind hotOverStatic (their spread is the noise). */
+  hotOverStaticPairs: Partial<Record<Metric, number[]>> | null;
 }
 
-export function medianNs(runs: WorkloadResult[]): Record<Metric, number> {
-  const out = {} as Record<Metric, number>;
-  for (const m of METRICS) out[m] = percentile(runs.map((r) => r.ns[m]), 50);
-  return out;
+export function samplesOf(runs: WorkloadResult[]): Samples {
+  return Object.fromEntries(METRICS.map((m) => [m, runs.map((r) => r.ns[m])])) as Samples;
+}
+
+export function medianNs(samples: Samples): Record<Metric, number> {
+  return Object.fromEntries(METRICS.map((m) => [m, percentile(samples[m], 50)])) as Record<Metric, number>;
 }
 
 export function computeRatios(sources: SourceResult[]): Ratios {
@@ -88,12 +95,19 @@ export function computeRatios(sources: SourceResult[]): Ratios {
   const overHost: Ratios["overHost"] = {};
   if (host) for (const s of sources) if (s.name !== "host") overHost[s.name] = rel(host, s);
   let hotOverStatic: Ratios["hotOverStatic"] = null;
+  let hotOverStaticPairs: Ratios["hotOverStaticPairs"] = null;
   if (st && hot) {
-    hotOverStatic = st.runs.length === hot.runs.length && st.runs.length > 1
-      ? Object.fromEntries(METRICS.map((m) => [m, percentile(st.runs.map((r, i) => r.ns[m] / hot.runs[i]!.ns[m]), 50)]))
-      : rel(st, hot);
+    hotOverStatic = rel(st, hot);
+    hotOverStaticPairs = {};
+    for (const m of METRICS) {
+      const a = st.samples[m];
+      const b = hot.samples[m];
+      if (a.length !== b.length || a.length < 2) continue;
+      hotOverStaticPairs[m] = a.map((x, i) => x / b[i]!);
+      hotOverStatic[m] = percentile(hotOverStaticPairs[m], 50);
+    }
   }
-  return { hotOverStatic, overHost };
+  return { hotOverStatic, overHost, hotOverStaticPairs };
 }
 
 /** Megabytes (10^6) per second for a file of sizeMiB read or written in ns. */
@@ -143,7 +157,12 @@ export function formatReport(r: BenchReport): string {
   for (const s of r.skipped) out.push(`skipped ${s.name}: ${s.why}`);
   if (r.ratios.hotOverStatic) {
     const h = r.ratios.hotOverStatic;
-    out.push(`hot / static virtiofs: read ${fmtRatio(h.seqRead)}, write ${fmtRatio(h.seqWrite)}, create ${fmtRatio(h.create)}, stat ${fmtRatio(h.stat)}, read small ${fmtRatio(h.read)}, delete ${fmtRatio(h.delete)}, find ${fmtRatio(h.find)} (1 = as fast)`);
+    const spread = (m: Metric) => {
+      const p = r.ratios.hotOverStaticPairs?.[m];
+      return p ? ` (${p.length} pairs, ${fmtRatio(Math.min(...p))}-${fmtRatio(Math.max(...p))})` : "";
+    };
+    out.push(`hot / static virtiofs: read ${fmtRatio(h.seqRead)}${spread("seqRead")}, write ${fmtRatio(h.seqWrite)}${spread("seqWrite")}; 1 = as fast`);
+    out.push(`  create ${fmtRatio(h.create)}, stat ${fmtRatio(h.stat)}, read small ${fmtRatio(h.read)}, delete ${fmtRatio(h.delete)}, find ${fmtRatio(h.find)}`);
   }
   if (r.latency.length) {
     out.push("");
