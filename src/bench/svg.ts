@@ -26,7 +26,7 @@ interface Panel {
   bars: Bar[];
 }
 
-const PANEL_W = 310;
+const PANEL_W = 330;
 const BAR_H = 14;
 const BAR_GAP = 5;
 const LABEL_W = 0; // bars are identified by colour (legend), values printed at their end
@@ -113,7 +113,7 @@ export function chartSvg(r: BenchReport): string {
   const headH = 66;
   const H = headH + rows * rowH + 34;
   const legend = r.sources.map((s, i) => {
-    const lx = 10 + i * 182;
+    const lx = 10 + i * 195;
     return `<rect x="${lx}" y="44" width="12" height="12" fill="${COLOR[s.name]}"/><text x="${lx + 16}" y="54" class="s">${esc(SOURCE_LABEL[s.name])}</text>`;
   });
   const body = ps.map((p, i) => panelSvg(p, 10 + (i % COLS) * PANEL_W, headH + Math.floor(i / COLS) * rowH));
