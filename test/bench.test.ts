@@ -10,6 +10,7 @@ import { chartSvg, esc } from "../src/bench/svg.ts";
 import { METRICS, parseWorkloadOutput, workloadArgv, type Metric, type WorkloadResult } from "../src/bench/workload.ts";
 import { defaultOutPath, parseSources } from "../src/cli/commands/bench.ts";
 import { parseStaticMount, parseStaticMounts } from "../src/client/static-mounts.ts";
+import { cVirtiofsdTuningArgs, rustVirtiofsdTuningArgs, VIRTIOFS_DEFAULTS, virtiofsTuning } from "../drivers/qemu/virtiofs-tuning.ts";
 import { hm } from "./helpers/cli.ts";
 
 const run = (ns: Partial<Record<Metric, number>>, base = 1e9): WorkloadResult => ({
@@ -157,5 +158,29 @@ describe("arguments", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("virtiofs tuning", () => {
+  test("defaults (cache=auto, queue-size 1024, no pool), overrides from the environment, refusals", () => {
+    expect(virtiofsTuning({})).toEqual(VIRTIOFS_DEFAULTS);
+    expect(VIRTIOFS_DEFAULTS).toEqual({ cache: "auto", queueSize: 1024, threadPoolSize: null, extraOptions: [] });
+    expect(cVirtiofsdTuningArgs(virtiofsTuning({}))).toEqual(["-o", "cache=auto"]);
+    const t = virtiofsTuning({ HOTMOUNT_VIRTIOFS_CACHE: "none", HOTMOUNT_VIRTIOFS_QUEUE_SIZE: "256", HOTMOUNT_VIRTIOFSD_THREADS: "2", HOTMOUNT_VIRTIOFSD_OPTS: "timeout=1, readdirplus" });
+    expect(cVirtiofsdTuningArgs(t)).toEqual(["-o", "cache=none", "-o", "timeout=1", "-o", "readdirplus", "--thread-pool-size=2"]);
+    expect(rustVirtiofsdTuningArgs(t)).toEqual(["--cache", "never", "--thread-pool-size", "2"]);
+    expect(t.queueSize).toBe(256);
+    const hint = (env: Record<string, string>) => {
+      try {
+        virtiofsTuning(env);
+      } catch (e) {
+        return `${(e as Error).message} / ${(e as { hint?: string }).hint}`;
+      }
+      return "accepted";
+    };
+    expect(hint({ HOTMOUNT_VIRTIOFS_QUEUE_SIZE: "1000" })).toBe("HOTMOUNT_VIRTIOFS_QUEUE_SIZE=1000 is not valid / Use a power of two from 64 to 1024.");
+    expect(hint({ HOTMOUNT_VIRTIOFS_CACHE: "never" })).toContain("Use auto, always or none.");
+    // An option that would redirect the share is refused, not passed on.
+    expect(hint({ HOTMOUNT_VIRTIOFSD_OPTS: "source=/etc" })).toContain("comma-separated virtiofsd -o flags");
   });
 });

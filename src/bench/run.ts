@@ -1,7 +1,7 @@
 // `hotmount bench INSTANCE`: the same workload on the host folder itself and, in the running VM,
 // through a static virtiofs share of it (if the VM has one), a hot-plugged virtiofs, 9p and
-// reverse-sshfs mount of it; runs interleaved by repetition so drift on a shared host hits every
-// source alike; then hot-plug add/remove latency through the agent API.
+// reverse-sshfs mount of it, the sources taking turns step group by step group so that drift on a
+// shared host hits every source alike; then hot-plug add/remove latency through the agent API.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { join } from "node:path";
@@ -181,9 +181,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         let t0 = performance.now();
         const m = await client.add({ hostPath: dir, mountPoint: `${GUEST_BASE}/latency`, type, writable: false });
         addMs.push(performance.now() - t0);
+        added.push(m.id); // so that a failed remove is retried with --force below
         t0 = performance.now();
         await client.remove(m.id);
         removeMs.push(performance.now() - t0);
+        added.pop();
       }
       latency.push({ type: type as LatencyResult["type"], addMs: summary(addMs), removeMs: summary(removeMs), samples: { addMs: addMs.map(Math.round), removeMs: removeMs.map(Math.round) } });
     }
