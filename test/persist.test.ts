@@ -35,11 +35,14 @@ test("persistent mounts come back after vm stop/start and after a guest reboot; 
   expect((await list()).map((m) => m.mountPoint)).toEqual(["/mnt/keep"]);
   expect(await vm.run(["cat", "/mnt/keep/hello"])).toBe("hello");
 
+  const idBefore = (await list())[0].id;
   await vm.exec(["sh", "-c", "(sleep 1; reboot -f) >/dev/null 2>&1 &"]);
   vm.reconnect();
-  // It goes failed (gone from the guest), then ready again by itself.
-  expect(await waitUntil(async () => (await list())[0]?.state !== "ready", 60_000, 500)).toBe(true);
-  expect(await readyAt("/mnt/keep")).toBe(true);
+  // The agent notices it gone from the guest and mounts it again by itself, as a new record. The
+  // failed state can last well under a poll interval, so the proof is the new id and the log.
+  expect(await waitUntil(async () => (await list()).some((m) => m.mountPoint === "/mnt/keep" && m.state === "ready" && m.id !== idBefore), 120_000, 500)).toBe(true);
+  const log = readFileSync(instancePaths(NAME).agentLog, "utf8");
+  expect(log).toContain("no longer mounted in the guest");
   expect(await vm.run(["cat", "/mnt/keep/hello"])).toBe("hello");
 
   await hmOk(["mount", "remove", NAME, "/mnt/keep"]);
