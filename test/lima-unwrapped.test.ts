@@ -4,16 +4,15 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { READY_MARKER } from "../src/guest/contract.ts";
-import { QmpClient } from "../src/qmp/index.ts";
 import { GuestSsh } from "../src/ssh/guest-ssh.ts";
-import { isAlive, readPidFile, terminate, waitUntil } from "../src/util/process.ts";
+import { isAlive, readPidFile } from "../src/util/process.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
+import { type LimaQemu, stopLimaQemu, waitAgentGone, waitLimaBooted } from "./helpers/lima-vm.ts";
 import { makeLimaInstance, type LimaShaped } from "./fixtures/lima/lima-home.ts";
 
 let root: string;
 let lima: LimaShaped;
-let qemu: Bun.Subprocess<"ignore", "pipe", "pipe"> | null = null;
+let qemu: LimaQemu | null = null;
 let ssh: GuestSsh;
 const env = () => ({ LIMA_HOME: join(root, "lima") });
 
@@ -26,27 +25,13 @@ beforeAll(async () => {
   lima = await makeLimaInstance({ home: join(root, "lima"), name: "lu", mountType: "9p", mounts: [{ location: join(root, "share"), writable: false }] });
   // Bun.spawn's default env is the one the process started with: pass HOTMOUNT_HOME on for the leak check.
   qemu = Bun.spawn(["qemu-system-x86_64", ...lima.argv], { env: { ...process.env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const booted = await waitUntil(() => {
-    try {
-      return readFileSync(join(lima.dir, "serial.log"), "utf8").includes(READY_MARKER);
-    } catch {
-      return qemu!.exitCode !== null;
-    }
-  }, 180_000, 200);
-  if (!booted || qemu.exitCode !== null) throw new Error(`the Lima-shaped VM did not boot: ${await new Response(qemu.stderr).text()}`);
-  ssh = await GuestSsh.connectWithRetry({ host: "127.0.0.1", port: lima.sshPort, user: "root", identityFile: join(lima.home, "_config", "user") }, 60_000);
+  ssh = await waitLimaBooted(qemu, lima);
 }, 400_000);
 
 afterAll(async () => {
   ssh?.close();
-  if (qemu && qemu.exitCode === null) {
-    const c = await QmpClient.connect(join(lima.dir, "qmp.sock"), { timeoutMs: 3000 }).catch(() => null);
-    await c?.execute("quit").catch(() => {});
-    await c?.close().catch(() => {});
-    if (!(await waitUntil(() => qemu!.exitCode !== null, 10_000))) qemu.kill("SIGKILL");
-  }
-  const agentPid = readPidFile(join(process.env.HOTMOUNT_HOME!, "instances", "lu", "agent.pid"));
-  if (agentPid && !(await waitUntil(() => !isAlive(agentPid), 10_000))) await terminate(agentPid);
+  await stopLimaQemu(qemu, lima);
+  await waitAgentGone("lu");
   rmSync(root, { recursive: true, force: true });
 }, 60_000);
 

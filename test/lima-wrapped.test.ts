@@ -7,18 +7,18 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startVirtiofsd, stopVirtiofsd, type RunningVirtiofsd } from "../drivers/qemu/virtiofsd.ts";
-import { READY_MARKER } from "../src/guest/contract.ts";
 import { QmpClient } from "../src/qmp/index.ts";
 import { GuestSsh } from "../src/ssh/guest-ssh.ts";
-import { cmdlineOf, isAlive, readPidFile, terminate, waitUntil } from "../src/util/process.ts";
+import { cmdlineOf, isAlive, readPidFile, waitUntil } from "../src/util/process.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
+import { type LimaQemu, stopLimaQemu, waitAgentGone, waitLimaBooted } from "./helpers/lima-vm.ts";
 import { makeLimaInstance, type LimaShaped } from "./fixtures/lima/lima-home.ts";
 import { LIMA_PROBES } from "./fixtures/lima/qemu-argv.ts";
 
 let root: string;
 let lima: LimaShaped;
 let shim: string;
-let qemu: Bun.Subprocess<"ignore", "pipe", "pipe"> | null = null;
+let qemu: LimaQemu | null = null;
 let limaShareD: RunningVirtiofsd | null = null;
 let ssh: GuestSsh;
 const env = () => ({ LIMA_HOME: join(root, "lima") });
@@ -45,31 +45,14 @@ beforeAll(async () => {
   }
   // Lima pipes QEMU's stdout and stderr into its own log.
   qemu = Bun.spawn([shim, ...lima.argv], { env: { ...process.env, ...env() }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const serial = join(lima.dir, "serial.log");
-  const booted = await waitUntil(() => {
-    try {
-      return readFileSync(serial, "utf8").includes(READY_MARKER);
-    } catch {
-      return qemu!.exitCode !== null;
-    }
-  }, 180_000, 200);
-  if (!booted || qemu.exitCode !== null) throw new Error(`the Lima-shaped VM did not boot: ${await new Response(qemu.stderr).text()}`);
-  ssh = await GuestSsh.connectWithRetry({ host: "127.0.0.1", port: lima.sshPort, user: "root", identityFile: join(lima.home, "_config", "user") }, 60_000);
+  ssh = await waitLimaBooted(qemu, lima);
 }, 400_000);
 
 afterAll(async () => {
   ssh?.close();
-  // Lima's stop ends in QMP on its own qmp.sock (system_powerdown, then a kill): quit is enough here.
-  if (qemu && qemu.exitCode === null) {
-    const c = await QmpClient.connect(join(lima.dir, "qmp.sock"), { timeoutMs: 3000 }).catch(() => null);
-    await c?.execute("quit").catch(() => {});
-    await c?.close().catch(() => {});
-    if (!(await waitUntil(() => qemu!.exitCode !== null, 10_000))) qemu.kill("SIGKILL");
-  }
+  await stopLimaQemu(qemu, lima);
   if (limaShareD) await stopVirtiofsd(limaShareD, 2000);
-  // The agent notices the VM is gone and exits by itself.
-  const agentPid = readPidFile(join(process.env.HOTMOUNT_HOME!, "instances", "lw", "agent.pid"));
-  if (agentPid && !(await waitUntil(() => !isAlive(agentPid), 10_000))) await terminate(agentPid);
+  await waitAgentGone("lw");
   rmSync(root, { recursive: true, force: true });
 }, 60_000);
 

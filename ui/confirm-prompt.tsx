@@ -16,17 +16,24 @@ export function ConfirmPrompt({ title, lines, width, height }: ConfirmPromptProp
         <Text key={i} wrap="truncate-end">{` ${l}`}</Text>
       ))}
       <Text> </Text>
-      <Text>
-        {" "}
-        <Text bold color="cyan">
-          y
-        </Text>
-        {"/Enter yes  "}
-        <Text bold color="cyan">
-          n
-        </Text>
-        {"/Esc no"}
-      </Text>
+      <YesNo lead=" " />
     </Pane>
+  );
+}
+
+/** The key hint every yes/no question ends with. */
+export function YesNo({ lead }: { lead: string }) {
+  return (
+    <Text>
+      {lead}
+      <Text bold color="cyan">
+        y
+      </Text>
+      {"/Enter yes  "}
+      <Text bold color="cyan">
+        n
+      </Text>
+      {"/Esc no"}
+    </Text>
   );
 }

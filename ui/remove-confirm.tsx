@@ -2,6 +2,7 @@
 // the offer to force a lazy unmount.
 import { Text } from "ink";
 import { tildify, truncate } from "./format.ts";
+import { YesNo } from "./confirm-prompt.tsx";
 import { Pane } from "./pane.tsx";
 import type { RemoveConfirmState } from "./use-remove-confirm-state.ts";
 
@@ -14,19 +15,7 @@ export function RemoveConfirm({ state, width, height, home }: { state: RemoveCon
       <Text wrap="truncate-end">{` Remove ${truncate(m.mountPoint, w - 8)}`}</Text>
       <Text dimColor wrap="truncate-end">{` host ${truncate(tildify(m.hostPath, home), w - 6)} · ${m.type}`}</Text>
       <Text> </Text>
-      {state.phase === "confirm" ? (
-        <Text>
-          {" The guest loses access to these files. Remove it? "}
-          <Text bold color="cyan">
-            y
-          </Text>
-          {"/Enter yes  "}
-          <Text bold color="cyan">
-            n
-          </Text>
-          {"/Esc no"}
-        </Text>
-      ) : null}
+      {state.phase === "confirm" ? <YesNo lead=" The guest loses access to these files. Remove it? " /> : null}
       {state.phase === "working" ? <Text color="yellow">{state.force ? " Forcing a lazy unmount…" : " Removing…"}</Text> : null}
       {state.error ? (
         <>

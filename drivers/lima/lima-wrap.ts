@@ -7,34 +7,18 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { HotmountError, isCode } from "../../src/core/errors.ts";
-import { hotmountHome, instancePaths, ninePSlotLink, UNIX_PATH_MAX } from "../../src/core/paths.ts";
+import { hotmountHome, instancePaths } from "../../src/core/paths.ts";
 import { joinArgv, quoteArg } from "../../src/core/shell-quote.ts";
 import { isQemuProbe, parseOptString, splitQemuArgs, wrapQemuArgv } from "../qemu/qemu-wrap.ts";
 import { hmNameFor } from "./lima-instance.ts";
 import { shimDir } from "./lima-paths.ts";
+import { prepareInstanceDirs } from "../qemu/instance-dirs.ts";
 import { writeLimaLink, writeWrapMarker, type WrapMarker } from "./wrap-marker.ts";
 
 /** The hotmount side of a wrapped VM: instance dir, virtiofsd and 9p dirs, 9p slot links. */
 export function prepareWrapDirs(hmName: string, ninePSlots: number): string[] {
-  const p = instancePaths(hmName);
-  if (p.dir.includes(",")) {
-    throw new HotmountError("INVALID_ARGUMENT", `the instance directory ${p.dir} contains a comma, which QEMU options cannot carry`, { hint: "Set HOTMOUNT_HOME to a path without commas." });
-  }
-  if (Buffer.byteLength(p.agentSock) > UNIX_PATH_MAX || Buffer.byteLength(p.qmpSock) > UNIX_PATH_MAX) {
-    throw new HotmountError("INVALID_ARGUMENT", `the instance directory ${p.dir} is too long for a unix socket path`, { hint: "Set HOTMOUNT_HOME to a shorter path." });
-  }
-  for (const d of [p.dir, p.virtiofsdDir, p.ninePDir, p.sshfsDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
-  const empty = `${p.ninePDir}/empty`;
-  mkdirSync(empty, { recursive: true, mode: 0o700 });
-  const links: string[] = [];
-  for (let i = 0; i < ninePSlots; i++) {
-    const link = ninePSlotLink(hmName, i);
-    rmSync(link, { force: true });
-    rmSync(`${link}.owner`, { force: true }); // a fresh VM has nothing plugged
-    symlinkSync(empty, link);
-    links.push(link);
-  }
-  rmSync(p.qmpSock, { force: true });
+  const links = prepareInstanceDirs(hmName, ninePSlots);
+  rmSync(instancePaths(hmName).qmpSock, { force: true });
   return links;
 }
 

@@ -1,11 +1,12 @@
 // Starting, inspecting and stopping a QEMU VM. QEMU runs detached (its own session) so that
 // neither the CLI nor the agent dying takes the VM down with it.
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import type { RuntimeStatus, Progress } from "../driver.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import { type InstanceConfig, writeInstanceConfig, writeJsonAtomic } from "../../src/core/instance-config.ts";
-import { instancePaths, ninePSlotLink, UNIX_PATH_MAX } from "../../src/core/paths.ts";
+import { instancePaths } from "../../src/core/paths.ts";
+import { prepareInstanceDirs } from "./instance-dirs.ts";
 import { READY_MARKER } from "../../src/guest/contract.ts";
 import { GuestSsh } from "../../src/ssh/guest-ssh.ts";
 import { findProcesses, freeLoopbackPort, isAlive, readPidFile, removeQuietly, sleep, tailFile, terminate, waitUntil } from "../../src/util/process.ts";
@@ -48,29 +49,6 @@ export async function vmStatus(cfg: InstanceConfig): Promise<RuntimeStatus> {
   return { state: "running", pid, accel: readRuntime(cfg.name)?.accel ?? null };
 }
 
-function prepareDirs(cfg: InstanceConfig): string[] {
-  const p = instancePaths(cfg.name);
-  if (p.dir.includes(",")) {
-    throw new HotmountError("INVALID_ARGUMENT", `the instance directory ${p.dir} contains a comma, which QEMU options cannot carry`, { hint: "Set HOTMOUNT_HOME to a path without commas." });
-  }
-  if (Buffer.byteLength(p.agentSock) > UNIX_PATH_MAX || Buffer.byteLength(p.qmpSock) > UNIX_PATH_MAX) {
-    throw new HotmountError("INVALID_ARGUMENT", `the instance directory ${p.dir} is too long for a unix socket path`, { hint: "Set HOTMOUNT_HOME to a shorter path." });
-  }
-  for (const d of [p.dir, p.virtiofsdDir, p.ninePDir, p.sshfsDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
-  // Reserved 9p fsdevs point at symlinks; until a mount retargets one, it shows an empty dir.
-  const empty = `${p.ninePDir}/empty`;
-  mkdirSync(empty, { recursive: true, mode: 0o700 });
-  const links: string[] = [];
-  for (let i = 0; i < cfg.ninePSlots; i++) {
-    const link = ninePSlotLink(cfg.name, i);
-    rmSync(link, { force: true });
-    rmSync(`${link}.owner`, { force: true }); // a fresh VM has nothing plugged
-    symlinkSync(empty, link);
-    links.push(link);
-  }
-  return links;
-}
-
 function cleanupRuntimeFiles(name: string): void {
   const p = instancePaths(name);
   removeQuietly(p.qemuPid, p.qmpSock, p.qgaSock, p.runtime);
@@ -82,7 +60,7 @@ export async function startVm(cfg: InstanceConfig, progress: Progress): Promise<
     throw new HotmountError("INSTANCE_ALREADY_RUNNING", `instance "${cfg.name}" is already running`, { hint: `Stop it first with \`hotmount vm stop ${cfg.name}\`.` });
   }
   const qemu = qemuBinary();
-  const links = prepareDirs(cfg);
+  const links = prepareInstanceDirs(cfg.name, cfg.ninePSlots);
   cleanupRuntimeFiles(cfg.name);
   removeQuietly(paths.serialLog, paths.qemuLog);
   progress("choosing the accelerator");

@@ -1,10 +1,11 @@
 // The demo guest: a Debian kernel and a small initramfs made from Debian packages, cached by the
 // hash of its recipe. A cache hit touches no network and runs no program: it only stats three files.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HotmountError } from "../core/errors.ts";
 import { guestCacheDir } from "../core/paths.ts";
 import { buildGuest } from "./build.ts";
+import { filesComplete, publishImage } from "./publish.ts";
 import { debCacheDir, guestImageFiles } from "./paths.ts";
 import { recipeKey } from "./recipe.ts";
 
@@ -29,7 +30,7 @@ export interface DemoGuest {
 const STALE_MS = 60 * 60 * 1000;
 
 function complete(files: ReturnType<typeof guestImageFiles>): boolean {
-  return [files.kernel, files.initrd, files.manifest].every((f) => existsSync(f) && statSync(f).size > 0);
+  return filesComplete([files.kernel, files.initrd, files.manifest]);
 }
 
 function removeStaleWorkDirs(dir: string, prefix: string): void {
@@ -57,7 +58,7 @@ export async function ensureDemoGuest(opts: DemoGuestOptions = {}): Promise<Demo
   const work = mkdtempSync(join(cache, ".build-"));
   try {
     await buildGuest(work, key, debCacheDir(), say);
-    publish(join(work, "out"), files, work, !!opts.force, say);
+    publishImage(join(work, "out"), files.dir, () => complete(files), work, !!opts.force, say);
   } catch (e) {
     if (e instanceof HotmountError) throw e;
     throw new HotmountError("INTERNAL", `building the demo guest failed: ${e instanceof Error ? e.message : String(e)}`, {
@@ -68,25 +69,4 @@ export async function ensureDemoGuest(opts: DemoGuestOptions = {}): Promise<Demo
     rmSync(work, { recursive: true, force: true });
   }
   return { kernel: files.kernel, initrd: files.initrd, key, built: true, seconds: seconds() };
-}
-
-/**
- * Moves a finished image into place with one rename. Two builds of the same recipe may race:
- * the loser finds the directory taken by a complete image and keeps that one (same recipe, same
- * content). With `force`, the old image is moved aside first; a reader in that instant sees a miss.
- */
-function publish(out: string, files: ReturnType<typeof guestImageFiles>, work: string, force: boolean, say: (l: string) => void): void {
-  if (existsSync(files.dir) && (force || !complete(files))) {
-    try { renameSync(files.dir, join(work, "old")); } catch { /* a concurrent build moved it already */ }
-  }
-  try {
-    renameSync(out, files.dir);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if ((code === "ENOTEMPTY" || code === "EEXIST") && complete(files)) {
-      say("another build published the same image first; using it");
-      return;
-    }
-    throw e;
-  }
 }

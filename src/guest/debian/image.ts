@@ -1,9 +1,10 @@
 // The Debian guest image, cached by the hash of its recipe. A cache hit runs no program and
 // touches no network: it only stats four files.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HotmountError } from "../../core/errors.ts";
 import { withLock } from "../../util/lock.ts";
+import { filesComplete, publishImage } from "../publish.ts";
 import { buildDebianImage, removeWorkDir, requireBuildRoot } from "./build.ts";
 import { type DebianImageFiles, debianCacheDir, debianImageFiles, debootstrapDebsDir } from "./paths.ts";
 import { debianRecipeKey } from "./recipe.ts";
@@ -26,7 +27,7 @@ const STALE_MS = 3 * 60 * 60 * 1000;
 const BUILD_WAIT_MS = 30 * 60 * 1000;
 
 function complete(f: DebianImageFiles): boolean {
-  return [f.disk, f.kernel, f.initrd, f.manifest].every((p) => existsSync(p) && statSync(p).size > 0);
+  return filesComplete([f.disk, f.kernel, f.initrd, f.manifest]);
 }
 
 /** The cached image for the current recipe, or null (no build). */
@@ -64,7 +65,7 @@ async function build(cache: string, key: string, files: DebianImageFiles, force:
   const work = mkdtempSync(join(cache, ".build-"));
   try {
     await buildDebianImage(work, key, debootstrapDebsDir(), say);
-    publish(join(work, "out"), files, work, force, say);
+    publishImage(join(work, "out"), files.dir, () => complete(files), work, force, say);
   } catch (e) {
     if (e instanceof HotmountError) throw e;
     throw new HotmountError("INTERNAL", `building the Debian guest failed: ${e instanceof Error ? e.message : String(e)}`, {
@@ -73,19 +74,5 @@ async function build(cache: string, key: string, files: DebianImageFiles, force:
   } finally {
     // A failure to clean up must not hide the build's own error.
     await removeWorkDir(work).catch((e) => say(`could not remove ${work}: ${e instanceof Error ? e.message : String(e)}`));
-  }
-}
-
-/** One rename; a concurrent build of the same recipe that published first wins (same content). */
-function publish(out: string, files: DebianImageFiles, work: string, force: boolean, say: (l: string) => void): void {
-  if (existsSync(files.dir) && (force || !complete(files))) {
-    try { renameSync(files.dir, join(work, "old")); } catch { /* a concurrent build moved it already */ }
-  }
-  try {
-    renameSync(out, files.dir);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if ((code === "ENOTEMPTY" || code === "EEXIST") && complete(files)) return say("another build published the same image first; using it");
-    throw e;
   }
 }
