@@ -1,7 +1,7 @@
 // Issue 3 acceptance on a real VM: virtiofs hot-mount end to end through the CLI and the agent.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AgentClient } from "../src/client/agent-client.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
@@ -74,6 +74,18 @@ describe("writable virtiofs mount", () => {
     expect(existsSync(join(host, "new.txt"))).toBe(false);
     await hmOk(["mount", "remove", NAME, m.id]);
   });
+});
+
+test("guest root cannot make a device node in the host folder; a fifo it can", async () => {
+  const host = dir("nodev");
+  const m = await add(host, "/mnt/nodev", "--writable");
+  const r = await vm.exec(["mknod", "/mnt/nodev/mem", "c", "1", "1"]);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toMatch(/not permitted/i);
+  expect(existsSync(join(host, "mem"))).toBe(false);
+  await vm.run(["mknod", "/mnt/nodev/fifo", "p"]);
+  expect(statSync(join(host, "fifo")).isFIFO()).toBe(true);
+  await hmOk(["mount", "remove", NAME, m.id]);
 });
 
 test("8 mounts fill an 8-slot VM; the 9th is refused with how to get more; a freed slot is reused", async () => {

@@ -45,15 +45,21 @@ export function cVirtiofsdOptValue(v: string): string {
   return v.replace(/[\\,]/g, (c) => `\\${c}`);
 }
 
+/**
+ * Without CAP_MKNOD, guest root cannot make block or character devices in the host folder (a
+ * root virtiofsd otherwise creates real ones); fifos and sockets need no capability and still work.
+ */
+const NO_MKNOD = "-mknod";
+
 export function virtiofsdArgv(v: Virtiofsd, s: VirtiofsdSpec): string[] {
   if (v.flavour === "rust") {
     const sandbox = process.getuid?.() === 0 ? "namespace" : "none";
-    const a = [v.path, "--socket-path", s.socket, "--shared-dir", s.source, ...rustVirtiofsdTuningArgs(virtiofsTuning()), "--sandbox", sandbox];
+    const a = [v.path, "--socket-path", s.socket, "--shared-dir", s.source, ...rustVirtiofsdTuningArgs(virtiofsTuning()), "--sandbox", sandbox, `--modcaps=${NO_MKNOD}`];
     if (!s.writable) a.push("--readonly");
     if (s.owner && v.translateIds) a.push(...rustTranslateArgs(s.owner, { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }));
     return a;
   }
-  const base = [v.path, `--socket-path=${s.socket}`, "-o", `source=${cVirtiofsdOptValue(s.source)}`, ...cVirtiofsdTuningArgs(virtiofsTuning())];
+  const base = [v.path, `--socket-path=${s.socket}`, "-o", `source=${cVirtiofsdOptValue(s.source)}`, "-o", `modcaps=${NO_MKNOD}`, ...cVirtiofsdTuningArgs(virtiofsTuning())];
   if (s.writable) return base;
   return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", RO_WRAPPER, "hotmount-ro", s.source, ...base];
 }

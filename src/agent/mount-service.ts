@@ -7,8 +7,8 @@ import { instancePaths } from "../core/paths.ts";
 import { guestPathKey, newMountId, normalizeGuestPath, resolveHostPath } from "../core/validate.ts";
 import type { Mount, MountRequest, Transport } from "./api.ts";
 import { MountRequest as MountRequestSchema } from "./api.ts";
-import { checkMountPoint, createMountPoint, guestMounts, holders, removeCreatedDir, unmount } from "./guest-fs.ts";
-import type { GuestCommands } from "../guest-exec/index.ts";
+import { checkMountPoint, createMountPoint, guestMounts, removeCreatedDir } from "./guest-fs.ts";
+import { unmountForRemove } from "./guest-unmount.ts";
 import { loadJournal, saveJournal, toMount, type MountRecord } from "./journal.ts";
 import type { PersistentMounts } from "./persistent-mounts.ts";
 import { deviceTransport } from "./transports/device.ts";
@@ -16,7 +16,6 @@ import { reverseSshfsTransport } from "./transports/reverse-sshfs.ts";
 import { findStatic, staticRemoveError } from "./static-mounts.ts";
 import type { TransportContext, TransportDriver } from "./transports/types.ts";
 
-const UMOUNT_DEADLINE_MS = 15_000;
 const RECOVER_TRIES = 3;
 const quiet: Progress = () => {};
 
@@ -211,62 +210,40 @@ export class MountService {
     rec.state = "removing";
     this.persist();
     failpoint("remove:journaled");
-    const ssh = await this.ctx.guest();
+    const guest = await this.ctx.guest();
     progress("unmounting in the guest");
-    const mounted = (await guestMounts(ssh)).some((m) => m.mountPoint === rec.mountPoint);
-    if (mounted) {
-      await ssh.exec(["sync"], { timeoutMs: UMOUNT_DEADLINE_MS }).catch(() => {});
-      let r = await unmount(ssh, rec.mountPoint, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
-      if (!r.ok && r.busy && !force) {
-        const who = await holders(ssh, rec.mountPoint).catch(() => []);
-        rec.state = before;
-        this.persist();
-        throw new HotmountError("MOUNT_BUSY", `${rec.mountPoint} is busy in the guest${who.length ? `: held by ${who.join(", ")}` : ""}`, {
-          hint: "Close those programs (or leave the folder), or remove with --force, which stops them and unmounts.",
-          details: { holders: who },
-        });
-      }
-      if (!r.ok && force) {
-        // A device cannot be unplugged under a live superblock: stop the holders, then detach lazily.
-        await ssh.exec(["fuser", "-k", "-m", rec.mountPoint], { timeoutMs: 10_000 }).catch(() => {});
-        r = await unmount(ssh, rec.mountPoint, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
-        if (!r.ok) r = await unmount(ssh, rec.mountPoint, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
-      }
-      if (!r.ok) {
+    try {
+      await unmountForRemove(guest, rec, force);
+    } catch (e) {
+      const err = asHotmountError(e);
+      // Busy: nothing changed, so the mount stays as it was. Otherwise it may be half gone.
+      if (err.code === "MOUNT_BUSY") rec.state = before;
+      else {
         rec.state = "failed";
-        rec.error = { code: "GUEST_COMMAND_FAILED", message: `guest umount failed: ${r.message}`, hint: "Retry with --force." };
-        this.persist();
-        throw new HotmountError("GUEST_COMMAND_FAILED", `the guest could not unmount ${rec.mountPoint}: ${r.message}`, {
-          hint: "The device stays attached so the guest does not hang. Retry, or use --force.",
-        });
+        rec.error = { code: err.code, message: err.message, hint: "Retry with --force." };
       }
+      this.persist();
+      throw e;
     }
     failpoint("remove:unmounted");
-    if (rec.type !== "reverse-sshfs") await this.unmountElsewhere(ssh, rec, before, force);
     await this.transports[rec.type].detach(rec, progress);
     failpoint("remove:detached");
-    if (rec.createdDir) await removeCreatedDir(ssh, rec.mountPoint);
+    if (rec.createdDir) await removeCreatedDir(guest, rec.mountPoint);
     this.records.delete(rec.id);
     this.persist();
     this.ctx.log.info("removed", { id: rec.id, mountPoint: rec.mountPoint });
   }
 
-  /** Brings a reverse-sshfs mount back after its session ended (agent restart, SSH drop). */
+  /** Brings a mount back whose session died with the previous agent (reverse-sshfs). */
   reattach(rec: MountRecord): Promise<void> {
     return this.serial(async () => {
-      const ssh = await this.ctx.guest();
-      if ((await guestMounts(ssh)).some((m) => m.mountPoint === rec.mountPoint)) {
-        await unmount(ssh, rec.mountPoint, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
-      }
       const t = this.transports[rec.type];
       try {
-        await t.detach(rec, quiet);
-        await t.attach(rec, quiet);
-        await t.mount(rec, quiet);
+        if (!t.reestablish) throw new HotmountError("INTERNAL", `a ${rec.type} mount has no session to re-establish`);
+        await t.reestablish(rec);
         rec.state = "ready";
         delete rec.error;
         this.persist();
-        this.ctx.log.info("re-established", { id: rec.id });
       } catch (e) {
         this.markFailed(rec.id, `could not re-establish: ${asHotmountError(e).message}`, "Remove it and add it again.");
         throw e;
@@ -285,29 +262,6 @@ export class MountService {
         this.markFailed(r.id, "no longer mounted in the guest (was the guest rebooted?)", r.persist ? "It is persistent: hotmount mounts it again." : "Remove it with `hotmount mount remove --force` and add it again.");
         if (r.persist) void this.reapplyPersistent().catch(() => {});
       }
-    }
-  }
-
-  /**
-   * A device still mounted elsewhere in the guest (a bind mount of it) must not be unplugged: the
-   * guest would wait for it forever and stall every later hot-plug. Refuse, or with force unmount.
-   */
-  private async unmountElsewhere(ssh: GuestCommands, rec: MountRecord, before: MountRecord["state"], force: boolean): Promise<void> {
-    const tag = rec.tag ?? rec.device?.tag ?? rec.id;
-    const others = (await guestMounts(ssh)).filter((m) => m.source === tag && (m.fstype === "9p" || m.fstype === "virtiofs")).map((m) => m.mountPoint);
-    if (!others.length) return;
-    if (!force) {
-      rec.state = before;
-      this.persist();
-      throw new HotmountError("MOUNT_BUSY", `the device of ${rec.mountPoint} is still mounted in the guest at ${others.join(", ")}`, {
-        hint: "Unmount those in the guest first (bind mounts of it), or remove with --force, which unmounts them too.",
-        details: { mountPoints: others },
-      });
-    }
-    for (const mp of others.reverse()) {
-      await ssh.exec(["fuser", "-k", "-m", mp], { timeoutMs: 10_000 }).catch(() => {});
-      const r = await unmount(ssh, mp, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
-      if (!r.ok) await unmount(ssh, mp, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
     }
   }
 

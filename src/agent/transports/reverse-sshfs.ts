@@ -16,6 +16,7 @@ import { sftpJailDir, sshfsLog } from "../../core/paths.ts";
 import type { GuestSsh } from "../../ssh/guest-ssh.ts";
 import { terminate, waitUntil } from "../../util/process.ts";
 import { guestMounts, unmount } from "../guest-fs.ts";
+import { UMOUNT_DEADLINE_MS } from "../guest-unmount.ts";
 import { guestOwner } from "./guest-owner.ts";
 import type { MountRecord } from "../journal.ts";
 import { sftpLaunch } from "./sftp-jail.ts";
@@ -31,7 +32,6 @@ const SFTP_SERVER_PLACES = [
 ];
 
 const MOUNT_DEADLINE_MS = 15_000;
-const UMOUNT_DEADLINE_MS = 15_000;
 /** After the guest unmount, sshfs exits and the channel closes within this. */
 const EXIT_GRACE_MS = 2000;
 const PID_LINE = /^hotmount-sshfs-pid (\d+)\n/;
@@ -188,7 +188,7 @@ export function reverseSshfsTransport(ctx: TransportContext): TransportDriver {
     s.log.end();
   }
 
-  /** After an SSH drop: clear the dead session and guest mount, then start again. */
+  /** After an SSH drop or an agent restart: clear the dead session and guest mount, then start again. */
   async function reestablish(rec: MountRecord): Promise<void> {
     const old = sessions.get(rec.id);
     if (old) {
@@ -223,5 +223,7 @@ export function reverseSshfsTransport(ctx: TransportContext): TransportDriver {
       sessions.delete(rec.id);
       await stopSession(s);
     },
+
+    reestablish,
   };
 }

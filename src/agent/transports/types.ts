@@ -30,4 +30,9 @@ export interface TransportDriver {
   mount(rec: MountRecord, progress: Progress): Promise<void>;
   /** Host side teardown, once the guest has unmounted. Idempotent. */
   detach(rec: MountRecord, progress: Progress): Promise<void>;
+  /**
+   * Brings a mount whose session ended (SSH drop, agent restart) back: clears what is left of the
+   * old one in the guest, then starts again. Only transports that can do that have it.
+   */
+  reestablish?(rec: MountRecord): Promise<void>;
 }

@@ -1,0 +1,55 @@
+// The guest side of removing a mount, which must succeed before anything is unplugged: a device
+// pulled from under a live superblock (or a bind mount of it) makes the guest wait forever.
+import { HotmountError } from "../core/errors.ts";
+import type { GuestCommands } from "../guest-exec/index.ts";
+import { guestMounts, holders, unmount } from "./guest-fs.ts";
+import type { MountRecord } from "./journal.ts";
+
+export const UMOUNT_DEADLINE_MS = 15_000;
+
+/**
+ * Unmounts `rec` in the guest, and for a device transport any other mount of the same device.
+ * Throws MOUNT_BUSY (nothing changed; retry with force) or GUEST_COMMAND_FAILED (the mount may be
+ * half gone; the device stays attached). With `force`, holders are killed and the unmount is lazy.
+ */
+export async function unmountForRemove(guest: GuestCommands, rec: MountRecord, force: boolean): Promise<void> {
+  const mounts = await guestMounts(guest);
+  if (mounts.some((m) => m.mountPoint === rec.mountPoint)) {
+    await guest.exec(["sync"], { timeoutMs: UMOUNT_DEADLINE_MS }).catch(() => {});
+    let r = await unmount(guest, rec.mountPoint, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
+    if (!r.ok && r.busy && !force) {
+      const who = await holders(guest, rec.mountPoint).catch(() => []);
+      throw new HotmountError("MOUNT_BUSY", `${rec.mountPoint} is busy in the guest${who.length ? `: held by ${who.join(", ")}` : ""}`, {
+        hint: "Close those programs (or leave the folder), or remove with --force, which stops them and unmounts.",
+        details: { holders: who },
+      });
+    }
+    if (!r.ok && force) r = await forceUnmount(guest, rec.mountPoint);
+    if (!r.ok) {
+      throw new HotmountError("GUEST_COMMAND_FAILED", `the guest could not unmount ${rec.mountPoint}: ${r.message}`, {
+        hint: "The device stays attached so the guest does not hang. Retry, or use --force.",
+      });
+    }
+  }
+  if (rec.type !== "reverse-sshfs") await unmountElsewhere(guest, rec, force);
+}
+
+async function forceUnmount(guest: GuestCommands, mountPoint: string) {
+  await guest.exec(["fuser", "-k", "-m", mountPoint], { timeoutMs: 10_000 }).catch(() => {});
+  const r = await unmount(guest, mountPoint, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
+  return r.ok ? r : unmount(guest, mountPoint, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
+}
+
+/** Bind mounts of the device elsewhere in the guest: refused, or with force unmounted too. */
+async function unmountElsewhere(guest: GuestCommands, rec: MountRecord, force: boolean): Promise<void> {
+  const tag = rec.tag ?? rec.device?.tag ?? rec.id;
+  const others = (await guestMounts(guest)).filter((m) => m.source === tag && (m.fstype === "9p" || m.fstype === "virtiofs")).map((m) => m.mountPoint);
+  if (!others.length) return;
+  if (!force) {
+    throw new HotmountError("MOUNT_BUSY", `the device of ${rec.mountPoint} is still mounted in the guest at ${others.join(", ")}`, {
+      hint: "Unmount those in the guest first (bind mounts of it), or remove with --force, which unmounts them too.",
+      details: { mountPoints: others },
+    });
+  }
+  for (const mp of others.reverse()) await forceUnmount(guest, mp);
+}
