@@ -4,7 +4,7 @@
 // when the device is realized.
 import { readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { HotmountError } from "../../src/core/errors.ts";
-import { instancePaths, ninePSlotLink } from "../../src/core/paths.ts";
+import { ninePEmptyDir, ninePSlotLink, ninePSlotOwner } from "../../src/core/paths.ts";
 import { deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
 import type { PlugRequest, PluggedDevice, Progress } from "../driver.ts";
 import { ninePFsdevId } from "./argv.ts";
@@ -20,11 +20,11 @@ export class NinePSlots {
   private readonly empty: string;
 
   constructor(private readonly name: string, readonly total: number) {
-    this.empty = `${instancePaths(name).ninePDir}/empty`;
+    this.empty = ninePEmptyDir(name);
   }
 
   private ownerFile(n: number): string {
-    return `${ninePSlotLink(this.name, n)}.owner`;
+    return ninePSlotOwner(this.name, n);
   }
 
   private owner(n: number): string | null {

@@ -2,7 +2,7 @@
 // one wrapped for Lima or `hotmount run` alike.
 import { mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { HotmountError } from "../../src/core/errors.ts";
-import { instancePaths, ninePSlotLink, UNIX_PATH_MAX } from "../../src/core/paths.ts";
+import { instancePaths, ninePEmptyDir, ninePSlotLink, ninePSlotOwner, UNIX_PATH_MAX } from "../../src/core/paths.ts";
 
 /** Makes the instance, virtiofsd, 9p and sshfs dirs and resets the 9p slot links; returns the links. */
 export function prepareInstanceDirs(name: string, ninePSlots: number): string[] {
@@ -15,13 +15,13 @@ export function prepareInstanceDirs(name: string, ninePSlots: number): string[] 
   }
   for (const d of [p.dir, p.virtiofsdDir, p.ninePDir, p.sshfsDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
   // Reserved 9p fsdevs point at symlinks; until a mount retargets one, it shows an empty dir.
-  const empty = `${p.ninePDir}/empty`;
+  const empty = ninePEmptyDir(name);
   mkdirSync(empty, { recursive: true, mode: 0o700 });
   const links: string[] = [];
   for (let i = 0; i < ninePSlots; i++) {
     const link = ninePSlotLink(name, i);
     rmSync(link, { force: true });
-    rmSync(`${link}.owner`, { force: true }); // a fresh VM has nothing plugged
+    rmSync(ninePSlotOwner(name, i), { force: true }); // a fresh VM has nothing plugged
     symlinkSync(empty, link);
     links.push(link);
   }

@@ -70,6 +70,11 @@ export interface InstancePaths {
   /** reverse-sshfs logs, one per mount id. */
   sshfsDir: string;
   lock: string;
+  /** A disk-image instance (`vm start --image`): its copy-on-write overlay of the cached image. */
+  diskOverlay: string;
+  /** The cloud-init NoCloud seed ISO and the folder it is made from. */
+  seedIso: string;
+  seedDir: string;
 }
 
 export function instancePaths(name: string): InstancePaths {
@@ -95,6 +100,9 @@ export function instancePaths(name: string): InstancePaths {
     ninePDir: join(dir, "9p"),
     sshfsDir: join(dir, "sshfs"),
     lock: join(dir, "lock"),
+    diskOverlay: join(dir, "disk.qcow2"),
+    seedIso: join(dir, "seed.iso"),
+    seedDir: join(dir, "seed"),
   };
 }
 
@@ -108,6 +116,16 @@ export function virtiofsdLog(name: string, mountId: string): string {
 
 export function ninePSlotLink(name: string, slot: number): string {
   return join(instancePaths(name).ninePDir, `slot${slot}`);
+}
+
+/** Which mount holds a reserved 9p slot, next to its link (see drivers/qemu/hotplug-9p.ts). */
+export function ninePSlotOwner(name: string, slot: number): string {
+  return `${ninePSlotLink(name, slot)}.owner`;
+}
+
+/** What an unused 9p slot link points at. */
+export function ninePEmptyDir(name: string): string {
+  return join(instancePaths(name).ninePDir, "empty");
 }
 
 export function sshfsLog(name: string, mountId: string): string {

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { HotmountError } from "../../core/errors.ts";
 import { requireTool, runTool } from "./exec.ts";
 import { ensureDebianImage } from "./image.ts";
-import { imageInstanceFiles } from "./paths.ts";
+import { instancePaths } from "../../core/paths.ts";
 import { IMAGE_GUEST_USER, writeSeedIso } from "./seed.ts";
 
 /** `--image debian`: the image scripts/build-guest --distro debian makes (built on first use). */
@@ -78,7 +78,7 @@ function inUse(disk: string): boolean {
 }
 
 export async function prepareImageInstance(name: string, image: string, o: PrepareOptions): Promise<ImageInstance> {
-  const files = imageInstanceFiles(name);
+  const files = instancePaths(name);
   const p = o.prev;
   if (p?.disk && p.seed && existsSync(p.disk.path) && inUse(p.disk.path)) {
     // The VM is running: touch nothing (never replace a disk under it); vm start then says it
@@ -86,24 +86,24 @@ export async function prepareImageInstance(name: string, image: string, o: Prepa
     return { image: p.image ?? image, kernel: p.kernel, initrd: p.initrd, append: p.append, disk: p.disk, seed: p.seed, user: IMAGE_GUEST_USER };
   }
   const b = await resolveBase(image, o);
-  mkdirSync(dirname(files.overlay), { recursive: true, mode: 0o700 });
+  mkdirSync(dirname(files.diskOverlay), { recursive: true, mode: 0o700 });
   // A restart keeps the guest's disk; a new base (or a lost overlay) starts a fresh one.
-  const keep = o.prev?.disk?.base === b.base && existsSync(files.overlay);
+  const keep = o.prev?.disk?.base === b.base && existsSync(files.diskOverlay);
   if (!keep) {
     o.progress("creating the instance's disk overlay");
-    rmSync(files.overlay, { force: true });
-    await runTool([requireTool("qemu-img"), "create", "-q", "-f", "qcow2", "-b", b.base, "-F", b.format, files.overlay]);
+    rmSync(files.diskOverlay, { force: true });
+    await runTool([requireTool("qemu-img"), "create", "-q", "-f", "qcow2", "-b", b.base, "-F", b.format, files.diskOverlay]);
   }
   // cloud-init sets up the user once per instance-id: a new overlay or a new SSH key needs a new one.
   const keyTag = createHash("sha256").update(o.publicKeyLine).digest("hex").slice(0, 8);
   const prevId = o.prev?.seed?.instanceId;
   const instanceId = keep && prevId?.endsWith(`-${keyTag}`) ? prevId : `hm-${name}-${randomBytes(4).toString("hex")}-${keyTag}`;
-  await writeSeedIso(files.seed, files.seedDir, { instanceId, hostname: name, user: IMAGE_GUEST_USER, publicKeyLine: o.publicKeyLine });
+  await writeSeedIso(files.seedIso, files.seedDir, { instanceId, hostname: name, user: IMAGE_GUEST_USER, publicKeyLine: o.publicKeyLine });
   return {
     image: image === DEBIAN_IMAGE ? image : b.base,
     kernel: b.kernel, initrd: b.initrd, append: o.append ?? IMAGE_APPEND,
-    disk: { path: files.overlay, base: b.base, baseFormat: b.format },
-    seed: { path: files.seed, instanceId },
+    disk: { path: files.diskOverlay, base: b.base, baseFormat: b.format },
+    seed: { path: files.seedIso, instanceId },
     user: IMAGE_GUEST_USER,
   };
 }
