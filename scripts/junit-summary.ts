@@ -20,10 +20,26 @@ function counts(xml: string) {
   return { passed: attr("tests") - failed - skipped, failed, skipped };
 }
 
+const unescape = (t: string) =>
+  t.replace(/&#10;/g, "\n").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+
+/** Each failed case with where it is and the first lines of why: CI may show only the log's tail. */
+function failures(xml: string, report: string): string[] {
+  const out: string[] = [];
+  for (const m of xml.matchAll(/<testcase\b([^>]*)>\s*<(failure|error)\b[^>]*?message="([^"]*)"/g)) {
+    const a = (n: string) => unescape(new RegExp(`\\b${n}="([^"]*)"`).exec(m[1]!)?.[1] ?? "");
+    const why = unescape(m[3]!).split("\n").filter((l) => l.trim()).slice(0, 4).join(" | ");
+    out.push(`FAILED [${report}] ${a("file")}:${a("line")} ${a("name")}: ${why}`);
+  }
+  return out;
+}
+
 const total = { passed: 0, failed: 0, skipped: 0 };
 for (const f of files) {
   if (!existsSync(f)) continue;
-  const c = counts(readFileSync(f, "utf8"));
+  const xml = readFileSync(f, "utf8");
+  for (const l of failures(xml, f.replace(/^.*\//, "").replace(/\.xml$/, ""))) console.log(l);
+  const c = counts(xml);
   total.passed += c.passed;
   total.failed += c.failed;
   total.skipped += c.skipped;

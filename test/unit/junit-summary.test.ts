@@ -1,0 +1,38 @@
+// scripts/junit-summary.ts: the one line CI reads, and the failures printed just above it.
+import { expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const dir = mkdtempSync("/tmp/hmt-junit-");
+const report = (name: string, xml: string) => {
+  const p = join(dir, `${name}.xml`);
+  writeFileSync(p, xml);
+  return p;
+};
+const run = (...args: string[]) => {
+  const r = Bun.spawnSync(["bun", join(import.meta.dir, "../../scripts/junit-summary.ts"), ...args], { env: { ...process.env } });
+  return r.stdout.toString().trimEnd().split("\n");
+};
+
+const source = report("source", `<?xml version="1.0"?>
+<testsuites name="bun test" tests="4" failures="1" skipped="1">
+  <testsuite name="a.test.ts" file="a.test.ts" tests="4" failures="1" skipped="1">
+    <testcase name="ok" file="a.test.ts" line="2" />
+    <testcase name="bad &lt;one&gt; &amp; &quot;x&quot;" file="a.test.ts" line="3">
+      <failure type="AssertionError" message="expect(received).toBe(expected)&#10;&#10;Expected: 2&#10;Received: 1&#10;">...</failure>
+    </testcase>
+  </testsuite>
+</testsuites>`);
+const binary = report("binary", `<testsuites tests="3" failures="0" skipped="0"></testsuites>`);
+
+test("sums every report; each failure is named with its file, line and why, before the last line", () => {
+  const lines = run(source, binary);
+  expect(lines).toEqual([
+    'FAILED [source] a.test.ts:3 bad <one> & "x": expect(received).toBe(expected) | Expected: 2 | Received: 1',
+    "5 passed, 1 failed, 1 skipped",
+  ]);
+});
+
+test("a failed stage without a failed case still counts; a missing report is no crash", () => {
+  expect(run("--failed-stages", "2", binary, join(dir, "missing.xml"))).toEqual(["3 passed, 2 failed"]);
+});
