@@ -4,7 +4,7 @@
 // can neither write through a read-only share nor reach host files outside the shared folder.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sftpLaunch } from "../src/agent/transports/sftp-jail.ts";
 import { findSftpServer } from "../src/agent/transports/reverse-sshfs.ts";
@@ -194,5 +194,37 @@ describe("the sftp-server jail on the host (no guest involved)", () => {
     expect(err).toMatch(/not found|No such file/);
     // The jail's mounts live in its own namespace: the host sees none of them.
     expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain("hotmount-sftp");
+  });
+  test("without root: the same jail in a user namespace; files land as that user; others' files stay out", async () => {
+    const NOBODY = 65534;
+    const base = mkdtempSync("/tmp/hmt-ro-nobody-");
+    chmodSync(base, 0o755);
+    const host = join(base, "share");
+    mkdirSync(host);
+    writeFileSync(join(host, "keep.txt"), "keep");
+    // Readable by nobody but outside the share: unconfined, sftp-server would hand it out.
+    const outside = join(base, "outside.txt");
+    writeFileSync(outside, SECRET);
+    const jail = join(base, "jail-root");
+    mkdirSync(jail);
+    for (const f of [host, join(host, "keep.txt"), outside, jail]) chownSync(f, NOBODY, NOBODY);
+    const sftp = findSftpServer()!;
+    const l = sftpLaunch(sftp, sftpServerArgs(host, true), host, true, jail, NOBODY);
+    expect(l.confined).toBe(true);
+    expect(l.args.slice(0, 2)).toEqual(["--user", "--map-root-user"]);
+    const wrapper = join(root, "jail-wrapper-nobody.sh");
+    writeFileSync(wrapper, `#!/bin/sh\nexec setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups -- ${joinArgv([l.command, ...l.args])}\n`, { mode: 0o700 });
+    const up = join(root, "up.txt");
+    writeFileSync(up, "from the guest");
+    const batch = join(root, "jail-batch-nobody");
+    writeFileSync(batch, [`-get ${outside} ${join(root, "n1")}`, `-get /etc/shadow ${join(root, "n2")}`, `get keep.txt ${join(root, "n3")}`, `put ${up} new.txt`, `-put ${up} ${join(base, "escaped.txt")}`].join("\n") + "\n");
+    const p = Bun.spawn(["sftp", "-b", batch, "-D", wrapper], { stdout: "pipe", stderr: "pipe" });
+    const [, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    expect({ code, err: err.includes("Operation not permitted") || err.includes("not found") || err.includes("No such file") }).toEqual({ code: 0, err: true });
+    expect(existsSync(join(root, "n1")) || existsSync(join(root, "n2")) || existsSync(join(base, "escaped.txt"))).toBe(false);
+    expect(readFileSync(join(root, "n3"), "utf8")).toBe("keep");
+    expect(readFileSync(join(host, "new.txt"), "utf8")).toBe("from the guest");
+    expect(statSync(join(host, "new.txt")).uid).toBe(NOBODY);
+    rmSync(base, { recursive: true, force: true });
   });
 });

@@ -9,7 +9,10 @@
 //   - /.hotmount-sftp/: read-only bind mounts of sftp-server, its dynamic loader and libraries
 //     (the loader is run by name, so nothing else of the host's /lib is needed),
 //   - /dev/null (sftp-server opens it at start) and a one-line /etc/passwd (it looks itself up).
-// Without root (or off Linux) it runs as before, unconfined, and says so in the mount's log.
+// Without root, the same jail is built inside a user namespace where the agent's user is root
+// (`unshare --user --map-root-user`): files are still created as that user, and the namespace's
+// root has no power over files of other host users. Where the kernel refuses unprivileged user
+// namespaces (or off Linux), sftp-server runs unconfined, and the mount's log says so.
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { basename } from "node:path";
@@ -39,7 +42,7 @@ done
 shift
 mount --bind -- "$share" "$root$share"
 if [ "$mode" = ro ]; then mount -o remount,bind,ro -- "$root$share"; fi
-mount -o remount,ro -- "$root"
+mount -o remount,bind,ro -- "$root"
 exec chroot -- "$root" "$@"`;
 
 export interface SftpLaunch {
@@ -82,16 +85,30 @@ export function linkedFiles(binary: string): Linked | null {
   return out;
 }
 
+const USERNS = ["--user", "--map-root-user"];
+let usernsOk: boolean | undefined;
+
+/** Whether this (non-root) process may make a user namespace and mount a tmpfs in it. */
+function canJailInUserNamespace(dir: string): boolean {
+  if (usernsOk !== undefined) return usernsOk;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const r = spawnSync("unshare", [...USERNS, "--mount", "--propagation", "private", "--", "mount", "-t", "tmpfs", "-o", "size=4k", "hotmount-probe", dir], { timeout: 10_000 });
+  usernsOk = r.status === 0;
+  return usernsOk;
+}
+
 /**
  * How to start sftp-server for one share: jailed when this process may build the jail, as is
  * otherwise. `jailRoot` is an empty folder the jail's tmpfs is mounted on (in the private
- * namespace only: the host never sees that mount).
+ * namespace only: the host never sees that mount). `uid` is this process's (a test passes another).
  */
-export function sftpLaunch(sftp: string, args: string[], hostPath: string, writable: boolean, jailRoot: string): SftpLaunch {
+export function sftpLaunch(sftp: string, args: string[], hostPath: string, writable: boolean, jailRoot: string, uid = process.getuid?.() ?? -1): SftpLaunch {
   const plain = (why: string): SftpLaunch => ({ command: sftp, args, confined: false, why });
   if (process.platform !== "linux") return plain("not Linux: no mount namespaces");
-  const uid = process.getuid?.() ?? -1;
-  if (uid !== 0) return plain("the agent is not root: it cannot make a private mount namespace and chroot");
+  const userns = uid !== 0;
+  if (userns && !canJailInUserNamespace(jailRoot)) {
+    return plain("the agent is not root and this kernel refuses it a user namespace (unshare --user failed): it cannot make a private mount namespace and chroot");
+  }
   if (hostPath === JAIL_BIN_DIR || hostPath.startsWith(`${JAIL_BIN_DIR}/`)) {
     throw new HotmountError("INVALID_ARGUMENT", `cannot share ${hostPath} over reverse-sshfs: the sftp-server jail uses that path`, { hint: "Share another folder, or use --type virtiofs or 9p." });
   }
@@ -113,7 +130,7 @@ export function sftpLaunch(sftp: string, args: string[], hostPath: string, writa
   const run = linked.loader ? [`${JAIL_BIN_DIR}/${basename(linked.loader)}`, "--library-path", JAIL_BIN_DIR, inside] : [inside];
   return {
     command: "unshare",
-    args: ["--mount", "--propagation", "private", "--", "sh", "-c", JAIL_SCRIPT, "hotmount-sftp-jail",
+    args: [...(userns ? USERNS : []), "--mount", "--propagation", "private", "--", "sh", "-c", JAIL_SCRIPT, "hotmount-sftp-jail",
       jailRoot, hostPath, writable ? "rw" : "ro", "root:x:0:0:root:/:/nonexistent", ...files, "--", ...run, ...args],
     confined: true,
   };
