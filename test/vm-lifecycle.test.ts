@@ -84,5 +84,6 @@ test("doctor reports QEMU, the accelerator verdict, virtiofsd flavour and sftp-s
   expect(by.qemu.detail).toMatch(/\d+\.\d+/);
   expect(by.virtiofsd.detail).toMatch(/C, from QEMU|Rust/);
   expect(by["sftp-server"].ok).toBe(true);
+  expect(by["sftp-server"].detail).toMatch(/jailed to the share \(private mount namespace, chroot\)/);
   expect(by.kvm.detail.length).toBeGreaterThan(5);
 });

@@ -97,6 +97,15 @@ function canJailInUserNamespace(dir: string): boolean {
   return usernsOk;
 }
 
+/** How reverse-sshfs's sftp-server would be confined here, in words (`hotmount doctor`). */
+export function sftpConfinement(probeDir: string): { confined: boolean; detail: string } {
+  if (process.platform !== "linux") return { confined: false, detail: "unconfined (not Linux: no mount namespaces)" };
+  if (process.getuid?.() === 0) return { confined: true, detail: "jailed to the share (private mount namespace, chroot)" };
+  return canJailInUserNamespace(probeDir)
+    ? { confined: true, detail: "jailed to the share (user namespace, chroot)" }
+    : { confined: false, detail: "unconfined: this kernel refuses unprivileged user namespaces" };
+}
+
 /**
  * How to start sftp-server for one share: jailed when this process may build the jail, as is
  * otherwise. `jailRoot` is an empty folder the jail's tmpfs is mounted on (in the private
