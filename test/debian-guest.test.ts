@@ -5,7 +5,7 @@
 // builds the image first if it is not cached).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readInstanceConfig } from "../src/core/instance-config.ts";
 import { instancePaths } from "../src/core/paths.ts";
@@ -214,6 +214,13 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by a non-root host use
     chownSync(join(host, "open", "big.bin"), NOBODY, NOBODY);
     const mp = `/mnt/${flag}`;
     await asOk(["mount", "add", NAME2, host, mp, "--type", flag, "--writable"]);
+    if (flag === "sshfs") {
+      // Without root, sftp-server is jailed inside a user namespace of its own.
+      const servers = ourProcesses(env.HOTMOUNT_HOME).filter((p) => p.argv.includes("sftp-server"));
+      expect(servers.length).toBeGreaterThan(0);
+      for (const p of servers) expect(readlinkSync(`/proc/${p.pid}/ns/user`)).not.toBe(readlinkSync("/proc/self/ns/user"));
+      expect(readFileSync(join(env.HOTMOUNT_HOME, "instances", NAME2, "agent.log"), "utf8")).not.toContain("not confined");
+    }
     expect((await g.devOk(["sha256sum", `${mp}/open/big.bin`])).split(" ")[0]).toBe(sha(big));
     const out = await g.devOk(["sh", "-c", 'head -c 1048576 /dev/urandom > "$1" && sha256sum "$1"', "sh", `${mp}/open/from-guest.bin`]);
     expect(sha(readFileSync(join(host, "open", "from-guest.bin")))).toBe(out.split(" ")[0]!);
