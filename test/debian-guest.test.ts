@@ -1,8 +1,8 @@
 // Issue 10, the slow tier: the Debian bookworm image (debootstrap, systemd, cloud-init) booted
 // with `vm start --image`, all three transports as the non-root user dev (bytes both ways,
 // read-only, list/remove), and file ownership per transport, as root on the host and then as
-// a non-root host user. Runs only when HOTMOUNT_SLOW=1: scripts/test-debian runs it (and
-// builds the image first if it is not cached).
+// a non-root host user. Runs only when HOTMOUNT_SLOW=1: scripts/test (CI) and
+// scripts/test-debian set it; the image is built first if it is not cached.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -15,7 +15,8 @@ import { hm, hmOk } from "./helpers/cli.ts";
 import { guestUser, hmAs, ownershipFixture, probeOwnership, sha, type OwnershipRow } from "./helpers/debian.ts";
 import { ourProcesses } from "./helpers/leaks.ts";
 
-// Two TCG boots of a systemd guest: minutes, more than the main suite's budget (see scripts/test-debian).
+// Two TCG boots of a systemd guest (about 2 minutes, plus the image build on a fresh machine):
+// the full run includes it; a focused `scripts/test FILE` run leaves it out unless asked.
 const RUN = process.env.HOTMOUNT_SLOW === "1";
 const NAME = "deb";
 const root = mkdtempSync("/tmp/hmt-deb-");

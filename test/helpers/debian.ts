@@ -1,7 +1,7 @@
 // The Debian guest tier's helpers: guest commands as the non-root user (and as root through
 // sudo), hotmount run as another host user, and the ownership probe behind docs/ownership.md.
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SshInfo } from "../../src/agent/api.ts";
 import { GuestSsh, type ExecResult } from "../../src/ssh/guest-ssh.ts";
@@ -35,9 +35,38 @@ export function guestUser(target: () => SshInfo): GuestUser {
   return g;
 }
 
+const REPO = join(import.meta.dir, "..", "..");
+const argvAs = new Map<number, string[]>();
+
+/**
+ * How uid can run hotmount. A clone under a private folder (/root/...) is not readable by
+ * another user: then a copy of the compiled binary goes into `home` (built when missing).
+ */
+function hotmountArgvAs(uid: number, gid: number, env: Record<string, string>): string[] {
+  const hit = argvAs.get(uid);
+  if (hit) return hit;
+  const as = (argv: string[]) => Bun.spawnSync(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--", ...argv], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+  let argv = hotmountArgv();
+  if (!as([...argv, "version"])) {
+    const bin = process.env.HOTMOUNT_BIN ?? join(REPO, "dist", "hotmount");
+    if (!existsSync(bin) && Bun.spawnSync(["bun", join(REPO, "scripts", "build.ts")], { cwd: REPO, env: { ...process.env }, stdout: "ignore", stderr: "inherit" }).exitCode !== 0) {
+      throw new Error("could not build dist/hotmount for the non-root user");
+    }
+    const copy = join(env.HOME!, "hotmount");
+    copyFileSync(bin, copy);
+    chownSync(copy, uid, gid);
+    chmodSync(copy, 0o755);
+    argv = [copy];
+    console.error(`uid ${uid} cannot read this checkout: it runs a copy of ${bin}`);
+    if (!as([...argv, "version"])) throw new Error(`uid ${uid} cannot run ${copy}`);
+  }
+  argvAs.set(uid, argv);
+  return argv;
+}
+
 /** Runs hotmount as host user uid:gid (setpriv), with its own env; the test runner is root. */
 export async function hmAs(uid: number, gid: number, args: string[], env: Record<string, string>, timeoutMs = 300_000): Promise<RunResult> {
-  const p = Bun.spawn(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--", ...hotmountArgv(), ...args], {
+  const p = Bun.spawn(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--", ...hotmountArgvAs(uid, gid, env), ...args], {
     env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe", stdin: "ignore",
   });
   const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
