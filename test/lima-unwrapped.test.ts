@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GuestSsh } from "../src/ssh/guest-ssh.ts";
+import { instancePaths } from "../src/core/paths.ts";
 import { isAlive, readPidFile } from "../src/util/process.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
 import { type LimaQemu, stopLimaQemu, waitAgentGone, waitLimaBooted } from "./helpers/lima-vm.ts";
@@ -78,11 +79,11 @@ test("reverse-sshfs works through the instance's ssh.config", async () => {
 
 test("vm start on a running Lima instance attaches an agent (and never boots anything)", async () => {
   await hm(["vm", "stop", "lu"], { env: env() }); // detach first
-  expect(readPidFile(join(process.env.HOTMOUNT_HOME!, "instances", "lu", "agent.pid"))).toBeNull();
+  expect(readPidFile(instancePaths("lu").agentPid)).toBeNull();
   const r = await hm(["vm", "start", "lu", "--json"], { env: env() });
   expect(r.code).toBe(0);
   expect(r.json()).toMatchObject({ name: "lu", driver: "lima", state: "running" });
-  const agentPid = readPidFile(join(process.env.HOTMOUNT_HOME!, "instances", "lu", "agent.pid"));
+  const agentPid = readPidFile(instancePaths("lu").agentPid);
   expect(agentPid && isAlive(agentPid)).toBe(true);
 }, 180_000);
 

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { startVirtiofsd, stopVirtiofsd, type RunningVirtiofsd } from "../drivers/qemu/virtiofsd.ts";
 import { QmpClient } from "../src/qmp/index.ts";
 import { GuestSsh } from "../src/ssh/guest-ssh.ts";
+import { instancePaths } from "../src/core/paths.ts";
 import { cmdlineOf, isAlive, readPidFile, waitUntil } from "../src/util/process.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
 import { type LimaQemu, stopLimaQemu, waitAgentGone, waitLimaBooted } from "./helpers/lima-vm.ts";
@@ -129,7 +130,7 @@ test("vm stop detaches hotmount but leaves Lima's VM running", async () => {
 test("when Lima stops the VM (QMP on its own qmp.sock), hotmount's agent notices and exits", async () => {
   // Attaching again after the detach above works too.
   await hmOk(["mount", "add", "lw", join(root, "other"), "/mnt/last", "--type", "9p"], { env: env() });
-  const agentPid = readPidFile(join(process.env.HOTMOUNT_HOME!, "instances", "lw", "agent.pid"));
+  const agentPid = readPidFile(instancePaths("lw").agentPid);
   expect(agentPid && isAlive(agentPid)).toBe(true);
   const c = await QmpClient.connect(join(lima.dir, "qmp.sock"), { timeoutMs: 3000 });
   await c.execute("quit").catch(() => {});

@@ -1,10 +1,11 @@
 // Booting and stopping a Lima-shaped VM the way Lima does, for the lima-* test files.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { instancePaths } from "../../src/core/paths.ts";
 import { READY_MARKER } from "../../src/guest/contract.ts";
 import { QmpClient } from "../../src/qmp/index.ts";
 import { GuestSsh } from "../../src/ssh/guest-ssh.ts";
 import { isAlive, readPidFile, terminate, waitUntil } from "../../src/util/process.ts";
-import { readFileSync } from "node:fs";
 import type { LimaShaped } from "../fixtures/lima/lima-home.ts";
 
 export type LimaQemu = Bun.Subprocess<"ignore", "pipe", "pipe">;
@@ -33,6 +34,6 @@ export async function stopLimaQemu(qemu: LimaQemu | null, lima: LimaShaped): Pro
 
 /** The agent notices the VM is gone and exits by itself; this waits for it (and ends it if not). */
 export async function waitAgentGone(hmName: string): Promise<void> {
-  const agentPid = readPidFile(join(process.env.HOTMOUNT_HOME!, "instances", hmName, "agent.pid"));
+  const agentPid = readPidFile(instancePaths(hmName).agentPid);
   if (agentPid && !(await waitUntil(() => !isAlive(agentPid), 10_000))) await terminate(agentPid);
 }

@@ -15,6 +15,7 @@
 // namespaces (or off Linux), sftp-server runs unconfined, and the mount's log says so.
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { basename } from "node:path";
 import { HotmountError } from "../../core/errors.ts";
 
@@ -88,20 +89,22 @@ export function linkedFiles(binary: string): Linked | null {
 const USERNS = ["--user", "--map-root-user"];
 let usernsOk: boolean | undefined;
 
-/** Whether this (non-root) process may make a user namespace and mount a tmpfs in it. */
-function canJailInUserNamespace(dir: string): boolean {
+/**
+ * Whether this (non-root) process may make a user namespace and mount a tmpfs in it. The probe
+ * mounts over the temp folder inside its own private namespace: the host never sees it.
+ */
+function canJailInUserNamespace(): boolean {
   if (usernsOk !== undefined) return usernsOk;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const r = spawnSync("unshare", [...USERNS, "--mount", "--propagation", "private", "--", "mount", "-t", "tmpfs", "-o", "size=4k", "hotmount-probe", dir], { timeout: 10_000 });
+  const r = spawnSync("unshare", [...USERNS, "--mount", "--propagation", "private", "--", "mount", "-t", "tmpfs", "-o", "size=4k", "hotmount-probe", tmpdir()], { timeout: 10_000 });
   usernsOk = r.status === 0;
   return usernsOk;
 }
 
 /** How reverse-sshfs's sftp-server would be confined here, in words (`hotmount doctor`). */
-export function sftpConfinement(probeDir: string): { confined: boolean; detail: string } {
+export function sftpConfinement(): { confined: boolean; detail: string } {
   if (process.platform !== "linux") return { confined: false, detail: "unconfined (not Linux: no mount namespaces)" };
   if (process.getuid?.() === 0) return { confined: true, detail: "jailed to the share (private mount namespace, chroot)" };
-  return canJailInUserNamespace(probeDir)
+  return canJailInUserNamespace()
     ? { confined: true, detail: "jailed to the share (user namespace, chroot)" }
     : { confined: false, detail: "unconfined: this kernel refuses unprivileged user namespaces" };
 }
@@ -115,7 +118,7 @@ export function sftpLaunch(sftp: string, args: string[], hostPath: string, writa
   const plain = (why: string): SftpLaunch => ({ command: sftp, args, confined: false, why });
   if (process.platform !== "linux") return plain("not Linux: no mount namespaces");
   const userns = uid !== 0;
-  if (userns && !canJailInUserNamespace(jailRoot)) {
+  if (userns && !canJailInUserNamespace()) {
     return plain("the agent is not root and this kernel refuses it a user namespace (unshare --user failed): it cannot make a private mount namespace and chroot");
   }
   if (hostPath === JAIL_BIN_DIR || hostPath.startsWith(`${JAIL_BIN_DIR}/`)) {

@@ -29,8 +29,6 @@ async function runChecks(reprobe: boolean): Promise<Check[]> {
   const { chooseAccel, kvmUsable } = await import("../../../drivers/qemu/accel.ts");
   const { findSftpServer } = await import("../../agent/transports/reverse-sshfs.ts");
   const { sftpConfinement } = await import("../../agent/transports/sftp-jail.ts");
-  const { join } = await import("node:path");
-  const { tmpdir } = await import("node:os");
   const { accelCachePath } = await import("../../core/paths.ts");
   const { rmSync } = await import("node:fs");
   const checks: Check[] = [];
@@ -51,9 +49,7 @@ async function runChecks(reprobe: boolean): Promise<Check[]> {
   const v = findVirtiofsd();
   checks.push({ name: "virtiofsd", ok: !!v, detail: v ? `${v.path} (${v.flavour === "c" ? "C, from QEMU ≤ 7.2: root only, read-only via a read-only bind mount" : "Rust"}; ${v.version})` : "not found: virtiofs unavailable (install virtiofsd or qemu-system-x86)" });
   const sftp = findSftpServer();
-  const jail = sftp ? sftpConfinement(join(tmpdir(), `hotmount-doctor-${process.pid}`)) : null;
-  rmSync(join(tmpdir(), `hotmount-doctor-${process.pid}`), { recursive: true, force: true });
-  checks.push({ name: "sftp-server", ok: !!sftp, detail: sftp ? `${sftp}; ${jail!.detail}` : "not found: reverse-sshfs unavailable (apt-get install openssh-sftp-server)" });
+  checks.push({ name: "sftp-server", ok: !!sftp, detail: sftp ? `${sftp}; ${sftpConfinement().detail}` : "not found: reverse-sshfs unavailable (apt-get install openssh-sftp-server)" });
   const memfd = process.platform === "linux";
   checks.push({ name: "memfd", ok: memfd, detail: memfd ? "memory-backend-memfd,share=on is available (Linux)" : "not Linux: no memfd backend" });
   const keygen = Bun.which("ssh-keygen");
