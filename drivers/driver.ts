@@ -1,18 +1,11 @@
 // The driver contract. A driver is one folder under drivers/ that implements `Driver`.
 // Extra powers are optional capabilities that callers detect (`asFSHotPlugger`), never
 // "unimplemented" stubs: a session without the capability simply does not have the methods.
-import type { InstanceState, Transport, TransportAvailability } from "../src/agent/api.ts";
+import type { DeviceTransport, InstanceState, Logger, PluggedDevice, Progress, Transport, TransportAvailability } from "../src/core/model.ts";
 import type { InstanceConfig } from "../src/core/instance-config.ts";
 import { HotmountError } from "../src/core/errors.ts";
 
-/** Reports a step slower than a second; the CLI shows it on a TTY only. */
-export type Progress = (step: string) => void;
-
-export interface Logger {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
+export type { DeviceTransport, Logger, PluggedDevice, Progress };
 
 export interface RuntimeStatus {
   state: InstanceState;
@@ -44,9 +37,6 @@ export interface DriverSession {
   close(): Promise<void>;
 }
 
-/** Transports that put a device into the VM (reverse-sshfs needs none). */
-export type DeviceTransport = Exclude<Transport, "reverse-sshfs">;
-
 export interface PlugRequest {
   /** Mount id; becomes the device id and tag, so it must fit the tag limits. */
   id: string;
@@ -55,17 +45,6 @@ export interface PlugRequest {
   writable: boolean;
   /** The guest's non-root login user, for backends that map ownership (virtiofs: Rust virtiofsd). */
   owner?: { uid: number; gid: number };
-}
-
-export interface PluggedDevice {
-  id: string;
-  type: DeviceTransport;
-  /** What the guest passes to mount(8) as the source. */
-  tag: string;
-  /** The hot-plug slot it sits on (e.g. a root port id). */
-  slot: string;
-  /** Driver-private backend handle that must survive an agent restart (e.g. a 9p fsdev index). */
-  backend?: string;
 }
 
 /** What is attached right now, as the hypervisor sees it; the agent reconciles its journal with it. */

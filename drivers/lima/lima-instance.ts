@@ -3,7 +3,7 @@
 // -pidfile) while the VM runs, ha.pid while Lima's host agent runs.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { SshInfo } from "../../src/agent/api.ts";
+import type { SshInfo } from "../../src/core/model.ts";
 import { INSTANCE_NAME_RE } from "../../src/core/instance-config.ts";
 import { instancePaths } from "../../src/core/paths.ts";
 import { cmdlineOf, isAlive, readPidFile } from "../../src/util/process.ts";

@@ -2,7 +2,7 @@
 // ports, reserved 9p fsdevs and a QMP monitor of ours: the QEMU driver's session does the
 // hot-plugging. Started without it, only reverse-sshfs works, and a device mount explains exactly
 // what is missing. Either way the VM belongs to Lima: hotmount never powers it off.
-import type { TransportAvailability } from "../../src/agent/api.ts";
+import type { TransportAvailability } from "../../src/core/model.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import type { DeviceInventory, DriverSession, FSHotPlugger, Logger, PluggedDevice, PlugRequest, Progress } from "../driver.ts";

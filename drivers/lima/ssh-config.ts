@@ -7,7 +7,7 @@
 //     Port <port>
 // Keys are case-insensitive for OpenSSH; values may be double-quoted.
 import { existsSync, readFileSync } from "node:fs";
-import type { SshInfo } from "../../src/agent/api.ts";
+import type { SshInfo } from "../../src/core/model.ts";
 
 export interface LimaSshConfig {
   host: string;

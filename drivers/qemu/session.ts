@@ -1,6 +1,6 @@
 // The agent's control session to one QEMU VM: it owns the QMP connection (QEMU allows one
 // client at a time, and DEVICE_DELETED goes only to it) and implements FSHotPlugger.
-import type { TransportAvailability } from "../../src/agent/api.ts";
+import type { TransportAvailability } from "../../src/core/model.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import { instancePaths } from "../../src/core/paths.ts";

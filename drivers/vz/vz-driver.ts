@@ -7,7 +7,7 @@
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import type { Driver, DriverSession, Logger, Progress, RuntimeStatus } from "../driver.ts";
 import { loadVz, type VzLib, type VzMachine } from "../../ffi/vz.ts";
-import type { InstanceState } from "../../src/agent/api.ts";
+import type { InstanceState } from "../../src/core/model.ts";
 import { HotmountError, asHotmountError } from "../../src/core/errors.ts";
 import { type InstanceConfig, writeInstanceConfig } from "../../src/core/instance-config.ts";
 import { instancePaths } from "../../src/core/paths.ts";

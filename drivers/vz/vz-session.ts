@@ -5,7 +5,7 @@
 // which is why PluggedDevice.tag is hotmount-<i> and not the mount id.
 import { statSync } from "node:fs";
 import { isAbsolute } from "node:path";
-import type { TransportAvailability } from "../../src/agent/api.ts";
+import type { TransportAvailability } from "../../src/core/model.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import type { DeviceInventory, DriverSession, FSHotPlugger, Logger, PluggedDevice, PlugRequest, Progress } from "../driver.ts";
 import { VZ_SPARE_TAG_PREFIX } from "../../ffi/vz.ts";

@@ -1,28 +1,10 @@
-// The agent's HTTP API over a unix socket: request and response shapes, shared by the agent,
-// its client, the CLI's --json output and the TUI. Changing a shape here changes the contract.
+// The agent's HTTP API over a unix socket: request and response shapes, built from the shared
+// vocabulary in core/model.ts and used by the agent, its client, the CLI's --json output and the
+// TUI. Changing a shape here changes the contract (scripts/gen-schema.ts exports it).
 import { z } from "zod";
+import { ApiError, InstanceState, MountState, SshInfo, Transport, TransportAvailability } from "../core/model.ts";
 
-export const TRANSPORTS = ["virtiofs", "9p", "reverse-sshfs"] as const;
-export const Transport = z.enum(TRANSPORTS);
-export type Transport = z.infer<typeof Transport>;
-
-/** Accepts Lima's short alias `sshfs` for reverse-sshfs. */
-export function parseTransport(s: string): Transport | undefined {
-  const t = s === "sshfs" ? "reverse-sshfs" : s;
-  const r = Transport.safeParse(t);
-  return r.success ? r.data : undefined;
-}
-
-export const MountState = z.enum(["adding", "ready", "failed", "removing"]);
-export type MountState = z.infer<typeof MountState>;
-
-export const ApiError = z.object({
-  code: z.string(),
-  message: z.string(),
-  hint: z.string().optional(),
-  details: z.record(z.string(), z.unknown()).optional(),
-});
-export type ApiError = z.infer<typeof ApiError>;
+export { ApiError, InstanceState, MountState, parseTransport, SshInfo, Transport, TRANSPORTS, TransportAvailability } from "../core/model.ts";
 
 export const MountRequest = z
   .object({
@@ -54,24 +36,6 @@ export const Mount = z.object({
   static: z.boolean().optional(),
 });
 export type Mount = z.infer<typeof Mount>;
-
-export const TransportAvailability = z.object({
-  type: Transport,
-  available: z.boolean(),
-  reason: z.string().optional(),
-});
-export type TransportAvailability = z.infer<typeof TransportAvailability>;
-
-export const SshInfo = z.object({
-  host: z.string(),
-  port: z.number().int(),
-  user: z.string(),
-  identityFile: z.string(),
-});
-export type SshInfo = z.infer<typeof SshInfo>;
-
-export const InstanceState = z.enum(["running", "stopped", "starting", "stopping", "broken"]);
-export type InstanceState = z.infer<typeof InstanceState>;
 
 /** What a running VM is, shared by the agent's /v1/info and `vm list --json`. */
 const vmFields = {

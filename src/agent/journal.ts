@@ -2,16 +2,16 @@
 // at any step leaves a journal that says what was under way.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import type { PluggedDevice } from "../../drivers/driver.ts";
 import { writeJsonAtomic } from "../core/instance-config.ts";
+import { PluggedDevice } from "../core/model.ts";
 import { Mount } from "./api.ts";
 
 export const MountRecord = Mount.extend({
-  device: z.object({ id: z.string(), type: z.enum(["virtiofs", "9p"]), tag: z.string(), slot: z.string(), backend: z.string().optional() }).optional(),
+  device: PluggedDevice.optional(),
   /** We made the guest folder, so removal takes it away again. */
   createdDir: z.boolean().default(false),
 });
-export type MountRecord = z.infer<typeof MountRecord> & { device?: PluggedDevice };
+export type MountRecord = z.infer<typeof MountRecord>;
 
 const JournalFile = z.object({ version: z.literal(1), mounts: z.array(MountRecord) });
 

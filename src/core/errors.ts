@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   AGENT_UNREACHABLE:           [15,  503],
   PERMISSION_DENIED:           [16,  403],
   SSH_FAILED:                  [17,  502],
+  MOUNT_BROKEN:                [18,  502],  // a mount that was ready and is no longer (device gone, SSH lost)
 } as const satisfies Record<string, readonly [number, number]>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

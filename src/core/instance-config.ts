@@ -3,6 +3,7 @@ import { z } from "zod";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { HotmountError } from "./errors.ts";
+import { Transport } from "./model.ts";
 import { instancePaths } from "./paths.ts";
 
 export const INSTANCE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,30}$/;
@@ -14,7 +15,7 @@ export type Accel = z.infer<typeof Accel>;
 export const PersistentMount = z.object({
   hostPath: z.string(),
   mountPoint: z.string(),
-  type: z.enum(["virtiofs", "9p", "reverse-sshfs"]),
+  type: Transport,
   writable: z.boolean(),
 });
 

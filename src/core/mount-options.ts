@@ -2,7 +2,7 @@
 // with measurements, is docs/transports.md). The virtiofsd flags live with virtiofsd
 // (drivers/qemu/virtiofsd.ts) and the reserved 9p fsdevs with the QEMU argv (drivers/qemu/argv.ts):
 // those are host processes' command lines, not guest mount options.
-import type { Transport } from "../agent/api.ts";
+import type { Transport } from "./model.ts";
 
 /** 9p: msize is the largest request; Linux caps it at 512000 for virtio, and bigger is faster. */
 export const NINEP_MSIZE = 512000;

@@ -2,7 +2,7 @@
 // and reused for every guest command; commands are argv lists joined by the one quoting function.
 import { readFileSync } from "node:fs";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
-import type { SshInfo } from "../agent/api.ts";
+import type { SshInfo } from "../core/model.ts";
 import { HotmountError } from "../core/errors.ts";
 import { joinArgv } from "../core/shell-quote.ts";
 import { sleep } from "../util/process.ts";
