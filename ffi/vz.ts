@@ -99,15 +99,21 @@ export class VzLib {
     if (rc >= 0) return rc;
     const why = this.lastError() || "no detail";
     const code: ErrorCode =
-      rc === VzRc.ETIMEDOUT ? "TIMEOUT"
-      : rc === VzRc.EINVAL ? "INVALID_ARGUMENT"
-      : rc === VzRc.EUNSUPPORTED ? "UNSUPPORTED"
-      : rc === VzRc.ESTATE && op !== "start" ? "INSTANCE_NOT_RUNNING"
-      : failCode;
+      rc === VzRc.ETIMEDOUT
+        ? "TIMEOUT"
+        : rc === VzRc.EINVAL
+          ? "INVALID_ARGUMENT"
+          : rc === VzRc.EUNSUPPORTED
+            ? "UNSUPPORTED"
+            : rc === VzRc.ESTATE && op !== "start"
+              ? "INSTANCE_NOT_RUNNING"
+              : failCode;
     const hint =
-      rc === VzRc.EUNSUPPORTED ? "VZ needs macOS 12 or later on a Mac with virtualization (not inside most VMs)."
-      : rc === VzRc.ETIMEDOUT ? "Virtualization.framework did not answer in time; see the agent log, then `hotmount vm stop` and start again."
-      : undefined;
+      rc === VzRc.EUNSUPPORTED
+        ? "VZ needs macOS 12 or later on a Mac with virtualization (not inside most VMs)."
+        : rc === VzRc.ETIMEDOUT
+          ? "Virtualization.framework did not answer in time; see the agent log, then `hotmount vm stop` and start again."
+          : undefined;
     throw new HotmountError(code, `VZ ${op}: ${why}`, { hint, details: { op, rc } });
   }
 
@@ -122,7 +128,10 @@ export class VzLib {
 /** One VM handle. Not thread-safe by design: only the JavaScript thread calls it. */
 export class VzMachine {
   #handle: Pointer | 0;
-  constructor(readonly lib: VzLib, handle: Pointer) {
+  constructor(
+    readonly lib: VzLib,
+    handle: Pointer,
+  ) {
     if (!handle) throw new HotmountError("INTERNAL", "VZ create returned a null handle");
     this.#handle = handle;
   }

@@ -50,7 +50,12 @@ function walk(dir: string, acc: string[] = []): string[] {
   return acc;
 }
 
-export interface Violation { from: string; to: string; fromRank: number; toRank: number }
+export interface Violation {
+  from: string;
+  to: string;
+  fromRank: number;
+  toRank: number;
+}
 
 export function findViolations(root = ROOT): Violation[] {
   const files = ["src", "ui", "drivers", "ffi"].flatMap((d) => walk(join(root, d)));

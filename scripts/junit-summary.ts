@@ -21,14 +21,24 @@ function counts(xml: string) {
 }
 
 const unescape = (t: string) =>
-  t.replace(/&#10;/g, "\n").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+  t
+    .replace(/&#10;/g, "\n")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, "&");
 
 /** Each failed case with where it is and the first lines of why: CI may show only the log's tail. */
 function failures(xml: string, report: string): string[] {
   const out: string[] = [];
   for (const m of xml.matchAll(/<testcase\b([^>]*)>\s*<(failure|error)\b[^>]*?message="([^"]*)"/g)) {
     const a = (n: string) => unescape(new RegExp(`\\b${n}="([^"]*)"`).exec(m[1]!)?.[1] ?? "");
-    const why = unescape(m[3]!).split("\n").filter((l) => l.trim()).slice(0, 4).join(" | ");
+    const why = unescape(m[3]!)
+      .split("\n")
+      .filter((l) => l.trim())
+      .slice(0, 4)
+      .join(" | ");
     out.push(`FAILED [${report}] ${a("file")}:${a("line")} ${a("name")}: ${why}`);
   }
   return out;

@@ -137,21 +137,29 @@ describe("a state folder others could write to", () => {
     ["an instance folder is group-writable", (h: string) => (chmodSync(join(h, "instances", "x"), 0o720), join(h, "instances", "x")), /chmod go-w/],
     ["ssh/ is world-writable", (h: string) => (chmodSync(join(h, "ssh"), 0o703), join(h, "ssh")), /chmod go-w/],
     ["the home belongs to another user", (h: string) => (chownSync(h, otherUid, otherGid), h), /chown/],
-    ["an instance folder is a symlink", (h: string) => {
-      rmSync(join(h, "instances", "x"), { recursive: true });
-      const elsewhere = mkdtempSync("/tmp/hmt-acc-link-");
-      scratch.push(elsewhere);
-      symlinkSync(elsewhere, join(h, "instances", "x"));
-      return join(h, "instances", "x");
-    }, /real folder/],
-  ] as const)("%s: every command and the agent refuse, naming the folder and the fix", async (_what, spoil, hint) => {
-    const home = newHome();
-    // Control: the same commands get past the check while the folder is private.
-    const ok = await hm(["vm", "list", "--json"], { env: { HOTMOUNT_HOME: home } });
-    expect(ok.code).toBe(0);
-    const bad = spoil(home);
-    for (const args of COMMANDS) await expectRefused(home, bad, args, hint);
-  }, 240_000);
+    [
+      "an instance folder is a symlink",
+      (h: string) => {
+        rmSync(join(h, "instances", "x"), { recursive: true });
+        const elsewhere = mkdtempSync("/tmp/hmt-acc-link-");
+        scratch.push(elsewhere);
+        symlinkSync(elsewhere, join(h, "instances", "x"));
+        return join(h, "instances", "x");
+      },
+      /real folder/,
+    ],
+  ] as const)(
+    "%s: every command and the agent refuse, naming the folder and the fix",
+    async (_what, spoil, hint) => {
+      const home = newHome();
+      // Control: the same commands get past the check while the folder is private.
+      const ok = await hm(["vm", "list", "--json"], { env: { HOTMOUNT_HOME: home } });
+      expect(ok.code).toBe(0);
+      const bad = spoil(home);
+      for (const args of COMMANDS) await expectRefused(home, bad, args, hint);
+    },
+    240_000,
+  );
 
   test("following the hint (chmod go-w) makes it usable again", async () => {
     const home = newHome();

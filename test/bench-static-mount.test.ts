@@ -20,12 +20,18 @@ describe("static virtiofs share", () => {
     await vm.run(["sh", "-c", "echo guest > /mnt/static/from-guest"]);
     expect(readFileSync(`${dir}/from-guest`, "utf8")).toBe("guest\n");
     const list = (await hmOk(["mount", "list", vm.name, "--json"])).json();
-    expect(list).toEqual([expect.objectContaining({ id: "hm-static0", type: "virtiofs", hostPath: dir, mountPoint: "/mnt/static", state: "ready", writable: true, static: true })]);
+    expect(list).toEqual([
+      expect.objectContaining({ id: "hm-static0", type: "virtiofs", hostPath: dir, mountPoint: "/mnt/static", state: "ready", writable: true, static: true }),
+    ]);
     expect((await hmOk(["mount", "list", vm.name])).stdout).toMatch(/hm-static0\s+bstatic\s+virtiofs \(static\)\s+rw\S*\s+ready/);
   });
 
   test("has the same queue-size as a hot-plugged share", () => {
-    const argv = JSON.parse(readFileSync(instancePaths(vm.name).qemuLog, "utf8").split("\n")[0]!.replace(/^# \S+ /, "")) as string[];
+    const argv = JSON.parse(
+      readFileSync(instancePaths(vm.name).qemuLog, "utf8")
+        .split("\n")[0]!
+        .replace(/^# \S+ /, ""),
+    ) as string[];
     expect(argv.find((a) => a.startsWith("vhost-user-fs-pci,"))).toMatch(/tag=hm-static0,queue-size=1024$/);
   });
 

@@ -24,13 +24,27 @@ function source(name: SourceName, runs: WorkloadResult[]): SourceResult {
 
 function report(sources: SourceResult[], accel = "tcg"): BenchReport {
   return {
-    version: 1, date: "2026-01-02T03:04:05.000Z", accel, command: "hotmount bench t",
+    version: 1,
+    date: "2026-01-02T03:04:05.000Z",
+    accel,
+    command: "hotmount bench t",
     host: { kernel: "6.1", cpus: 2, cpuModel: "x", qemu: "7.2", virtiofsd: "v" },
     instance: { name: "t", memoryMiB: 512, cpus: 2 },
     params: { sizeMiB: 128, files: 2000, fileBytes: 4096, treeEntries: 2221, reps: 3, otherReps: 1, cycles: 10 },
-    caches: { guest: "dropped", host: "kept" }, tuning: {}, sources, skipped: [{ name: "9p", why: "no <slots> & such" }],
-    latency: [{ type: "virtiofs", addMs: { n: 10, p50: 300, p95: 450, min: 250, max: 460 }, removeMs: { n: 10, p50: 200, p95: 260, min: 180, max: 270 }, samples: { addMs: [], removeMs: [] } }],
-    ratios: computeRatios(sources), notes: ["under TCG the ranking differs from KVM"],
+    caches: { guest: "dropped", host: "kept" },
+    tuning: {},
+    sources,
+    skipped: [{ name: "9p", why: "no <slots> & such" }],
+    latency: [
+      {
+        type: "virtiofs",
+        addMs: { n: 10, p50: 300, p95: 450, min: 250, max: 460 },
+        removeMs: { n: 10, p50: 200, p95: 260, min: 180, max: 270 },
+        samples: { addMs: [], removeMs: [] },
+      },
+    ],
+    ratios: computeRatios(sources),
+    notes: ["under TCG the ranking differs from KVM"],
   };
 }
 
@@ -40,7 +54,10 @@ describe("workload script", () => {
     try {
       for (const d of ["a", "a/b", "c"]) mkdirSync(join(dir, "tree", d), { recursive: true });
       writeFileSync(join(dir, "tree", "a", "b", "f"), "x");
-      const p = Bun.spawn(workloadArgv({ workDir: join(dir, "w x"), treeDir: join(dir, "tree"), sizeMiB: 2, files: 20, dropCaches: false, clock: "date" }), { stdout: "pipe", stderr: "pipe" });
+      const p = Bun.spawn(workloadArgv({ workDir: join(dir, "w x"), treeDir: join(dir, "tree"), sizeMiB: 2, files: 20, dropCaches: false, clock: "date" }), {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
       expect(err).toBe("");
       expect(code).toBe(0);
@@ -48,7 +65,10 @@ describe("workload script", () => {
       for (const m of METRICS) expect(r.ns[m]).toBeGreaterThan(0);
       expect(r.findEntries).toBe(5); // tree, a, a/b, a/b/f, c
       // One group alone: only its steps run (a runner interleaves sources group by group).
-      const q = Bun.spawnSync(workloadArgv({ workDir: join(dir, "w"), treeDir: join(dir, "tree"), sizeMiB: 1, files: 1, dropCaches: false, clock: "date", groups: ["find"] }), { stdout: "pipe" });
+      const q = Bun.spawnSync(
+        workloadArgv({ workDir: join(dir, "w"), treeDir: join(dir, "tree"), sizeMiB: 1, files: 1, dropCaches: false, clock: "date", groups: ["find"] }),
+        { stdout: "pipe" },
+      );
       expect(Object.keys(parseWorkloadOutput(q.stdout.toString(), ["find"]).ns)).toEqual(["find"]);
       expect(() => parseWorkloadOutput(q.stdout.toString())).toThrow(/did not report seqWrite, seqRead, create/);
     } finally {
@@ -166,7 +186,12 @@ describe("virtiofs tuning", () => {
     expect(virtiofsTuning({})).toEqual(VIRTIOFS_DEFAULTS);
     expect(VIRTIOFS_DEFAULTS).toEqual({ cache: "auto", queueSize: 1024, threadPoolSize: null, extraOptions: [] });
     expect(cVirtiofsdTuningArgs(virtiofsTuning({}))).toEqual(["-o", "cache=auto"]);
-    const t = virtiofsTuning({ HOTMOUNT_VIRTIOFS_CACHE: "none", HOTMOUNT_VIRTIOFS_QUEUE_SIZE: "256", HOTMOUNT_VIRTIOFSD_THREADS: "2", HOTMOUNT_VIRTIOFSD_OPTS: "timeout=1, readdirplus" });
+    const t = virtiofsTuning({
+      HOTMOUNT_VIRTIOFS_CACHE: "none",
+      HOTMOUNT_VIRTIOFS_QUEUE_SIZE: "256",
+      HOTMOUNT_VIRTIOFSD_THREADS: "2",
+      HOTMOUNT_VIRTIOFSD_OPTS: "timeout=1, readdirplus",
+    });
     expect(cVirtiofsdTuningArgs(t)).toEqual(["-o", "cache=none", "-o", "timeout=1", "-o", "readdirplus", "--thread-pool-size=2"]);
     expect(rustVirtiofsdTuningArgs(t)).toEqual(["--cache", "never", "--thread-pool-size", "2"]);
     expect(t.queueSize).toBe(256);

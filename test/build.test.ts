@@ -53,7 +53,10 @@ function hostileCwd(): string {
   const cwd = join(dir, "hostile-cwd");
   mkdirSync(cwd, { recursive: true });
   writeFileSync(join(cwd, ".env"), "HOTMOUNT_HOME=/nonexistent-dotenv\nHOTMOUNT_CACHE=/nonexistent-dotenv\n");
-  writeFileSync(join(cwd, "preload.js"), `process.env.HOTMOUNT_HOME = "/nonexistent-bunfig";\nrequire("fs").writeFileSync(${JSON.stringify(join(cwd, "preload-ran"))}, "");\n`);
+  writeFileSync(
+    join(cwd, "preload.js"),
+    `process.env.HOTMOUNT_HOME = "/nonexistent-bunfig";\nrequire("fs").writeFileSync(${JSON.stringify(join(cwd, "preload-ran"))}, "");\n`,
+  );
   writeFileSync(join(cwd, "bunfig.toml"), 'preload = ["./preload.js"]\n');
   return cwd;
 }

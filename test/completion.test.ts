@@ -21,8 +21,11 @@ function fixtureProgram(): Command {
   vm.command("stop <name>").description("stop a VM");
   vm.command("list").option("--json");
   const mount = program.command("mount").description("manage mounts");
-  mount.command("add <instance> <hostdir> [guestdir]").description("hot-mount a folder")
-    .addOption(new Option("--type <type>").choices(["virtiofs", "9p", "reverse-sshfs"])).option("--writable");
+  mount
+    .command("add <instance> <hostdir> [guestdir]")
+    .description("hot-mount a folder")
+    .addOption(new Option("--type <type>").choices(["virtiofs", "9p", "reverse-sshfs"]))
+    .option("--writable");
   mount.command("remove <instance> <guestdir|id>").alias("rm").description("remove a mount").option("--force");
   mount.command("list [instance]").option("--json");
   program.command("shell <name> [cmd...]");
@@ -31,12 +34,20 @@ function fixtureProgram(): Command {
   return program;
 }
 
-const INSTANCES = [{ name: "dev", driver: "qemu", state: "running" }, { name: "build-box", driver: "qemu", state: "stopped" }];
-const MOUNTS = [{ id: "m1", instance: "dev", mountPoint: "/mnt/with space" }, { id: "m2", instance: "dev", mountPoint: '/srv/q"uote' }];
+const INSTANCES = [
+  { name: "dev", driver: "qemu", state: "running" },
+  { name: "build-box", driver: "qemu", state: "stopped" },
+];
+const MOUNTS = [
+  { id: "m1", instance: "dev", mountPoint: "/mnt/with space" },
+  { id: "m2", instance: "dev", mountPoint: '/srv/q"uote' },
+];
 const bin = join(dir, "bin");
 const callLog = join(dir, "calls.log");
 Bun.spawnSync(["mkdir", "-p", bin]);
-writeFileSync(join(bin, "hotmount"), `#!/bin/sh
+writeFileSync(
+  join(bin, "hotmount"),
+  `#!/bin/sh
 echo "$*" >> '${callLog}'
 case "$*" in
   "vm list --json") cat <<'EOF'
@@ -49,17 +60,20 @@ EOF
   ;;
   *) echo "[]" ;;
 esac
-`);
+`,
+);
 chmodSync(join(bin, "hotmount"), 0o755);
 const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, HOME: dir };
 for (const f of ["hostdir-a", "hostdir-b"]) Bun.spawnSync(["mkdir", "-p", join(dir, f)]);
 
 const program = fixtureProgram();
-const scripts = Object.fromEntries((["bash", "zsh", "fish"] as const).map((s) => {
-  const path = join(dir, `hotmount.${s}`);
-  writeFileSync(path, completionScript(s, program));
-  return [s, path];
-})) as Record<"bash" | "zsh" | "fish", string>;
+const scripts = Object.fromEntries(
+  (["bash", "zsh", "fish"] as const).map((s) => {
+    const path = join(dir, `hotmount.${s}`);
+    writeFileSync(path, completionScript(s, program));
+    return [s, path];
+  }),
+) as Record<"bash" | "zsh" | "fish", string>;
 
 const has = (exe: string) => Bun.which(exe) !== null;
 function run(argv: string[]): string {
@@ -71,11 +85,24 @@ function run(argv: string[]): string {
 /** One completion per line: the candidates, "|"-joined, for the words typed (last one partial). */
 type Shell = (lines: string[][]) => string[];
 const shells: Record<string, Shell> = {
-  bash: (lines) => run(["bash", "--norc", "-c", `source ${scripts.bash}
+  bash: (lines) =>
+    run([
+      "bash",
+      "--norc",
+      "-c",
+      `source ${scripts.bash}
 t() { COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _hotmount
   local IFS='|'; echo "\${COMPREPLY[*]}"; }
-${lines.map((l) => `t ${l.map(sq).join(" ")}`).join("\n")}`]).trimEnd().split("\n"),
-  zsh: (lines) => run(["zsh", "-f", "-c", `compdef() { :; }
+${lines.map((l) => `t ${l.map(sq).join(" ")}`).join("\n")}`,
+    ])
+      .trimEnd()
+      .split("\n"),
+  zsh: (lines) =>
+    run([
+      "zsh",
+      "-f",
+      "-c",
+      `compdef() { :; }
 keep() { local e; for e in "$@"; do [[ $e == "\${words[CURRENT]}"* ]] && print -rn -- "$e|"; done; }
 compadd() { local -a a; while [[ $1 == -* ]]; do if [[ $1 == -a ]]; then a=(\${(P)2}); shift 2; else shift; fi; done; keep "\${a[@]}" "$@"; }
 _describe() { keep "\${(@)\${(P)\${@[-1]}}%%:*}"; }
@@ -83,9 +110,20 @@ _files() { print -rn -- "<files $*>"; }
 compset() { :; }
 source ${scripts.zsh}
 t() { words=("$@"); CURRENT=\${#words}; _hotmount; print; }
-${lines.map((l) => `t ${l.map(sq).join(" ")}`).join("\n")}`]).trimEnd().split("\n"),
-  fish: (lines) => run(["fish", "--no-config", "-c", `source ${scripts.fish}
-${lines.map((l) => `echo (complete -C${sq(l.join(" "))} | string replace -r '\\t.*' '' | string join '|')`).join("\n")}`]).trimEnd().split("\n"),
+${lines.map((l) => `t ${l.map(sq).join(" ")}`).join("\n")}`,
+    ])
+      .trimEnd()
+      .split("\n"),
+  fish: (lines) =>
+    run([
+      "fish",
+      "--no-config",
+      "-c",
+      `source ${scripts.fish}
+${lines.map((l) => `echo (complete -C${sq(l.join(" "))} | string replace -r '\\t.*' '' | string join '|')`).join("\n")}`,
+    ])
+      .trimEnd()
+      .split("\n"),
 };
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const sorted = (s: string) => s.split("|").filter(Boolean).sort().join("|");
@@ -118,7 +156,8 @@ describe.each(Object.keys(shells))("%s completion", (shell) => {
 
   test.skipIf(!has(shell))("a host directory argument completes directories", () => {
     const [line] = shells[shell]!([["hotmount", "mount", "add", "dev", "hostdir-"]]);
-    if (shell === "zsh") expect(line).toBe("<files -/>"); // zsh's own _files does the listing
+    if (shell === "zsh")
+      expect(line).toBe("<files -/>"); // zsh's own _files does the listing
     else expect(sorted(line!.replaceAll(`${dir}/`, "").replaceAll("/", ""))).toBe("hostdir-a|hostdir-b");
   });
 });
@@ -139,16 +178,19 @@ test("the spec follows the command tree: hidden commands stay hidden, aliases re
 });
 
 test("argument names pick what they complete to", () => {
-  expect([kindFor("instance"), kindFor("NAME"), kindFor("GUESTDIR|ID"), kindFor("mount-point"), kindFor("target")])
-    .toEqual(["instance", "instance", "mount", "mount", "mount"]);
+  expect([kindFor("instance"), kindFor("NAME"), kindFor("GUESTDIR|ID"), kindFor("mount-point"), kindFor("target")]).toEqual([
+    "instance",
+    "instance",
+    "mount",
+    "mount",
+    "mount",
+  ]);
   expect(kindFor("guestdir")).toBe("any");
-  expect([kindFor("hostdir"), kindFor("kernel"), kindFor("size"), kindFor("x", ["a", "b"])])
-    .toEqual(["dir", "file", "any", "words:a|b"]);
+  expect([kindFor("hostdir"), kindFor("kernel"), kindFor("size"), kindFor("x", ["a", "b"])]).toEqual(["dir", "file", "any", "words:a|b"]);
 });
 
 test("`completion` refuses an unknown shell", () => {
-  expect(() => fixtureProgram().parse(["completion", "tcsh"], { from: "user" }))
-    .toThrow(/tcsh/);
+  expect(() => fixtureProgram().parse(["completion", "tcsh"], { from: "user" })).toThrow(/tcsh/);
 });
 
 // The real CLI's own tree (from source, or the binary under HOTMOUNT_BIN): scripts that parse,

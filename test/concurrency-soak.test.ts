@@ -49,5 +49,7 @@ test("soak: mixed add/remove cycles leak nothing, agent fds stay flat", async ()
   const r = await soak("cc2", dirs.slice(0, 3), cycles);
   expect(r.leaks).toEqual({ processes: [], devices: [], backends: [], guestMounts: [] });
   expect(r.agent.fdEnd).toBeLessThanOrEqual(r.agent.fdStart + 2);
-  console.log(`soak: ${cycles} cycles in ${r.seconds.toFixed(1)} s; agent fds ${r.agent.fdStart}→${r.agent.fdEnd} (max ${r.agent.fdMax}); RSS ${r.agent.rssStartKiB}→${r.agent.rssEndKiB} KiB`);
+  console.log(
+    `soak: ${cycles} cycles in ${r.seconds.toFixed(1)} s; agent fds ${r.agent.fdStart}→${r.agent.fdEnd} (max ${r.agent.fdMax}); RSS ${r.agent.rssStartKiB}→${r.agent.rssEndKiB} KiB`,
+  );
 }, 900_000);

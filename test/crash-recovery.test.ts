@@ -97,7 +97,10 @@ test("a ready mount survives an agent kill -9 untouched, and reverse-sshfs is re
   expect(await vm.run(["cat", "/mnt/keep/hello"])).toBe("hello"); // virtiofsd outlives the agent
   await restartAgent();
   const mounts = (await hmOk(["mount", "list", NAME, "--json"])).json() as any[];
-  expect(mounts.map((m) => [m.mountPoint, m.state]).sort()).toEqual([["/mnt/keep", "ready"], ["/mnt/ssh", "ready"]]);
+  expect(mounts.map((m) => [m.mountPoint, m.state]).sort()).toEqual([
+    ["/mnt/keep", "ready"],
+    ["/mnt/ssh", "ready"],
+  ]);
   expect(await vm.run(["cat", "/mnt/ssh/hello"])).toBe("hello");
   await hmOk(["mount", "remove", NAME, "/mnt/ssh"]);
   await hmOk(["mount", "remove", NAME, "/mnt/keep"]);
@@ -108,10 +111,14 @@ test("a guest reboot: the agent notices the mounts are gone and marks them", asy
   await hmOk(["mount", "add", NAME, share, "/mnt/boot"]);
   await vm.exec(["sh", "-c", "(sleep 1; reboot -f) >/dev/null 2>&1 &"]);
   vm.reconnect();
-  const marked = await waitUntil(async () => {
-    const r = await hm(["mount", "list", NAME, "--json"]);
-    return r.code === 0 && r.json()[0]?.state === "failed";
-  }, 90_000, 1000);
+  const marked = await waitUntil(
+    async () => {
+      const r = await hm(["mount", "list", NAME, "--json"]);
+      return r.code === 0 && r.json()[0]?.state === "failed";
+    },
+    90_000,
+    1000,
+  );
   expect(marked).toBe(true);
   const m = (await hmOk(["mount", "list", NAME, "--json"])).json()[0];
   expect(m.error.message).toMatch(/rebooted/);

@@ -33,10 +33,34 @@ const KINDS = [
 /** Ownership measured on this machine (docs/ownership.md): host user root, guest user dev (1000). */
 const AS_ROOT: Record<string, OwnershipRow> = {
   // The C virtiofsd and 9p (security_model=none, QEMU as root) pass guest ids straight through.
-  virtiofs: { hostFileInGuest: "0:0", devWritesHostFile: false, devCreatesInHostDir: false, devFileOnHost: "1000:1000", devFileInGuest: "1000:1000", devRewritesOwnFile: true, rootFileOnHost: "0:0" },
-  "9p": { hostFileInGuest: "0:0", devWritesHostFile: false, devCreatesInHostDir: false, devFileOnHost: "1000:1000", devFileInGuest: "1000:1000", devRewritesOwnFile: true, rootFileOnHost: "0:0" },
+  virtiofs: {
+    hostFileInGuest: "0:0",
+    devWritesHostFile: false,
+    devCreatesInHostDir: false,
+    devFileOnHost: "1000:1000",
+    devFileInGuest: "1000:1000",
+    devRewritesOwnFile: true,
+    rootFileOnHost: "0:0",
+  },
+  "9p": {
+    hostFileInGuest: "0:0",
+    devWritesHostFile: false,
+    devCreatesInHostDir: false,
+    devFileOnHost: "1000:1000",
+    devFileInGuest: "1000:1000",
+    devRewritesOwnFile: true,
+    rootFileOnHost: "0:0",
+  },
   // sftp-server creates as the host user; uid=/gid= show every file as dev's.
-  sshfs: { hostFileInGuest: "1000:1000", devWritesHostFile: true, devCreatesInHostDir: true, devFileOnHost: "0:0", devFileInGuest: "1000:1000", devRewritesOwnFile: true, rootFileOnHost: "0:0" },
+  sshfs: {
+    hostFileInGuest: "1000:1000",
+    devWritesHostFile: true,
+    devCreatesInHostDir: true,
+    devFileOnHost: "0:0",
+    devFileInGuest: "1000:1000",
+    devRewritesOwnFile: true,
+    rootFileOnHost: "0:0",
+  },
 };
 
 describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by root", () => {
@@ -130,7 +154,7 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by root", () => {
       writeFileSync(join(host, "keep"), "keep\n");
       const mp = `/mnt/ro-${k.flag}`;
       await hmOk(["mount", "add", NAME, host, mp, "--type", k.flag]);
-      expect((await g.devOk(["cat", `${mp}/keep`]))).toBe("keep\n");
+      expect(await g.devOk(["cat", `${mp}/keep`])).toBe("keep\n");
       for (const who of [g.dev, g.root]) {
         const r = await who(["sh", "-c", 'echo x > "$1/new" || exit 3; echo x >> "$1/keep" || exit 4', "sh", mp]);
         expect(r.code).toBe(3);
@@ -155,8 +179,24 @@ const NOBODY = 65534;
 const AS_NOBODY: Record<string, OwnershipRow> = {
   // QEMU's chown to the guest's uid fails as non-root and security_model=none ignores that: the
   // file is the host user's, and dev cannot open it again for writing.
-  "9p": { hostFileInGuest: "65534:65534", devWritesHostFile: false, devCreatesInHostDir: false, devFileOnHost: "65534:65534", devFileInGuest: "65534:65534", devRewritesOwnFile: false, rootFileOnHost: "65534:65534" },
-  sshfs: { hostFileInGuest: "1000:1000", devWritesHostFile: true, devCreatesInHostDir: true, devFileOnHost: "65534:65534", devFileInGuest: "1000:1000", devRewritesOwnFile: true, rootFileOnHost: "65534:65534" },
+  "9p": {
+    hostFileInGuest: "65534:65534",
+    devWritesHostFile: false,
+    devCreatesInHostDir: false,
+    devFileOnHost: "65534:65534",
+    devFileInGuest: "65534:65534",
+    devRewritesOwnFile: false,
+    rootFileOnHost: "65534:65534",
+  },
+  sshfs: {
+    hostFileInGuest: "1000:1000",
+    devWritesHostFile: true,
+    devCreatesInHostDir: true,
+    devFileOnHost: "65534:65534",
+    devFileInGuest: "1000:1000",
+    devRewritesOwnFile: true,
+    rootFileOnHost: "65534:65534",
+  },
 };
 
 describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by a non-root host user", () => {
@@ -179,7 +219,11 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by a non-root host use
     }
     // The cached image lives under root's home; the non-root user boots hard links of it (--image PATH).
     const img = cachedDebianImage()!;
-    for (const [from, to] of [[img.disk, "disk.qcow2"], [img.kernel, "vmlinuz"], [img.initrd, "initrd.img"]] as const) {
+    for (const [from, to] of [
+      [img.disk, "disk.qcow2"],
+      [img.kernel, "vmlinuz"],
+      [img.initrd, "initrd.img"],
+    ] as const) {
       if (!existsSync(join(home, "img", to))) linkSync(from, join(home, "img", to));
     }
     const t0 = performance.now();
@@ -190,7 +234,10 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by a non-root host use
     g.close();
     await as(["vm", "stop", NAME2]);
     const left = ourProcesses(env.HOTMOUNT_HOME);
-    for (const p of left) try { process.kill(p.pid, "SIGKILL"); } catch {}
+    for (const p of left)
+      try {
+        process.kill(p.pid, "SIGKILL");
+      } catch {}
     rmSync(home, { recursive: true, force: true });
     expect(left).toEqual([]);
   }, 120_000);

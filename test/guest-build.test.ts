@@ -25,7 +25,11 @@ process.on("exit", () => {
   killAll();
   rmSync(tmp, { recursive: true, force: true });
 });
-for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) process.once(sig, () => process.exit(code));
+for (const [sig, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+] as const)
+  process.once(sig, () => process.exit(code));
 
 afterAll(async () => {
   killAll();
@@ -44,8 +48,29 @@ function freePort(): Promise<number> {
 }
 
 function startVm(append: string, log: string, port?: number): Subprocess {
-  const argv = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "512M", "-smp", "2", "-nodefaults", "-display", "none",
-    "-no-reboot", "-kernel", guest.kernel, "-initrd", guest.initrd, "-append", append, "-serial", `file:${log}`];
+  const argv = [
+    "qemu-system-x86_64",
+    "-accel",
+    "tcg",
+    "-cpu",
+    "max",
+    "-m",
+    "512M",
+    "-smp",
+    "2",
+    "-nodefaults",
+    "-display",
+    "none",
+    "-no-reboot",
+    "-kernel",
+    guest.kernel,
+    "-initrd",
+    guest.initrd,
+    "-append",
+    append,
+    "-serial",
+    `file:${log}`,
+  ];
   if (port) argv.push("-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:22`, "-device", "virtio-net-pci,netdev=n0");
   const p = Bun.spawn(argv, { stdout: "ignore", stderr: "pipe" });
   vms.add(p);
@@ -66,8 +91,25 @@ async function waitForMarker(vm: Subprocess, log: string): Promise<number> {
   throw new Error(`no ${READY_MARKER} (qemu exit ${vm.exitCode}) ${err}\n${consoleLines(log).slice(-15).join("\n")}`);
 }
 
-const sshArgv = (port: number, key: string, command: string) => ["ssh", "-i", key, "-p", String(port), "-o", "StrictHostKeyChecking=no",
-  "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=30", `${GUEST_USER}@127.0.0.1`, command];
+const sshArgv = (port: number, key: string, command: string) => [
+  "ssh",
+  "-i",
+  key,
+  "-p",
+  String(port),
+  "-o",
+  "StrictHostKeyChecking=no",
+  "-o",
+  "UserKnownHostsFile=/dev/null",
+  "-o",
+  "LogLevel=ERROR",
+  "-o",
+  "BatchMode=yes",
+  "-o",
+  "ConnectTimeout=30",
+  `${GUEST_USER}@127.0.0.1`,
+  command,
+];
 
 async function ssh(port: number, key: string, command: string, timeoutMs = 60_000) {
   const p = Bun.spawn(sshArgv(port, key, command), { stdout: "pipe", stderr: "pipe" });
@@ -89,10 +131,16 @@ async function reverseSshfsRoundTrip(port: number, key: string) {
   mkdirSync(share);
   writeFileSync(join(share, "hello.txt"), "from the host\n");
   const sftp = Bun.spawn([SFTP_SERVER, "-e", "-d", share], { stdin: "pipe", stdout: "pipe", stderr: "ignore" });
-  const sshfs = Bun.spawn(sshArgv(port, key, `mkdir -p /mnt/y && exec sshfs -f -o passive,idmap=none :${share} /mnt/y`),
-    { stdin: sftp.stdout, stdout: "pipe", stderr: "pipe" });
+  const sshfs = Bun.spawn(sshArgv(port, key, `mkdir -p /mnt/y && exec sshfs -f -o passive,idmap=none :${share} /mnt/y`), {
+    stdin: sftp.stdout,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const pump = (async () => {
-    for await (const chunk of sshfs.stdout) { sftp.stdin.write(chunk); sftp.stdin.flush(); }
+    for await (const chunk of sshfs.stdout) {
+      sftp.stdin.write(chunk);
+      sftp.stdin.flush();
+    }
     sftp.stdin.end();
   })();
   try {
@@ -123,7 +171,18 @@ describe("demo guest image", () => {
     const entries = listInitramfs(guest.initrd);
     const byName = new Map(entries.map((e) => [e.name, e]));
     expect(byName.get("init")?.mode! & 0o111).toBeTruthy();
-    for (const f of ["usr/sbin/dropbear", "usr/bin/sshfs", "bin/fusermount3", "usr/sbin/qemu-ga", "etc/hotmount/qga", "bin/busybox", "bin/sh", "sbin/init", "etc/inittab", "lib64/ld-linux-x86-64.so.2"]) {
+    for (const f of [
+      "usr/sbin/dropbear",
+      "usr/bin/sshfs",
+      "bin/fusermount3",
+      "usr/sbin/qemu-ga",
+      "etc/hotmount/qga",
+      "bin/busybox",
+      "bin/sh",
+      "sbin/init",
+      "etc/inittab",
+      "lib64/ld-linux-x86-64.so.2",
+    ]) {
       expect(byName.has(f)).toBe(true);
     }
     const modFiles = entries.map((e) => e.name).filter((n) => n.startsWith("lib/modules/") && n.endsWith(".ko"));
@@ -163,8 +222,12 @@ describe("demo guest boot (TCG)", () => {
     console.error(`boot to ${READY_MARKER}: ${bootSeconds.toFixed(2)} s`);
 
     const tSsh = performance.now();
-    const r = await ssh(port, key, "sshfs --version; lsmod; cat /proc/filesystems; ls -l /dev/fuse; hostname; ip -4 addr show eth0; " +
-      "for c in mount umount mkdir mountpoint fuser sha256sum dd find stat sync poweroff sleep cat fusermount3; do command -v $c >/dev/null || echo MISSING $c; done");
+    const r = await ssh(
+      port,
+      key,
+      "sshfs --version; lsmod; cat /proc/filesystems; ls -l /dev/fuse; hostname; ip -4 addr show eth0; " +
+        "for c in mount umount mkdir mountpoint fuser sha256sum dd find stat sync poweroff sleep cat fusermount3; do command -v $c >/dev/null || echo MISSING $c; done",
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("SSHFS version 3");
     expect(r.stdout).toContain("fusermount3 version");

@@ -43,22 +43,61 @@ for (const [dir, type] of [
   ["@R/" + "L".repeat(255) + "/" + "M".repeat(200)],
 ] as [string, MountCase["type"]?][]) {
   const mp = `/mnt/h${works.length + 1}`;
-  works.push({ name: `host folder ${JSON.stringify(dir.replace("@R/", ""))} mounts as itself`, host: dir, guest: mp, type, mkdirs: [dir], expect: { mountPoint: mp, hostPath: dir } });
+  works.push({
+    name: `host folder ${JSON.stringify(dir.replace("@R/", ""))} mounts as itself`,
+    host: dir,
+    guest: mp,
+    type,
+    mkdirs: [dir],
+    expect: { mountPoint: mp, hostPath: dir },
+  });
 }
 
 /** A guest path with a hostile name that must be the mount point, as normalized. */
 function guestWorks(guest: string, mountPoint = guest): MountCase {
-  return { name: `guest path ${JSON.stringify(guest)} is the mount point${mountPoint === guest ? "" : ` ${mountPoint}`}`, host: "@R/plain", guest, expect: { mountPoint, hostPath: "@R/plain" } };
+  return {
+    name: `guest path ${JSON.stringify(guest)} is the mount point${mountPoint === guest ? "" : ` ${mountPoint}`}`,
+    host: "@R/plain",
+    guest,
+    expect: { mountPoint, hostPath: "@R/plain" },
+  };
 }
 
-const fails = (name: string, host: string, guest: string | undefined, code: ErrorCode, match?: RegExp, via?: MountCase["via"], mkdirs?: string[]): MountCase => ({ name, host, guest, expect: code, match, via, mkdirs });
+const fails = (
+  name: string,
+  host: string,
+  guest: string | undefined,
+  code: ErrorCode,
+  match?: RegExp,
+  via?: MountCase["via"],
+  mkdirs?: string[],
+): MountCase => ({ name, host, guest, expect: code, match, via, mkdirs });
 
 export const CASES: MountCase[] = [
   ...works,
-  { name: "host path with .. inside resolves to the real folder", host: "@R/sub/../a;b $(touch /tmp/hm-canary-host)", guest: "/mnt/dotdot-host", mkdirs: ["@R/sub"], expect: { mountPoint: "/mnt/dotdot-host", hostPath: AB } },
-  { name: "host symlink inside the scratch folder resolves to its target", host: "@R/link-inside", guest: "/mnt/link-host", expect: { mountPoint: "/mnt/link-host", hostPath: "@R/real-target" } },
+  {
+    name: "host path with .. inside resolves to the real folder",
+    host: "@R/sub/../a;b $(touch /tmp/hm-canary-host)",
+    guest: "/mnt/dotdot-host",
+    mkdirs: ["@R/sub"],
+    expect: { mountPoint: "/mnt/dotdot-host", hostPath: AB },
+  },
+  {
+    name: "host symlink inside the scratch folder resolves to its target",
+    host: "@R/link-inside",
+    guest: "/mnt/link-host",
+    expect: { mountPoint: "/mnt/link-host", hostPath: "@R/real-target" },
+  },
   { name: "host path with trailing slashes", host: `${AB}///`, guest: "/mnt/trail", expect: { mountPoint: "/mnt/trail", hostPath: AB } },
-  { name: "relative host path (CLI, from its cwd)", host: "./rel dir;$(touch /tmp/hm-canary-host)", guest: "/mnt/rel", via: ["cli"], cwd: true, mkdirs: ["@R/rel dir;$(touch /tmp/hm-canary-host)"], expect: { mountPoint: "/mnt/rel", hostPath: "@R/rel dir;$(touch /tmp/hm-canary-host)" } },
+  {
+    name: "relative host path (CLI, from its cwd)",
+    host: "./rel dir;$(touch /tmp/hm-canary-host)",
+    guest: "/mnt/rel",
+    via: ["cli"],
+    cwd: true,
+    mkdirs: ["@R/rel dir;$(touch /tmp/hm-canary-host)"],
+    expect: { mountPoint: "/mnt/rel", hostPath: "@R/rel dir;$(touch /tmp/hm-canary-host)" },
+  },
   { name: "default guest path is the host path, hostile characters and all", host: AB, expect: { mountPoint: AB, hostPath: AB } },
 
   guestWorks("/mnt/$(touch /tmp/hm-canary-guest)"),
@@ -183,7 +222,14 @@ export interface RawCase {
   check?: (r: ApiResult, api: (method: string, path: string) => Promise<ApiResult>) => void | Promise<void>;
 }
 
-const post = (name: string, body: RawCase["body"], match?: RegExp, code: ErrorCode = INV): RawCase => ({ name, method: "POST", path: "/v1/mounts", body, code, match });
+const post = (name: string, body: RawCase["body"], match?: RegExp, code: ErrorCode = INV): RawCase => ({
+  name,
+  method: "POST",
+  path: "/v1/mounts",
+  body,
+  code,
+  match,
+});
 const j = (o: Record<string, unknown>) => (root: string) => JSON.stringify({ hostPath: `${root}/plain`, mountPoint: "/mnt/j", ...o });
 const big = (bytes: number) => (root: string) => JSON.stringify({ hostPath: `${root}/plain`, pad: "x".repeat(bytes) });
 
@@ -205,7 +251,11 @@ export const RAW_CASES: RawCase[] = [
   post("a tag field (tags are not user input)", j({ tag: "hm-" + "t".repeat(40) }), /Unrecognized key/),
   post("an extra field", j({ command: "touch /tmp/hm-canary-host" }), /Unrecognized key/),
   post("__proto__ key", (root) => `{"hostPath":"${root}/plain","__proto__":{"writable":true}}`, /Unrecognized key/),
-  post("duplicate keys: the last one (/etc) is the one checked", (root) => `{"hostPath":"${root}/plain","mountPoint":"/mnt/j","hostPath":"/etc"}`, /system folder \/etc/),
+  post(
+    "duplicate keys: the last one (/etc) is the one checked",
+    (root) => `{"hostPath":"${root}/plain","mountPoint":"/mnt/j","hostPath":"/etc"}`,
+    /system folder \/etc/,
+  ),
   post("body null", "null", /expected object/),
   post("body is an array", "[]", /expected object/),
   post("body is a string", '"touch /tmp/hm-canary-host"', /expected object/),
@@ -214,15 +264,35 @@ export const RAW_CASES: RawCase[] = [
   post("body is not JSON", "{hostPath:", /not JSON/),
   post("body is empty", "", /not JSON/),
   // A UTF-8 BOM is skipped, as RFC 8259 allows: the request works, then is undone.
-  { name: "body starting with a BOM works", method: "POST", path: "/v1/mounts", body: (root) => `\ufeff{"hostPath":"${root}/plain","mountPoint":"/mnt/bom"}`, status: 201,
+  {
+    name: "body starting with a BOM works",
+    method: "POST",
+    path: "/v1/mounts",
+    body: (root) => `\ufeff{"hostPath":"${root}/plain","mountPoint":"/mnt/bom"}`,
+    status: 201,
     check: async (r, api) => {
       expect(r.json).toMatchObject({ mountPoint: "/mnt/bom", state: "ready" });
       expect((await api("DELETE", "/v1/mounts/%2Fmnt%2Fbom")).status).toBe(204);
-    } },
-  post("body is not UTF-8", (root) => Buffer.concat([Buffer.from(`{"hostPath":"${root}/plain`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]), /not valid UTF-8/),
+    },
+  },
+  post(
+    "body is not UTF-8",
+    (root) => Buffer.concat([Buffer.from(`{"hostPath":"${root}/plain`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
+    /not valid UTF-8/,
+  ),
   post("body just over 64 KiB", big(64 * 1024), /larger than 65536/),
   post("body of 8 MiB", big(8 << 20), /larger than 65536/),
-  post("body of 2 MiB, chunked (no length)", () => new ReadableStream({ start(c) { for (let i = 0; i < 32; i++) c.enqueue(new Uint8Array(65536).fill(32)); c.close(); } }), /larger than 65536/),
+  post(
+    "body of 2 MiB, chunked (no length)",
+    () =>
+      new ReadableStream({
+        start(c) {
+          for (let i = 0; i < 32; i++) c.enqueue(new Uint8Array(65536).fill(32));
+          c.close();
+        },
+      }),
+    /larger than 65536/,
+  ),
   { name: "PUT /v1/mounts", method: "PUT", path: "/v1/mounts", code: "USAGE", match: /PUT is not allowed/ },
   { name: "PATCH /v1/mounts/{id}", method: "PATCH", path: "/v1/mounts/hm00000000", code: "USAGE", match: /not allowed/ },
   { name: "GET /v1/mounts/{id}", method: "GET", path: "/v1/mounts/hm00000000", code: "USAGE", match: /not allowed/ },
@@ -231,7 +301,13 @@ export const RAW_CASES: RawCase[] = [
   { name: "DELETE /v1/vm/stop does not stop the VM", method: "DELETE", path: "/v1/vm/stop", code: "USAGE", match: /not allowed/ },
   { name: "GET an unknown endpoint", method: "GET", path: "/v1/nope", code: "USAGE", match: /no such endpoint/ },
   { name: "GET /v1/../../etc/passwd", method: "GET", path: "/v1/../../etc/passwd", code: "USAGE", match: /no such endpoint: GET \/etc\/passwd/ },
-  { name: "GET an 8000-byte path: the message stays short", method: "GET", path: "/" + "a".repeat(8000), code: "USAGE", check: (r) => expect(r.json.message.length).toBeLessThan(200) },
+  {
+    name: "GET an 8000-byte path: the message stays short",
+    method: "GET",
+    path: "/" + "a".repeat(8000),
+    code: "USAGE",
+    check: (r) => expect(r.json.message.length).toBeLessThan(200),
+  },
   { name: "GET a 100 KB path: Bun's parser answers 431 before any of our code", method: "GET", path: "/" + "a".repeat(100_000), status: 431 },
   { name: "DELETE with no id", method: "DELETE", path: "/v1/mounts/", code: "USAGE", match: /no mount named/ },
   { name: "DELETE an unknown id", method: "DELETE", path: "/v1/mounts/hm00000000", code: "MOUNT_NOT_FOUND" },
@@ -246,6 +322,11 @@ export const RAW_CASES: RawCase[] = [
   { name: "DELETE an id with NUL", method: "DELETE", path: "/v1/mounts/a%00b", code: INV, match: /control character/ },
   { name: "DELETE a 5000-byte id", method: "DELETE", path: "/v1/mounts/" + "x".repeat(5000), code: INV, match: /longer than 4096/ },
   { name: "DELETE with force=evil", method: "DELETE", path: "/v1/mounts/hm00000000?force=evil", code: INV, match: /force must be/ },
-  { name: "GET /v1/mounts ignores a hostile query", method: "GET", path: "/v1/mounts?x=$(touch%20/tmp/hm-canary-host)", status: 200, check: (r) => expect(r.json.mounts).toEqual([]) },
+  {
+    name: "GET /v1/mounts ignores a hostile query",
+    method: "GET",
+    path: "/v1/mounts?x=$(touch%20/tmp/hm-canary-host)",
+    status: 200,
+    check: (r) => expect(r.json.mounts).toEqual([]),
+  },
 ];
-

@@ -31,10 +31,11 @@ beforeAll(async () => {
   rmSync(HOST_CANARY, { force: true });
   await vm.run(["rm", "-f", GUEST_CANARY]);
   // Host folders the cases name; each working one holds a marker that says which folder it is.
-  for (const c of CASES) for (const d of c.mkdirs ?? []) {
-    mkdirSync(at(d), { recursive: true });
-    writeFileSync(join(at(d), "marker"), `marker of ${at(d)}`);
-  }
+  for (const c of CASES)
+    for (const d of c.mkdirs ?? []) {
+      mkdirSync(at(d), { recursive: true });
+      writeFileSync(join(at(d), "marker"), `marker of ${at(d)}`);
+    }
   mkdirSync(join(R, "plain"));
   writeFileSync(join(R, "plain", "marker"), `marker of ${join(R, "plain")}`);
   mkdirSync(join(R, "real-target"));
@@ -48,7 +49,9 @@ beforeAll(async () => {
   // A folder whose name is not UTF-8 (one 0xff byte).
   mkdirSync(Buffer.concat([Buffer.from(`${R}/bad-`), Buffer.from([0xff])]));
   // Guest-side traps: symlinks out of /mnt, a file, and something already mounted.
-  await vm.sh("mkdir -p /mnt/realdir && ln -sfn /etc /mnt/evil && ln -sfn /mnt/realdir /mnt/evil2 && echo f > /mnt/afile && mkdir -p /mnt/tmpfs && mount -t tmpfs none /mnt/tmpfs");
+  await vm.sh(
+    "mkdir -p /mnt/realdir && ln -sfn /etc /mnt/evil && ln -sfn /mnt/realdir /mnt/evil2 && echo f > /mnt/afile && mkdir -p /mnt/tmpfs && mount -t tmpfs none /mnt/tmpfs",
+  );
 });
 
 afterAll(async () => {
@@ -69,7 +72,11 @@ async function api(method: string, path: string, body?: Body, headers: Record<st
 async function guestMountsAt(mp: string): Promise<string[]> {
   const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8)));
   const text = await vm.run(["cat", "/proc/mounts"]);
-  return text.split("\n").map((l) => l.split(" ")).filter((f) => f[1] !== undefined && unescape(f[1]) === mp).map((f) => f[2]!);
+  return text
+    .split("\n")
+    .map((l) => l.split(" "))
+    .filter((f) => f[1] !== undefined && unescape(f[1]) === mp)
+    .map((f) => f[2]!);
 }
 
 /** The checks every error shares: its code, a one-line message, a hint; and no mount appeared. */
@@ -186,7 +193,10 @@ describe("CLI options, instance names, remove targets", () => {
 
   test("a host folder whose name is not UTF-8: a clear error, through argv bytes", async () => {
     const argv = [...hotmountArgv(), "mount", "add", "--json", NAME];
-    const p = Bun.spawn(["sh", "-c", 'a=$1; shift; exec "$@" "$(printf "%s\\377" "$a")" /mnt/bad', "sh", `${R}/bad-`, ...argv], { stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn(["sh", "-c", 'a=$1; shift; exec "$@" "$(printf "%s\\377" "$a")" /mnt/bad', "sh", `${R}/bad-`, ...argv], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const [out, , code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     expect(code).toBe(2);
     await expectCleanError(JSON.parse(out).error, "INVALID_ARGUMENT", /valid UTF-8/);
@@ -224,5 +234,7 @@ test("no payload ran: no canary on the host or in the guest; no mount left", asy
   expect((await vm.exec(["test", "-e", GUEST_CANARY])).code).not.toBe(0);
   expect((await api("GET", "/v1/mounts")).json.mounts).toEqual([]);
   expect(await vm.run(["cat", "/proc/mounts"])).not.toMatch(/ (virtiofs|9p|fuse\.sshfs) /);
-  console.log(`hostile cases: ${CASES.reduce((n, c) => n + (c.via?.length ?? 2), 0)} mount requests, ${OPTION_CASES.length + 2} CLI option cases, ${RAW_CASES.length} raw API cases`);
+  console.log(
+    `hostile cases: ${CASES.reduce((n, c) => n + (c.via?.length ?? 2), 0)} mount requests, ${OPTION_CASES.length + 2} CLI option cases, ${RAW_CASES.length} raw API cases`,
+  );
 });

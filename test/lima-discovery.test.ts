@@ -21,8 +21,22 @@ const yaml = (name: string, body: string) => {
   return join(home, name);
 };
 const argvFor = (name: string, machine = "q35,accel=kvm") =>
-  ["/usr/bin/qemu-system-x86_64", ...limaQemuArgv({ instDir: join(home, name), name, accel: "kvm", memoryMiB: 2048, cpus: 2, sshPort: 60022, mac: "52:55:55:00:00:01", mountType: "9p", mounts: [], firmware: null, kernelCmdline: null })]
-    .map((a) => (a === "q35,accel=kvm" ? machine : a));
+  [
+    "/usr/bin/qemu-system-x86_64",
+    ...limaQemuArgv({
+      instDir: join(home, name),
+      name,
+      accel: "kvm",
+      memoryMiB: 2048,
+      cpus: 2,
+      sshPort: 60022,
+      mac: "52:55:55:00:00:01",
+      mountType: "9p",
+      mounts: [],
+      firmware: null,
+      kernelCmdline: null,
+    }),
+  ].map((a) => (a === "q35,accel=kvm" ? machine : a));
 
 beforeAll(() => {
   home = mkdtempSync("/tmp/hmld-");
@@ -41,7 +55,13 @@ test("ssh.config as Lima writes it: Host lima-<name>, quoted IdentityFile, User,
   // test/fixtures/lima/ssh.config: pkg/hostagent writeSSHConfigFile + pkg/sshutil Format("config").
   const path = join(import.meta.dir, "fixtures", "lima", "ssh.config");
   const [b] = parseSshConfig(readFileSync(path, "utf8"));
-  expect(b).toEqual({ host: "lima-default", hostname: "127.0.0.1", port: 60022, user: "example", identityFiles: ["/Users/example/.lima/_config/user", "/Users/example/.ssh/id_ed25519"] });
+  expect(b).toEqual({
+    host: "lima-default",
+    hostname: "127.0.0.1",
+    port: 60022,
+    user: "example",
+    identityFiles: ["/Users/example/.lima/_config/user", "/Users/example/.ssh/id_ed25519"],
+  });
   expect(limaSshTarget(path, "default")).toEqual({ host: "127.0.0.1", port: 60022, user: "example", identityFile: "/Users/example/.lima/_config/user" });
   expect(limaSshTarget(join(home, "nope"), "x")).toBeNull();
 });
@@ -55,7 +75,14 @@ test("discovery: instance dirs with lima.yaml; _config and the like skipped; Lim
   mkdirSync(join(home, "notaninstance"), { recursive: true });
   const byName = Object.fromEntries(listLimaInstances().map((i) => [i.limaName, i]));
   expect(Object.keys(byName).sort()).toEqual(["default", "mac", "old"]);
-  expect(byName.default).toMatchObject({ vmType: process.platform === "darwin" ? "vz" : "qemu", mountType: "9p", cpus: 2, memoryMiB: 2048, state: "stopped", ssh: null });
+  expect(byName.default).toMatchObject({
+    vmType: process.platform === "darwin" ? "vz" : "qemu",
+    mountType: "9p",
+    cpus: 2,
+    memoryMiB: 2048,
+    state: "stopped",
+    ssh: null,
+  });
   expect(byName.old!.mountType).toBe("reverse-sshfs"); // created by Lima < 1.0
   expect(byName.mac).toMatchObject({ vmType: "vz", mountType: "virtiofs" });
 });
@@ -81,7 +108,8 @@ test("hotmount names: the Lima name when free and valid, else lima-<name>", () =
 });
 
 test("the wrapper passes Lima's probes and foreign command lines through untouched", () => {
-  for (const p of LIMA_PROBES) expect(wrapLimaLaunch(["/q", ...p], { slots: 8, ninePSlots: 4, pid: 1, strict: false })).toMatchObject({ argv: ["/q", ...p], marker: null });
+  for (const p of LIMA_PROBES)
+    expect(wrapLimaLaunch(["/q", ...p], { slots: 8, ninePSlots: 4, pid: 1, strict: false })).toMatchObject({ argv: ["/q", ...p], marker: null });
   const foreign = ["/q", "-machine", "q35", "-m", "1G"];
   const r = wrapLimaLaunch(foreign, { slots: 8, ninePSlots: 4, pid: 1, strict: false });
   expect(r.argv).toEqual(foreign);
@@ -127,6 +155,8 @@ test("a vz Lima instance: reverse-sshfs only, and the refusal names vmType", () 
   expect(e.message).toBe('Lima instance "mac" runs on vmType vz, not QEMU: hotmount can hot-plug virtiofs and 9p devices only into Lima\'s QEMU instances');
   expect(e.hint).toContain("--type reverse-sshfs");
   expect(limaTransports(inst, null)).toEqual([
-    { type: "virtiofs", available: false, reason: e.message }, { type: "9p", available: false, reason: e.message }, { type: "reverse-sshfs", available: true },
+    { type: "virtiofs", available: false, reason: e.message },
+    { type: "9p", available: false, reason: e.message },
+    { type: "reverse-sshfs", available: true },
   ]);
 });

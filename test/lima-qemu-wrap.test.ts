@@ -5,13 +5,25 @@ import { isQemuProbe, parseOptString, splitQemuArgs, wrapQemuArgv, type WrapInpu
 import { LIMA_PROBES, limaQemuArgv, type LimaArgvInput } from "./fixtures/lima/qemu-argv.ts";
 
 const lima: LimaArgvInput = {
-  instDir: "/home/u/.lima/default", name: "default", accel: "kvm", memoryMiB: 4096, cpus: 4, sshPort: 60022,
-  mac: "52:55:55:12:34:56", mountType: "9p", mounts: [{ location: "/home/u", writable: false }, { location: "/tmp/lima", writable: true }],
-  firmware: "/usr/share/OVMF/OVMF_CODE_4M.fd", kernelCmdline: null,
+  instDir: "/home/u/.lima/default",
+  name: "default",
+  accel: "kvm",
+  memoryMiB: 4096,
+  cpus: 4,
+  sshPort: 60022,
+  mac: "52:55:55:12:34:56",
+  mountType: "9p",
+  mounts: [
+    { location: "/home/u", writable: false },
+    { location: "/tmp/lima", writable: true },
+  ],
+  firmware: "/usr/share/OVMF/OVMF_CODE_4M.fd",
+  kernelCmdline: null,
 };
 const input: WrapInput = { slots: 8, ninePLinks: ["/h/i/default/9p/slot0", "/h/i/default/9p/slot1"], qmpSocket: "/h/i/default/qmp.sock", memfd: true };
 const values = (a: string[], flag: string) => a.flatMap((x, i) => (x === flag ? [a[i + 1]!] : []));
-const wrap = (l: Partial<LimaArgvInput>, i: Partial<WrapInput> = {}) => wrapQemuArgv(["qemu-system-x86_64", ...limaQemuArgv({ ...lima, ...l })], { ...input, ...i });
+const wrap = (l: Partial<LimaArgvInput>, i: Partial<WrapInput> = {}) =>
+  wrapQemuArgv(["qemu-system-x86_64", ...limaQemuArgv({ ...lima, ...l })], { ...input, ...i });
 
 test("Lima's argv survives whole and in order; hotmount's come first", () => {
   const orig = limaQemuArgv(lima);
@@ -68,7 +80,10 @@ test("reserved 9p fsdevs: a writable and a read-only one per slot link; Lima's -
     "local,id=fsd1w,path=/h/i/default/9p/slot1,security_model=none",
     "local,id=fsd1r,path=/h/i/default/9p/slot1,security_model=none,readonly=on",
   ]);
-  expect(values(r.argv, "-virtfs")).toEqual(["local,mount_tag=mount0,path=/home/u,security_model=none,readonly", "local,mount_tag=mount1,path=/tmp/lima,security_model=none"]);
+  expect(values(r.argv, "-virtfs")).toEqual([
+    "local,mount_tag=mount0,path=/home/u,security_model=none,readonly",
+    "local,mount_tag=mount1,path=/tmp/lima,security_model=none",
+  ]);
 });
 
 test("no memfd on the host (macOS): no shared RAM is added, the rest is", () => {
@@ -86,8 +101,12 @@ test("Lima's feature probes are recognised and left alone; a VM launch is not a 
 
 test("the argument splitter knows flags from valued options", () => {
   expect(splitQemuArgs(["-nodefaults", "-m", "512", "disk.img", "-S", "--machine", "q35", "-M", "pc"])).toEqual([
-    { name: "nodefaults", value: null }, { name: "m", value: "512" }, { name: "", value: "disk.img" }, { name: "S", value: null },
-    { name: "machine", value: "q35" }, { name: "machine", value: "pc" },
+    { name: "nodefaults", value: null },
+    { name: "m", value: "512" },
+    { name: "", value: "disk.img" },
+    { name: "S", value: null },
+    { name: "machine", value: "q35" },
+    { name: "machine", value: "pc" },
   ]);
   expect(parseOptString("local,path=/a,,b,readonly")).toEqual({ implied: "local", props: { path: "/a,b", readonly: "on" } });
 });

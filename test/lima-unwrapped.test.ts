@@ -17,7 +17,8 @@ let qemu: LimaQemu | null = null;
 let ssh: GuestSsh;
 const env = () => ({ LIMA_HOME: join(root, "lima") });
 
-const EXPECTED_MESSAGE = 'Lima instance "lu" was not started through hotmount\'s QEMU wrapper, so its QEMU lacks what hot-plugging virtiofs and 9p needs: ' +
+const EXPECTED_MESSAGE =
+  'Lima instance "lu" was not started through hotmount\'s QEMU wrapper, so its QEMU lacks what hot-plugging virtiofs and 9p needs: ' +
   "spare PCIe root ports, reserved 9p backends, a QMP monitor for hotmount and shared guest RAM";
 
 beforeAll(async () => {
@@ -53,8 +54,10 @@ test("mount add --type virtiofs explains exactly what is missing and how to get 
   const err = r.json().error;
   expect(err.code).toBe("UNSUPPORTED");
   expect(err.message).toBe(EXPECTED_MESSAGE);
-  expect(err.hint).toBe("Restart it through hotmount's QEMU wrapper: `limactl stop lu`, `hotmount qemu-wrap --install` (prints the line to use), " +
-    "then `QEMU_SYSTEM_X86_64=<that path> limactl start lu`. Or mount now with --type reverse-sshfs (needs sshfs in the guest).");
+  expect(err.hint).toBe(
+    "Restart it through hotmount's QEMU wrapper: `limactl stop lu`, `hotmount qemu-wrap --install` (prints the line to use), " +
+      "then `QEMU_SYSTEM_X86_64=<that path> limactl start lu`. Or mount now with --type reverse-sshfs (needs sshfs in the guest).",
+  );
   // Without --json too, and for 9p; nothing is left behind in the guest.
   const plain = await hm(["mount", "add", "lu", dir, "/mnt/v", "--type", "9p"], { env: env() });
   expect(plain.code).toBe(8);

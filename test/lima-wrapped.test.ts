@@ -35,7 +35,12 @@ beforeAll(async () => {
   writeFileSync(join(root, "share", "lima-own.txt"), "lima's own share\n");
   lima = await makeLimaInstance({ home: join(root, "lima"), name: "lw", mountType: "virtiofs", mounts: [{ location: join(root, "share"), writable: false }] });
   // Lima starts one virtiofsd per virtiofs mount before QEMU (qemu_driver.go Start).
-  limaShareD = await startVirtiofsd({ socket: join(lima.dir, "virtiofsd-0.sock"), log: join(lima.dir, "virtiofsd-0.log"), source: join(root, "share"), writable: true });
+  limaShareD = await startVirtiofsd({
+    socket: join(lima.dir, "virtiofsd-0.sock"),
+    log: join(lima.dir, "virtiofsd-0.log"),
+    source: join(root, "share"),
+    writable: true,
+  });
   shim = (await hmOk(["qemu-wrap", "--install", "--dir", join(root, "bin"), "--json"])).json().path;
   // Lima's feature probes run the bare executable: each must answer exactly as QEMU does.
   for (const p of LIMA_PROBES) {

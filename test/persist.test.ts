@@ -13,10 +13,15 @@ const share = mkdtempSync("/tmp/hmt-pers-");
 writeFileSync(`${share}/hello`, "hello");
 
 const list = async () => (await hmOk(["mount", "list", NAME, "--json"])).json() as any[];
-const readyAt = (mp: string) => waitUntil(async () => {
-  const r = await hm(["mount", "list", NAME, "--json"]);
-  return r.code === 0 && r.json().some((m: any) => m.mountPoint === mp && m.state === "ready");
-}, 120_000, 500);
+const readyAt = (mp: string) =>
+  waitUntil(
+    async () => {
+      const r = await hm(["mount", "list", NAME, "--json"]);
+      return r.code === 0 && r.json().some((m: any) => m.mountPoint === mp && m.state === "ready");
+    },
+    120_000,
+    500,
+  );
 
 test("persistent mounts come back after vm stop/start and after a guest reboot; others do not", async () => {
   await hmOk(["mount", "add", NAME, share, "/mnt/keep", "--persist", "--type", "9p"]);
@@ -40,7 +45,9 @@ test("persistent mounts come back after vm stop/start and after a guest reboot; 
   vm.reconnect();
   // The agent notices it gone from the guest and mounts it again by itself, as a new record. The
   // failed state can last well under a poll interval, so the proof is the new id and the log.
-  expect(await waitUntil(async () => (await list()).some((m) => m.mountPoint === "/mnt/keep" && m.state === "ready" && m.id !== idBefore), 120_000, 500)).toBe(true);
+  expect(await waitUntil(async () => (await list()).some((m) => m.mountPoint === "/mnt/keep" && m.state === "ready" && m.id !== idBefore), 120_000, 500)).toBe(
+    true,
+  );
   const log = readFileSync(instancePaths(NAME).agentLog, "utf8");
   expect(log).toContain("no longer mounted in the guest");
   expect(await vm.run(["cat", "/mnt/keep/hello"])).toBe("hello");

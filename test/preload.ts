@@ -17,7 +17,10 @@ afterAll(async () => {
   for (let i = 0; i < 30 && ourProcesses().length; i++) await Bun.sleep(100);
   const left = ourProcesses();
   if (left.length) {
-    for (const p of left) try { process.kill(p.pid, "SIGKILL"); } catch {}
+    for (const p of left)
+      try {
+        process.kill(p.pid, "SIGKILL");
+      } catch {}
     throw new Error(`the suite leaked ${left.length} process(es):\n${left.map((p) => `${p.pid} ${p.argv.slice(0, 300)}`).join("\n")}`);
   }
 }, 30_000);

@@ -7,9 +7,26 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  LineDecoder, QmpClient, QmpConnectError, QmpDisconnectedError, QmpExecuteError, QmpNegotiationError, QmpTimeoutError,
-  chardevAdd, chardevRemove, deviceAdd, deviceDel, findPciDevice, isDeviceDeleted, qomList,
-  queryChardev, queryMemdev, queryPci, queryStatus, queryVersion, type QmpEvent,
+  LineDecoder,
+  QmpClient,
+  QmpConnectError,
+  QmpDisconnectedError,
+  QmpExecuteError,
+  QmpNegotiationError,
+  QmpTimeoutError,
+  chardevAdd,
+  chardevRemove,
+  deviceAdd,
+  deviceDel,
+  findPciDevice,
+  isDeviceDeleted,
+  qomList,
+  queryChardev,
+  queryMemdev,
+  queryPci,
+  queryStatus,
+  queryVersion,
+  type QmpEvent,
 } from "../src/qmp/index.ts";
 import { HotmountError } from "../src/core/errors.ts";
 
@@ -17,7 +34,12 @@ const dir = mkdtempSync(join(tmpdir(), "hm-qmp-"));
 const GREETING = { QMP: { version: { qemu: { micro: 0, minor: 2, major: 7 }, package: "fake" }, capabilities: ["oob"] } };
 // Resolves with the error a promise rejects with; fails the test if it resolves instead.
 const rejection = (p: Promise<unknown>): Promise<any> =>
-  p.then((v) => { throw new Error(`expected a rejection, got ${JSON.stringify(v)}`); }, (e) => e);
+  p.then(
+    (v) => {
+      throw new Error(`expected a rejection, got ${JSON.stringify(v)}`);
+    },
+    (e) => e,
+  );
 const line = (o: unknown) => JSON.stringify(o) + "\r\n"; // QEMU ends lines with CRLF
 
 // ---- fake QMP server: handshake built in, then `reply` decides what each command gets ----
@@ -53,15 +75,24 @@ describe("framing (fake server)", () => {
 
   test("greeting byte by byte, reply merged with an event, an 8 MiB reply line", async () => {
     const big = "x".repeat(8 * 1024 * 1024);
-    const srv = await fakeQmp("split.sock", (cmd, s) => {
-      if (cmd.execute === "big") {
-        const msg = Buffer.from(line({ return: { big }, id: cmd.id }));
-        for (let i = 0; i < msg.length; i += 65_537) s.write(msg.subarray(i, i + 65_537));
-      } else s.write(line({ event: "X", data: {} }) + line({ return: { ok: cmd.execute }, id: cmd.id }));
-    }, (s) => {
-      const g = Buffer.from(line(GREETING));
-      (async () => { for (const b of g) { s.write(Buffer.of(b)); await Bun.sleep(0); } })();
-    });
+    const srv = await fakeQmp(
+      "split.sock",
+      (cmd, s) => {
+        if (cmd.execute === "big") {
+          const msg = Buffer.from(line({ return: { big }, id: cmd.id }));
+          for (let i = 0; i < msg.length; i += 65_537) s.write(msg.subarray(i, i + 65_537));
+        } else s.write(line({ event: "X", data: {} }) + line({ return: { ok: cmd.execute }, id: cmd.id }));
+      },
+      (s) => {
+        const g = Buffer.from(line(GREETING));
+        (async () => {
+          for (const b of g) {
+            s.write(Buffer.of(b));
+            await Bun.sleep(0);
+          }
+        })();
+      },
+    );
     const c = await QmpClient.connect(srv.path);
     const events = c.listen(["X"]);
     expect(c.greeting.version.qemu.major).toBe(7);
@@ -95,13 +126,20 @@ describe("framing (fake server)", () => {
   });
 
   test("a bad greeting is a QmpNegotiationError; close() ends listeners and reports no error", async () => {
-    const bad = await fakeQmp("nogreet.sock", () => {}, (s) => s.write(line({ hello: 1 })));
+    const bad = await fakeQmp(
+      "nogreet.sock",
+      () => {},
+      (s) => s.write(line({ hello: 1 })),
+    );
     expect(await rejection(QmpClient.connect(bad.path))).toBeInstanceOf(QmpNegotiationError);
     await bad.close();
     const srv = await fakeQmp("close.sock", () => {}); // never answers commands
     const c = await QmpClient.connect(srv.path);
     const l = c.listen("*");
-    const iterated = (async () => { for await (const _ of l); return "ended"; })();
+    const iterated = (async () => {
+      for await (const _ of l);
+      return "ended";
+    })();
     const reported = new Promise((r) => c.onDisconnect(r));
     const call = rejection(c.execute("hang"));
     await c.close();
@@ -126,13 +164,31 @@ describe("framing (fake server)", () => {
 const procs: ChildProcess[] = [];
 async function startQemu(name: string, extra: string[] = []): Promise<{ proc: ChildProcess; sock: string }> {
   const sock = join(dir, `${name}.qmp`);
-  const proc = spawn("qemu-system-x86_64", [
-    "-accel", "tcg", "-machine", "q35,memory-backend=mem",
-    "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-m", "256M",
-    "-nodefaults", "-display", "none", "-S", "-qmp", `unix:${sock},server=on,wait=off`,
-    "-device", "pcie-root-port,id=hp0,bus=pcie.0,chassis=1,slot=1",
-    "-device", "pcie-root-port,id=hp1,bus=pcie.0,chassis=2,slot=2", ...extra,
-  ], { stdio: ["ignore", "ignore", "inherit"] });
+  const proc = spawn(
+    "qemu-system-x86_64",
+    [
+      "-accel",
+      "tcg",
+      "-machine",
+      "q35,memory-backend=mem",
+      "-object",
+      "memory-backend-memfd,id=mem,size=256M,share=on",
+      "-m",
+      "256M",
+      "-nodefaults",
+      "-display",
+      "none",
+      "-S",
+      "-qmp",
+      `unix:${sock},server=on,wait=off`,
+      "-device",
+      "pcie-root-port,id=hp0,bus=pcie.0,chassis=1,slot=1",
+      "-device",
+      "pcie-root-port,id=hp1,bus=pcie.0,chassis=2,slot=2",
+      ...extra,
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
   procs.push(proc);
   for (let i = 0; i < 200 && !existsSync(sock); i++) {
     if (proc.exitCode !== null) throw new Error(`qemu ${name} exited with ${proc.exitCode}`);
@@ -140,8 +196,7 @@ async function startQemu(name: string, extra: string[] = []): Promise<{ proc: Ch
   }
   return { proc, sock };
 }
-const exited = (p: ChildProcess) =>
-  p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once("exit", () => r()));
+const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once("exit", () => r())));
 process.on("exit", () => procs.forEach((p) => p.kill("SIGKILL"))); // last resort if afterAll never runs
 afterAll(async () => {
   for (const p of procs) {
@@ -222,7 +277,14 @@ describe("against QEMU 7.2 (paused with -S)", () => {
     await deviceAdd(c, { driver: "virtio-serial-pci", id: "vs0", bus: "hp0", addr: "0" });
     expect((await qomList(c, "/machine/peripheral")).map((p) => p.name)).toContain("vs0");
     // q35 unplugs via ACPI: QEMU only signals the guest, which here runs no OS, so no event.
-    const e = await rejection(c.waitForEvent("DEVICE_DELETED", (ev) => isDeviceDeleted(ev, "vs0"), () => deviceDel(c, "vs0"), { timeoutMs: 1500 }));
+    const e = await rejection(
+      c.waitForEvent(
+        "DEVICE_DELETED",
+        (ev) => isDeviceDeleted(ev, "vs0"),
+        () => deviceDel(c, "vs0"),
+        { timeoutMs: 1500 },
+      ),
+    );
     expect(e).toBeInstanceOf(QmpTimeoutError);
     expect((await qomList(c, "/machine/peripheral")).map((p) => p.name)).toContain("vs0");
     // Once the guest clock has run (the previous test's cont), a repeat re-signals the guest.
@@ -238,16 +300,20 @@ describe("against QEMU 7.2 with native PCIe hotplug", () => {
     const c = await QmpClient.connect(sock, { timeoutMs: 20_000 });
     const all = c.listen(["DEVICE_DELETED"]);
     await chardevAdd(c, "cd1", { type: "null", data: {} });
-    for (let round = 0; round < 2; round++) { // the id is reusable once DEVICE_DELETED came
+    for (let round = 0; round < 2; round++) {
+      // the id is reusable once DEVICE_DELETED came
       await deviceAdd(c, { driver: "virtio-serial-pci", id: "vs0", bus: "hp0", addr: "0" });
-      const ev = await c.waitForEvent("DEVICE_DELETED", (e) => isDeviceDeleted(e, "vs0"), () => deviceDel(c, "vs0"), { timeoutMs: 10_000 });
+      const ev = await c.waitForEvent(
+        "DEVICE_DELETED",
+        (e) => isDeviceDeleted(e, "vs0"),
+        () => deviceDel(c, "vs0"),
+        { timeoutMs: 10_000 },
+      );
       expect(ev.data).toEqual({ device: "vs0", path: "/machine/peripheral/vs0" });
     }
     const both: QmpEvent[] = [await all.next(1000), await all.next(1000)];
     // Twice per virtio device: the backend first (no `device`), then the proxy itself.
-    expect(both.map((e) => e.data)).toEqual([
-      { path: "/machine/peripheral/vs0/virtio-backend" }, { device: "vs0", path: "/machine/peripheral/vs0" },
-    ]);
+    expect(both.map((e) => e.data)).toEqual([{ path: "/machine/peripheral/vs0/virtio-backend" }, { device: "vs0", path: "/machine/peripheral/vs0" }]);
     expect(both.map((e) => isDeviceDeleted(e, "vs0"))).toEqual([false, true]);
     await chardevRemove(c, "cd1");
     // quit: the reply may or may not beat the hang-up; either way QEMU exits and we notice.

@@ -4,7 +4,21 @@
 // can neither write through a read-only share nor reach host files outside the shared folder.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { sftpLaunch } from "../src/agent/transports/sftp-jail.ts";
 import { findSftpServer } from "../src/agent/transports/reverse-sshfs.ts";
@@ -97,9 +111,19 @@ async function add(host: string, mp: string, type: string, ...flags: string[]) {
 
 // Each must fail on a read-only share, whatever the guest's mount flags say.
 const WRITES = [
-  "echo x > $M/new.txt", "echo x > $M/keep.txt", "echo x >> $M/keep.txt", "rm $M/keep.txt", "rm -r $M/sub",
-  "mkdir $M/newdir", "chmod 777 $M/keep.txt", "chown 1:1 $M/keep.txt", "touch $M/keep.txt", "mv $M/keep.txt $M/moved.txt",
-  "ln -s /etc $M/link", "truncate -s 0 $M/keep.txt", "dd if=/dev/zero of=$M/sub/inner.txt bs=1 count=1 conv=notrunc",
+  "echo x > $M/new.txt",
+  "echo x > $M/keep.txt",
+  "echo x >> $M/keep.txt",
+  "rm $M/keep.txt",
+  "rm -r $M/sub",
+  "mkdir $M/newdir",
+  "chmod 777 $M/keep.txt",
+  "chown 1:1 $M/keep.txt",
+  "touch $M/keep.txt",
+  "mv $M/keep.txt $M/moved.txt",
+  "ln -s /etc $M/link",
+  "truncate -s 0 $M/keep.txt",
+  "dd if=/dev/zero of=$M/sub/inner.txt bs=1 count=1 conv=notrunc",
 ];
 
 describe.each(TRANSPORTS)("%s, read-only", (type) => {
@@ -111,7 +135,10 @@ describe.each(TRANSPORTS)("%s, read-only", (type) => {
     expect(m.writable).toBe(false);
     expect(await vm.run(["cat", `${mp}/keep.txt`])).toBe("keep");
     const remount = await vm.exec(["mount", "-o", "remount,rw", mp]);
-    const opts = (await vm.run(["cat", "/proc/mounts"])).split("\n").find((l) => l.split(" ")[1] === mp)?.split(" ")[3];
+    const opts = (await vm.run(["cat", "/proc/mounts"]))
+      .split("\n")
+      .find((l) => l.split(" ")[1] === mp)
+      ?.split(" ")[3];
     // What guest root can do to the guest-side flag (docs/security.md quotes this).
     console.log(`${type}: guest root remount rw exit ${remount.code} (${remount.stderr.trim() || "ok"}); mount options now ${opts}`);
     for (const w of WRITES) {
@@ -147,7 +174,15 @@ describe("reverse-sshfs against guest root speaking SFTP itself", () => {
     expect(await rawSftp("write", join(host, "keep.txt"), "evil")).toMatch(/^REFUSED open status=[34]$/);
     expect(await rawSftp("write", join(host, "new.txt"), "evil")).toMatch(/^REFUSED open status=[34]$/);
     // Outside the share: the jail has no such files (SSH_FX_NO_SUCH_FILE).
-    for (const p of [secret, "/etc/shadow", "/etc/hostname", "../outside/secret.txt", join(host, "leak-abs"), join(host, "leak-rel"), `/proc/1/root${secret}`]) {
+    for (const p of [
+      secret,
+      "/etc/shadow",
+      "/etc/hostname",
+      "../outside/secret.txt",
+      join(host, "leak-abs"),
+      join(host, "leak-rel"),
+      `/proc/1/root${secret}`,
+    ]) {
       expect(`${p}: ${await rawSftp("read", p)}`).toBe(`${p}: REFUSED open status=2`);
     }
     expect(snapshot(host)).toBe(before);
@@ -181,7 +216,18 @@ describe("the sftp-server jail on the host (no guest involved)", () => {
     const wrapper = join(root, "jail-wrapper.sh");
     writeFileSync(wrapper, `#!/bin/sh\nexec ${joinArgv([l.command, ...l.args])}\n`, { mode: 0o700 });
     const batch = join(root, "jail-batch");
-    writeFileSync(batch, ["ls -a /", "ls -a /etc", `ls -a ${host}`, `-get ${secret} ${join(root, "got1")}`, `-get /etc/shadow ${join(root, "got2")}`, `-get leak-abs ${join(root, "got3")}`, `get keep.txt ${join(root, "got4")}`].join("\n") + "\n");
+    writeFileSync(
+      batch,
+      [
+        "ls -a /",
+        "ls -a /etc",
+        `ls -a ${host}`,
+        `-get ${secret} ${join(root, "got1")}`,
+        `-get /etc/shadow ${join(root, "got2")}`,
+        `-get leak-abs ${join(root, "got3")}`,
+        `get keep.txt ${join(root, "got4")}`,
+      ].join("\n") + "\n",
+    );
     const p = Bun.spawn(["sftp", "-b", batch, "-D", wrapper], { stdout: "pipe", stderr: "pipe" });
     const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     const top = host.split("/")[1];
@@ -213,11 +259,22 @@ describe("the sftp-server jail on the host (no guest involved)", () => {
     expect(l.confined).toBe(true);
     expect(l.args.slice(0, 2)).toEqual(["--user", "--map-root-user"]);
     const wrapper = join(root, "jail-wrapper-nobody.sh");
-    writeFileSync(wrapper, `#!/bin/sh\nexec setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups -- ${joinArgv([l.command, ...l.args])}\n`, { mode: 0o700 });
+    writeFileSync(wrapper, `#!/bin/sh\nexec setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups -- ${joinArgv([l.command, ...l.args])}\n`, {
+      mode: 0o700,
+    });
     const up = join(root, "up.txt");
     writeFileSync(up, "from the guest");
     const batch = join(root, "jail-batch-nobody");
-    writeFileSync(batch, [`-get ${outside} ${join(root, "n1")}`, `-get /etc/shadow ${join(root, "n2")}`, `get keep.txt ${join(root, "n3")}`, `put ${up} new.txt`, `-put ${up} ${join(base, "escaped.txt")}`].join("\n") + "\n");
+    writeFileSync(
+      batch,
+      [
+        `-get ${outside} ${join(root, "n1")}`,
+        `-get /etc/shadow ${join(root, "n2")}`,
+        `get keep.txt ${join(root, "n3")}`,
+        `put ${up} new.txt`,
+        `-put ${up} ${join(base, "escaped.txt")}`,
+      ].join("\n") + "\n",
+    );
     const p = Bun.spawn(["sftp", "-b", batch, "-D", wrapper], { stdout: "pipe", stderr: "pipe" });
     const [, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     expect({ code, err: err.includes("Operation not permitted") || err.includes("not found") || err.includes("No such file") }).toEqual({ code: 0, err: true });

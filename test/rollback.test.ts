@@ -16,7 +16,10 @@ mkdirSync(share);
 // Process-edge fault injection: a virtiofsd that fails for sources named "fail-vfsd", and a
 // QEMU that boots without shared memory. Both are the real programs otherwise.
 const vfsdWrapper = join(root, "virtiofsd-wrapper");
-writeFileSync(vfsdWrapper, `#!/bin/sh\ncase "$*" in *fail-vfsd*) echo "virtiofsd: cannot serve this folder (injected failure)" >&2; exit 1;; esac\nexec ${findVirtiofsd()!.path} "$@"\n`);
+writeFileSync(
+  vfsdWrapper,
+  `#!/bin/sh\ncase "$*" in *fail-vfsd*) echo "virtiofsd: cannot serve this folder (injected failure)" >&2; exit 1;; esac\nexec ${findVirtiofsd()!.path} "$@"\n`,
+);
 chmodSync(vfsdWrapper, 0o755);
 const qemuWrapper = join(root, "qemu-noshm");
 writeFileSync(qemuWrapper, `#!/bin/bash\nargs=()\nfor a in "$@"; do args+=("\${a//share=on/share=off}"); done\nexec ${qemuBinary()} "\${args[@]}"\n`);

@@ -24,9 +24,35 @@ beforeAll(async () => {
   const g = await ensureDemoGuest();
   port = await freeLoopbackPort();
   // What a user might type: nothing in it is hotmount's.
-  userArgv = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-m", "384", "-smp", "1", "-nodefaults",
-    "-display", "none", "-no-reboot", "-kernel", g.kernel, "-initrd", g.initrd, "-append", demoGuestAppend(ensureSshKey().publicKeyLine),
-    "-serial", `file:${join(root, "console.log")}`, "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:22`, "-device", "virtio-net-pci,netdev=n0"];
+  userArgv = [
+    "qemu-system-x86_64",
+    "-machine",
+    "q35",
+    "-accel",
+    "tcg",
+    "-cpu",
+    "max",
+    "-m",
+    "384",
+    "-smp",
+    "1",
+    "-nodefaults",
+    "-display",
+    "none",
+    "-no-reboot",
+    "-kernel",
+    g.kernel,
+    "-initrd",
+    g.initrd,
+    "-append",
+    demoGuestAppend(ensureSshKey().publicKeyLine),
+    "-serial",
+    `file:${join(root, "console.log")}`,
+    "-netdev",
+    `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:22`,
+    "-device",
+    "virtio-net-pci,netdev=n0",
+  ];
 }, 300_000);
 
 afterAll(async () => {
@@ -70,7 +96,12 @@ test("no SSH route into the guest is refused: mounting needs one", async () => {
 
 test("hotmount run adopts a plain QEMU command line: virtiofs and 9p hot-mount into it; vm stop ends it", async () => {
   const t0 = performance.now();
-  run = Bun.spawn([...hotmountArgv(), "run", "adopt", "--slots", "4", "--", ...userArgv], { env: { ...process.env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  run = Bun.spawn([...hotmountArgv(), "run", "adopt", "--slots", "4", "--", ...userArgv], {
+    env: { ...process.env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const reader = (async () => {
     for await (const chunk of run!.stderr as ReadableStream<Uint8Array>) runErr += new TextDecoder().decode(chunk);
   })();

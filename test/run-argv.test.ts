@@ -5,8 +5,22 @@ import { HotmountError } from "../src/core/errors.ts";
 import { wrapQemuArgv, type WrapInput } from "../drivers/qemu/qemu-wrap.ts";
 
 const input: WrapInput = { slots: 4, ninePLinks: ["/h/9p/slot0"], qmpSocket: "/h/qmp.sock", memfd: true };
-const base = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "1G", "-smp", "2", "-nodefaults",
-  "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:2222-:22", "-device", "virtio-net-pci,netdev=n0"];
+const base = [
+  "qemu-system-x86_64",
+  "-machine",
+  "q35",
+  "-accel",
+  "tcg",
+  "-m",
+  "1G",
+  "-smp",
+  "2",
+  "-nodefaults",
+  "-netdev",
+  "user,id=n0,hostfwd=tcp:127.0.0.1:2222-:22",
+  "-device",
+  "virtio-net-pci,netdev=n0",
+];
 const values = (a: string[], flag: string) => a.flatMap((x, i) => (x === flag ? [a[i + 1]!] : []));
 
 function refusal(argv: string[], i: Partial<WrapInput> = {}): HotmountError {

@@ -16,8 +16,12 @@ const NINEP_SLOTS = 4;
 const vm = useVm(NAME, ["--slots", "6", "--9p-slots", String(NINEP_SLOTS)]);
 const root = mkdtempSync("/tmp/hmt-trf-");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const { hostDir, add, list, waitFor, ourGuestMounts, guestSshfsPids, sftpServers, guest9pDevices, nothingLeft, snapshotBase } =
-  transportKit(NAME, vm, root, NINEP_SLOTS);
+const { hostDir, add, list, waitFor, ourGuestMounts, guestSshfsPids, sftpServers, guest9pDevices, nothingLeft, snapshotBase } = transportKit(
+  NAME,
+  vm,
+  root,
+  NINEP_SLOTS,
+);
 beforeAll(() => snapshotBase());
 
 describe("reverse-sshfs supervision", () => {
@@ -51,7 +55,10 @@ describe("reverse-sshfs supervision", () => {
   // Twice: a plain drop (sshfs sees EOF, exits and unmounts itself), then a drop while sshfs is
   // stopped, so it outlives its connection with the dead mount still in place: the agent must
   // kill it by pid and lazily unmount before mounting again.
-  test.each([["sshfs running", false], ["sshfs stopped", true]])("an SSH drop under a live mount (%s): marked failed, then re-established by itself", async (_what, stopped) => {
+  test.each([
+    ["sshfs running", false],
+    ["sshfs stopped", true],
+  ])("an SSH drop under a live mount (%s): marked failed, then re-established by itself", async (_what, stopped) => {
     const host = hostDir(`drop-${stopped}`);
     writeFileSync(join(host, "f"), "before\n");
     const m = await add(host, "/mnt/drop", SSHFS, "--writable");
@@ -64,11 +71,16 @@ describe("reverse-sshfs supervision", () => {
     const logBefore = readFileSync(instancePaths(NAME).agentLog, "utf8").length;
     await vm.run(["kill", ppid]);
     const t0 = performance.now();
-    const back = await waitFor("re-established", async () => {
-      const x = (await list()).find((y) => y.id === m.id);
-      const pids = await guestSshfsPids();
-      return x?.state === "ready" && pids.length === 1 && pids[0] !== pid && x;
-    }, 30_000, 200);
+    const back = await waitFor(
+      "re-established",
+      async () => {
+        const x = (await list()).find((y) => y.id === m.id);
+        const pids = await guestSshfsPids();
+        return x?.state === "ready" && pids.length === 1 && pids[0] !== pid && x;
+      },
+      30_000,
+      200,
+    );
     console.error(`[reverse-sshfs] SSH dropped (${_what}): ready again after ${Math.round(ms(t0))} ms`);
     expect(back.error).toBeUndefined();
     const log = readFileSync(instancePaths(NAME).agentLog, "utf8").slice(logBefore);
@@ -143,7 +155,11 @@ describe("9p removal order", () => {
     const m = await add(host, "/mnt/hang", NINEP, "--writable");
     // A umount that never returns (process-edge fault injection): /bin/umount, a link to busybox,
     // becomes a script that sleeps, whichever way the agent runs guest commands (QGA or SSH).
-    await vm.run(["sh", "-c", 'printf "#!/bin/sh\\necho \\$\\$ >> /tmp/hang.pids\\nexec sleep 3600\\n" > /tmp/umount.hang && chmod 755 /tmp/umount.hang && mv /tmp/umount.hang /bin/umount']);
+    await vm.run([
+      "sh",
+      "-c",
+      'printf "#!/bin/sh\\necho \\$\\$ >> /tmp/hang.pids\\nexec sleep 3600\\n" > /tmp/umount.hang && chmod 755 /tmp/umount.hang && mv /tmp/umount.hang /bin/umount',
+    ]);
     try {
       const t0 = performance.now();
       const r = await hm(["mount", "remove", NAME, "/mnt/hang", "--json"]);
@@ -162,7 +178,11 @@ describe("9p removal order", () => {
       const empty = join(instancePaths(NAME).ninePDir, "empty");
       expect(Array.from({ length: NINEP_SLOTS }, (_, n) => readlinkSync(ninePSlotLink(NAME, n))).filter((t) => t !== empty)).toEqual([host]);
     } finally {
-      await vm.run(["sh", "-c", "ln -sf /bin/busybox /bin/umount; for p in $(cat /tmp/hang.pids 2>/dev/null); do kill $p 2>/dev/null; done; rm -f /tmp/hang.pids"]);
+      await vm.run([
+        "sh",
+        "-c",
+        "ln -sf /bin/busybox /bin/umount; for p in $(cat /tmp/hang.pids 2>/dev/null); do kill $p 2>/dev/null; done; rm -f /tmp/hang.pids",
+      ]);
       expect(await vm.run(["readlink", "/bin/umount"])).toBe("/bin/busybox\n");
     }
     await hmOk(["mount", "remove", NAME, "/mnt/hang"]);

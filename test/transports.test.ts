@@ -17,14 +17,26 @@ const NINEP_SLOTS = 4;
 const vm = useVm(NAME, ["--slots", "6", "--9p-slots", String(NINEP_SLOTS)]);
 const root = mkdtempSync("/tmp/hmt-tr-");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const { hostDir, add, list, waitFor, guestMounts, sftpServers, guest9pDevices, hostShas, guestShas, nothingLeft, snapshotBase } =
-  transportKit(NAME, vm, root, NINEP_SLOTS);
+const { hostDir, add, list, waitFor, guestMounts, sftpServers, guest9pDevices, hostShas, guestShas, nothingLeft, snapshotBase } = transportKit(
+  NAME,
+  vm,
+  root,
+  NINEP_SLOTS,
+);
 beforeAll(() => snapshotBase());
 
 describe("the options, as argv", () => {
   test("9p: 9p2000.L, msize 512000, cache=none, ro unless writable", () => {
-    expect(guestMountArgv({ type: "9p", tag: "hm1", mountPoint: "/mnt/a b", writable: false })).toEqual(
-      ["mount", "-t", "9p", "-o", "trans=virtio,version=9p2000.L,msize=512000,cache=none,ro", "--", "hm1", "/mnt/a b"]);
+    expect(guestMountArgv({ type: "9p", tag: "hm1", mountPoint: "/mnt/a b", writable: false })).toEqual([
+      "mount",
+      "-t",
+      "9p",
+      "-o",
+      "trans=virtio,version=9p2000.L,msize=512000,cache=none,ro",
+      "--",
+      "hm1",
+      "/mnt/a b",
+    ]);
   });
   test("reverse-sshfs: passive, host uids, kernel permission checks, 1 s caches; sftp-server -R when read-only", () => {
     const a = reverseSshfsArgv("/h/x,y", "/mnt/x", false);
@@ -54,7 +66,7 @@ describe.each(KINDS)("$type", (k) => {
     expect(gm?.opts).toMatch(/^rw,/);
 
     const phases: string[] = [];
-    const phase = async <T,>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
       const t = performance.now();
       const v = await fn();
       phases.push(`${name} ${(ms(t) / 1000).toFixed(1)} s`);
@@ -72,10 +84,25 @@ describe.each(KINDS)("$type", (k) => {
     const guestBig = (await vm.run(["sha256sum", "/tmp/big.bin"])).split(" ")[0]!;
     await phase("write 8 MiB", () => vm.run(["sh", "-c", 'cp /tmp/big.bin "$1/from-guest.bin" && sync && rm /tmp/big.bin', "sh", mp]));
     expect(sha(readFileSync(join(host, "from-guest.bin")))).toBe(guestBig);
-    await vm.run(["sh", "-c", "rm -rf /tmp/gsmall && mkdir /tmp/gsmall && cd /tmp/gsmall && awk 'BEGIN { srand(); for (i = 0; i < 1000; i++) { n = 1 + (i * 7) % 60; s = \"\"; for (j = 0; j < n; j++) s = s sprintf(\"%.15f\\n\", rand()); f = \"g\" i; printf \"%s\", s > f; close(f) } }'"]);
+    await vm.run([
+      "sh",
+      "-c",
+      'rm -rf /tmp/gsmall && mkdir /tmp/gsmall && cd /tmp/gsmall && awk \'BEGIN { srand(); for (i = 0; i < 1000; i++) { n = 1 + (i * 7) % 60; s = ""; for (j = 0; j < n; j++) s = s sprintf("%.15f\\n", rand()); f = "g" i; printf "%s", s > f; close(f) } }\'',
+    ]);
     const made = await guestShas("/tmp/gsmall");
     expect(made.length).toBe(1000);
-    await phase("write 1000 files", () => vm.run(["sh", "-c", `mkdir "$1/gsmall" && cd /tmp/gsmall && ls | xargs -P 4 -n 50 sh -c 'cp -- "$@" "$0"' "$1/gsmall" && sync && rm -rf /tmp/gsmall`, "sh", mp], 600_000));
+    await phase("write 1000 files", () =>
+      vm.run(
+        [
+          "sh",
+          "-c",
+          `mkdir "$1/gsmall" && cd /tmp/gsmall && ls | xargs -P 4 -n 50 sh -c 'cp -- "$@" "$0"' "$1/gsmall" && sync && rm -rf /tmp/gsmall`,
+          "sh",
+          mp,
+        ],
+        600_000,
+      ),
+    );
     expect(hostShas(join(host, "gsmall"))).toEqual(made);
     console.error(`[${k.type}] ${phases.join(", ")}`);
 
@@ -87,7 +114,12 @@ describe.each(KINDS)("$type", (k) => {
     appendFileSync(join(host, "edit"), "v2 is longer\n");
     writeFileSync(join(host, "late"), "late\n");
     const t0 = performance.now();
-    await waitFor("the host edit in the guest", async () => (await vm.exec(["cat", `${mp}/edit`, `${mp}/late`])).stdout === "v1\nv2 is longer\nlate\n", 2500, 100);
+    await waitFor(
+      "the host edit in the guest",
+      async () => (await vm.exec(["cat", `${mp}/edit`, `${mp}/late`])).stdout === "v1\nv2 is longer\nlate\n",
+      2500,
+      100,
+    );
     console.error(`[${k.type}] host edit visible in the guest after ${Math.round(ms(t0))} ms`);
     await hmOk(["mount", "remove", NAME, mp]);
   }, 900_000);
@@ -173,7 +205,9 @@ describe.each(KINDS)("$type", (k) => {
     let t0 = performance.now();
     await hmOk(["mount", "list", NAME]);
     const cli = ms(t0);
-    console.error(`[${k.type}] 30 cycles through the CLI: add median ${median(adds).toFixed(0)} ms (max ${Math.max(...adds).toFixed(0)}), remove median ${median(removes).toFixed(0)} ms (max ${Math.max(...removes).toFixed(0)}); a bare \`mount list\` takes ${cli.toFixed(0)} ms`);
+    console.error(
+      `[${k.type}] 30 cycles through the CLI: add median ${median(adds).toFixed(0)} ms (max ${Math.max(...adds).toFixed(0)}), remove median ${median(removes).toFixed(0)} ms (max ${Math.max(...removes).toFixed(0)}); a bare \`mount list\` takes ${cli.toFixed(0)} ms`,
+    );
     expect((await vm.exec(["test", "-e", "/mnt/cyc"])).code).not.toBe(0);
     await nothingLeft();
   }, 600_000);
@@ -197,4 +231,3 @@ describe.each(KINDS)("$type", (k) => {
     await nothingLeft();
   });
 });
-

@@ -44,11 +44,14 @@ describe("writable virtiofs mount", () => {
     // host → guest
     expect((await vm.run(["sha256sum", "/mnt/rw/big.bin"])).split(" ")[0]).toBe(sha(big));
     const guestList = await vm.sh("cd /mnt/rw/small && sha256sum f* | sort");
-    const hostList = (await Bun.$`cd ${join(host, "small")} && sha256sum f* | sort`.text());
+    const hostList = await Bun.$`cd ${join(host, "small")} && sha256sum f* | sort`.text();
     expect(guestList).toBe(hostList);
 
     // guest → host
-    await vm.sh("dd if=/dev/urandom of=/mnt/rw/from-guest.bin bs=1M count=64 2>/dev/null && mkdir /mnt/rw/gsmall && cd /mnt/rw/gsmall && i=0; while [ $i -lt 1000 ]; do head -c $((i % 2000 + 1)) /dev/urandom > g$i; i=$((i+1)); done; sync", 300_000);
+    await vm.sh(
+      "dd if=/dev/urandom of=/mnt/rw/from-guest.bin bs=1M count=64 2>/dev/null && mkdir /mnt/rw/gsmall && cd /mnt/rw/gsmall && i=0; while [ $i -lt 1000 ]; do head -c $((i % 2000 + 1)) /dev/urandom > g$i; i=$((i+1)); done; sync",
+      300_000,
+    );
     const guestBig = (await vm.run(["sha256sum", "/mnt/rw/from-guest.bin"])).split(" ")[0];
     expect(sha(readFileSync(join(host, "from-guest.bin")))).toBe(guestBig!);
     const g2 = await vm.sh("cd /mnt/rw/gsmall && sha256sum g* | sort");
@@ -129,7 +132,9 @@ describe("remove while busy", () => {
     const host = dir("busy");
     await add(host, "/mnt/busy", "--writable");
     // A guest process writes, fsyncs, and keeps the file open.
-    await vm.sh("dd if=/dev/urandom of=/mnt/busy/data bs=64k count=16 conv=fsync 2>/dev/null; sha256sum /mnt/busy/data > /root/busy.sum; (exec 3</mnt/busy/data; sleep 600) </dev/null >/dev/null 2>&1 &");
+    await vm.sh(
+      "dd if=/dev/urandom of=/mnt/busy/data bs=64k count=16 conv=fsync 2>/dev/null; sha256sum /mnt/busy/data > /root/busy.sum; (exec 3</mnt/busy/data; sleep 600) </dev/null >/dev/null 2>&1 &",
+    );
     const r = await hm(["mount", "remove", NAME, "/mnt/busy", "--json"]);
     expect(r.code).toBe(9);
     expect(r.json().error.code).toBe("MOUNT_BUSY");

@@ -41,7 +41,10 @@ async function instance(name: string) {
 
 /** bootpd's format, MAC with leading zeros dropped as bootpd writes it. */
 function lease(name: string, ip = "127.0.0.1") {
-  const mac = macForInstance(name).split(":").map((o) => o.replace(/^0/, "")).join(":");
+  const mac = macForInstance(name)
+    .split(":")
+    .map((o) => o.replace(/^0/, ""))
+    .join(":");
   return `{\n\tname=${name}\n\tip_address=${ip}\n\thw_address=1,${mac}\n\tlease=0x70000000\n}\n`;
 }
 
@@ -107,7 +110,13 @@ describe("VZ driver against the test double", () => {
     expect(devB.tag).toBe("hotmount-1");
     expect(machine.getShare(1)).toEqual({ path: b, readOnly: true });
     expect(await hp.capacity()).toEqual({ total: 2, used: 2 });
-    expect(await hp.inventory()).toEqual({ devices: [{ id: "m-a", slot: "vz-fs0" }, { id: "m-b", slot: "vz-fs1" }], backends: [] });
+    expect(await hp.inventory()).toEqual({
+      devices: [
+        { id: "m-a", slot: "vz-fs0" },
+        { id: "m-b", slot: "vz-fs1" },
+      ],
+      backends: [],
+    });
 
     const code = async (p: Promise<unknown>) => ((await p.catch((e) => e)) as { code: string }).code;
     expect(await code(hp.plug({ id: "m-c", type: "virtiofs", hostPath: a, writable: false }, noProgress))).toBe("NO_FREE_SLOT");
@@ -145,7 +154,9 @@ describe("VZ driver against the test double", () => {
 
   test("no DHCP lease in time: TIMEOUT, and nothing left behind", async () => {
     const cfg = await instance("vz-nolease");
-    const e = await driver({ bootTimeoutMs: 600 }).start(cfg, noProgress).catch((x) => x);
+    const e = await driver({ bootTimeoutMs: 600 })
+      .start(cfg, noProgress)
+      .catch((x) => x);
     expect(e.code).toBe("TIMEOUT");
     expect(e.message).toContain("got no DHCP lease");
     expect(hostedVm("vz-nolease")).toBeUndefined();
@@ -158,7 +169,9 @@ describe("VZ driver against the test double", () => {
     let made: VzMachine | undefined;
     const spy = Object.create(lib) as VzLib;
     spy.create = (c) => (made = lib.create(c));
-    const start = driver({ loadLib: async () => spy, bootTimeoutMs: 10_000 }).start(cfg, noProgress).catch((x) => x);
+    const start = driver({ loadLib: async () => spy, bootTimeoutMs: 10_000 })
+      .start(cfg, noProgress)
+      .catch((x) => x);
     await Bun.sleep(200);
     td.guestPoweroff(made!.handle);
     const e = await start;

@@ -50,7 +50,7 @@ function make(over: Partial<VzVmConfig> = {}): VzMachine {
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "hm-vz-ffi-"));
-  placeholder = join(dir, "empty dir \"quoted\" ü");
+  placeholder = join(dir, 'empty dir "quoted" ü');
   mkdirSync(placeholder);
 });
 afterAll(() => {

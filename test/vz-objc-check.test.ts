@@ -70,7 +70,8 @@ describe("one ABI, three places: C header, ffi/vz.ts, test double", () => {
 
   test("every ObjC entry point implements a header declaration with the same signature", () => {
     const objc = readFileSync(join(repo, "ffi/vz/src/hm-vz-machine.m"), "utf8");
-    const norm = (s: string) => s.replace(/\b(config_json|json|timeout_ms|timeoutMs|buf_len|bufLen|read_only|readOnly|cpath|path|h|vm|index|port|buf|out)\b/g, "_").replace(/\s+/g, " ");
+    const norm = (s: string) =>
+      s.replace(/\b(config_json|json|timeout_ms|timeoutMs|buf_len|bufLen|read_only|readOnly|cpath|path|h|vm|index|port|buf|out)\b/g, "_").replace(/\s+/g, " ");
     for (const name of exported) {
       const decl = new RegExp(`HM_VZ_EXPORT ([^;]*\\b${name}\\([^)]*\\));`).exec(header)?.[1];
       const impl = new RegExp(`^([\\w ]+\\*?\\s*${name}\\([^)]*\\)) \\{`, "m").exec(objc)?.[1];

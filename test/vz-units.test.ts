@@ -111,7 +111,15 @@ describe("VM config from an InstanceConfig", () => {
 
   test("VZ states map onto instance states", () => {
     expect(["running", "paused", "starting", "resuming", "stopping", "pausing", "stopped", "error", "unknown"].map(toInstanceState)).toEqual([
-      "running", "running", "starting", "starting", "stopping", "stopping", "stopped", "broken", "broken",
+      "running",
+      "running",
+      "starting",
+      "starting",
+      "stopping",
+      "stopping",
+      "stopped",
+      "broken",
+      "broken",
     ]);
   });
 });

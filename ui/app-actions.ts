@@ -38,7 +38,8 @@ export interface AppActions {
 export function createActions(d: ActionDeps): AppActions {
   let nextTask = 1;
   const info = (text: string) => d.dispatch({ type: "notice", notice: { kind: "info", text, at: d.clock() } });
-  const fail = (text: string, hint?: string) => d.dispatch({ type: "notice", notice: hint ? { kind: "error", text, hint, at: d.clock() } : { kind: "error", text, at: d.clock() } });
+  const fail = (text: string, hint?: string) =>
+    d.dispatch({ type: "notice", notice: hint ? { kind: "error", text, hint, at: d.clock() } : { kind: "error", text, at: d.clock() } });
   const failWith = (e: unknown) => {
     const v = toErrorView(e);
     fail(v.message, v.hint);
@@ -183,20 +184,29 @@ export function createActions(d: ActionDeps): AppActions {
   function run(intent: MainIntent): void {
     const s = d.getState();
     switch (intent) {
-      case "quit": return d.exit();
-      case "help": return d.dispatch({ type: "modal/open", modal: { kind: "help" } });
+      case "quit":
+        return d.exit();
+      case "help":
+        return d.dispatch({ type: "modal/open", modal: { kind: "help" } });
       case "refresh":
         d.dispatch({ type: "notice", notice: null });
         return d.refresh();
-      case "add": return openAdd();
+      case "add":
+        return openAdd();
       case "remove":
         return s.focus === "mounts" ? openRemove() : fail("Select a mount to remove.", "Press Enter or Tab to go to the mounts pane, then d.");
-      case "start": return void start();
-      case "stop": return askStop();
-      case "log": return openLog();
-      case "switch-pane": return d.dispatch({ type: "focus", focus: s.focus === "instances" ? "mounts" : "instances" });
-      case "to-instances": return d.dispatch({ type: "focus", focus: "instances" });
-      case "to-mounts": return d.dispatch({ type: "focus", focus: "mounts" });
+      case "start":
+        return void start();
+      case "stop":
+        return askStop();
+      case "log":
+        return openLog();
+      case "switch-pane":
+        return d.dispatch({ type: "focus", focus: s.focus === "instances" ? "mounts" : "instances" });
+      case "to-instances":
+        return d.dispatch({ type: "focus", focus: "instances" });
+      case "to-mounts":
+        return d.dispatch({ type: "focus", focus: "mounts" });
       case "back":
         if (s.notice) return d.dispatch({ type: "notice", notice: null });
         return d.dispatch({ type: "focus", focus: "instances" });

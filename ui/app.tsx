@@ -74,7 +74,9 @@ export function App({ client, pollMs = 1000, size, clock = Date.now, readDir = n
     return (
       <Box width={columns} height={rows} flexDirection="column">
         <Text wrap="wrap">{`Terminal too small: ${columns}x${rows}. hotmount needs at least ${MIN_COLUMNS}x${MIN_ROWS}.`}</Text>
-        <Text dimColor wrap="wrap">{"Enlarge it, or press q to quit."}</Text>
+        <Text dimColor wrap="wrap">
+          {"Enlarge it, or press q to quit."}
+        </Text>
       </Box>
     );
   }
@@ -89,7 +91,15 @@ export function App({ client, pollMs = 1000, size, clock = Date.now, readDir = n
   } else {
     lower = (
       <>
-        <MountsPane state={state.mounts} instance={inst} focused={state.focus === "mounts"} width={columns} rows={layout.lowerRows} now={state.now} home={home} />
+        <MountsPane
+          state={state.mounts}
+          instance={inst}
+          focused={state.focus === "mounts"}
+          width={columns}
+          rows={layout.lowerRows}
+          now={state.now}
+          home={home}
+        />
         <MountDetail mount={selectedMount(state.mounts)} width={columns} />
       </>
     );

@@ -18,7 +18,9 @@ export interface TuiOptions {
  */
 export async function runTui(client: HotmountClient, opts: TuiOptions = {}): Promise<void> {
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
-    throw new HotmountError("USAGE", "The interactive TUI needs a terminal.", { hint: "Run hotmount --help for the commands, or use --json output in scripts." });
+    throw new HotmountError("USAGE", "The interactive TUI needs a terminal.", {
+      hint: "Run hotmount --help for the commands, or use --json output in scripts.",
+    });
   }
   const app = render(<App client={client} pollMs={opts.pollMs ?? 1000} />, {
     alternateScreen: true,

@@ -26,9 +26,9 @@ function Row({ inst, w, selected, focused }: { inst: InstanceSummary; w: number[
   const [m, name, driver, state, accel, mounts, slots, transports] = w as [number, number, number, number, number, number, number, number];
   return (
     <Text wrap="truncate-end" inverse={selected && focused} bold={selected}>
-      {fit(selected ? "›" : " ", m)} {fit(inst.name, name)} {fit(inst.driver, driver)}{" "}
-      <Text color={STATE_COLORS[inst.state]}>{fit(inst.state, state)}</Text> {fit(inst.accel ?? "-", accel)} {fit(String(inst.mounts), mounts)}{" "}
-      {fit(`${inst.slots.used}/${inst.slots.total}`, slots)} {fit(availableTransports(inst.transports), transports)}
+      {fit(selected ? "›" : " ", m)} {fit(inst.name, name)} {fit(inst.driver, driver)} <Text color={STATE_COLORS[inst.state]}>{fit(inst.state, state)}</Text>{" "}
+      {fit(inst.accel ?? "-", accel)} {fit(String(inst.mounts), mounts)} {fit(`${inst.slots.used}/${inst.slots.total}`, slots)}{" "}
+      {fit(availableTransports(inst.transports), transports)}
     </Text>
   );
 }
@@ -55,7 +55,12 @@ export function InstancesPane({ state, focused, width, rows }: InstancesPaneProp
         {header}
       </Text>
       {!state.loaded ? <Text dimColor> Loading instances…</Text> : null}
-      {state.loaded && state.items.length === 0 ? <Text dimColor wrap="truncate-end"> No instances yet. Start one with: hotmount vm start NAME</Text> : null}
+      {state.loaded && state.items.length === 0 ? (
+        <Text dimColor wrap="truncate-end">
+          {" "}
+          No instances yet. Start one with: hotmount vm start NAME
+        </Text>
+      ) : null}
       {shown.map((inst) => (
         <Row key={inst.name} inst={inst} w={w} selected={inst.name === state.selected} focused={focused} />
       ))}

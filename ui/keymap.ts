@@ -70,11 +70,21 @@ export function footerKeys(s: AppState): KeyHint[] {
         { keys: "Esc", label: "cancel" },
       ];
     case "remove":
-      if (s.modal.confirm.phase === "busy") return [{ keys: "f", label: "force (lazy unmount)" }, { keys: "Esc", label: "keep it" }];
+      if (s.modal.confirm.phase === "busy")
+        return [
+          { keys: "f", label: "force (lazy unmount)" },
+          { keys: "Esc", label: "keep it" },
+        ];
       if (s.modal.confirm.phase === "working") return [{ keys: "", label: "removing…" }];
-      return [{ keys: "y/Enter", label: "remove" }, { keys: "n/Esc", label: "cancel" }];
+      return [
+        { keys: "y/Enter", label: "remove" },
+        { keys: "n/Esc", label: "cancel" },
+      ];
     case "stop":
-      return [{ keys: "y/Enter", label: "stop the VM" }, { keys: "n/Esc", label: "cancel" }];
+      return [
+        { keys: "y/Enter", label: "stop the VM" },
+        { keys: "n/Esc", label: "cancel" },
+      ];
     case "log":
       return [
         { keys: "↑↓ PgUp PgDn", label: "scroll" },
@@ -86,7 +96,26 @@ export function footerKeys(s: AppState): KeyHint[] {
       break;
   }
   if (s.focus === "mounts") {
-    return [NAV, { keys: "a", label: "add" }, { keys: "d", label: "remove" }, { keys: "Esc", label: "instances" }, { keys: "l", label: "log" }, { keys: "r", label: "refresh" }, HELP, QUIT];
+    return [
+      NAV,
+      { keys: "a", label: "add" },
+      { keys: "d", label: "remove" },
+      { keys: "Esc", label: "instances" },
+      { keys: "l", label: "log" },
+      { keys: "r", label: "refresh" },
+      HELP,
+      QUIT,
+    ];
   }
-  return [NAV, { keys: "Enter", label: "mounts" }, { keys: "a", label: "add" }, { keys: "s", label: "start" }, { keys: "x", label: "stop" }, { keys: "l", label: "log" }, { keys: "r", label: "refresh" }, HELP, QUIT];
+  return [
+    NAV,
+    { keys: "Enter", label: "mounts" },
+    { keys: "a", label: "add" },
+    { keys: "s", label: "start" },
+    { keys: "x", label: "stop" },
+    { keys: "l", label: "log" },
+    { keys: "r", label: "refresh" },
+    HELP,
+    QUIT,
+  ];
 }

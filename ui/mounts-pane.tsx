@@ -79,7 +79,13 @@ export function MountDetail({ mount, width }: { mount: Mount | undefined; width:
       </Box>
     );
   }
-  const bits = [mount.id, mount.type, mount.tag ? `tag ${mount.tag}` : "", mount.slot ? `slot ${mount.slot}` : "", mount.persist ? "persists across restarts" : ""].filter(Boolean);
+  const bits = [
+    mount.id,
+    mount.type,
+    mount.tag ? `tag ${mount.tag}` : "",
+    mount.slot ? `slot ${mount.slot}` : "",
+    mount.persist ? "persists across restarts" : "",
+  ].filter(Boolean);
   return (
     <Box height={1} width={width} flexShrink={0}>
       <Text wrap="truncate-end" dimColor>{` ${truncate(`${mount.hostPath} → ${mount.mountPoint} · ${bits.join(" · ")}`, width - 2)}`}</Text>

@@ -13,7 +13,8 @@ interface Line {
 }
 
 function currentLine(s: AppState): Line | null {
-  if (s.notice) return { color: s.notice.kind === "error" ? "red" : "green", mark: s.notice.kind === "error" ? "✗" : "✓", text: s.notice.text, hint: s.notice.hint };
+  if (s.notice)
+    return { color: s.notice.kind === "error" ? "red" : "green", mark: s.notice.kind === "error" ? "✗" : "✓", text: s.notice.text, hint: s.notice.hint };
   if (s.pollError) return { color: "red", mark: "✗", text: `Cannot list instances: ${s.pollError.message}`, hint: s.pollError.hint };
   return null;
 }

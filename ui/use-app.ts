@@ -11,19 +11,7 @@ import { handleInstancesPaneKey } from "./use-instances-pane.ts";
 import { handleMountsPaneKey } from "./use-mounts-pane.ts";
 import { handleRemoveConfirmKey } from "./use-remove-confirm.ts";
 
-export type MainIntent =
-  | "quit"
-  | "help"
-  | "refresh"
-  | "add"
-  | "remove"
-  | "start"
-  | "stop"
-  | "log"
-  | "switch-pane"
-  | "to-instances"
-  | "to-mounts"
-  | "back";
+export type MainIntent = "quit" | "help" | "refresh" | "add" | "remove" | "start" | "stop" | "log" | "switch-pane" | "to-instances" | "to-mounts" | "back";
 
 export function mainIntent(input: string, key: Key, s: AppState): MainIntent | null {
   if (key.tab) return "switch-pane";
@@ -31,15 +19,23 @@ export function mainIntent(input: string, key: Key, s: AppState): MainIntent | n
   if (key.rightArrow) return "to-mounts";
   if (key.escape) return "back";
   switch (input) {
-    case "q": return "quit";
-    case "?": return "help";
-    case "r": return "refresh";
-    case "a": return "add";
-    case "s": return "start";
-    case "x": return "stop";
-    case "l": return "log";
+    case "q":
+      return "quit";
+    case "?":
+      return "help";
+    case "r":
+      return "refresh";
+    case "a":
+      return "add";
+    case "s":
+      return "start";
+    case "x":
+      return "stop";
+    case "l":
+      return "log";
     // Delete and d belong to the mounts pane; from the instances pane they say what to do.
-    case "d": return s.focus === "instances" ? "remove" : null;
+    case "d":
+      return s.focus === "instances" ? "remove" : null;
   }
   return null;
 }
@@ -80,7 +76,9 @@ export function routeKey(input: string, key: Key, d: RouterDeps): void {
   }
   const rows = d.rows();
   const handled =
-    s.focus === "instances" ? handleInstancesPaneKey(input, key, rows.instances, d.dispatch) : handleMountsPaneKey(input, key, rows.mounts, d.dispatch, a.openRemove);
+    s.focus === "instances"
+      ? handleInstancesPaneKey(input, key, rows.instances, d.dispatch)
+      : handleMountsPaneKey(input, key, rows.mounts, d.dispatch, a.openRemove);
   if (handled) return;
   const intent = mainIntent(input, key, s);
   if (intent) a.run(intent);

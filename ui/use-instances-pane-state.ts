@@ -10,9 +10,7 @@ export interface InstancesState {
 }
 
 export type InstancesAction =
-  | { type: "instances/loaded"; items: InstanceSummary[] }
-  | { type: "instances/move"; delta: number }
-  | { type: "instances/select"; name: string };
+  { type: "instances/loaded"; items: InstanceSummary[] } | { type: "instances/move"; delta: number } | { type: "instances/select"; name: string };
 
 export const initialInstancesState: InstancesState = { items: [], selected: null, loaded: false };
 
@@ -21,11 +19,22 @@ export function instancesReducer(state: InstancesState, action: InstancesAction)
     case "instances/loaded": {
       // Sorted by name so rows never reorder between polls.
       const items = [...action.items].sort((a, b) => a.name.localeCompare(b.name));
-      const selected = reconcileSelection(state.items.map((i) => i.name), items.map((i) => i.name), state.selected);
+      const selected = reconcileSelection(
+        state.items.map((i) => i.name),
+        items.map((i) => i.name),
+        state.selected,
+      );
       return { items, selected, loaded: true };
     }
     case "instances/move":
-      return { ...state, selected: moveSelection(state.items.map((i) => i.name), state.selected, action.delta) };
+      return {
+        ...state,
+        selected: moveSelection(
+          state.items.map((i) => i.name),
+          state.selected,
+          action.delta,
+        ),
+      };
     case "instances/select":
       return state.items.some((i) => i.name === action.name) ? { ...state, selected: action.name } : state;
   }

@@ -24,7 +24,11 @@ export type MountsAction =
 export const initialMountsState: MountsState = { instance: null, items: [], selected: null, loaded: false, error: null };
 
 function withItems(state: MountsState, items: Mount[]): MountsState {
-  const selected = reconcileSelection(state.items.map((m) => m.id), items.map((m) => m.id), state.selected);
+  const selected = reconcileSelection(
+    state.items.map((m) => m.id),
+    items.map((m) => m.id),
+    state.selected,
+  );
   return { ...state, items, selected };
 }
 
@@ -40,7 +44,14 @@ export function mountsReducer(state: MountsState, action: MountsAction): MountsS
       if (action.instance !== state.instance) return state;
       return { ...state, loaded: true, error: action.error };
     case "mounts/move":
-      return { ...state, selected: moveSelection(state.items.map((m) => m.id), state.selected, action.delta) };
+      return {
+        ...state,
+        selected: moveSelection(
+          state.items.map((m) => m.id),
+          state.selected,
+          action.delta,
+        ),
+      };
     case "mounts/upsert": {
       if (action.mount.instance !== state.instance) return state;
       const at = state.items.findIndex((m) => m.id === action.mount.id);
@@ -51,7 +62,10 @@ export function mountsReducer(state: MountsState, action: MountsAction): MountsS
     case "mounts/mark-removing":
       return { ...state, items: state.items.map((m) => (m.id === action.id ? { ...m, state: "removing" } : m)) };
     case "mounts/removed":
-      return withItems(state, state.items.filter((m) => m.id !== action.id));
+      return withItems(
+        state,
+        state.items.filter((m) => m.id !== action.id),
+      );
   }
 }
 

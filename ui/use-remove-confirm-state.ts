@@ -14,9 +14,7 @@ export interface RemoveConfirmState {
   error: ErrorView | null;
 }
 
-export type RemoveConfirmAction =
-  | { type: "remove/start"; force: boolean }
-  | { type: "remove/failed"; error: ErrorView };
+export type RemoveConfirmAction = { type: "remove/start"; force: boolean } | { type: "remove/failed"; error: ErrorView };
 
 export function createRemoveConfirmState(instance: string, mount: RemoveConfirmState["mount"]): RemoveConfirmState {
   return { instance, mount, phase: "confirm", force: false, error: null };

@@ -12,16 +12,26 @@ export function textEditFromKey(input: string, key: Key): TextEdit | null {
   if (key.delete) return { kind: "delete" };
   if (key.ctrl) {
     switch (input) {
-      case "a": return { kind: "home" };
-      case "e": return { kind: "end" };
-      case "b": return { kind: "left" };
-      case "f": return { kind: "right" };
-      case "u": return { kind: "kill-start" };
-      case "k": return { kind: "kill-end" };
-      case "w": return { kind: "kill-word" };
-      case "h": return { kind: "backspace" };
-      case "d": return { kind: "delete" };
-      default: return null;
+      case "a":
+        return { kind: "home" };
+      case "e":
+        return { kind: "end" };
+      case "b":
+        return { kind: "left" };
+      case "f":
+        return { kind: "right" };
+      case "u":
+        return { kind: "kill-start" };
+      case "k":
+        return { kind: "kill-end" };
+      case "w":
+        return { kind: "kill-word" };
+      case "h":
+        return { kind: "backspace" };
+      case "d":
+        return { kind: "delete" };
+      default:
+        return null;
     }
   }
   if (key.meta || key.escape || key.return || key.tab || key.upArrow || key.downArrow || key.pageUp || key.pageDown) return null;

@@ -29,9 +29,13 @@ export const limaDriver: Driver = {
   async stop(cfg) {
     // Reached after the agent removed every mount and exited: the VM itself is Lima's.
     const n = limaInstanceByHmName(cfg.name)?.limaName ?? cfg.name;
-    throw new HotmountError("UNSUPPORTED", `hotmount removed its mounts from Lima instance "${n}" and detached; the VM itself belongs to Lima and keeps running`, {
-      hint: `Stop the VM with \`limactl stop ${n}\`.`,
-    });
+    throw new HotmountError(
+      "UNSUPPORTED",
+      `hotmount removed its mounts from Lima instance "${n}" and detached; the VM itself belongs to Lima and keeps running`,
+      {
+        hint: `Stop the VM with \`limactl stop ${n}\`.`,
+      },
+    );
   },
   openSession: openLimaSession,
 };

@@ -105,17 +105,27 @@ export function readLimaInstance(dir: string): LimaInstance | null {
   const haPid = livePidFrom(join(dir, LIMA_FILES.haPid), null);
   const state: LimaState = vmPid ? "running" : haPid ? "starting" : "stopped";
   return {
-    limaName, dir, hmName: hmNameFor(limaName), vmType, arch: y.arch && y.arch !== "default" ? y.arch : hostArch(), mountType,
+    limaName,
+    dir,
+    hmName: hmNameFor(limaName),
+    vmType,
+    arch: y.arch && y.arch !== "default" ? y.arch : hostArch(),
+    mountType,
     cpus: typeof y.cpus === "number" && y.cpus > 0 ? y.cpus : 4,
     memoryMiB: (typeof y.memory === "string" && parseSizeMiB(y.memory.replace(/i?B$/i, ""))) || 4096,
-    ssh: limaSshTarget(join(dir, LIMA_FILES.sshConfig), limaName), vmPid, haPid, state,
+    ssh: limaSshTarget(join(dir, LIMA_FILES.sshConfig), limaName),
+    vmPid,
+    haPid,
+    state,
   };
 }
 
 export function listLimaInstances(home = limaHome()): LimaInstance[] {
   let names: string[] = [];
   try {
-    names = readdirSync(home).filter((n) => !isLimaReservedName(n)).sort();
+    names = readdirSync(home)
+      .filter((n) => !isLimaReservedName(n))
+      .sort();
   } catch {
     return [];
   }

@@ -17,24 +17,36 @@ export function notHotPluggable(inst: LimaInstance, marker: WrapMarker | null): 
   const howTo = `Restart it through hotmount's QEMU wrapper: \`limactl stop ${n}\`, \`hotmount qemu-wrap --install\` (prints the line to use), then \`${envVar}=<that path> limactl start ${n}\`.`;
   const now = "Or mount now with --type reverse-sshfs (needs sshfs in the guest).";
   if (inst.vmType !== "qemu") {
-    return new HotmountError("UNSUPPORTED", `Lima instance "${n}" runs on vmType ${inst.vmType}, not QEMU: hotmount can hot-plug virtiofs and 9p devices only into Lima's QEMU instances`, {
-      hint: `Use --type reverse-sshfs. For virtiofs, create the instance with \`limactl create --vm-type=qemu\` and start it through the wrapper (docs/lima.md).`,
-      details: { missing: ["qemu"], vmType: inst.vmType },
-    });
+    return new HotmountError(
+      "UNSUPPORTED",
+      `Lima instance "${n}" runs on vmType ${inst.vmType}, not QEMU: hotmount can hot-plug virtiofs and 9p devices only into Lima's QEMU instances`,
+      {
+        hint: `Use --type reverse-sshfs. For virtiofs, create the instance with \`limactl create --vm-type=qemu\` and start it through the wrapper (docs/lima.md).`,
+        details: { missing: ["qemu"], vmType: inst.vmType },
+      },
+    );
   }
   if (marker?.conflict) {
-    return new HotmountError("UNSUPPORTED", `hotmount's QEMU wrapper ran for Lima instance "${n}" but could not add hot-plug capacity: ${marker.conflict.message}`, {
-      hint: `${marker.conflict.hint} ${now}`.trim(),
-      details: { missing: ["root-ports", "qmp", "9p-slots"], conflict: marker.conflict.message },
-    });
+    return new HotmountError(
+      "UNSUPPORTED",
+      `hotmount's QEMU wrapper ran for Lima instance "${n}" but could not add hot-plug capacity: ${marker.conflict.message}`,
+      {
+        hint: `${marker.conflict.hint} ${now}`.trim(),
+        details: { missing: ["root-ports", "qmp", "9p-slots"], conflict: marker.conflict.message },
+      },
+    );
   }
   const missing = ["spare PCIe root ports", "reserved 9p backends", "a QMP monitor for hotmount"];
   if (inst.mountType !== "virtiofs") missing.push("shared guest RAM");
   const list = `${missing.slice(0, -1).join(", ")} and ${missing.at(-1)}`;
-  return new HotmountError("UNSUPPORTED", `Lima instance "${n}" was not started through hotmount's QEMU wrapper, so its QEMU lacks what hot-plugging virtiofs and 9p needs: ${list}`, {
-    hint: `${howTo} ${now}`,
-    details: { missing: missing, envVar },
-  });
+  return new HotmountError(
+    "UNSUPPORTED",
+    `Lima instance "${n}" was not started through hotmount's QEMU wrapper, so its QEMU lacks what hot-plugging virtiofs and 9p needs: ${list}`,
+    {
+      hint: `${howTo} ${now}`,
+      details: { missing: missing, envVar },
+    },
+  );
 }
 
 /** What `vm list` and the agent report for a Lima instance. */
@@ -45,7 +57,9 @@ export function limaTransports(inst: LimaInstance, marker: WrapMarker | null): T
     return [{ type: "virtiofs", available: false, reason }, { type: "9p", available: false, reason }, sshfs];
   }
   return [
-    marker.memory === "not-shared" ? { type: "virtiofs", available: false, reason: "guest RAM is not shared memory (this host has no memfd)" } : { type: "virtiofs", available: true },
+    marker.memory === "not-shared"
+      ? { type: "virtiofs", available: false, reason: "guest RAM is not shared memory (this host has no memfd)" }
+      : { type: "virtiofs", available: true },
     marker.ninePSlots > 0 ? { type: "9p", available: true } : { type: "9p", available: false, reason: "the wrapper reserved no 9p slots (--9p-slots 0)" },
     sshfs,
   ];
@@ -53,14 +67,20 @@ export function limaTransports(inst: LimaInstance, marker: WrapMarker | null): T
 
 function lookup(cfg: InstanceConfig): LimaInstance {
   const inst = limaInstanceByHmName(cfg.name);
-  if (!inst) throw new HotmountError("INSTANCE_NOT_FOUND", `no Lima instance behind hotmount instance "${cfg.name}"`, { hint: "See `hotmount vm list` and `limactl list`." });
+  if (!inst)
+    throw new HotmountError("INSTANCE_NOT_FOUND", `no Lima instance behind hotmount instance "${cfg.name}"`, {
+      hint: "See `hotmount vm list` and `limactl list`.",
+    });
   return inst;
 }
 
 /** A Lima QEMU started through the wrapper: the QEMU session hot-plugs; power stays with Lima. */
 class WrappedLimaSession implements DriverSession, FSHotPlugger {
   readonly driver = "lima";
-  constructor(private readonly q: QemuSession, private readonly log: Logger) {}
+  constructor(
+    private readonly q: QemuSession,
+    private readonly log: Logger,
+  ) {}
   transports = () => this.q.transports();
   capacity = () => this.q.capacity();
   plug = (req: PlugRequest, p: Progress) => this.q.plug(req, p);
@@ -76,7 +96,11 @@ class WrappedLimaSession implements DriverSession, FSHotPlugger {
 /** A Lima VM hotmount cannot plug devices into: reverse-sshfs only, and a precise refusal otherwise. */
 class PlainLimaSession implements DriverSession, FSHotPlugger {
   readonly driver = "lima";
-  constructor(private readonly inst: LimaInstance, private readonly marker: WrapMarker | null, private readonly log: Logger) {}
+  constructor(
+    private readonly inst: LimaInstance,
+    private readonly marker: WrapMarker | null,
+    private readonly log: Logger,
+  ) {}
   async transports(): Promise<TransportAvailability[]> {
     return limaTransports(this.inst, this.marker);
   }
@@ -107,4 +131,3 @@ export async function openLimaSession(cfg: InstanceConfig, log: Logger): Promise
   log.info("Lima instance not started through hotmount's wrapper: reverse-sshfs only", { lima: inst.limaName, marker: marker ? "conflict" : "none" });
   return new PlainLimaSession(inst, marker, log);
 }
-

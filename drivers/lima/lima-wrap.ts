@@ -68,13 +68,44 @@ export function wrapLimaLaunch(argv: string[], o: WrapOptions): WrapOutcome {
   const base = { version: 1 as const, pid: o.pid, ...target, qmpSocket: instancePaths(hmName).qmpSock, wrappedAt: new Date().toISOString() };
   try {
     const r = wrapQemuArgv(argv, { slots: o.slots, ninePLinks: links, qmpSocket: base.qmpSocket, memfd: process.platform === "linux" });
-    const marker: WrapMarker = { ...base, slots: o.slots, ninePSlots: o.ninePSlots, memory: r.memory, memoryMiB: r.memoryMiB, cpus: r.cpus, accel: r.accel, argv: r.argv };
+    const marker: WrapMarker = {
+      ...base,
+      slots: o.slots,
+      ninePSlots: o.ninePSlots,
+      memory: r.memory,
+      memoryMiB: r.memoryMiB,
+      cpus: r.cpus,
+      accel: r.accel,
+      argv: r.argv,
+    };
     writeWrapMarker(hmName, marker);
-    const mem = { "memfd-added": "shared memfd RAM", "own-shared-backend": "the VM's own shared RAM", "numa-shared": "Lima's shared /dev/shm RAM", "not-shared": "no shared RAM (no memfd on this host)" }[r.memory];
-    return { argv: r.argv, hmName, marker, notes: [`Lima instance "${target.limaName}" is hotmount instance "${hmName}": ${o.slots} hot-plug slots, ${o.ninePSlots} 9p slots, ${mem}, QMP ${base.qmpSocket}`] };
+    const mem = {
+      "memfd-added": "shared memfd RAM",
+      "own-shared-backend": "the VM's own shared RAM",
+      "numa-shared": "Lima's shared /dev/shm RAM",
+      "not-shared": "no shared RAM (no memfd on this host)",
+    }[r.memory];
+    return {
+      argv: r.argv,
+      hmName,
+      marker,
+      notes: [
+        `Lima instance "${target.limaName}" is hotmount instance "${hmName}": ${o.slots} hot-plug slots, ${o.ninePSlots} 9p slots, ${mem}, QMP ${base.qmpSocket}`,
+      ],
+    };
   } catch (e) {
     if (o.strict || !isCode(e, "UNSUPPORTED", "INVALID_ARGUMENT")) throw e;
-    const marker: WrapMarker = { ...base, slots: 0, ninePSlots: 0, memory: "not-shared", memoryMiB: 0, cpus: 0, accel: null, argv, conflict: { message: e.message, hint: e.hint ?? "" } };
+    const marker: WrapMarker = {
+      ...base,
+      slots: 0,
+      ninePSlots: 0,
+      memory: "not-shared",
+      memoryMiB: 0,
+      cpus: 0,
+      accel: null,
+      argv,
+      conflict: { message: e.message, hint: e.hint ?? "" },
+    };
     writeWrapMarker(hmName, marker);
     return { argv, hmName, marker, notes: [`cannot add hot-plug capacity: ${e.message}; running Lima's command line unchanged`] };
   }

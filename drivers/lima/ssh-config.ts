@@ -17,7 +17,12 @@ export interface LimaSshConfig {
   identityFiles: string[];
 }
 
-const unquote = (v: string) => v.trim().replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1").trim();
+const unquote = (v: string) =>
+  v
+    .trim()
+    .replace(/^"(.*)"$/, "$1")
+    .replace(/^'(.*)'$/, "$1")
+    .trim();
 
 /** The Host blocks of an ssh_config text; "Key Value" or "Key=Value" lines. */
 export function parseSshConfig(text: string): LimaSshConfig[] {

@@ -50,14 +50,37 @@ export async function probeKvm(qemu: string): Promise<{ ok: boolean; why: string
   const guest = await ensureDemoGuest();
   const dir = mkdtempSync(join(tmpdir(), "hotmount-kvm-probe-"));
   const log = join(dir, "serial.log");
-  const argv = [qemu, "-accel", "kvm", "-cpu", "host", "-m", "256M", "-smp", "1", "-nodefaults", "-display", "none", "-no-reboot",
-    "-kernel", guest.kernel, "-initrd", guest.initrd, "-append", demoGuestAppend("ssh-ed25519 AAAA probe", "hotmount.probe=1"), "-serial", `file:${log}`];
+  const argv = [
+    qemu,
+    "-accel",
+    "kvm",
+    "-cpu",
+    "host",
+    "-m",
+    "256M",
+    "-smp",
+    "1",
+    "-nodefaults",
+    "-display",
+    "none",
+    "-no-reboot",
+    "-kernel",
+    guest.kernel,
+    "-initrd",
+    guest.initrd,
+    "-append",
+    demoGuestAppend("ssh-ed25519 AAAA probe", "hotmount.probe=1"),
+    "-serial",
+    `file:${log}`,
+  ];
   const p = Bun.spawn(argv, { stdout: "ignore", stderr: "pipe" });
   const end = Date.now() + PROBE_DEADLINE_MS;
   try {
     while (Date.now() < end) {
       let text = "";
-      try { text = readFileSync(log, "utf8"); } catch {}
+      try {
+        text = readFileSync(log, "utf8");
+      } catch {}
       if (text.includes(READY_MARKER)) return { ok: true, why: "" };
       if (p.exitCode !== null) {
         const err = (await new Response(p.stderr).text()).trim().split("\n").pop() ?? "";

@@ -71,8 +71,12 @@ export function buildQemuArgv(qemu: string, i: QemuArgvInput): string[] {
   a.push("-netdev", `user,id=net0,hostfwd=tcp:127.0.0.1:${i.sshPort}-:22`);
   a.push("-device", "virtio-net-pci,netdev=net0");
   a.push("-device", "virtio-rng-pci");
-  for (const [what, p] of [["disk", i.disk], ["seed", i.seed]] as const) {
-    if (p?.includes(",")) throw new HotmountError("INVALID_ARGUMENT", `the ${what} image path may not contain a comma: ${p}`, { hint: "Choose a HOTMOUNT_HOME without commas." });
+  for (const [what, p] of [
+    ["disk", i.disk],
+    ["seed", i.seed],
+  ] as const) {
+    if (p?.includes(","))
+      throw new HotmountError("INVALID_ARGUMENT", `the ${what} image path may not contain a comma: ${p}`, { hint: "Choose a HOTMOUNT_HOME without commas." });
   }
   if (i.disk) a.push("-drive", `file=${i.disk},format=qcow2,if=none,id=disk0,discard=unmap`, "-device", "virtio-blk-pci,drive=disk0");
   if (i.seed) a.push("-drive", `file=${i.seed},format=raw,if=none,id=seed0,media=cdrom,readonly=on`, "-device", "ide-cd,bus=ide.0,drive=seed0");
@@ -89,7 +93,8 @@ export function buildQemuArgv(qemu: string, i: QemuArgvInput): string[] {
     a.push("-device", `pcie-root-port,id=${rootPortId(p)},bus=pcie.0,chassis=${p + 1},slot=${p + 1},addr=${addr}${multi}`);
   }
   i.ninePLinks.forEach((link, n) => {
-    if (link.includes(",")) throw new HotmountError("INVALID_ARGUMENT", `9p slot path may not contain a comma: ${link}`, { hint: "Choose a HOTMOUNT_HOME without commas." });
+    if (link.includes(","))
+      throw new HotmountError("INVALID_ARGUMENT", `9p slot path may not contain a comma: ${link}`, { hint: "Choose a HOTMOUNT_HOME without commas." });
     a.push("-fsdev", `local,id=${ninePFsdevId(n, true)},path=${link},security_model=none`);
     a.push("-fsdev", `local,id=${ninePFsdevId(n, false)},path=${link},security_model=none,readonly=on`);
   });

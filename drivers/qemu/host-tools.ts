@@ -68,5 +68,11 @@ export function requireVirtiofsd(): Virtiofsd {
 
 export function qemuVersion(qemu: string): string {
   const r = Bun.spawnSync([qemu, "--version"], { stdout: "pipe" });
-  return r.stdout.toString().split("\n")[0]?.replace(/^QEMU emulator version /, "").trim() ?? "unknown";
+  return (
+    r.stdout
+      .toString()
+      .split("\n")[0]
+      ?.replace(/^QEMU emulator version /, "")
+      .trim() ?? "unknown"
+  );
 }

@@ -19,7 +19,10 @@ export const NINEP_TAG_MAX = 31;
 export class NinePSlots {
   private readonly empty: string;
 
-  constructor(private readonly name: string, readonly total: number) {
+  constructor(
+    private readonly name: string,
+    readonly total: number,
+  ) {
     this.empty = ninePEmptyDir(name);
   }
 
@@ -93,10 +96,14 @@ export class NinePSlots {
 
 export async function plug9p(ctx: HotplugContext, req: PlugRequest, progress: Progress): Promise<PluggedDevice> {
   if (ctx.ninep.total === 0) {
-    throw new HotmountError("UNSUPPORTED", `instance "${ctx.cfg.name}" was started with no reserved 9p slots, and QEMU cannot add a 9p backend to a running VM`, {
-      hint: `QEMU has no runtime fsdev_add: a 9p share needs an fsdev declared at boot. On this VM use --type virtiofs or --type reverse-sshfs (sshfs); for 9p, restart it with \`hotmount vm start ${ctx.cfg.name} --9p-slots 4\`.`,
-      details: { ninePSlots: 0, alternatives: ["virtiofs", "reverse-sshfs"] },
-    });
+    throw new HotmountError(
+      "UNSUPPORTED",
+      `instance "${ctx.cfg.name}" was started with no reserved 9p slots, and QEMU cannot add a 9p backend to a running VM`,
+      {
+        hint: `QEMU has no runtime fsdev_add: a 9p share needs an fsdev declared at boot. On this VM use --type virtiofs or --type reverse-sshfs (sshfs); for 9p, restart it with \`hotmount vm start ${ctx.cfg.name} --9p-slots 4\`.`,
+        details: { ninePSlots: 0, alternatives: ["virtiofs", "reverse-sshfs"] },
+      },
+    );
   }
   const n = ctx.ninep.take(req.id);
   let slot: string | null = null;

@@ -53,7 +53,15 @@ export async function plugVirtiofs(ctx: HotplugContext, req: PlugRequest, progre
     undo.push(() => chardevRemove(ctx.qmp, chardevId(req.id)));
     failpoint("plug:chardev");
     // addr 0 always: without it a second device on an occupied port lands at slot 1, unseen.
-    await deviceAdd(ctx.qmp, { driver: "vhost-user-fs-pci", id: req.id, chardev: chardevId(req.id), tag: req.id, bus: slot, addr: "0", "queue-size": virtiofsTuning().queueSize });
+    await deviceAdd(ctx.qmp, {
+      driver: "vhost-user-fs-pci",
+      id: req.id,
+      chardev: chardevId(req.id),
+      tag: req.id,
+      bus: slot,
+      addr: "0",
+      "queue-size": virtiofsTuning().queueSize,
+    });
     return { id: req.id, type: "virtiofs", tag: req.id, slot };
   } catch (e) {
     await rollback();

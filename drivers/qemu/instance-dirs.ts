@@ -8,10 +8,14 @@ import { instancePaths, ninePEmptyDir, ninePSlotLink, ninePSlotOwner, UNIX_PATH_
 export function prepareInstanceDirs(name: string, ninePSlots: number): string[] {
   const p = instancePaths(name);
   if (p.dir.includes(",")) {
-    throw new HotmountError("INVALID_ARGUMENT", `the instance directory ${p.dir} contains a comma, which QEMU options cannot carry`, { hint: "Set HOTMOUNT_HOME to a path without commas." });
+    throw new HotmountError("INVALID_ARGUMENT", `the instance directory ${p.dir} contains a comma, which QEMU options cannot carry`, {
+      hint: "Set HOTMOUNT_HOME to a path without commas.",
+    });
   }
   if (Buffer.byteLength(p.agentSock) > UNIX_PATH_MAX || Buffer.byteLength(p.qmpSock) > UNIX_PATH_MAX) {
-    throw new HotmountError("INVALID_ARGUMENT", `the instance directory ${p.dir} is too long for a unix socket path`, { hint: "Set HOTMOUNT_HOME to a shorter path." });
+    throw new HotmountError("INVALID_ARGUMENT", `the instance directory ${p.dir} is too long for a unix socket path`, {
+      hint: "Set HOTMOUNT_HOME to a shorter path.",
+    });
   }
   for (const d of [p.dir, p.virtiofsdDir, p.ninePDir, p.sshfsDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
   // Reserved 9p fsdevs point at symlinks; until a mount retargets one, it shows an empty dir.

@@ -7,11 +7,49 @@ import { MAX_SLOTS, ninePFsdevId, rootPortId } from "./argv.ts";
 
 /** QEMU options that take no value (QEMU 7.2 qemu-options.hx); every other -option takes one. */
 const FLAGS = new Set([
-  "S", "s", "nodefaults", "no-user-config", "nodefconfig", "daemonize", "snapshot", "no-reboot", "no-shutdown",
-  "enable-kvm", "nographic", "no-hpet", "no-acpi", "version", "help", "h", "full-screen", "no-quit", "alt-grab",
-  "ctrl-grab", "no-fd-bootchk", "win2k-hack", "rtc-td-hack", "semihosting", "old-param", "enable-sync-profile",
-  "preconfig", "only-migratable", "portrait", "curses", "sdl", "no-frame", "usb", "enable-fips", "xen-attach",
-  "no-kvm", "singlestep", "perfmap", "jitdump", "mem-prealloc", "no-kvm-irqchip", "no-kvm-pit", "no-kvm-pit-reinjection",
+  "S",
+  "s",
+  "nodefaults",
+  "no-user-config",
+  "nodefconfig",
+  "daemonize",
+  "snapshot",
+  "no-reboot",
+  "no-shutdown",
+  "enable-kvm",
+  "nographic",
+  "no-hpet",
+  "no-acpi",
+  "version",
+  "help",
+  "h",
+  "full-screen",
+  "no-quit",
+  "alt-grab",
+  "ctrl-grab",
+  "no-fd-bootchk",
+  "win2k-hack",
+  "rtc-td-hack",
+  "semihosting",
+  "old-param",
+  "enable-sync-profile",
+  "preconfig",
+  "only-migratable",
+  "portrait",
+  "curses",
+  "sdl",
+  "no-frame",
+  "usb",
+  "enable-fips",
+  "xen-attach",
+  "no-kvm",
+  "singlestep",
+  "perfmap",
+  "jitdump",
+  "mem-prealloc",
+  "no-kvm-irqchip",
+  "no-kvm-pit",
+  "no-kvm-pit-reinjection",
 ]);
 const ALIASES: Record<string, string> = { M: "machine" };
 /** Our objects and monitors, named so they cannot be mistaken for the caller's. */
@@ -85,8 +123,13 @@ export function parseSizeMiB(v: string, bareUnit: "M" | "B" = "M"): number | nul
 export function isQemuProbe(args: readonly string[]): boolean {
   const opts = splitQemuArgs(args);
   if (opts.length === 0) return false;
-  return opts.some((o) => ["version", "help", "h"].includes(o.name) || o.value === "help" || o.value === "?" ||
-    (o.name === "machine" && o.value !== null && parseOptString(o.value).implied === "none"));
+  return opts.some(
+    (o) =>
+      ["version", "help", "h"].includes(o.name) ||
+      o.value === "help" ||
+      o.value === "?" ||
+      (o.name === "machine" && o.value !== null && parseOptString(o.value).implied === "none"),
+  );
 }
 
 export interface WrapInput {
@@ -151,16 +194,24 @@ function planMemory(opts: QemuOpt[], machineProps: Record<string, string>, memfd
   if (own !== undefined) {
     const o = objects.get(own);
     if (o && backendShared(o)) return "own-shared-backend";
-    throw conflict("memory-backend", `your -machine memory-backend=${own} is not shared memory (share=on), which virtiofs needs`,
-      `Remove memory-backend=${own} (and its -object) so hotmount adds a shared one, or make it shared: -object memory-backend-memfd,id=${own},size=<as -m>,share=on.`);
+    throw conflict(
+      "memory-backend",
+      `your -machine memory-backend=${own} is not shared memory (share=on), which virtiofs needs`,
+      `Remove memory-backend=${own} (and its -object) so hotmount adds a shared one, or make it shared: -object memory-backend-memfd,id=${own},size=<as -m>,share=on.`,
+    );
   }
-  const nodes = values(opts, "numa").map((v) => parseOptString(v)).filter((p) => p.implied === "node");
+  const nodes = values(opts, "numa")
+    .map((v) => parseOptString(v))
+    .filter((p) => p.implied === "node");
   if (nodes.length) {
     // Lima's virtiofs pair: -object memory-backend-file,...,share=on + -numa node,memdev=virtiofs-shm.
     const bad = nodes.filter((n) => !n.props.memdev || !(objects.has(n.props.memdev) && backendShared(objects.get(n.props.memdev)!)));
     if (!bad.length) return "numa-shared";
-    throw conflict("numa", "a -numa node of your command line is not backed by shared memory (memdev=<backend with share=on>), which virtiofs needs",
-      "Give every -numa node a memdev= whose -object has share=on, or drop the -numa nodes so hotmount adds shared RAM.");
+    throw conflict(
+      "numa",
+      "a -numa node of your command line is not backed by shared memory (memdev=<backend with share=on>), which virtiofs needs",
+      "Give every -numa node a memdev= whose -object has share=on, or drop the -numa nodes so hotmount adds shared RAM.",
+    );
   }
   return memfd ? "memfd-added" : "not-shared";
 }
@@ -183,7 +234,9 @@ export function qemuAccel(args: readonly string[]): string | null {
 
 function accelOf(opts: QemuOpt[], machineProps: Record<string, string>): string | null {
   if (opts.some((o) => o.name === "enable-kvm")) return "kvm";
-  const a = values(opts, "accel").map((v) => parseOptString(v, "accel").implied).pop();
+  const a = values(opts, "accel")
+    .map((v) => parseOptString(v, "accel").implied)
+    .pop();
   return a ?? machineProps.accel?.split(":")[0] ?? null;
 }
 
@@ -193,7 +246,8 @@ function pcieUse(opts: QemuOpt[]): { explicit: Set<number>; auto: number; ids: S
   const ids = new Set<string>();
   const chassis = new Set<number>();
   let auto = 0;
-  const pciLike = /(-pci|^virtio-vga|^qemu-xhci|^ich9-|^e1000|^rtl8139|^vmxnet3|^nvme|^VGA|^qxl|^bochs-display|^megasas|^lsi53c|^pvscsi|^ahci|^usb-ehci|^nec-usb-xhci|^pcie-root-port|^ioh3420|^pci-bridge|^vfio-pci|^ivshmem)/;
+  const pciLike =
+    /(-pci|^virtio-vga|^qemu-xhci|^ich9-|^e1000|^rtl8139|^vmxnet3|^nvme|^VGA|^qxl|^bochs-display|^megasas|^lsi53c|^pvscsi|^ahci|^usb-ehci|^nec-usb-xhci|^pcie-root-port|^ioh3420|^pci-bridge|^vfio-pci|^ivshmem)/;
   for (const v of values(opts, "device")) {
     const p = parseOptString(v, "driver");
     if (p.props.id) ids.add(p.props.id);
@@ -215,19 +269,29 @@ function pcieUse(opts: QemuOpt[]): { explicit: Set<number>; auto: number; ids: S
 
 export function wrapQemuArgv(argv: readonly string[], input: WrapInput): WrapResult {
   const [qemu, ...args] = argv;
-  if (!qemu) throw new HotmountError("USAGE", "no QEMU command line to wrap", { hint: "Example: hotmount run dev -- qemu-system-x86_64 -machine q35 -m 1G ..." });
+  if (!qemu)
+    throw new HotmountError("USAGE", "no QEMU command line to wrap", { hint: "Example: hotmount run dev -- qemu-system-x86_64 -machine q35 -m 1G ..." });
   if (!Number.isInteger(input.slots) || input.slots < 1 || input.slots > MAX_SLOTS) {
-    throw new HotmountError("INVALID_ARGUMENT", `--slots must be between 1 and ${MAX_SLOTS}, not ${input.slots}`, { hint: "Each slot is one spare pcie-root-port: one concurrent virtiofs or 9p mount." });
+    throw new HotmountError("INVALID_ARGUMENT", `--slots must be between 1 and ${MAX_SLOTS}, not ${input.slots}`, {
+      hint: "Each slot is one spare pcie-root-port: one concurrent virtiofs or 9p mount.",
+    });
   }
   const opts = splitQemuArgs(args);
   const machine = machineOf(opts);
   if (!machine.type || !/^(q35|pc-q35-[\d.]+)$/.test(machine.type)) {
     const what = machine.type ? `-machine ${machine.type}` : "no -machine, so QEMU's default (pc, i440fx)";
-    throw conflict("machine", `hotmount hot-plugs onto PCIe root ports, which need the q35 machine; your command line has ${what}`,
-      "Add -machine q35 (x86_64). Guests usually boot unchanged, but disk and NIC PCI addresses differ from i440fx.");
+    throw conflict(
+      "machine",
+      `hotmount hot-plugs onto PCIe root ports, which need the q35 machine; your command line has ${what}`,
+      "Add -machine q35 (x86_64). Guests usually boot unchanged, but disk and NIC PCI addresses differ from i440fx.",
+    );
   }
   if (opts.some((o) => o.name === "daemonize")) {
-    throw conflict("daemonize", "-daemonize makes QEMU fork away from the process hotmount watches", "Drop -daemonize; run the wrapper in the background instead.");
+    throw conflict(
+      "daemonize",
+      "-daemonize makes QEMU fork away from the process hotmount watches",
+      "Drop -daemonize; run the wrapper in the background instead.",
+    );
   }
   const memory = planMemory(opts, machine.props, input.memfd);
   const memArg = values(opts, "m").pop();
@@ -239,14 +303,25 @@ export function wrapQemuArgv(argv: readonly string[], input: WrapInput): WrapRes
 
   const use = pcieUse(opts);
   const objects = objectsById(opts);
-  const clash = [...Array.from({ length: input.slots }, (_, i) => rootPortId(i)),
-    ...input.ninePLinks.flatMap((_, n) => [ninePFsdevId(n, true), ninePFsdevId(n, false)]), WRAP_MEM_ID].filter((id) => use.ids.has(id) || objects.has(id));
+  const clash = [
+    ...Array.from({ length: input.slots }, (_, i) => rootPortId(i)),
+    ...input.ninePLinks.flatMap((_, n) => [ninePFsdevId(n, true), ninePFsdevId(n, false)]),
+    WRAP_MEM_ID,
+  ].filter((id) => use.ids.has(id) || objects.has(id));
   if (clash.length) {
-    throw conflict("ids", `your command line already uses the id(s) ${clash.join(", ")}, which hotmount needs for its own devices`, "Rename those devices, fsdevs or objects.");
+    throw conflict(
+      "ids",
+      `your command line already uses the id(s) ${clash.join(", ")}, which hotmount needs for its own devices`,
+      "Rename those devices, fsdevs or objects.",
+    );
   }
   const chassisClash = Array.from({ length: input.slots }, (_, i) => FIRST_CHASSIS + i).filter((c) => use.chassis.has(c));
   if (chassisClash.length) {
-    throw conflict("chassis", `your PCIe ports use chassis number(s) ${chassisClash.join(", ")}, which hotmount's root ports need`, `Use chassis numbers below ${FIRST_CHASSIS}.`);
+    throw conflict(
+      "chassis",
+      `your PCIe ports use chassis number(s) ${chassisClash.join(", ")}, which hotmount's root ports need`,
+      `Use chassis numbers below ${FIRST_CHASSIS}.`,
+    );
   }
   const groups = Math.ceil(input.slots / 8);
   const pciSlots: number[] = [];
@@ -254,12 +329,16 @@ export function wrapQemuArgv(argv: readonly string[], input: WrapInput): WrapRes
   // Slot 0 is the host bridge; keep one spare for a default VGA or NIC that QEMU may add itself.
   const free = TOP_SLOT - use.explicit.size - use.auto - 1;
   if (pciSlots.length < groups || free < groups) {
-    throw conflict("pcie-slots", `no free PCIe bus slot on pcie.0 for ${input.slots} hot-plug root port(s): your devices already take about ${TOP_SLOT - free} of ${TOP_SLOT} slots`,
-      "Pass fewer --slots (8 ports share one PCI slot), or put some of your devices behind a pcie-root-port or bridge.");
+    throw conflict(
+      "pcie-slots",
+      `no free PCIe bus slot on pcie.0 for ${input.slots} hot-plug root port(s): your devices already take about ${TOP_SLOT - free} of ${TOP_SLOT} slots`,
+      "Pass fewer --slots (8 ports share one PCI slot), or put some of your devices behind a pcie-root-port or bridge.",
+    );
   }
 
   for (const link of [...input.ninePLinks, input.qmpSocket]) {
-    if (link.includes(",")) throw new HotmountError("INVALID_ARGUMENT", `path may not contain a comma: ${link}`, { hint: "Choose a HOTMOUNT_HOME without commas." });
+    if (link.includes(","))
+      throw new HotmountError("INVALID_ARGUMENT", `path may not contain a comma: ${link}`, { hint: "Choose a HOTMOUNT_HOME without commas." });
   }
   // Ours go first: devices are created in command-line order, so the caller's automatically
   // addressed devices keep the PCI addresses they would have had without us.
@@ -268,7 +347,10 @@ export function wrapQemuArgv(argv: readonly string[], input: WrapInput): WrapRes
     const slot = pciSlots[Math.floor(p / 8)]!;
     const fn = p % 8;
     const multi = fn === 0 ? ",multifunction=on" : "";
-    added.push("-device", `pcie-root-port,id=${rootPortId(p)},bus=pcie.0,chassis=${FIRST_CHASSIS + p},slot=${p + 1},addr=0x${slot.toString(16)}.0x${fn}${multi}`);
+    added.push(
+      "-device",
+      `pcie-root-port,id=${rootPortId(p)},bus=pcie.0,chassis=${FIRST_CHASSIS + p},slot=${p + 1},addr=0x${slot.toString(16)}.0x${fn}${multi}`,
+    );
   }
   if (memory === "memfd-added") {
     added.push("-object", `memory-backend-memfd,id=${WRAP_MEM_ID},size=${memoryMiB}M,share=on`, "-machine", `memory-backend=${WRAP_MEM_ID}`);
@@ -282,7 +364,12 @@ export function wrapQemuArgv(argv: readonly string[], input: WrapInput): WrapRes
   const smp = values(opts, "smp").pop();
   const cpus = smp ? Number(parseOptString(smp, "cpus").implied ?? parseOptString(smp, "cpus").props.cpus ?? 1) : 1;
   return {
-    argv: [qemu, ...added, ...args], memory, memoryMiB, cpus: Number.isInteger(cpus) && cpus > 0 ? cpus : 1,
-    accel: accelOf(opts, machine.props), sshForward: sshForwardOf(opts), pciSlots,
+    argv: [qemu, ...added, ...args],
+    memory,
+    memoryMiB,
+    cpus: Number.isInteger(cpus) && cpus > 0 ? cpus : 1,
+    accel: accelOf(opts, machine.props),
+    sshForward: sshForwardOf(opts),
+    pciSlots,
   };
 }

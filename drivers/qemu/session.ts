@@ -59,7 +59,9 @@ export class QemuSession implements DriverSession, FSHotPlugger {
     } else {
       out.push({ type: "virtiofs", available: true });
     }
-    out.push(this.ctx.cfg.ninePSlots > 0 ? { type: "9p", available: true } : { type: "9p", available: false, reason: "the VM was started without reserved 9p slots" });
+    out.push(
+      this.ctx.cfg.ninePSlots > 0 ? { type: "9p", available: true } : { type: "9p", available: false, reason: "the VM was started without reserved 9p slots" },
+    );
     out.push({ type: "reverse-sshfs", available: true });
     return out;
   }

@@ -61,7 +61,10 @@ export function virtiofsTuning(env: Record<string, string | undefined> = process
   }
   const extra = env[ENV.extra];
   if (extra) {
-    const opts = extra.split(",").map((s) => s.trim()).filter(Boolean);
+    const opts = extra
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     // Only simple flags: a source= or socket option here would redirect the share.
     for (const o of opts) if (!/^[a-z_]+(=[0-9.]+)?$/.test(o)) bad(ENV.extra, extra, "Give comma-separated virtiofsd -o flags such as timeout=1,readdirplus.");
     t.extraOptions = opts;

@@ -28,8 +28,10 @@ export interface VirtiofsdSpec {
 export function rustTranslateArgs(owner: GuestOwner, host: GuestOwner): string[] {
   const all = 4294967295; // ids 0 .. 2^32-2: every valid id
   return [
-    `--translate-uid=squash-guest:0:${host.uid}:${all}`, `--translate-uid=host:${host.uid}:${owner.uid}:1`,
-    `--translate-gid=squash-guest:0:${host.gid}:${all}`, `--translate-gid=host:${host.gid}:${owner.gid}:1`,
+    `--translate-uid=squash-guest:0:${host.uid}:${all}`,
+    `--translate-uid=host:${host.uid}:${owner.uid}:1`,
+    `--translate-gid=squash-guest:0:${host.gid}:${all}`,
+    `--translate-gid=host:${host.gid}:${owner.gid}:1`,
   ];
 }
 
@@ -54,12 +56,30 @@ const NO_MKNOD = "-mknod";
 export function virtiofsdArgv(v: Virtiofsd, s: VirtiofsdSpec): string[] {
   if (v.flavour === "rust") {
     const sandbox = process.getuid?.() === 0 ? "namespace" : "none";
-    const a = [v.path, "--socket-path", s.socket, "--shared-dir", s.source, ...rustVirtiofsdTuningArgs(virtiofsTuning()), "--sandbox", sandbox, `--modcaps=${NO_MKNOD}`];
+    const a = [
+      v.path,
+      "--socket-path",
+      s.socket,
+      "--shared-dir",
+      s.source,
+      ...rustVirtiofsdTuningArgs(virtiofsTuning()),
+      "--sandbox",
+      sandbox,
+      `--modcaps=${NO_MKNOD}`,
+    ];
     if (!s.writable) a.push("--readonly");
     if (s.owner && v.translateIds) a.push(...rustTranslateArgs(s.owner, { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }));
     return a;
   }
-  const base = [v.path, `--socket-path=${s.socket}`, "-o", `source=${cVirtiofsdOptValue(s.source)}`, "-o", `modcaps=${NO_MKNOD}`, ...cVirtiofsdTuningArgs(virtiofsTuning())];
+  const base = [
+    v.path,
+    `--socket-path=${s.socket}`,
+    "-o",
+    `source=${cVirtiofsdOptValue(s.source)}`,
+    "-o",
+    `modcaps=${NO_MKNOD}`,
+    ...cVirtiofsdTuningArgs(virtiofsTuning()),
+  ];
   if (s.writable) return base;
   return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", RO_WRAPPER, "hotmount-ro", s.source, ...base];
 }

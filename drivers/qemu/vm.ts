@@ -57,7 +57,9 @@ function cleanupRuntimeFiles(name: string): void {
 export async function startVm(cfg: InstanceConfig, progress: Progress): Promise<RuntimeStatus> {
   const paths = instancePaths(cfg.name);
   if (livePid(cfg.name)) {
-    throw new HotmountError("INSTANCE_ALREADY_RUNNING", `instance "${cfg.name}" is already running`, { hint: `Stop it first with \`hotmount vm stop ${cfg.name}\`.` });
+    throw new HotmountError("INSTANCE_ALREADY_RUNNING", `instance "${cfg.name}" is already running`, {
+      hint: `Stop it first with \`hotmount vm stop ${cfg.name}\`.`,
+    });
   }
   const qemu = qemuBinary();
   const links = prepareInstanceDirs(cfg.name, cfg.ninePSlots);
@@ -70,9 +72,21 @@ export async function startVm(cfg: InstanceConfig, progress: Progress): Promise<
     cfg.ssh.port = await freeLoopbackPort();
     writeInstanceConfig(cfg);
     const argv = buildQemuArgv(qemu, {
-      accel: accel.accel, memoryMiB: cfg.memoryMiB, cpus: cfg.cpus, slots: cfg.slots, ninePLinks: links,
-      kernel: cfg.kernel, initrd: cfg.initrd, append: cfg.append, qmpSocket: paths.qmpSock, qgaSocket: paths.qgaSock, serialLog: paths.serialLog, sshPort: cfg.ssh.port,
-      staticShares: staticShares(cfg), disk: cfg.disk?.path, seed: cfg.seed?.path,
+      accel: accel.accel,
+      memoryMiB: cfg.memoryMiB,
+      cpus: cfg.cpus,
+      slots: cfg.slots,
+      ninePLinks: links,
+      kernel: cfg.kernel,
+      initrd: cfg.initrd,
+      append: cfg.append,
+      qmpSocket: paths.qmpSock,
+      qgaSocket: paths.qgaSock,
+      serialLog: paths.serialLog,
+      sshPort: cfg.ssh.port,
+      staticShares: staticShares(cfg),
+      disk: cfg.disk?.path,
+      seed: cfg.seed?.path,
     });
     // Per attempt: the C virtiofsd serves one connection and exits when that QEMU goes.
     if (cfg.staticMounts.length) progress("starting virtiofsd for the static shares");

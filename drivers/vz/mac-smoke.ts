@@ -81,7 +81,22 @@ const cfg = InstanceConfig.parse({
   append: a.append,
   ssh: { host: "127.0.0.1", port: 0, user: a.user, identityFile: key }, // 0: the driver picks one at start
 });
-const sshBase = () => ["ssh", "-i", key, "-p", String(cfg.ssh.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", `${a.user}@127.0.0.1`];
+const sshBase = () => [
+  "ssh",
+  "-i",
+  key,
+  "-p",
+  String(cfg.ssh.port),
+  "-o",
+  "BatchMode=yes",
+  "-o",
+  "StrictHostKeyChecking=no",
+  "-o",
+  "UserKnownHostsFile=/dev/null",
+  "-o",
+  "LogLevel=ERROR",
+  `${a.user}@127.0.0.1`,
+];
 const guest = (cmd: string) => run([...sshBase(), cmd]);
 
 /** Mounts a tag in the guest, retrying briefly (the first mount may race module loading). */
@@ -93,9 +108,19 @@ async function guestMount(tag: string, at: string): Promise<boolean> {
   return false;
 }
 
-const driver = new VzDriver({ disks: [{ path: disk, readOnly: false }, { path: seed, readOnly: true }], bootTimeoutMs: 300_000 });
+const driver = new VzDriver({
+  disks: [
+    { path: disk, readOnly: false },
+    { path: seed, readOnly: true },
+  ],
+  bootTimeoutMs: 300_000,
+});
 const progress = (s: string) => say(`  ${s}`);
-const log = { info: (m: string, f?: object) => say(`  log ${m} ${JSON.stringify(f ?? {})}`), warn: (m: string, f?: object) => say(`  WARN ${m} ${JSON.stringify(f ?? {})}`), error: (m: string) => say(`  ERROR ${m}`) };
+const log = {
+  info: (m: string, f?: object) => say(`  log ${m} ${JSON.stringify(f ?? {})}`),
+  warn: (m: string, f?: object) => say(`  WARN ${m} ${JSON.stringify(f ?? {})}`),
+  error: (m: string) => say(`  ERROR ${m}`),
+};
 
 say(`booting (serial log: ${instancePaths("vz-smoke").serialLog})`);
 await driver.start(cfg, progress);
@@ -105,7 +130,11 @@ try {
   // Cloud-init may still be creating the user when sshd first answers.
   for (let i = 0; i < 60 && guest("true").code !== 0; i++) await Bun.sleep(2000);
   say(`guest: ${guest("uname -a").out}`);
-  expectEq("transports", await hp.transports(), [{ type: "virtiofs", available: true }, { type: "9p", available: false, reason: "Virtualization.framework has no 9p device" }, { type: "reverse-sshfs", available: true }]);
+  expectEq("transports", await hp.transports(), [
+    { type: "virtiofs", available: true },
+    { type: "9p", available: false, reason: "Virtualization.framework has no 9p device" },
+    { type: "reverse-sshfs", available: true },
+  ]);
 
   const rw = join(work, "rw");
   const ro = join(work, "ro");

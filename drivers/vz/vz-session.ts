@@ -45,9 +45,7 @@ export class VzSession implements DriverSession, FSHotPlugger {
   async transports(): Promise<TransportAvailability[]> {
     const n = this.host.slots.length;
     return [
-      n > 0
-        ? { type: "virtiofs", available: true }
-        : { type: "virtiofs", available: false, reason: "the VM was started with no spare virtio-fs devices" },
+      n > 0 ? { type: "virtiofs", available: true } : { type: "virtiofs", available: false, reason: "the VM was started with no spare virtio-fs devices" },
       { type: "9p", available: false, reason: "Virtualization.framework has no 9p device" },
       // The agent shows this list as is; reverse-sshfs needs only SSH, which every VZ guest has.
       { type: "reverse-sshfs", available: true },

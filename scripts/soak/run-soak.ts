@@ -23,7 +23,13 @@ function agentPid(name: string): number {
 const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
 
-export async function soak(name: string, hostDirs: string[], cycles: number, types: Transport[] = ["virtiofs", "9p", "reverse-sshfs"], log: (s: string) => void = () => {}): Promise<SoakResult> {
+export async function soak(
+  name: string,
+  hostDirs: string[],
+  cycles: number,
+  types: Transport[] = ["virtiofs", "9p", "reverse-sshfs"],
+  log: (s: string) => void = () => {},
+): Promise<SoakResult> {
   const client = new AgentClient(name);
   const pid = agentPid(name);
   const t0 = performance.now();
@@ -49,10 +55,13 @@ export async function soak(name: string, hostDirs: string[], cycles: number, typ
   const guestMounts = (await ssh.run(["cat", "/proc/mounts"])).split("\n").filter((l) => l.includes("/mnt/soak"));
   ssh.close();
   const dir = instancePaths(name).dir;
-  const processes = findProcesses((a) => /virtiofsd|sftp-server/.test(a.join(" ")) && (a.some((x) => x.includes(dir)) || hostDirs.some((h) => a.includes(h))))
-    .map((p) => cmdlineOf(p).join(" "));
+  const processes = findProcesses(
+    (a) => /virtiofsd|sftp-server/.test(a.join(" ")) && (a.some((x) => x.includes(dir)) || hostDirs.some((h) => a.includes(h))),
+  ).map((p) => cmdlineOf(p).join(" "));
   return {
-    cycles, seconds: (performance.now() - t0) / 1000, byType,
+    cycles,
+    seconds: (performance.now() - t0) / 1000,
+    byType,
     leaks: { processes, devices: inv.devices.map((d) => d.id), backends: inv.backends.map((b) => `${b.kind}:${b.id}`), guestMounts },
     agent: { fdStart, fdEnd: fds(pid), fdMax, rssStartKiB, rssEndKiB: rssKiB(pid) },
   };

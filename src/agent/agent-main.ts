@@ -51,14 +51,22 @@ export async function runAgent(name: string): Promise<void> {
 
   const service: MountService = new MountService({ cfg, session, ssh: getSsh, guest: getGuest, log, markFailed: (id, m, h) => service.markFailed(id, m, h) });
   onVirtiofsdLost((id, why) =>
-    service.markFailed(id, `${why} while mounted`, "The guest cannot recover this mount without a reboot: remove it with --force, then reboot the VM if file access hangs."),
+    service.markFailed(
+      id,
+      `${why} while mounted`,
+      "The guest cannot recover this mount without a reboot: remove it with --force, then reboot the VM if file access hangs.",
+    ),
   );
   service.persistent = new PersistentMounts(cfg, log);
   await reconcile(service, session, getGuest, log).catch((e) => log.error("reconcile failed", { error: String(e) }));
   // In the background: the API answers at once, and the persistent mounts queue behind.
   void service.reapplyPersistent((s) => log.info(s)).catch((e) => log.error("persistent mounts failed", { error: String(e) }));
   if (cfg.staticMounts.length) {
-    service.setStatic(await getGuest().then((g) => mountStaticShares(cfg, g, log, startedAt)).catch((e) => (log.error("static shares failed", { error: String(e) }), [])));
+    service.setStatic(
+      await getGuest()
+        .then((g) => mountStaticShares(cfg, g, log, startedAt))
+        .catch((e) => (log.error("static shares failed", { error: String(e) }), [])),
+    );
   }
 
   let stopping = false;
@@ -77,8 +85,14 @@ export async function runAgent(name: string): Promise<void> {
     const transports: TransportAvailability[] = hp ? await hp.transports() : [{ type: "reverse-sshfs", available: true }];
     const status = await driver.status(cfg);
     return {
-      instance: name, driver: cfg.driver, state: stopping ? "stopping" : status.state, pid: status.pid, accel: status.accel,
-      ssh: cfg.ssh, slots: hp ? await hp.capacity() : { total: 0, used: 0 }, transports,
+      instance: name,
+      driver: cfg.driver,
+      state: stopping ? "stopping" : status.state,
+      pid: status.pid,
+      accel: status.accel,
+      ssh: cfg.ssh,
+      slots: hp ? await hp.capacity() : { total: 0, used: 0 },
+      transports,
       agent: { pid: process.pid, version: buildInfo().version, startedAt },
     };
   };

@@ -62,7 +62,8 @@ export async function checkMountPoint(guest: GuestCommands, mountPoint: string):
   const probe = await guest.exec(["test", "-e", mountPoint], { timeoutMs: 10_000 });
   if (probe.code === 0) {
     const isDir = await guest.exec(["test", "-d", mountPoint], { timeoutMs: 10_000 });
-    if (isDir.code !== 0) throw new HotmountError("MOUNT_CONFLICT", `${mountPoint} exists in the guest and is not a folder`, { hint: "Pick another guest path." });
+    if (isDir.code !== 0)
+      throw new HotmountError("MOUNT_CONFLICT", `${mountPoint} exists in the guest and is not a folder`, { hint: "Pick another guest path." });
     return false;
   }
   return true;

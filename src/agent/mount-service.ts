@@ -99,7 +99,11 @@ export class MountService {
           const err = asHotmountError(e);
           this.ctx.log.warn("re-establishing failed", { id, attempt: n + 1, error: err.message });
           if (n + 1 >= tries) {
-            r.error = { code: "MOUNT_BROKEN", message: `${r.error?.message ?? "mount broken"}; re-establishing it failed: ${err.message}`, hint: "Remove the mount and add it again." };
+            r.error = {
+              code: "MOUNT_BROKEN",
+              message: `${r.error?.message ?? "mount broken"}; re-establishing it failed: ${err.message}`,
+              hint: "Remove the mount and add it again.",
+            };
             this.persist();
           }
           return false;
@@ -119,22 +123,35 @@ export class MountService {
       });
     }
     const req = parsed.data;
-    if (!req.hostPath.startsWith("/")) throw new HotmountError("INVALID_ARGUMENT", `the host path ${req.hostPath} is not absolute`, { hint: "The API takes absolute host paths; the CLI resolves relative ones." });
+    if (!req.hostPath.startsWith("/"))
+      throw new HotmountError("INVALID_ARGUMENT", `the host path ${req.hostPath} is not absolute`, {
+        hint: "The API takes absolute host paths; the CLI resolves relative ones.",
+      });
     const hostPath = resolveHostPath(req.hostPath);
     const mountPoint = normalizeGuestPath(req.mountPoint ?? hostPath);
     return this.serial(() => this.doAdd({ ...req, hostPath, mountPoint }, progress));
   }
 
   private async doAdd(req: MountRequest & { hostPath: string; mountPoint: string; type: Transport; writable: boolean }, progress: Progress): Promise<Mount> {
-    const dup = [...this.statics, ...this.records.values()].find((r) => r.mountPoint === req.mountPoint || r.mountPoint.startsWith(req.mountPoint + "/") || req.mountPoint.startsWith(r.mountPoint + "/"));
+    const dup = [...this.statics, ...this.records.values()].find(
+      (r) => r.mountPoint === req.mountPoint || r.mountPoint.startsWith(req.mountPoint + "/") || req.mountPoint.startsWith(r.mountPoint + "/"),
+    );
     if (dup) {
       throw new HotmountError("MOUNT_CONFLICT", `${req.mountPoint} overlaps the mount ${dup.id} at ${dup.mountPoint}`, {
         hint: `Pick another guest path, or remove it first: \`hotmount mount remove ${this.ctx.cfg.name} ${dup.mountPoint}\`.`,
       });
     }
     const rec: MountRecord = {
-      id: newMountId(), instance: this.ctx.cfg.name, hostPath: req.hostPath, mountPoint: req.mountPoint, type: req.type,
-      writable: req.writable, persist: req.persist ?? false, state: "adding", createdAt: new Date().toISOString(), createdDir: false,
+      id: newMountId(),
+      instance: this.ctx.cfg.name,
+      hostPath: req.hostPath,
+      mountPoint: req.mountPoint,
+      type: req.type,
+      writable: req.writable,
+      persist: req.persist ?? false,
+      state: "adding",
+      createdAt: new Date().toISOString(),
+      createdDir: false,
     };
     const t = this.transports[req.type];
     const ssh = await this.ctx.guest();
@@ -196,8 +213,20 @@ export class MountService {
           const err = asHotmountError(e);
           this.ctx.log.warn("could not apply a persistent mount", { mountPoint: p.mountPoint, error: err.message });
           // Keep it visible: a failed record the user can see, remove, or that the next start retries.
-          const rec: MountRecord = { id: newMountId(), instance: this.ctx.cfg.name, ...p, persist: true, state: "failed", createdAt: new Date().toISOString(), createdDir: false,
-            error: { code: err.code, message: `persistent mount not applied: ${err.message}`, hint: err.hint ?? "Fix the cause, then `hotmount vm stop` and `vm start` again, or remove it." } };
+          const rec: MountRecord = {
+            id: newMountId(),
+            instance: this.ctx.cfg.name,
+            ...p,
+            persist: true,
+            state: "failed",
+            createdAt: new Date().toISOString(),
+            createdDir: false,
+            error: {
+              code: err.code,
+              message: `persistent mount not applied: ${err.message}`,
+              hint: err.hint ?? "Fix the cause, then `hotmount vm stop` and `vm start` again, or remove it.",
+            },
+          };
           this.records.set(rec.id, rec);
           this.persist();
         });
@@ -259,7 +288,11 @@ export class MountService {
     const mounted = new Set((await guestMounts(ssh)).map((m) => m.mountPoint));
     for (const r of ready) {
       if (!mounted.has(r.mountPoint) && r.state === "ready") {
-        this.markFailed(r.id, "no longer mounted in the guest (was the guest rebooted?)", r.persist ? "It is persistent: hotmount mounts it again." : "Remove it with `hotmount mount remove --force` and add it again.");
+        this.markFailed(
+          r.id,
+          "no longer mounted in the guest (was the guest rebooted?)",
+          r.persist ? "It is persistent: hotmount mounts it again." : "Remove it with `hotmount mount remove --force` and add it again.",
+        );
         if (r.persist) void this.reapplyPersistent().catch(() => {});
       }
     }

@@ -7,7 +7,10 @@ import type { MountRecord } from "./journal.ts";
 export type PersistentMount = InstanceConfig["persistentMounts"][number];
 
 export class PersistentMounts {
-  constructor(private readonly cfg: InstanceConfig, private readonly log: Logger) {}
+  constructor(
+    private readonly cfg: InstanceConfig,
+    private readonly log: Logger,
+  ) {}
 
   list(): PersistentMount[] {
     return [...this.cfg.persistentMounts];

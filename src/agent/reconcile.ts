@@ -8,7 +8,6 @@ import { guestMounts, unmount } from "./guest-fs.ts";
 import type { MountService } from "./mount-service.ts";
 import { isMountId } from "../core/validate.ts";
 
-
 export async function reconcile(service: MountService, session: DriverSession, guest: () => Promise<GuestExec>, log: Logger): Promise<void> {
   const hp = asFSHotPlugger(session);
   const inv = hp ? await hp.inventory() : { devices: [], backends: [] };

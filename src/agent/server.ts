@@ -26,7 +26,9 @@ export function errorResponse(e: unknown): Response {
 }
 
 function tooBig(): HotmountError {
-  return new HotmountError("INVALID_ARGUMENT", `request body is larger than ${MAX_BODY_BYTES} bytes`, { hint: "Send a small JSON object: {hostPath, mountPoint?, type?, writable?}." });
+  return new HotmountError("INVALID_ARGUMENT", `request body is larger than ${MAX_BODY_BYTES} bytes`, {
+    hint: "Send a small JSON object: {hostPath, mountPoint?, type?, writable?}.",
+  });
 }
 
 /**
@@ -70,20 +72,27 @@ function mountKey(encoded: string): string {
   try {
     key = decodeURIComponent(encoded);
   } catch {
-    throw new HotmountError("INVALID_ARGUMENT", "the mount id in the URL is not valid percent-encoded UTF-8", { hint: "Percent-encode the mount id or guest path (encodeURIComponent)." });
+    throw new HotmountError("INVALID_ARGUMENT", "the mount id in the URL is not valid percent-encoded UTF-8", {
+      hint: "Percent-encode the mount id or guest path (encodeURIComponent).",
+    });
   }
   if (!key) throw new HotmountError("USAGE", "no mount named: DELETE /v1/mounts/{id or guest path}", { hint: "See GET /v1/mounts for the ids." });
   if (/[\u0000-\u001f\u007f-\u009f]/.test(key) || !key.isWellFormed()) {
-    throw new HotmountError("INVALID_ARGUMENT", "the mount id contains a control character or invalid Unicode", { hint: "Name a mount by its id (hm...) or its guest path; see GET /v1/mounts." });
+    throw new HotmountError("INVALID_ARGUMENT", "the mount id contains a control character or invalid Unicode", {
+      hint: "Name a mount by its id (hm...) or its guest path; see GET /v1/mounts.",
+    });
   }
-  if (Buffer.byteLength(key) > 4096) throw new HotmountError("INVALID_ARGUMENT", "the mount id is longer than 4096 bytes", { hint: "Name a mount by its id (hm...) or its guest path." });
+  if (Buffer.byteLength(key) > 4096)
+    throw new HotmountError("INVALID_ARGUMENT", "the mount id is longer than 4096 bytes", { hint: "Name a mount by its id (hm...) or its guest path." });
   return key;
 }
 
 function forceFlag(v: string | null): boolean {
   if (v === null || v === "" || v === "0" || v === "false") return false;
   if (v === "1" || v === "true") return true;
-  throw new HotmountError("INVALID_ARGUMENT", `force must be 1, true, 0 or false, not ${JSON.stringify(v.slice(0, 40))}`, { hint: "DELETE /v1/mounts/{id}?force=1" });
+  throw new HotmountError("INVALID_ARGUMENT", `force must be 1, true, 0 or false, not ${JSON.stringify(v.slice(0, 40))}`, {
+    hint: "DELETE /v1/mounts/{id}?force=1",
+  });
 }
 
 const METHODS: Record<string, string[]> = { "/v1/info": ["GET"], "/v1/inventory": ["GET"], "/v1/mounts": ["GET", "POST"], "/v1/vm/stop": ["POST"] };

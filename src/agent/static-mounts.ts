@@ -18,8 +18,17 @@ export async function mountStaticShares(cfg: InstanceConfig, guest: GuestCommand
   const out: Mount[] = [];
   for (const s of cfg.staticMounts) {
     const m: Mount = {
-      id: s.tag, instance: cfg.name, hostPath: s.hostPath, mountPoint: s.mountPoint, type: "virtiofs", writable: s.writable,
-      persist: true, state: "ready", tag: s.tag, createdAt: since, static: true,
+      id: s.tag,
+      instance: cfg.name,
+      hostPath: s.hostPath,
+      mountPoint: s.mountPoint,
+      type: "virtiofs",
+      writable: s.writable,
+      persist: true,
+      state: "ready",
+      tag: s.tag,
+      createdAt: since,
+      static: true,
     };
     try {
       if (!mounted.some((e) => e.mountPoint === s.mountPoint && e.source === s.tag)) {
@@ -30,7 +39,11 @@ export async function mountStaticShares(cfg: InstanceConfig, guest: GuestCommand
     } catch (e) {
       const err = asHotmountError(e);
       m.state = "failed";
-      m.error = { code: "MOUNT_BROKEN", message: `static share ${s.tag}: ${err.message}`, hint: "See `hotmount vm logs NAME --agent`; restart the VM to retry." };
+      m.error = {
+        code: "MOUNT_BROKEN",
+        message: `static share ${s.tag}: ${err.message}`,
+        hint: "See `hotmount vm logs NAME --agent`; restart the VM to retry.",
+      };
       log.warn("static share not mounted", { tag: s.tag, error: err.message });
     }
     out.push(m);

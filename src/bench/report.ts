@@ -88,7 +88,8 @@ export function medianNs(samples: Samples): Record<Metric, number> {
 
 export function computeRatios(sources: SourceResult[]): Ratios {
   const by = new Map(sources.map((s) => [s.name, s]));
-  const rel = (num: SourceResult, den: SourceResult) => Object.fromEntries(METRICS.map((m) => [m, num.medianNs[m] / den.medianNs[m]])) as Record<Metric, number>;
+  const rel = (num: SourceResult, den: SourceResult) =>
+    Object.fromEntries(METRICS.map((m) => [m, num.medianNs[m] / den.medianNs[m]])) as Record<Metric, number>;
   const st = by.get("virtiofs-static");
   const hot = by.get("virtiofs");
   const host = by.get("host");
@@ -129,7 +130,11 @@ export const fmtRatio = (r: number | undefined) => (r === undefined || !Number.i
 /** A plain aligned table (same look as the CLI's other tables). */
 export function textTable(headers: string[], rows: string[][], rightAlignFrom = 1): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= rightAlignFrom ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i >= rightAlignFrom ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join("\n") + "\n";
 }
 
@@ -138,9 +143,16 @@ export function throughputRows(r: BenchReport): string[][] {
     const m = s.medianNs;
     const o = r.ratios.overHost[s.name];
     return [
-      SOURCE_LABEL[s.name], fmtMbps(mbps(r.params.sizeMiB, m.seqRead)), fmtMbps(mbps(r.params.sizeMiB, m.seqWrite)),
-      fmtS(m.create), fmtS(m.stat), fmtS(m.read), fmtS(m.delete), fmtS(m.find),
-      s.name === "host" ? "1" : fmtRatio(o?.seqRead), s.name === "host" ? "1" : fmtRatio(o?.seqWrite),
+      SOURCE_LABEL[s.name],
+      fmtMbps(mbps(r.params.sizeMiB, m.seqRead)),
+      fmtMbps(mbps(r.params.sizeMiB, m.seqWrite)),
+      fmtS(m.create),
+      fmtS(m.stat),
+      fmtS(m.read),
+      fmtS(m.delete),
+      fmtS(m.find),
+      s.name === "host" ? "1" : fmtRatio(o?.seqRead),
+      s.name === "host" ? "1" : fmtRatio(o?.seqWrite),
     ];
   });
 }
@@ -151,7 +163,9 @@ export const THROUGHPUT_HEADERS = ["SOURCE", "READ MB/s", "WRITE MB/s", "CREATE 
 export function formatReport(r: BenchReport): string {
   const out: string[] = [];
   out.push(`hotmount bench ${r.instance.name} · ${r.date} · ${r.accel.toUpperCase()} · ${r.instance.cpus} vCPU, ${r.instance.memoryMiB} MiB guest`);
-  out.push(`large file ${r.params.sizeMiB} MiB (dd bs=1M); ${r.params.files} files of ${r.params.fileBytes} B; find over ${r.params.treeEntries} entries; median of ${r.params.reps} run(s), ${r.params.otherReps} for 9p and reverse-sshfs`);
+  out.push(
+    `large file ${r.params.sizeMiB} MiB (dd bs=1M); ${r.params.files} files of ${r.params.fileBytes} B; find over ${r.params.treeEntries} entries; median of ${r.params.reps} run(s), ${r.params.otherReps} for 9p and reverse-sshfs`,
+  );
   out.push("");
   out.push(textTable(THROUGHPUT_HEADERS, throughputRows(r)));
   for (const s of r.skipped) out.push(`skipped ${s.name}: ${s.why}`);
@@ -162,13 +176,18 @@ export function formatReport(r: BenchReport): string {
       return p ? ` (${p.length} pairs, ${fmtRatio(Math.min(...p))}-${fmtRatio(Math.max(...p))})` : "";
     };
     out.push(`hot / static virtiofs: read ${fmtRatio(h.seqRead)}${spread("seqRead")}, write ${fmtRatio(h.seqWrite)}${spread("seqWrite")}; 1 = as fast`);
-    out.push(`  create ${fmtRatio(h.create)}, stat ${fmtRatio(h.stat)}, read small ${fmtRatio(h.read)}, delete ${fmtRatio(h.delete)}, find ${fmtRatio(h.find)}`);
+    out.push(
+      `  create ${fmtRatio(h.create)}, stat ${fmtRatio(h.stat)}, read small ${fmtRatio(h.read)}, delete ${fmtRatio(h.delete)}, find ${fmtRatio(h.find)}`,
+    );
   }
   if (r.latency.length) {
     out.push("");
-    out.push(textTable(["HOT-PLUG", "ADD p50 ms", "ADD p95 ms", "REMOVE p50 ms", "REMOVE p95 ms", "N"], r.latency.map((l) => [
-      l.type, l.addMs.p50.toFixed(0), l.addMs.p95.toFixed(0), l.removeMs.p50.toFixed(0), l.removeMs.p95.toFixed(0), String(l.addMs.n),
-    ])));
+    out.push(
+      textTable(
+        ["HOT-PLUG", "ADD p50 ms", "ADD p95 ms", "REMOVE p50 ms", "REMOVE p95 ms", "N"],
+        r.latency.map((l) => [l.type, l.addMs.p50.toFixed(0), l.addMs.p95.toFixed(0), l.removeMs.p50.toFixed(0), l.removeMs.p95.toFixed(0), String(l.addMs.n)]),
+      ),
+    );
   }
   out.push(`caches: guest ${r.caches.guest}; host ${r.caches.host}`);
   for (const n of r.notes) out.push(`note: ${n}`);

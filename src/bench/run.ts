@@ -69,13 +69,17 @@ async function onHost(p: WorkloadParams & { groups: Group[] }): Promise<StepResu
   const argv = workloadArgv(p);
   const proc = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  if (code !== 0) throw new HotmountError("INTERNAL", `the workload failed on the host (exit ${code}): ${err.trim()}`, { hint: "Check free space in the benchmark folder." });
+  if (code !== 0)
+    throw new HotmountError("INTERNAL", `the workload failed on the host (exit ${code}): ${err.trim()}`, { hint: "Check free space in the benchmark folder." });
   return parseWorkloadOutput(out, p.groups);
 }
 
 async function inGuest(ssh: GuestSsh, p: WorkloadParams & { groups: Group[] }): Promise<StepResult> {
   const r = await ssh.exec(workloadArgv(p), { timeoutMs: RUN_TIMEOUT_MS });
-  if (r.code !== 0) throw new HotmountError("GUEST_COMMAND_FAILED", `the workload failed in the guest (exit ${r.code}) in ${p.workDir}: ${r.stderr.trim().slice(-300)}`, { hint: "See the mount with `hotmount mount list`; the guest needs free RAM for the page cache." });
+  if (r.code !== 0)
+    throw new HotmountError("GUEST_COMMAND_FAILED", `the workload failed in the guest (exit ${r.code}) in ${p.workDir}: ${r.stderr.trim().slice(-300)}`, {
+      hint: "See the mount with `hotmount mount list`; the guest needs free RAM for the page cache.",
+    });
   return parseWorkloadOutput(r.stdout, p.groups);
 }
 
@@ -86,13 +90,27 @@ async function agentTuning(instance: string): Promise<Record<string, unknown>> {
   const pid = readPidFile(instancePaths(instance).agentPid);
   let env: Record<string, string> = {};
   try {
-    env = Object.fromEntries(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+    env = Object.fromEntries(
+      readFileSync(`/proc/${pid}/environ`, "utf8")
+        .split("\0")
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    );
   } catch {}
   return { virtiofs: virtiofsTuning(env), ninePMount: ninePMountOptions(true) };
 }
 
 async function guestMountInfo(ssh: GuestSsh, mp: string): Promise<{ procMounts?: string; readAheadKb?: number }> {
-  const r = await ssh.exec(["sh", "-c", 'grep " $1 " /proc/mounts; cat "/sys/class/bdi/$(awk -v m="$1" \'$5 == m { print $3 }\' /proc/self/mountinfo)/read_ahead_kb" 2>/dev/null', "x", mp], { timeoutMs: 10_000 });
+  const r = await ssh.exec(
+    [
+      "sh",
+      "-c",
+      'grep " $1 " /proc/mounts; cat "/sys/class/bdi/$(awk -v m="$1" \'$5 == m { print $3 }\' /proc/self/mountinfo)/read_ahead_kb" 2>/dev/null',
+      "x",
+      mp,
+    ],
+    { timeoutMs: 10_000 },
+  );
   const [line, ra] = r.stdout.trim().split("\n");
   return { procMounts: line || undefined, readAheadKb: ra && /^\d+$/.test(ra) ? Number(ra) : undefined };
 }
@@ -101,10 +119,16 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const cfg = readInstanceConfig(o.instance);
   const client = new AgentClient(o.instance);
   const info = await client.info();
-  if (info.state !== "running" || !info.ssh) throw new HotmountError("INSTANCE_NOT_RUNNING", `instance "${o.instance}" is not running`, { hint: `Start it: hotmount vm start ${o.instance}` });
-  const staticShare = cfg.staticMounts.find((s) => s.writable && (!o.dir || resolveHostPath(o.dir) === s.hostPath || resolveHostPath(o.dir).startsWith(s.hostPath + "/")));
+  if (info.state !== "running" || !info.ssh)
+    throw new HotmountError("INSTANCE_NOT_RUNNING", `instance "${o.instance}" is not running`, { hint: `Start it: hotmount vm start ${o.instance}` });
+  const staticShare = cfg.staticMounts.find(
+    (s) => s.writable && (!o.dir || resolveHostPath(o.dir) === s.hostPath || resolveHostPath(o.dir).startsWith(s.hostPath + "/")),
+  );
   const dir = o.dir ? resolveHostPath(o.dir) : staticShare?.hostPath;
-  if (!dir) throw new HotmountError("USAGE", "no folder to benchmark", { hint: `Pass --dir HOSTDIR (writable; the benchmark makes and removes a subfolder in it), or start the VM with --mount HOSTDIR:/mnt/x to compare with a static share.` });
+  if (!dir)
+    throw new HotmountError("USAGE", "no folder to benchmark", {
+      hint: `Pass --dir HOSTDIR (writable; the benchmark makes and removes a subfolder in it), or start the VM with --mount HOSTDIR:/mnt/x to compare with a static share.`,
+    });
 
   const skipped: BenchReport["skipped"] = [];
   const wanted = new Set(o.sources);
@@ -151,19 +175,31 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const round = order.filter((x) => rep <= repsOf(x));
       // Sources take turns group by group, so the two virtiofs shares of a pair run seconds
       // apart; and static and hot swap places every other turn (ABBA): drift favours neither.
-      for (const g of ALL_GROUPS) for (let t = 0; t < LARGE_PER_REP; t++) {
-        const seq = round.filter((s) => t < timesOf(s, g));
-        if (!seq.length) continue;
-        if (turn++ % 2 === 1) swap(seq, "virtiofs-static", "virtiofs");
-        for (const s of seq) {
-          const base = where.get(s)!;
-          const p = { workDir: `${base}/${s}`, treeDir: `${base}/tree`, sizeMiB: o.sizeMiB, files: o.files, dropCaches: s === "host" ? o.dropHostCaches : true, clock: s === "host" ? "date" : "timer_list", groups: [g] } satisfies WorkloadParams;
-          o.log(`run ${rep}/${repsOf(s)}: ${g} on ${s}`);
-          const r = s === "host" ? await onHost(p) : await inGuest(ssh, p);
-          if (g === "find" && r.findEntries !== treeEntries()) throw new HotmountError("INTERNAL", `find saw ${r.findEntries} entries over ${s}, expected ${treeEntries()}`, { hint: "The share does not show the host tree as it is." });
-          for (const [m, v] of Object.entries(r.ns)) samples.get(s)![m as Metric].push(v);
+      for (const g of ALL_GROUPS)
+        for (let t = 0; t < LARGE_PER_REP; t++) {
+          const seq = round.filter((s) => t < timesOf(s, g));
+          if (!seq.length) continue;
+          if (turn++ % 2 === 1) swap(seq, "virtiofs-static", "virtiofs");
+          for (const s of seq) {
+            const base = where.get(s)!;
+            const p = {
+              workDir: `${base}/${s}`,
+              treeDir: `${base}/tree`,
+              sizeMiB: o.sizeMiB,
+              files: o.files,
+              dropCaches: s === "host" ? o.dropHostCaches : true,
+              clock: s === "host" ? "date" : "timer_list",
+              groups: [g],
+            } satisfies WorkloadParams;
+            o.log(`run ${rep}/${repsOf(s)}: ${g} on ${s}`);
+            const r = s === "host" ? await onHost(p) : await inGuest(ssh, p);
+            if (g === "find" && r.findEntries !== treeEntries())
+              throw new HotmountError("INTERNAL", `find saw ${r.findEntries} entries over ${s}, expected ${treeEntries()}`, {
+                hint: "The share does not show the host tree as it is.",
+              });
+            for (const [m, v] of Object.entries(r.ns)) samples.get(s)![m as Metric].push(v);
+          }
         }
-      }
     }
     for (const s of order) {
       const gm = s === "host" ? {} : await guestMountInfo(ssh, s === "virtiofs-static" ? staticShare!.mountPoint : `${GUEST_BASE}/${HOT[s]}`);
@@ -187,7 +223,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         removeMs.push(performance.now() - t0);
         added.pop();
       }
-      latency.push({ type: type as LatencyResult["type"], addMs: summary(addMs), removeMs: summary(removeMs), samples: { addMs: addMs.map(Math.round), removeMs: removeMs.map(Math.round) } });
+      latency.push({
+        type: type as LatencyResult["type"],
+        addMs: summary(addMs),
+        removeMs: summary(removeMs),
+        samples: { addMs: addMs.map(Math.round), removeMs: removeMs.map(Math.round) },
+      });
     }
   } finally {
     for (const id of added) await client.remove(id, true).catch(() => {});
@@ -224,7 +265,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     notes: [
       "writes end when dd closes the file: every transport here writes through to the host page cache by then (no fsync, so the disk is not measured)",
       "hot-plug latency is the agent API call (device, backend and guest mount), without the CLI's own start-up",
-      info.accel === "tcg" ? "TCG: the guest CPU is emulated, so every page the guest kernel copies is slow; under KVM the ranking between transports differs" : "KVM",
+      info.accel === "tcg"
+        ? "TCG: the guest CPU is emulated, so every page the guest kernel copies is slow; under KVM the ranking between transports differs"
+        : "KVM",
     ],
   };
 }

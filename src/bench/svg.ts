@@ -48,8 +48,18 @@ export function panels(r: BenchReport): Panel[] {
   const src = r.sources;
   const seconds = (m: Metric) => src.map((s) => ({ label: SOURCE_LABEL[s.name], color: COLOR[s.name], value: s.medianNs[m] / 1e9 }));
   const out: Panel[] = [
-    { title: `Sequential read, ${r.params.sizeMiB} MiB`, unit: "MB/s", higherIsBetter: true, bars: src.map((s) => ({ label: SOURCE_LABEL[s.name], color: COLOR[s.name], value: mbps(r.params.sizeMiB, s.medianNs.seqRead) })) },
-    { title: `Sequential write, ${r.params.sizeMiB} MiB`, unit: "MB/s", higherIsBetter: true, bars: src.map((s) => ({ label: SOURCE_LABEL[s.name], color: COLOR[s.name], value: mbps(r.params.sizeMiB, s.medianNs.seqWrite) })) },
+    {
+      title: `Sequential read, ${r.params.sizeMiB} MiB`,
+      unit: "MB/s",
+      higherIsBetter: true,
+      bars: src.map((s) => ({ label: SOURCE_LABEL[s.name], color: COLOR[s.name], value: mbps(r.params.sizeMiB, s.medianNs.seqRead) })),
+    },
+    {
+      title: `Sequential write, ${r.params.sizeMiB} MiB`,
+      unit: "MB/s",
+      higherIsBetter: true,
+      bars: src.map((s) => ({ label: SOURCE_LABEL[s.name], color: COLOR[s.name], value: mbps(r.params.sizeMiB, s.medianNs.seqWrite) })),
+    },
     { title: `find over ${r.params.treeEntries} entries`, unit: "s", higherIsBetter: false, bars: seconds("find") },
     { title: `Create ${r.params.files} files`, unit: "s", higherIsBetter: false, bars: seconds("create") },
     { title: `Stat ${r.params.files} files`, unit: "s", higherIsBetter: false, bars: seconds("stat") },
@@ -88,7 +98,9 @@ function panelSvg(p: Panel, x0: number, y0: number): string {
   p.bars.forEach((b, i) => {
     const y = y0 + 34 + i * (BAR_H + BAR_GAP);
     const w = Math.max(1, x(b.value));
-    parts.push(`<rect x="${x0 + LABEL_W}" y="${y}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${b.color}"><title>${esc(`${b.label}: ${fmt(b.value)} ${p.unit}`)}</title></rect>`);
+    parts.push(
+      `<rect x="${x0 + LABEL_W}" y="${y}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${b.color}"><title>${esc(`${b.label}: ${fmt(b.value)} ${p.unit}`)}</title></rect>`,
+    );
     let end = w;
     if (b.tick !== undefined && Number.isFinite(b.tick)) {
       const tx = x0 + LABEL_W + x(b.tick);
@@ -118,9 +130,10 @@ export function chartSvg(r: BenchReport): string {
   });
   const body = ps.map((p, i) => panelSvg(p, 10 + (i % COLS) * PANEL_W, headH + Math.floor(i / COLS) * rowH));
   const title = `hotmount bench · ${r.date.slice(0, 10)} · ${r.accel.toUpperCase()} · ${r.instance.cpus} vCPU, ${r.instance.memoryMiB} MiB guest · median of ${r.params.reps} runs (9p, sshfs: ${r.params.otherReps})`;
-  const foot = r.accel === "tcg"
-    ? "TCG: the guest CPU is emulated, so every guest page copy is slow; under KVM the ranking between transports differs."
-    : "KVM: hardware virtualization; figures from TCG hosts rank the transports differently.";
+  const foot =
+    r.accel === "tcg"
+      ? "TCG: the guest CPU is emulated, so every guest page copy is slow; under KVM the ranking between transports differs."
+      : "KVM: hardware virtualization; figures from TCG hosts rank the transports differently.";
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">`,
     `<style>.h{font-size:15px;font-weight:600;fill:#222}.t{font-size:12px;font-weight:600;fill:#222}.s{font-size:10.5px;fill:#555}.v{font-size:10.5px;fill:#222}.k{stroke:#222;stroke-width:1.5}</style>`,

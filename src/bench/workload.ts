@@ -7,7 +7,10 @@ export const METRICS = ["seqWrite", "seqRead", "create", "stat", "read", "delete
 export type Metric = (typeof METRICS)[number];
 
 /** Steps run in groups, so a runner can interleave sources group by group (less drift between them). */
-export const GROUPS = { large: ["seqWrite", "seqRead"], small: ["create", "stat", "read", "delete"], find: ["find"] } as const satisfies Record<string, readonly Metric[]>;
+export const GROUPS = { large: ["seqWrite", "seqRead"], small: ["create", "stat", "read", "delete"], find: ["find"] } as const satisfies Record<
+  string,
+  readonly Metric[]
+>;
 export type Group = keyof typeof GROUPS;
 export const ALL_GROUPS = Object.keys(GROUPS) as Group[];
 
@@ -78,7 +81,19 @@ rm -rf "$w"
 
 /** argv for `sh -c`: the script plus its positional parameters (no value is ever spliced into it). */
 export function workloadArgv(p: WorkloadParams): string[] {
-  return ["sh", "-c", BODY, "hotmount-bench", p.workDir, p.treeDir, String(p.sizeMiB), String(p.files), p.dropCaches ? "1" : "0", p.clock, (p.groups ?? ALL_GROUPS).join(" ")];
+  return [
+    "sh",
+    "-c",
+    BODY,
+    "hotmount-bench",
+    p.workDir,
+    p.treeDir,
+    String(p.sizeMiB),
+    String(p.files),
+    p.dropCaches ? "1" : "0",
+    p.clock,
+    (p.groups ?? ALL_GROUPS).join(" "),
+  ];
 }
 
 /** Reads the script's "metric nanoseconds [extra]" lines; a missing or garbled line is an error. */

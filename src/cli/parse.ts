@@ -11,7 +11,12 @@ export function parseMemory(v: string): number {
   const m = /^(\d+)\s*([MmGg]i?[Bb]?)?$/.exec(v.trim());
   if (!m) usage(`invalid memory size "${v}"`, "Use a size such as 512M or 2G.");
   const n = Number(m[1]) * (m[2] && /^g/i.test(m[2]) ? 1024 : 1);
-  const r = z.number().int().min(128).max(1 << 20).safeParse(n);
+  const r = z
+    .number()
+    .int()
+    .min(128)
+    .max(1 << 20)
+    .safeParse(n);
   if (!r.success) usage(`memory ${v} is out of range`, "Use at least 128M.");
   return n;
 }

@@ -15,8 +15,12 @@ import { register as vm } from "./commands/vm.ts";
 
 export function buildProgram(): Command {
   const program = new Command("hotmount")
-    .description("Mount a host folder into a running Linux VM, and take it out again, with no restart.\nRun with no arguments in a terminal for the interactive view.")
-    .addHelpText("after", `
+    .description(
+      "Mount a host folder into a running Linux VM, and take it out again, with no restart.\nRun with no arguments in a terminal for the interactive view.",
+    )
+    .addHelpText(
+      "after",
+      `
 Quick start:
   hotmount vm start dev                      boot the demo VM
   hotmount mount add dev ~/project --writable
@@ -24,7 +28,8 @@ Quick start:
   hotmount mount remove dev ~/project
   hotmount vm stop dev
 
-State lives in $HOTMOUNT_HOME (default ~/.hotmount). Exit codes: docs/embedding.md.`)
+State lives in $HOTMOUNT_HOME (default ~/.hotmount). Exit codes: docs/embedding.md.`,
+    )
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
   for (const r of [vm, mount, shell, doctor, bench, run, qemuWrap, tui, version, completion, agent]) r(program);

@@ -19,7 +19,9 @@ export class AgentClient {
   /** Says why there is no agent to talk to: no such instance, or not running. */
   private notThere(): HotmountError {
     if (!existsSync(instancePaths(this.instance).config)) {
-      return new HotmountError("INSTANCE_NOT_FOUND", `no instance named "${this.instance}"`, { hint: "See `hotmount vm list`; create one with `hotmount vm start NAME`." });
+      return new HotmountError("INSTANCE_NOT_FOUND", `no instance named "${this.instance}"`, {
+        hint: "See `hotmount vm list`; create one with `hotmount vm start NAME`.",
+      });
     }
     return new HotmountError("INSTANCE_NOT_RUNNING", `instance "${this.instance}" is not running`, { hint: `Start it: hotmount vm start ${this.instance}` });
   }

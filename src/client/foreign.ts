@@ -37,10 +37,15 @@ function agentUp(name: string): boolean {
 export function limaSummary(inst: LimaInstance): InstanceSummary {
   const marker = inst.state === "running" ? liveWrap(inst) : null;
   return {
-    name: inst.hmName, driver: "lima", state: inst.state, pid: inst.vmPid, accel: marker?.accel ?? null,
+    name: inst.hmName,
+    driver: "lima",
+    state: inst.state,
+    pid: inst.vmPid,
+    accel: marker?.accel ?? null,
     ssh: inst.state === "running" ? inst.ssh : null,
     slots: { total: marker && !marker.conflict ? marker.slots : 0, used: 0 },
-    transports: inst.state === "running" ? limaTransports(inst, marker) : [], mounts: 0,
+    transports: inst.state === "running" ? limaTransports(inst, marker) : [],
+    mounts: 0,
   };
 }
 
@@ -66,10 +71,16 @@ export function registerLima(inst: LimaInstance): InstanceConfig {
   const marker = liveWrap(inst);
   const wrapped = !!marker && !marker.conflict;
   const cfg = InstanceConfigSchema.parse({
-    name: inst.hmName, driver: "lima", external: "lima",
-    memoryMiB: Math.max(128, wrapped ? marker!.memoryMiB : inst.memoryMiB), cpus: Math.max(1, wrapped ? marker!.cpus : inst.cpus),
-    slots: wrapped ? marker!.slots : 0, ninePSlots: wrapped ? marker!.ninePSlots : 0,
-    kernel: "", append: "", ssh: inst.ssh,
+    name: inst.hmName,
+    driver: "lima",
+    external: "lima",
+    memoryMiB: Math.max(128, wrapped ? marker!.memoryMiB : inst.memoryMiB),
+    cpus: Math.max(1, wrapped ? marker!.cpus : inst.cpus),
+    slots: wrapped ? marker!.slots : 0,
+    ninePSlots: wrapped ? marker!.ninePSlots : 0,
+    kernel: "",
+    append: "",
+    ssh: inst.ssh,
   });
   mkdirSync(instancePaths(inst.hmName).dir, { recursive: true, mode: 0o700 });
   // The journal of an earlier VM run (Lima restarted it behind our back) names mounts that are gone.
@@ -89,11 +100,16 @@ export async function ensureForeignAgent(name: string): Promise<boolean> {
   }
   ensureHome();
   mkdirSync(instancePaths(name).dir, { recursive: true, mode: 0o700 });
-  await withLock(instancePaths(name).lock, `instance "${name}"`, async () => {
-    if (agentUp(name)) return;
-    registerLima(inst);
-    await startAgent(name);
-  }, 30_000);
+  await withLock(
+    instancePaths(name).lock,
+    `instance "${name}"`,
+    async () => {
+      if (agentUp(name)) return;
+      registerLima(inst);
+      await startAgent(name);
+    },
+    30_000,
+  );
   return true;
 }
 
@@ -124,8 +140,16 @@ export async function startExternal(name: string, progress: Progress): Promise<b
 /** instance.json of a QEMU adopted by `hotmount run` (QEMU driver paths: qmp.sock, qemu.pid, 9p links). */
 export function registerAdopted(o: { name: string; memoryMiB: number; cpus: number; slots: number; ninePSlots: number; ssh: SshInfo }): InstanceConfig {
   const cfg = InstanceConfigSchema.parse({
-    name: o.name, driver: "qemu", external: "run", memoryMiB: Math.max(128, o.memoryMiB), cpus: o.cpus,
-    slots: o.slots, ninePSlots: o.ninePSlots, kernel: "", append: "", ssh: o.ssh,
+    name: o.name,
+    driver: "qemu",
+    external: "run",
+    memoryMiB: Math.max(128, o.memoryMiB),
+    cpus: o.cpus,
+    slots: o.slots,
+    ninePSlots: o.ninePSlots,
+    kernel: "",
+    append: "",
+    ssh: o.ssh,
   });
   writeInstanceConfig(cfg);
   return cfg;

@@ -34,7 +34,8 @@ export interface StartFlags extends StartOptions {
 
 export function checkName(name: string): string {
   const r = InstanceName.safeParse(name);
-  if (!r.success) throw new HotmountError("INVALID_ARGUMENT", `invalid instance name "${name}": ${r.error.issues[0]?.message}`, { hint: "Example: hotmount vm start dev" });
+  if (!r.success)
+    throw new HotmountError("INVALID_ARGUMENT", `invalid instance name "${name}": ${r.error.issues[0]?.message}`, { hint: "Example: hotmount vm start dev" });
   return name;
 }
 
@@ -55,9 +56,16 @@ async function buildConfig(name: string, f: StartFlags, progress: Progress): Pro
   // A disk image: asked for now, or the previous start's (unless a bare --kernel replaces it).
   const imageName = f.image ?? (f.kernel ? undefined : prev?.image);
   const img = imageName
-    ? await (await import("../guest/debian/instance.ts")).prepareImageInstance(name, imageName, {
-      publicKeyLine: key.publicKeyLine, kernel: f.kernel, initrd: f.initrd, append: f.append, prev: prev ?? undefined, progress,
-    })
+    ? await (
+        await import("../guest/debian/instance.ts")
+      ).prepareImageInstance(name, imageName, {
+        publicKeyLine: key.publicKeyLine,
+        kernel: f.kernel,
+        initrd: f.initrd,
+        append: f.append,
+        prev: prev ?? undefined,
+        progress,
+      })
     : null;
   if (img) ({ kernel, initrd, append } = img);
   const demo = !img && !f.kernel && (!prev || prev.append.includes("hotmount.sshkey="));
@@ -69,12 +77,15 @@ async function buildConfig(name: string, f: StartFlags, progress: Progress): Pro
   }
   if (!kernel) throw new HotmountError("USAGE", "no kernel to boot", { hint: "Omit --kernel to boot the demo guest, or pass --kernel K --initrd I." });
   return InstanceConfigSchema.parse({
-    name, driver: f.driver ?? prev?.driver ?? defaultDriverName(),
+    name,
+    driver: f.driver ?? prev?.driver ?? defaultDriverName(),
     memoryMiB: f.memoryMiB ?? prev?.memoryMiB ?? 512,
     cpus: f.cpus ?? prev?.cpus ?? 2,
     slots: f.slots ?? prev?.slots ?? 8,
     ninePSlots: f.ninePSlots ?? prev?.ninePSlots ?? 4,
-    kernel, initrd, append: append ?? "",
+    kernel,
+    initrd,
+    append: append ?? "",
     accel: f.accel ?? prev?.accel ?? "auto",
     ssh: { host: "127.0.0.1", port: 0, user: img?.user ?? (demo ? GUEST_USER : (prev?.ssh.user ?? "root")), identityFile: key.privateKey },
     staticMounts: f.mounts?.length ? parseStaticMounts(f.mounts) : (prev?.staticMounts ?? []),
@@ -95,7 +106,9 @@ export async function startInstance(name: string, flags: StartFlags, progress: P
     const driver = getDriver(cfg.driver);
     if ((await driver.status(cfg)).state === "running") {
       if (await agentAnswers(name)) {
-        throw new HotmountError("INSTANCE_ALREADY_RUNNING", `instance "${name}" is already running`, { hint: `Stop it first with \`hotmount vm stop ${name}\`.` });
+        throw new HotmountError("INSTANCE_ALREADY_RUNNING", `instance "${name}" is already running`, {
+          hint: `Stop it first with \`hotmount vm stop ${name}\`.`,
+        });
       }
       // The VM runs but its agent died: start a new agent, which reconciles from the journal.
       progress("the VM is running without its agent: restarting the agent");
@@ -138,15 +151,19 @@ export async function startAgent(name: string, readyWithinMs = 60_000): Promise<
   closeSync(fd);
   child.unref();
   const client = new AgentClient(name);
-  const ok = await waitUntil(async () => {
-    if (child.exitCode !== null) return true;
-    try {
-      await client.info(2000);
-      return true;
-    } catch {
-      return false;
-    }
-  }, readyWithinMs, 100);
+  const ok = await waitUntil(
+    async () => {
+      if (child.exitCode !== null) return true;
+      try {
+        await client.info(2000);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    readyWithinMs,
+    100,
+  );
   if (!ok || child.exitCode !== null) {
     throw new HotmountError("VM_START_FAILED", `the agent of "${name}" did not start`, { hint: `Its log says:\n${tailFile(paths.agentLog, 8)}` });
   }
@@ -156,29 +173,38 @@ export async function stopInstance(name: string, progress: Progress): Promise<vo
   checkName(name);
   const cfg = readInstanceConfig(name);
   const paths = instancePaths(name);
-  await withLock(paths.lock, `instance "${name}"`, async () => {
-    const agentPid = readPidFile(paths.agentPid);
-    const client = new AgentClient(name);
-    if (agentPid && isAlive(agentPid) && client.present) {
-      progress("removing mounts and powering off");
-      try {
-        await client.stopVm();
-        await waitUntil(() => !isAlive(agentPid), 10_000);
-      } catch {
-        // fall through to the direct path below
+  await withLock(
+    paths.lock,
+    `instance "${name}"`,
+    async () => {
+      const agentPid = readPidFile(paths.agentPid);
+      const client = new AgentClient(name);
+      if (agentPid && isAlive(agentPid) && client.present) {
+        progress("removing mounts and powering off");
+        try {
+          await client.stopVm();
+          await waitUntil(() => !isAlive(agentPid), 10_000);
+        } catch {
+          // fall through to the direct path below
+        }
       }
-    }
-    if (agentPid && isAlive(agentPid)) await terminate(agentPid, 2000);
-    await getDriver(cfg.driver).stop(cfg, progress);
-    removeQuietly(paths.agentSock, paths.agentPid);
-  }, 30_000);
+      if (agentPid && isAlive(agentPid)) await terminate(agentPid, 2000);
+      await getDriver(cfg.driver).stop(cfg, progress);
+      removeQuietly(paths.agentSock, paths.agentPid);
+    },
+    30_000,
+  );
 }
 
 export async function listInstances(): Promise<InstanceSummary[]> {
   const dir = instancesDir();
   const { isLimaRegistration, limaSummaries } = await import("./foreign.ts");
   // Lima instances come from $LIMA_HOME (registered or not), the rest from hotmount's own dirs.
-  const names = existsSync(dir) ? readdirSync(dir).filter((n) => existsSync(instancePaths(n).config) && !isLimaRegistration(n)).sort() : [];
+  const names = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((n) => existsSync(instancePaths(n).config) && !isLimaRegistration(n))
+        .sort()
+    : [];
   const all = [...(await Promise.all(names.map(summarize))), ...(await limaSummaries(summarize))];
   return all.sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -189,8 +215,15 @@ export async function summarize(name: string): Promise<InstanceSummary> {
   const cfg = readInstanceConfig(name);
   const st = await getDriver(cfg.driver).status(cfg);
   const base: InstanceSummary = {
-    name, driver: cfg.driver, state: st.state, pid: st.pid, accel: st.accel, ssh: st.state === "running" ? cfg.ssh : null,
-    slots: { total: cfg.slots, used: 0 }, transports: [], mounts: 0,
+    name,
+    driver: cfg.driver,
+    state: st.state,
+    pid: st.pid,
+    accel: st.accel,
+    ssh: st.state === "running" ? cfg.ssh : null,
+    slots: { total: cfg.slots, used: 0 },
+    transports: [],
+    mounts: 0,
   };
   if (st.state !== "running") return base;
   const client = new AgentClient(name);

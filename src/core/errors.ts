@@ -2,6 +2,7 @@
 // stable code, a one-line message, a hint that says what to do, and the underlying cause.
 // Codes become exit codes and HTTP statuses in exactly one place: the table below.
 
+// prettier-ignore
 export const ERROR_CODES = {
   //  code                      exit  http  (exit codes are part of the embedding contract)
   INTERNAL:                    [1,   500],

@@ -22,7 +22,11 @@ export const PersistentMount = z.object({
 export const InstanceConfig = z.object({
   name: InstanceName,
   driver: z.string().default("qemu"),
-  memoryMiB: z.number().int().min(128).max(1 << 20),
+  memoryMiB: z
+    .number()
+    .int()
+    .min(128)
+    .max(1 << 20),
   cpus: z.number().int().min(1).max(256),
   /** Spare hot-plug slots (QEMU: pcie-root-ports); 0 for a Lima VM not started through hotmount's wrapper. */
   slots: z.number().int().min(0).max(32),

@@ -62,7 +62,8 @@ export interface GuestOwner {
  */
 export function sshfsOwnerOptions(owner?: GuestOwner): string[] {
   if (!owner) return [];
-  if (!Number.isInteger(owner.uid) || !Number.isInteger(owner.gid) || owner.uid < 0 || owner.gid < 0) throw new Error(`bad guest owner ${owner.uid}:${owner.gid}`);
+  if (!Number.isInteger(owner.uid) || !Number.isInteger(owner.gid) || owner.uid < 0 || owner.gid < 0)
+    throw new Error(`bad guest owner ${owner.uid}:${owner.gid}`);
   return [`uid=${owner.uid}`, `gid=${owner.gid}`];
 }
 
@@ -77,7 +78,15 @@ export function sshfsOwnerOptions(owner?: GuestOwner): string[] {
  * - ro is only the guest's view: sftp-server -R refuses every write on the host.
  */
 export function reverseSshfsArgv(hostPath: string, mountPoint: string, writable: boolean, owner?: GuestOwner): string[] {
-  const opts = ["passive", "idmap=none", ...sshfsOwnerOptions(owner), "allow_other", "default_permissions", `dcache_timeout=${SSHFS_CACHE_SECONDS}`, writable ? "rw" : "ro"];
+  const opts = [
+    "passive",
+    "idmap=none",
+    ...sshfsOwnerOptions(owner),
+    "allow_other",
+    "default_permissions",
+    `dcache_timeout=${SSHFS_CACHE_SECONDS}`,
+    writable ? "rw" : "ro",
+  ];
   // "host:path" with an empty host; the path is the host folder (sftp-server also starts there).
   // sshfs splits at the first ':' only and escapes commas itself when it builds fsname.
   return ["sshfs", "-f", "-o", opts.join(","), `:${hostPath}`, mountPoint];

@@ -80,7 +80,9 @@ export interface InstancePaths {
 export function instancePaths(name: string): InstancePaths {
   // The name becomes a folder name: "..", "a/b" or a control character would point elsewhere.
   if (!name || name === "." || name === ".." || /[/\u0000-\u001f\u007f]/.test(name)) {
-    throw new HotmountError("INVALID_ARGUMENT", `invalid instance name ${JSON.stringify(name)}`, { hint: "Instance names are single words such as dev; see `hotmount vm list`." });
+    throw new HotmountError("INVALID_ARGUMENT", `invalid instance name ${JSON.stringify(name)}`, {
+      hint: "Instance names are single words such as dev; see `hotmount vm list`.",
+    });
   }
   const dir = join(instancesDir(), name);
   return {

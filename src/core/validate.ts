@@ -11,7 +11,26 @@ export const VIRTIOFS_TAG_MAX = 36;
 // C0, DEL and C1 controls: never in a sane name, and a terminal may act on them.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-const GUEST_FORBIDDEN_EXACT = new Set(["/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var"]);
+const GUEST_FORBIDDEN_EXACT = new Set([
+  "/",
+  "/bin",
+  "/boot",
+  "/dev",
+  "/etc",
+  "/home",
+  "/lib",
+  "/lib32",
+  "/lib64",
+  "/libx32",
+  "/proc",
+  "/root",
+  "/run",
+  "/sbin",
+  "/sys",
+  "/tmp",
+  "/usr",
+  "/var",
+]);
 const GUEST_FORBIDDEN_TREES = ["/proc/", "/sys/", "/dev/", "/boot/", "/etc/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/usr/"];
 const HOST_FORBIDDEN_EXACT = new Set(["/", "/proc", "/sys", "/dev", "/boot", "/etc", "/run", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/var"]);
 const HOST_FORBIDDEN_TREES = ["/proc/", "/sys/", "/dev/"];
@@ -29,11 +48,13 @@ function checkPathText(p: unknown, which: "host" | "guest", example: string): as
   if (typeof p !== "string" || p.length === 0) throw bad(`the ${which} path is empty`, example);
   // A lone UTF-16 surrogate (JSON "\ud800") has no UTF-8 form: it would become U+FFFD on disk.
   if (!p.isWellFormed()) throw bad(`the ${which} path is not valid Unicode (a lone surrogate)`, "Send paths as valid UTF-8 text.");
-  if (CONTROL.test(p)) throw bad(`the ${which} path contains a control character (NUL, newline, tab, ...)`, `Rename the folder or pick another one; ${example}`);
+  if (CONTROL.test(p))
+    throw bad(`the ${which} path contains a control character (NUL, newline, tab, ...)`, `Rename the folder or pick another one; ${example}`);
   const bytes = Buffer.byteLength(p);
   if (bytes > PATH_MAX_BYTES) throw bad(`the ${which} path is ${bytes} bytes long; Linux allows ${PATH_MAX_BYTES}`, "Use a shorter path.");
   const long = p.split("/").find((c) => Buffer.byteLength(c) > NAME_MAX_BYTES);
-  if (long !== undefined) throw bad(`a name in the ${which} path is ${Buffer.byteLength(long)} bytes long; Linux allows ${NAME_MAX_BYTES}`, "Use shorter folder names.");
+  if (long !== undefined)
+    throw bad(`a name in the ${which} path is ${Buffer.byteLength(long)} bytes long; Linux allows ${NAME_MAX_BYTES}`, "Use shorter folder names.");
 }
 
 /** Resolves a host folder: it must exist, be a directory, and not be a system tree. */
@@ -44,7 +65,10 @@ export function resolveHostPath(p: string, cwd = process.cwd()): string {
     real = realpathSync(resolve(cwd, p));
   } catch {
     // Names that are not UTF-8 reach us (argv, JSON) with U+FFFD in place of the bad bytes.
-    if (p.includes("\uFFFD")) throw bad(`the host folder ${p} does not exist (is its name valid UTF-8?)`, "hotmount takes UTF-8 paths: rename the folder to a UTF-8 name.", { hostPath: p });
+    if (p.includes("\uFFFD"))
+      throw bad(`the host folder ${p} does not exist (is its name valid UTF-8?)`, "hotmount takes UTF-8 paths: rename the folder to a UTF-8 name.", {
+        hostPath: p,
+      });
     throw bad(`the host folder ${p} does not exist`, "Create it first, or check the spelling.", { hostPath: p });
   }
   if (!statSync(real).isDirectory()) throw bad(`the host path ${real} is not a folder`, "hotmount shares folders; name the folder that holds the file.");

@@ -17,7 +17,10 @@ export const QGA_PING_MS = 1000;
 export class SshGuestExec implements GuestExec {
   readonly via = "ssh" as const;
   /** why: what made QGA unusable, for the log. */
-  constructor(readonly ssh: GuestSsh, readonly why?: string) {}
+  constructor(
+    readonly ssh: GuestSsh,
+    readonly why?: string,
+  ) {}
 
   exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
     return this.ssh.exec(argv, opts);

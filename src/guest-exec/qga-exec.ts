@@ -17,7 +17,10 @@ export class QgaGuestExec implements GuestExec {
   private active = 0;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(readonly socketPath: string, private readonly idleMs = IDLE_CLOSE_MS) {}
+  constructor(
+    readonly socketPath: string,
+    private readonly idleMs = IDLE_CLOSE_MS,
+  ) {}
 
   /** Null when qemu-guest-agent answers a ping within timeoutMs; otherwise why not. */
   async probe(timeoutMs: number): Promise<string | null> {

@@ -40,8 +40,10 @@ export async function buildGuest(work: string, key: string, debCache: string, sa
   for (const p of PRUNE_PATHS) rmSync(join(root, p), { recursive: true, force: true });
 
   const mods = copyModules(kroot, root, GUEST_MODULES);
-  step(`kernel ${mods.kver}: ${mods.files.length} module files for ${mods.load.length} modules` +
-    (mods.builtin.length ? ` (built in: ${mods.builtin.join(" ")})` : ""));
+  step(
+    `kernel ${mods.kver}: ${mods.files.length} module files for ${mods.load.length} modules` +
+      (mods.builtin.length ? ` (built in: ${mods.builtin.join(" ")})` : ""),
+  );
   const vmlinuz = readdirSync(join(kroot, "boot")).find((f) => f.startsWith("vmlinuz-"));
   if (!vmlinuz) throw new HotmountError("INTERNAL", `${kernelPkg} has no /boot/vmlinuz-*`);
   copyFileSync(join(kroot, "boot", vmlinuz), join(out, "vmlinuz"));

@@ -16,7 +16,7 @@ export function listInitramfs(path: string): CpioEntry[] {
   const hex = (at: number) => Number.parseInt(dec.decode(buf.subarray(at, at + 8)), 16);
   const pad4 = (n: number) => (n + 3) & ~3;
   const out: CpioEntry[] = [];
-  for (let o = 0; o + 110 <= buf.length; ) {
+  for (let o = 0; o + 110 <= buf.length;) {
     if (dec.decode(buf.subarray(o, o + 6)) !== "070701") throw new Error(`not a newc cpio entry at byte ${o}`);
     const mode = hex(o + 14);
     const size = hex(o + 54);

@@ -38,7 +38,9 @@ function removeStaleWorkDirs(dir: string, prefix: string): void {
     if (!name.startsWith(prefix)) continue;
     try {
       if (Date.now() - statSync(join(dir, name)).mtimeMs > STALE_MS) rmSync(join(dir, name), { recursive: true, force: true });
-    } catch { /* another process removed it */ }
+    } catch {
+      /* another process removed it */
+    }
   }
 }
 

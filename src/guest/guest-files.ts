@@ -1,8 +1,20 @@
 // The text files the demo guest image carries: /init, inittab, users, network and SSH set-up.
 // All of them are part of the cache key (recipe.ts), so editing one here rebuilds the image.
 import {
-  CMDLINE_KEYTYPE, CMDLINE_PROBE, CMDLINE_SSHKEY, GUEST_DNS, GUEST_GATEWAY, GUEST_HOME, GUEST_HOSTNAME,
-  GUEST_IP, GUEST_NET_DEVICE, GUEST_PREFIX_LEN, GUEST_SSH_PORT, GUEST_USER, QGA_PORT_NAME, READY_MARKER,
+  CMDLINE_KEYTYPE,
+  CMDLINE_PROBE,
+  CMDLINE_SSHKEY,
+  GUEST_DNS,
+  GUEST_GATEWAY,
+  GUEST_HOME,
+  GUEST_HOSTNAME,
+  GUEST_IP,
+  GUEST_NET_DEVICE,
+  GUEST_PREFIX_LEN,
+  GUEST_SSH_PORT,
+  GUEST_USER,
+  QGA_PORT_NAME,
+  READY_MARKER,
 } from "./contract.ts";
 
 export const GUEST_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -159,7 +171,15 @@ export function guestFiles(): Record<string, GuestFile> {
 
 /** Directories (path → mode) the image needs besides those the packages bring. */
 export const GUEST_DIRS: Record<string, number> = {
-  dev: 0o755, proc: 0o555, sys: 0o555, run: 0o755, tmp: 0o1777, root: 0o700, "etc/dropbear": 0o700, mnt: 0o755, "var/log": 0o755,
+  dev: 0o755,
+  proc: 0o555,
+  sys: 0o555,
+  run: 0o755,
+  tmp: 0o1777,
+  root: 0o700,
+  "etc/dropbear": 0o700,
+  mnt: 0o755,
+  "var/log": 0o755,
 };
 /** Symlinks (path → target) for programs that still look under /var/run. */
 export const GUEST_SYMLINKS: Record<string, string> = { "var/run": "/run" };

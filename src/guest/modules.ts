@@ -18,10 +18,21 @@ export interface ModuleSet {
 
 /** Module names as the kernel compares them: "-" and "_" are the same. */
 const norm = (name: string) => name.replace(/-/g, "_");
-const nameOf = (rel: string) => norm(rel.split("/").pop()!.replace(/\.ko(\.[a-z]+)?$/, ""));
+const nameOf = (rel: string) =>
+  norm(
+    rel
+      .split("/")
+      .pop()!
+      .replace(/\.ko(\.[a-z]+)?$/, ""),
+  );
 
 function listFile(path: string): string[] {
-  return existsSync(path) ? readFileSync(path, "utf8").split("\n").map((l) => l.trim()).filter(Boolean) : [];
+  return existsSync(path)
+    ? readFileSync(path, "utf8")
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean)
+    : [];
 }
 
 /** The kernel version directory in an unpacked kernel package (exactly one expected). */

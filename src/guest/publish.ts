@@ -14,7 +14,11 @@ export function filesComplete(files: readonly string[]): boolean {
  */
 export function publishImage(out: string, dir: string, complete: () => boolean, work: string, force: boolean, say: (l: string) => void): void {
   if (existsSync(dir) && (force || !complete())) {
-    try { renameSync(dir, join(work, "old")); } catch { /* a concurrent build moved it already */ }
+    try {
+      renameSync(dir, join(work, "old"));
+    } catch {
+      /* a concurrent build moved it already */
+    }
   }
   try {
     renameSync(out, dir);

@@ -38,8 +38,15 @@ export const LIB_PACKAGE_SKIP_RE = /-(bin|data|common|doc|dev)$/;
 
 /** Removed from the extracted packages: documentation and data the guest never reads. */
 export const PRUNE_PATHS = [
-  "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
-  "usr/share/bug", "usr/share/bash-completion", "usr/share/zsh", "usr/share/i18n",
+  "usr/share/doc",
+  "usr/share/man",
+  "usr/share/info",
+  "usr/share/locale",
+  "usr/share/lintian",
+  "usr/share/bug",
+  "usr/share/bash-completion",
+  "usr/share/zsh",
+  "usr/share/i18n",
   // glibc's iconv modules (several MB): the guest's programs only need UTF-8.
   "usr/lib/x86_64-linux-gnu/gconv",
   // The kernel package is unpacked elsewhere; this keeps stray boot files out of the image.

@@ -17,10 +17,17 @@ export function resolveInRoot(root: string, path: string): string | null {
   while (todo.length) {
     const part = todo.shift()!;
     if (part === ".") continue;
-    if (part === "..") { done.pop(); continue; }
+    if (part === "..") {
+      done.pop();
+      continue;
+    }
     const host = join(root, ...done, part);
     let st;
-    try { st = lstatSync(host); } catch { return null; }
+    try {
+      st = lstatSync(host);
+    } catch {
+      return null;
+    }
     if (st.isSymbolicLink()) {
       if (++hops > 40) return null;
       const target = readlinkSync(host);
@@ -37,7 +44,10 @@ export function resolveInRoot(root: string, path: string): string | null {
 export async function installBusyboxLinks(root: string): Promise<number> {
   const list = await run([join(root, "bin/busybox"), "--list-full"]);
   let n = 0;
-  for (const rel of list.split("\n").map((l) => l.trim().replace(/^\/+/, "")).filter(Boolean)) {
+  for (const rel of list
+    .split("\n")
+    .map((l) => l.trim().replace(/^\/+/, ""))
+    .filter(Boolean)) {
     const p = join(root, rel);
     if (lstatExists(p)) continue;
     mkdirSync(dirname(p), { recursive: true }); // applet dirs are real directories in the image
@@ -48,7 +58,12 @@ export async function installBusyboxLinks(root: string): Promise<number> {
 }
 
 function lstatExists(p: string): boolean {
-  try { lstatSync(p); return true; } catch { return false; }
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const BIN_DIRS = ["bin", "sbin", "usr/bin", "usr/sbin", "usr/libexec"];
@@ -87,7 +102,10 @@ export function checkSharedLibs(root: string): number {
         if (visited.has(so)) continue;
         visited.add(so);
         const lib = findLib(so);
-        if (!lib) { problems.push(`/${dir}/${name}: ${so} not found`); continue; }
+        if (!lib) {
+          problems.push(`/${dir}/${name}: ${so} not found`);
+          continue;
+        }
         queue.push(...elfNeeded(readFileSync(join(root, lib))));
       }
     }

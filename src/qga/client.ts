@@ -38,7 +38,10 @@ export class QgaClient {
   private queue: Promise<unknown> = Promise.resolve();
   private closedWhy: string | null = null;
 
-  private constructor(private readonly sock: Socket, readonly socketPath: string) {
+  private constructor(
+    private readonly sock: Socket,
+    readonly socketPath: string,
+  ) {
     sock.on("data", (d: Buffer) => this.onData(d));
     sock.on("error", (e) => this.shut(`the qemu-guest-agent channel failed: ${e.message}`));
     sock.on("close", () => this.shut("the qemu-guest-agent channel closed"));

@@ -1,9 +1,7 @@
 // The QMP client, after qemu's python/qemu/qmp/qmp_client.py: greeting, qmp_capabilities,
 // then one reader that routes replies by id to a pending map and events to listeners.
 import { EventListener, waitForEvent, type EventFilter, type QmpEvent, type WaitForEventOptions } from "./events.ts";
-import {
-  QmpDisconnectedError, QmpExecuteError, QmpNegotiationError, QmpTimeoutError,
-} from "./errors.ts";
+import { QmpDisconnectedError, QmpExecuteError, QmpNegotiationError, QmpTimeoutError } from "./errors.ts";
 import { QmpTransport, type QmpMessage, type Runstate } from "./protocol.ts";
 
 export interface QmpGreeting {
@@ -83,8 +81,11 @@ export class QmpClient {
         throw new QmpNegotiationError(`QEMU hung up on ${socketPath} during the QMP handshake`, { cause: e });
       }
       if (e instanceof QmpTimeoutError) {
-        throw new QmpTimeoutError(`the QMP greeting/handshake on ${socketPath}`, timeoutMs,
-          "Another client may hold this QMP socket (QEMU serves one at a time); close it, or check the VM is not stuck.");
+        throw new QmpTimeoutError(
+          `the QMP greeting/handshake on ${socketPath}`,
+          timeoutMs,
+          "Another client may hold this QMP socket (QEMU serves one at a time); close it, or check the VM is not stuck.",
+        );
       }
       throw e;
     }
@@ -200,9 +201,11 @@ export class QmpClient {
   }
 
   private onClosed(err: QmpDisconnectedError | undefined): void {
-    const reason = err ?? new QmpDisconnectedError("the QMP connection was closed by hotmount", {
-      hint: "Reconnect with QmpClient.connect before sending more commands.",
-    });
+    const reason =
+      err ??
+      new QmpDisconnectedError("the QMP connection was closed by hotmount", {
+        hint: "Reconnect with QmpClient.connect before sending more commands.",
+      });
     this.endedWith = reason;
     this.disconnectReport = this.closedByUs ? undefined : reason;
     this.greetingMsg.reject(reason); // no-op once the greeting has arrived

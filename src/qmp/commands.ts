@@ -75,8 +75,7 @@ export const queryMemdev = (c: QmpClient, o?: ExecuteOptions) => c.execute<Memde
 export const queryPci = (c: QmpClient, o?: ExecuteOptions) => c.execute<PciBus[]>("query-pci", undefined, o);
 export const queryChardev = (c: QmpClient, o?: ExecuteOptions) => c.execute<ChardevInfo[]>("query-chardev", undefined, o);
 
-export const qomList = (c: QmpClient, path: string, o?: ExecuteOptions) =>
-  c.execute<ObjectPropertyInfo[]>("qom-list", { path }, o);
+export const qomList = (c: QmpClient, path: string, o?: ExecuteOptions) => c.execute<ObjectPropertyInfo[]>("qom-list", { path }, o);
 
 /** Returns QEMU's ChardevReturn; `pty` is set only for pty backends. */
 export const chardevAdd = (c: QmpClient, id: string, backend: ChardevBackend, o?: ExecuteOptions) =>
@@ -100,7 +99,12 @@ export const deviceDel = async (c: QmpClient, id: string, o?: ExecuteOptions): P
 
 /** device_del, then wait for the DEVICE_DELETED of the device itself (see isDeviceDeleted). */
 export const deviceDelAndWait = (c: QmpClient, id: string, timeoutMs: number): Promise<QmpEvent> =>
-  c.waitForEvent("DEVICE_DELETED", (ev) => isDeviceDeleted(ev, id), () => deviceDel(c, id), { timeoutMs });
+  c.waitForEvent(
+    "DEVICE_DELETED",
+    (ev) => isDeviceDeleted(ev, id),
+    () => deviceDel(c, id),
+    { timeoutMs },
+  );
 
 /** Stops QEMU. The connection then closes, which is the expected outcome, not a failure. */
 export const quit = async (c: QmpClient, o?: ExecuteOptions): Promise<void> => {

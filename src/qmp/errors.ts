@@ -15,15 +15,22 @@ export class QmpConnectError extends QmpError {
   readonly socketPath: string;
   constructor(socketPath: string, cause: unknown) {
     const errno = (cause as { code?: string } | undefined)?.code;
-    const why = errno === "ENOENT" ? "no such socket"
-      : errno === "ECONNREFUSED" ? "nobody is listening on it"
-      : errno === "EACCES" ? "permission denied"
-      : cause instanceof Error ? cause.message : String(cause);
+    const why =
+      errno === "ENOENT"
+        ? "no such socket"
+        : errno === "ECONNREFUSED"
+          ? "nobody is listening on it"
+          : errno === "EACCES"
+            ? "permission denied"
+            : cause instanceof Error
+              ? cause.message
+              : String(cause);
     super("QMP_CONNECT", `cannot connect to the QMP socket ${socketPath}: ${why}`, {
       cause,
-      hint: errno === "EACCES"
-        ? "Run hotmount as the user that started QEMU, or fix the socket's permissions."
-        : "Check that the VM is running and was started with -qmp unix:<this path>,server=on,wait=off.",
+      hint:
+        errno === "EACCES"
+          ? "Run hotmount as the user that started QEMU, or fix the socket's permissions."
+          : "Check that the VM is running and was started with -qmp unix:<this path>,server=on,wait=off.",
       details: { socketPath, errno },
     });
     this.name = "QmpConnectError";
@@ -86,11 +93,16 @@ export class QmpTimeoutError extends QmpError {
 
 function hintFor(errorClass: string): string {
   switch (errorClass) {
-    case "DeviceNotFound": return "The device id does not exist in this VM; list devices with query-pci or qom-list.";
-    case "CommandNotFound": return "This QEMU does not know the command; upgrade QEMU or check its spelling.";
-    case "DeviceNotActive": return "The device is not active yet; retry once the guest has finished with it.";
-    case "KVMMissingCap": return "The host kernel lacks a KVM capability this needs; try TCG or a newer kernel.";
-    default: return "Read QEMU's description above; fix the arguments or the VM's state and retry.";
+    case "DeviceNotFound":
+      return "The device id does not exist in this VM; list devices with query-pci or qom-list.";
+    case "CommandNotFound":
+      return "This QEMU does not know the command; upgrade QEMU or check its spelling.";
+    case "DeviceNotActive":
+      return "The device is not active yet; retry once the guest has finished with it.";
+    case "KVMMissingCap":
+      return "The host kernel lacks a KVM capability this needs; try TCG or a newer kernel.";
+    default:
+      return "Read QEMU's description above; fix the arguments or the VM's state and retry.";
   }
 }
 

@@ -113,10 +113,13 @@ export class QmpTransport {
         this.state = "idle";
         if (!connected) return; // connect() already rejected; the client never saw this socket
         const partial = this.decoder.pendingBytes;
-        const error = this.fatal ?? (this.closedByUs ? undefined : new QmpDisconnectedError(
-          partial > 0 ? `QEMU closed the QMP connection in the middle of a message (${partial} bytes)`
-            : "QEMU closed the QMP connection",
-        ));
+        const error =
+          this.fatal ??
+          (this.closedByUs
+            ? undefined
+            : new QmpDisconnectedError(
+                partial > 0 ? `QEMU closed the QMP connection in the middle of a message (${partial} bytes)` : "QEMU closed the QMP connection",
+              ));
         this.handlers.onClose(error);
       });
     });

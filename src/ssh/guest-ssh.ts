@@ -23,7 +23,10 @@ export class GuestSsh {
   private closed = false;
   private dropListeners: Array<(err?: Error) => void> = [];
 
-  private constructor(private readonly client: Client, readonly target: SshInfo) {
+  private constructor(
+    private readonly client: Client,
+    readonly target: SshInfo,
+  ) {
     client.on("close", () => {
       this.closed = true;
       for (const l of this.dropListeners) l();
@@ -54,7 +57,14 @@ export class GuestSsh {
       client.once("ready", () => resolve());
       // on, not once: a handshake timeout is followed by "Connection lost before handshake", a
       // second error that would otherwise go unhandled and end the process (the agent).
-      client.on("error", (e) => reject(new HotmountError("SSH_FAILED", `SSH to ${target.user}@${target.host}:${target.port} failed: ${e.message}`, { cause: e, hint: "Is the VM running? See `hotmount vm list`." })));
+      client.on("error", (e) =>
+        reject(
+          new HotmountError("SSH_FAILED", `SSH to ${target.user}@${target.host}:${target.port} failed: ${e.message}`, {
+            cause: e,
+            hint: "Is the VM running? See `hotmount vm list`.",
+          }),
+        ),
+      );
       client.connect(cfg);
     });
     return new GuestSsh(client, target);
@@ -72,7 +82,10 @@ export class GuestSsh {
         await sleep(250);
       }
     }
-    throw new HotmountError("TIMEOUT", `the guest's SSH server did not answer within ${Math.round(deadlineMs / 1000)} s`, { cause: last, hint: "See the serial log with `hotmount vm logs`." });
+    throw new HotmountError("TIMEOUT", `the guest's SSH server did not answer within ${Math.round(deadlineMs / 1000)} s`, {
+      cause: last,
+      hint: "See the serial log with `hotmount vm logs`.",
+    });
   }
 
   get isConnected(): boolean {
@@ -92,7 +105,8 @@ export class GuestSsh {
   channel(argv: readonly string[], opts: ExecOptions = {}): Promise<ClientChannel> {
     const cmd = this.commandString(argv, opts.root ?? true);
     return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new HotmountError("SSH_FAILED", "the SSH connection to the guest is closed", { hint: "The agent reconnects by itself; try again." }));
+      if (this.closed)
+        return reject(new HotmountError("SSH_FAILED", "the SSH connection to the guest is closed", { hint: "The agent reconnects by itself; try again." }));
       this.client.exec(cmd, (err, ch) => (err ? reject(new HotmountError("SSH_FAILED", `guest exec failed: ${err.message}`, { cause: err })) : resolve(ch)));
     });
   }

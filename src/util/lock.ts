@@ -15,10 +15,19 @@ export async function withLock<T>(path: string, what: string, fn: () => Promise<
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       let owner = 0;
-      try { owner = Number(readFileSync(path, "utf8")); } catch { continue; }
-      if (!isAlive(owner)) { rmSync(path, { force: true }); continue; }
+      try {
+        owner = Number(readFileSync(path, "utf8"));
+      } catch {
+        continue;
+      }
+      if (!isAlive(owner)) {
+        rmSync(path, { force: true });
+        continue;
+      }
       if (Date.now() >= end) {
-        throw new HotmountError("INSTANCE_ALREADY_RUNNING", `another hotmount process (pid ${owner}) is busy with ${what}`, { hint: "Wait for it to finish, then try again." });
+        throw new HotmountError("INSTANCE_ALREADY_RUNNING", `another hotmount process (pid ${owner}) is busy with ${what}`, {
+          hint: "Wait for it to finish, then try again.",
+        });
       }
       await sleep(100);
     }

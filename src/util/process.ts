@@ -23,7 +23,9 @@ export function isAlive(pid: number | null | undefined): boolean {
 
 export function cmdlineOf(pid: number): string[] {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((s) => s.length > 0);
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8")
+      .split("\0")
+      .filter((s) => s.length > 0);
   } catch {
     return [];
   }
@@ -51,9 +53,17 @@ export async function waitUntil(pred: () => boolean | Promise<boolean>, timeoutM
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone (or the bound passes). */
 export async function terminate(pid: number, graceMs = 3000): Promise<boolean> {
   if (!isAlive(pid)) return true;
-  try { process.kill(pid, "SIGTERM"); } catch { return true; }
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return true;
+  }
   if (await waitUntil(() => !isAlive(pid), graceMs)) return true;
-  try { process.kill(pid, "SIGKILL"); } catch { return true; }
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    return true;
+  }
   return waitUntil(() => !isAlive(pid), 3000);
 }
 

@@ -28,7 +28,9 @@ export async function hm(args: string[], opts: { env?: Record<string, string>; c
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   clearTimeout(timer);
   return {
-    code, stdout, stderr,
+    code,
+    stdout,
+    stderr,
     json() {
       try {
         return JSON.parse(stdout);

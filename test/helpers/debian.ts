@@ -45,11 +45,19 @@ const argvAs = new Map<number, string[]>();
 function hotmountArgvAs(uid: number, gid: number, env: Record<string, string>): string[] {
   const hit = argvAs.get(uid);
   if (hit) return hit;
-  const as = (argv: string[]) => Bun.spawnSync(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--", ...argv], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+  const as = (argv: string[]) =>
+    Bun.spawnSync(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--", ...argv], {
+      env: { ...process.env, ...env },
+      stdout: "ignore",
+      stderr: "ignore",
+    }).exitCode === 0;
   let argv = hotmountArgv();
   if (!as([...argv, "version"])) {
     const bin = process.env.HOTMOUNT_BIN ?? join(REPO, "dist", "hotmount");
-    if (!existsSync(bin) && Bun.spawnSync(["bun", join(REPO, "scripts", "build.ts")], { cwd: REPO, env: { ...process.env }, stdout: "ignore", stderr: "inherit" }).exitCode !== 0) {
+    if (
+      !existsSync(bin) &&
+      Bun.spawnSync(["bun", join(REPO, "scripts", "build.ts")], { cwd: REPO, env: { ...process.env }, stdout: "ignore", stderr: "inherit" }).exitCode !== 0
+    ) {
       throw new Error("could not build dist/hotmount for the non-root user");
     }
     const copy = join(env.HOME!, "hotmount");
@@ -67,7 +75,10 @@ function hotmountArgvAs(uid: number, gid: number, env: Record<string, string>): 
 /** Runs hotmount as host user uid:gid (setpriv), with its own env; the test runner is root. */
 export async function hmAs(uid: number, gid: number, args: string[], env: Record<string, string>, timeoutMs = 300_000): Promise<RunResult> {
   const p = Bun.spawn(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--", ...hotmountArgvAs(uid, gid, env), ...args], {
-    env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe", stdin: "ignore",
+    env: { ...process.env, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
   });
   const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);

@@ -12,13 +12,17 @@ export type LimaQemu = Bun.Subprocess<"ignore", "pipe", "pipe">;
 
 /** Waits for the guest's ready marker on Lima's serial log, then connects as Lima's user key. */
 export async function waitLimaBooted(qemu: LimaQemu, lima: LimaShaped): Promise<GuestSsh> {
-  const booted = await waitUntil(() => {
-    try {
-      return readFileSync(join(lima.dir, "serial.log"), "utf8").includes(READY_MARKER);
-    } catch {
-      return qemu.exitCode !== null;
-    }
-  }, 180_000, 200);
+  const booted = await waitUntil(
+    () => {
+      try {
+        return readFileSync(join(lima.dir, "serial.log"), "utf8").includes(READY_MARKER);
+      } catch {
+        return qemu.exitCode !== null;
+      }
+    },
+    180_000,
+    200,
+  );
   if (!booted || qemu.exitCode !== null) throw new Error(`the Lima-shaped VM did not boot: ${await new Response(qemu.stderr).text()}`);
   return GuestSsh.connectWithRetry({ host: "127.0.0.1", port: lima.sshPort, user: "root", identityFile: join(lima.home, "_config", "user") }, 60_000);
 }

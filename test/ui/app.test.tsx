@@ -58,7 +58,13 @@ test("moving between instances and panes keeps the selection marker on the right
 
 test("adding a mount through the form: completion, default guest path, type, writable", async () => {
   const c = new FakeHotmountClient([fakeInstance("dev")]);
-  const readDir = fakeReadDir({ "/home/dev": [{ name: "src", dir: true }, { name: "notes.txt", dir: false }], "/home/dev/src": [{ name: "app", dir: true }] });
+  const readDir = fakeReadDir({
+    "/home/dev": [
+      { name: "src", dir: true },
+      { name: "notes.txt", dir: false },
+    ],
+    "/home/dev/src": [{ name: "app", dir: true }],
+  });
   h = renderApp(c, { readDir });
   await waitFor(() => expect(h!.frame()).toContain("No mounts"));
   await h.press("a");
@@ -74,7 +80,10 @@ test("adding a mount through the form: completion, default guest path, type, wri
   expect(h.frame()).toContain("● 9p");
   await h.press(KEYS.enter);
   await waitFor(() => expect(h!.frame()).toContain("Added /home/dev/src/app at /home/dev/src/app (9p, rw)."));
-  expect(c.calls.find((x) => x.method === "addMount")?.args).toEqual(["dev", { hostPath: "/home/dev/src/app", mountPoint: "/home/dev/src/app", type: "9p", writable: true }]);
+  expect(c.calls.find((x) => x.method === "addMount")?.args).toEqual([
+    "dev",
+    { hostPath: "/home/dev/src/app", mountPoint: "/home/dev/src/app", type: "9p", writable: true },
+  ]);
   expect(selectedRow(h.frame())).toContainEqual(expect.stringMatching(/~\/src\/app\s+\/home\/dev\/src\/app\s+9p\s+rw\s+ready/));
 });
 
@@ -91,7 +100,10 @@ test("keys typed faster than the screen redraws still reach the dialog they open
 
 test("a refused add keeps the form open with the agent's message and hint", async () => {
   const c = new FakeHotmountClient([fakeInstance("dev")]);
-  c.failNext.set("addMount", new HotmountError("NO_FREE_SLOT", "All 8 hot-plug slots of dev are in use.", { hint: "Remove a mount, or restart dev with more slots." }));
+  c.failNext.set(
+    "addMount",
+    new HotmountError("NO_FREE_SLOT", "All 8 hot-plug slots of dev are in use.", { hint: "Remove a mount, or restart dev with more slots." }),
+  );
   h = renderApp(c);
   await waitFor(() => expect(h!.frame()).toContain("No mounts"));
   await h.press("a");

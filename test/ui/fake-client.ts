@@ -99,7 +99,8 @@ export class FakeHotmountClient implements HotmountClient {
 
   private running(name: string): FakeInstance {
     const i = this.get(name);
-    if (i.summary.state !== "running") throw new HotmountError("INSTANCE_NOT_RUNNING", `${name} is not running.`, { hint: `Start it with: hotmount vm start ${name}` });
+    if (i.summary.state !== "running")
+      throw new HotmountError("INSTANCE_NOT_RUNNING", `${name} is not running.`, { hint: `Start it with: hotmount vm start ${name}` });
     return i;
   }
 
@@ -118,7 +119,17 @@ export class FakeHotmountClient implements HotmountClient {
   async info(instance: string): Promise<Info> {
     this.enter("info", [instance]);
     const s = this.get(instance).summary;
-    return { instance, driver: s.driver, state: s.state, pid: s.pid, accel: s.accel, ssh: s.ssh, slots: s.slots, transports: s.transports, agent: { pid: 1, version: "fake", startedAt: new Date(0).toISOString() } };
+    return {
+      instance,
+      driver: s.driver,
+      state: s.state,
+      pid: s.pid,
+      accel: s.accel,
+      ssh: s.ssh,
+      slots: s.slots,
+      transports: s.transports,
+      agent: { pid: 1, version: "fake", startedAt: new Date(0).toISOString() },
+    };
   }
 
   async listMounts(instance: string): Promise<Mount[]> {
@@ -133,7 +144,9 @@ export class FakeHotmountClient implements HotmountClient {
     const i = this.running(instance);
     const mountPoint = req.mountPoint ?? req.hostPath;
     if (i.mounts.some((m) => m.mountPoint === mountPoint)) {
-      throw new HotmountError("MOUNT_CONFLICT", `${mountPoint} is already a mount point in ${instance}.`, { hint: "Pick another guest path or remove that mount first." });
+      throw new HotmountError("MOUNT_CONFLICT", `${mountPoint} is already a mount point in ${instance}.`, {
+        hint: "Pick another guest path or remove that mount first.",
+      });
     }
     await sleep(this.delayMs);
     const n = this.nextId++;
@@ -162,7 +175,9 @@ export class FakeHotmountClient implements HotmountClient {
     const m = i.mounts.find((x) => x.id === idOrMountPoint || x.mountPoint === idOrMountPoint);
     if (!m) throw new HotmountError("MOUNT_NOT_FOUND", `No mount ${idOrMountPoint} in ${instance}.`);
     if (i.busy.has(m.mountPoint) && !opts?.force) {
-      throw new HotmountError("MOUNT_BUSY", `${m.mountPoint} is busy: process 812 (bash) has its working directory there.`, { hint: "Close what uses it, or force a lazy unmount." });
+      throw new HotmountError("MOUNT_BUSY", `${m.mountPoint} is busy: process 812 (bash) has its working directory there.`, {
+        hint: "Close what uses it, or force a lazy unmount.",
+      });
     }
     await sleep(this.delayMs);
     i.mounts = i.mounts.filter((x) => x !== m);
@@ -208,7 +223,16 @@ export function sampleClient(opts: FakeOptions = {}): FakeHotmountClient {
     mounts: [
       fakeMount("dev", 1, { hostPath: "/home/dev/src/hotmount", mountPoint: "/work/hotmount", createdAt: ago(42) }),
       fakeMount("dev", 2, { hostPath: "/home/dev/datasets/imagenet-subset", mountPoint: "/data/imagenet", type: "9p", writable: false, createdAt: ago(185) }),
-      fakeMount("dev", 3, { hostPath: "/home/dev/notes", mountPoint: "/mnt/notes", type: "reverse-sshfs", tag: undefined, slot: undefined, state: "failed", createdAt: ago(3), error: { code: "SSH_FAILED", message: "sshfs exited: remote host has disconnected", hint: "Check the agent log (l)." } }),
+      fakeMount("dev", 3, {
+        hostPath: "/home/dev/notes",
+        mountPoint: "/mnt/notes",
+        type: "reverse-sshfs",
+        tag: undefined,
+        slot: undefined,
+        state: "failed",
+        createdAt: ago(3),
+        error: { code: "SSH_FAILED", message: "sshfs exited: remote host has disconnected", hint: "Check the agent log (l)." },
+      }),
     ],
     log: Array.from({ length: 40 }, (_, k) => `2026-01-01T12:00:${String(k).padStart(2, "0")}Z agent: event ${k}`),
     busy: new Set(["/work/hotmount"]),
@@ -216,7 +240,12 @@ export function sampleClient(opts: FakeOptions = {}): FakeHotmountClient {
   return new FakeHotmountClient(
     [
       dev,
-      fakeInstance("build", { driver: "qemu", accel: "tcg", slots: { total: 4, used: 0 }, transports: [ALL_TRANSPORTS[0]!, { type: "9p", available: false, reason: "QEMU built without 9p" }, { type: "reverse-sshfs", available: true }] }),
+      fakeInstance("build", {
+        driver: "qemu",
+        accel: "tcg",
+        slots: { total: 4, used: 0 },
+        transports: [ALL_TRANSPORTS[0]!, { type: "9p", available: false, reason: "QEMU built without 9p" }, { type: "reverse-sshfs", available: true }],
+      }),
       fakeInstance("lima-default", { driver: "lima", state: "stopped", pid: null, accel: null, ssh: null }),
     ],
     opts,

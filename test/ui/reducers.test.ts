@@ -1,7 +1,16 @@
 // The pure state reducers: instances, mounts, text field, add-mount form, remove dialog, agent
 // log and the root app reducer.
 import { describe, expect, test } from "bun:test";
-import { createAddMountState, addMountReducer, defaultMountPoint, effectiveMountPoint, toMountRequest, validateAddMount, type AddMountAction, type AddMountState } from "../../ui/use-add-mount-form-state.ts";
+import {
+  createAddMountState,
+  addMountReducer,
+  defaultMountPoint,
+  effectiveMountPoint,
+  toMountRequest,
+  validateAddMount,
+  type AddMountAction,
+  type AddMountState,
+} from "../../ui/use-add-mount-form-state.ts";
 import { agentLogReducer, createAgentLogState, visibleLogLines } from "../../ui/use-agent-log-state.ts";
 import { appReducer, initialAppState, NOTICE_MS, taskFor } from "../../ui/use-app-state.ts";
 import { initialInstancesState, instancesReducer, selectedInstance } from "../../ui/use-instances-pane-state.ts";

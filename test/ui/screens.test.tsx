@@ -37,7 +37,9 @@ test("instances pane: columns, selection marker, scrolling window and empty stat
   expect(f).toMatch(/│› vm7\s+qemu\s+running\s+kvm\s+7\s+1\/8\s+virtiofs 9p/);
   expect(f).not.toContain("vm0");
   expect(show(<InstancesPane state={initialInstancesState} focused width={80} rows={2} />)).toContain("Loading instances…");
-  expect(show(<InstancesPane state={{ ...initialInstancesState, loaded: true }} focused width={80} rows={2} />)).toContain("No instances yet. Start one with: hotmount vm start NAME");
+  expect(show(<InstancesPane state={{ ...initialInstancesState, loaded: true }} focused width={80} rows={2} />)).toContain(
+    "No instances yet. Start one with: hotmount vm start NAME",
+  );
 });
 
 test("instance detail: why transports are not offered, else the ssh address", () => {
@@ -48,21 +50,39 @@ test("instance detail: why transports are not offered, else the ssh address", ()
 
 test("mounts pane: paths ellipsized, type, mode, state, age; empty and stopped states", () => {
   let s = mountsReducer(initialMountsState, { type: "mounts/show", instance: "dev" });
-  const long = fakeMount("dev", 2, { hostPath: "/home/dev/a/very/deep/directory/tree/with/a/long/name", type: "reverse-sshfs", writable: false, state: "removing" });
+  const long = fakeMount("dev", 2, {
+    hostPath: "/home/dev/a/very/deep/directory/tree/with/a/long/name",
+    type: "reverse-sshfs",
+    writable: false,
+    state: "removing",
+  });
   s = mountsReducer(s, { type: "mounts/loaded", instance: "dev", items: [fakeMount("dev", 1), long] });
   const f = show(<MountsPane state={s} instance={fakeInstance("dev")} focused width={80} rows={4} now={NOW} home="/home/dev" />);
   expect(rows(f)[0]).toContain("Mounts · dev (2)");
   expect(f).toMatch(/│› ~\/src\/project-1\s+\/mnt\/project-1\s+virtiofs rw\s+ready\s+5m│/);
   expect(f).toMatch(/~\/a\/very\/dee…a\/long\/name\s+\/mnt\/project-2\s+sshfs\s+ro\s+removing\s+5m/);
   for (const r of rows(f)) expect(Bun.stringWidth(r)).toBe(80);
-  const empty = mountsReducer(mountsReducer(initialMountsState, { type: "mounts/show", instance: "dev" }), { type: "mounts/loaded", instance: "dev", items: [] });
-  expect(show(<MountsPane state={empty} instance={fakeInstance("dev")} focused={false} width={80} rows={3} now={NOW} home="/" />)).toContain("No mounts. Press a to add one.");
-  expect(show(<MountsPane state={empty} instance={fakeInstance("dev", { state: "stopped" })} focused={false} width={80} rows={3} now={NOW} home="/" />)).toContain("dev is stopped. Press s to start it.");
+  const empty = mountsReducer(mountsReducer(initialMountsState, { type: "mounts/show", instance: "dev" }), {
+    type: "mounts/loaded",
+    instance: "dev",
+    items: [],
+  });
+  expect(show(<MountsPane state={empty} instance={fakeInstance("dev")} focused={false} width={80} rows={3} now={NOW} home="/" />)).toContain(
+    "No mounts. Press a to add one.",
+  );
+  expect(
+    show(<MountsPane state={empty} instance={fakeInstance("dev", { state: "stopped" })} focused={false} width={80} rows={3} now={NOW} home="/" />),
+  ).toContain("dev is stopped. Press s to start it.");
 });
 
 test("mount detail: device details, or the error with its hint", () => {
-  expect(show(<MountDetail mount={fakeMount("dev", 1)} width={80} />)).toContain("/home/dev/src/project-1 → /mnt/project-1 · m1 · virtiofs · tag hm1 · slot rp1");
-  const failed = fakeMount("dev", 1, { state: "failed", error: { code: "GUEST_COMMAND_FAILED", message: "mount: unknown filesystem type 'virtiofs'", hint: "The guest kernel lacks virtiofs." } });
+  expect(show(<MountDetail mount={fakeMount("dev", 1)} width={80} />)).toContain(
+    "/home/dev/src/project-1 → /mnt/project-1 · m1 · virtiofs · tag hm1 · slot rp1",
+  );
+  const failed = fakeMount("dev", 1, {
+    state: "failed",
+    error: { code: "GUEST_COMMAND_FAILED", message: "mount: unknown filesystem type 'virtiofs'", hint: "The guest kernel lacks virtiofs." },
+  });
   expect(show(<MountDetail mount={failed} width={100} />)).toContain("✗ mount: unknown filesystem type 'virtiofs' — The guest kernel lacks virtiofs.");
 });
 
@@ -79,7 +99,10 @@ test("add-mount form: fields, focused marker, candidates, unavailable transports
   expect(f).toContain("● virtiofs  ○ 9p");
   expect(f).toContain("not offered: sshfs: sshfs is not installed in the guest");
   expect(f).toContain("[ ] no, read-only (ro)");
-  s = addMountReducer(s, { type: "add/failed", error: { code: "MOUNT_CONFLICT", message: "/home/dev/s is already a mount point in dev.", hint: "Pick another guest path." } });
+  s = addMountReducer(s, {
+    type: "add/failed",
+    error: { code: "MOUNT_CONFLICT", message: "/home/dev/s is already a mount point in dev.", hint: "Pick another guest path." },
+  });
   f = show(<AddMountForm state={s} width={80} height={15} />);
   expect(f).toContain("✗ /home/dev/s is already a mount point in dev.");
   expect(f).toContain("Pick another guest path.");
@@ -99,12 +122,18 @@ test("remove dialog: confirm, busy with force offer, failure", () => {
   expect(f).toContain("Remove /mnt/project-1");
   expect(f).toContain("host ~/src/project-1 · virtiofs");
   expect(f).toContain("Remove it? y/Enter yes  n/Esc no");
-  const busy = removeConfirmReducer(removeConfirmReducer(c, { type: "remove/start", force: false }), { type: "remove/failed", error: { code: "MOUNT_BUSY", message: "/mnt/project-1 is busy: vim (pid 812) has files open.", hint: "Close them or force." } });
+  const busy = removeConfirmReducer(removeConfirmReducer(c, { type: "remove/start", force: false }), {
+    type: "remove/failed",
+    error: { code: "MOUNT_BUSY", message: "/mnt/project-1 is busy: vim (pid 812) has files open.", hint: "Close them or force." },
+  });
   f = show(<RemoveConfirm state={busy} width={80} height={12} home="/home/dev" />);
   expect(f).toContain("✗ /mnt/project-1 is busy: vim (pid 812) has files open.");
   expect(f).toContain("Close them or force.");
   expect(f).toContain("Press f to force");
-  const failed = removeConfirmReducer({ ...busy, force: true, phase: "working" }, { type: "remove/failed", error: { code: "GUEST_COMMAND_FAILED", message: "umount failed" } });
+  const failed = removeConfirmReducer(
+    { ...busy, force: true, phase: "working" },
+    { type: "remove/failed", error: { code: "GUEST_COMMAND_FAILED", message: "umount failed" } },
+  );
   expect(show(<RemoveConfirm state={failed} width={80} height={12} home="/" />)).toContain("r retries · Esc closes");
 });
 
@@ -134,7 +163,10 @@ test("footer: keys for the current context, least useful dropped when narrow", (
 });
 
 test("status line: spinner with step and elapsed time; errors with their hint on a second line", () => {
-  let s = appReducer(initialAppState(NOW), { type: "task/start", task: { id: 1, instance: "dev", label: "Starting dev", step: "booting the guest", startedAt: NOW - 12_300 } });
+  let s = appReducer(initialAppState(NOW), {
+    type: "task/start",
+    task: { id: 1, instance: "dev", label: "Starting dev", step: "booting the guest", startedAt: NOW - 12_300 },
+  });
   expect(show(<StatusLine state={s} width={80} clock={() => NOW} />)).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Starting dev — booting the guest · 12\.3s/);
   s = appReducer(initialAppState(NOW), { type: "notice", notice: { kind: "error", text: "dev is busy.", hint: "Wait for it.", at: NOW } });
   expect(statusLines(s)).toBe(2);

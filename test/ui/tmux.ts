@@ -14,7 +14,7 @@ export function withTerminalReport(program: string): string {
   return [
     "printf 'BEFORE-TUI\\n'",
     program,
-    "echo \"TUI-EXIT=$?\"",
+    'echo "TUI-EXIT=$?"',
     // One line: the tty modes a restored terminal must have back (canonical input, echo).
     "echo \"STTY: $(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' ')\"",
     "exec sleep 600",
@@ -41,7 +41,24 @@ export class TmuxSession {
   /** Starts `command` under bash in a detached session of the given size. */
   start(command: string, cwd: string, env: Record<string, string> = {}): void {
     const envArgs = Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
-    this.tmux("new-session", "-d", "-s", this.name, "-x", String(this.cols), "-y", String(this.rows), "-c", cwd, ...envArgs, "bash", "--norc", "--noprofile", "-c", command);
+    this.tmux(
+      "new-session",
+      "-d",
+      "-s",
+      this.name,
+      "-x",
+      String(this.cols),
+      "-y",
+      String(this.rows),
+      "-c",
+      cwd,
+      ...envArgs,
+      "bash",
+      "--norc",
+      "--noprofile",
+      "-c",
+      command,
+    );
     this.socketPath = this.display("#{socket_path}");
   }
 

@@ -44,68 +44,72 @@ const hostDir = mkdtempSync(join(tmpdir(), "hm-e2e-tui-"));
 afterAll(() => rmSync(hostDir, { recursive: true, force: true }));
 
 describe.skipIf(skipReason !== null)(`TUI end to end on ${instance || "(no instance)"}`, () => {
-  test("add a mount through the form, use it from the guest, remove it, quit", async () => {
-    if (!guestExec.includes("{}")) throw new Error('HOTMOUNT_E2E_GUEST_EXEC must contain "{}" where the guest command goes');
-    const token = `hm-e2e-${Date.now().toString(36)}`;
-    const share = join(hostDir, "share-e2e");
-    spawnSync(["mkdir", "-p", share]);
-    writeFileSync(join(share, "hello.txt"), `${token}\n`);
-    const guestPath = `/mnt/${token}`;
+  test(
+    "add a mount through the form, use it from the guest, remove it, quit",
+    async () => {
+      if (!guestExec.includes("{}")) throw new Error('HOTMOUNT_E2E_GUEST_EXEC must contain "{}" where the guest command goes');
+      const token = `hm-e2e-${Date.now().toString(36)}`;
+      const share = join(hostDir, "share-e2e");
+      spawnSync(["mkdir", "-p", share]);
+      writeFileSync(join(share, "hello.txt"), `${token}\n`);
+      const guestPath = `/mnt/${token}`;
 
-    const t = new TmuxSession(100, 30, 120);
-    sessions.push(t);
-    t.start(withTerminalReport(tuiCmd), repo, { HOTMOUNT_HOME: process.env.HOTMOUNT_HOME ?? "" });
-    await t.waitFor("Instances", 30_000);
-    expect(t.display("#{alternate_on}")).toBe("1");
+      const t = new TmuxSession(100, 30, 120);
+      sessions.push(t);
+      t.start(withTerminalReport(tuiCmd), repo, { HOTMOUNT_HOME: process.env.HOTMOUNT_HOME ?? "" });
+      await t.waitFor("Instances", 30_000);
+      expect(t.display("#{alternate_on}")).toBe("1");
 
-    // Go to the instance.
-    await selectInstance(t, instance);
-    await t.waitFor(new RegExp(`Mounts · ${instance}`));
+      // Go to the instance.
+      await selectInstance(t, instance);
+      await t.waitFor(new RegExp(`Mounts · ${instance}`));
 
-    // Add the mount through the form: host path completed by Tab, guest path typed, writable on.
-    await t.key("a");
-    await t.waitFor(`Add mount · ${instance}`);
-    await t.type(share.slice(0, -3));
-    await t.key("Tab");
-    await t.waitFor(`${share}/`);
-    await t.key("Down");
-    await t.key("C-u");
-    await t.type(guestPath);
-    await t.key("Down");
-    await t.key("Down");
-    await t.key("Space");
-    await t.waitFor("[x] yes, read-write");
-    await t.key("Enter");
+      // Add the mount through the form: host path completed by Tab, guest path typed, writable on.
+      await t.key("a");
+      await t.waitFor(`Add mount · ${instance}`);
+      await t.type(share.slice(0, -3));
+      await t.key("Tab");
+      await t.waitFor(`${share}/`);
+      await t.key("Down");
+      await t.key("C-u");
+      await t.type(guestPath);
+      await t.key("Down");
+      await t.key("Down");
+      await t.key("Space");
+      await t.waitFor("[x] yes, read-write");
+      await t.key("Enter");
 
-    // It shows up selected in the mounts pane and becomes ready.
-    // The token is [a-z0-9-] only, so the guest path needs no regex escaping.
-    const row = new RegExp(`${guestPath}\\s+\\S+\\s+rw\\s+ready`);
-    const main = await t.waitFor(row, readyMs);
-    console.log(`tui-e2e: main screen with the mount ready:\n${main}`);
-    if (process.env.HOTMOUNT_E2E_CAPTURE) writeFileSync(process.env.HOTMOUNT_E2E_CAPTURE, main);
+      // It shows up selected in the mounts pane and becomes ready.
+      // The token is [a-z0-9-] only, so the guest path needs no regex escaping.
+      const row = new RegExp(`${guestPath}\\s+\\S+\\s+rw\\s+ready`);
+      const main = await t.waitFor(row, readyMs);
+      console.log(`tui-e2e: main screen with the mount ready:\n${main}`);
+      if (process.env.HOTMOUNT_E2E_CAPTURE) writeFileSync(process.env.HOTMOUNT_E2E_CAPTURE, main);
 
-    // The guest sees the file, and what it writes lands on the host.
-    const read = inGuest(`cat ${guestPath}/hello.txt`);
-    expect(read).toMatchObject({ code: 0, stdout: `${token}\n` });
-    expect(inGuest(`echo from-guest > ${guestPath}/from-guest.txt`)).toMatchObject({ code: 0 });
-    expect(existsSync(join(share, "from-guest.txt"))).toBe(true);
-    expect(readFileSync(join(share, "from-guest.txt"), "utf8").trim()).toBe("from-guest");
+      // The guest sees the file, and what it writes lands on the host.
+      const read = inGuest(`cat ${guestPath}/hello.txt`);
+      expect(read).toMatchObject({ code: 0, stdout: `${token}\n` });
+      expect(inGuest(`echo from-guest > ${guestPath}/from-guest.txt`)).toMatchObject({ code: 0 });
+      expect(existsSync(join(share, "from-guest.txt"))).toBe(true);
+      expect(readFileSync(join(share, "from-guest.txt"), "utf8").trim()).toBe("from-guest");
 
-    // Remove it; if a guest process still holds it, take the offered force.
-    await t.key("d");
-    await t.waitFor("Remove it?");
-    await t.key("y");
-    const after = await t.waitFor((s) => s.includes(`Removed ${guestPath}.`) || s.includes("Press f to force"), 120_000);
-    if (after.includes("Press f to force")) {
-      await t.key("f");
-      await t.waitFor(`Removed ${guestPath}.`, 120_000);
-    }
-    await t.waitFor((s) => !row.test(s) && !s.includes(`${guestPath} `), 30_000);
-    expect(inGuest(`grep -q " ${guestPath} " /proc/mounts`).code).toBe(1);
+      // Remove it; if a guest process still holds it, take the offered force.
+      await t.key("d");
+      await t.waitFor("Remove it?");
+      await t.key("y");
+      const after = await t.waitFor((s) => s.includes(`Removed ${guestPath}.`) || s.includes("Press f to force"), 120_000);
+      if (after.includes("Press f to force")) {
+        await t.key("f");
+        await t.waitFor(`Removed ${guestPath}.`, 120_000);
+      }
+      await t.waitFor((s) => !row.test(s) && !s.includes(`${guestPath} `), 30_000);
+      expect(inGuest(`grep -q " ${guestPath} " /proc/mounts`).code).toBe(1);
 
-    // Quit; the terminal is handed back as it was.
-    await t.key("q");
-    const restored = await expectRestored(t, 0);
-    console.log(`tui-e2e: terminal after quit:\n${restored}`);
-  }, readyMs + 300_000);
+      // Quit; the terminal is handed back as it was.
+      await t.key("q");
+      const restored = await expectRestored(t, 0);
+      console.log(`tui-e2e: terminal after quit:\n${restored}`);
+    },
+    readyMs + 300_000,
+  );
 });

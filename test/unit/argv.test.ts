@@ -3,8 +3,18 @@ import { expect, test } from "bun:test";
 import { buildQemuArgv, type QemuArgvInput } from "../../drivers/qemu/argv.ts";
 
 const base: QemuArgvInput = {
-  accel: "tcg", memoryMiB: 512, cpus: 2, slots: 8, ninePLinks: ["/i/9p/slot0", "/i/9p/slot1"],
-  kernel: "/k", initrd: "/i.img", append: "console=ttyS0", qmpSocket: "/i/qmp.sock", qgaSocket: "/i/qga.sock", serialLog: "/i/serial.log", sshPort: 40022,
+  accel: "tcg",
+  memoryMiB: 512,
+  cpus: 2,
+  slots: 8,
+  ninePLinks: ["/i/9p/slot0", "/i/9p/slot1"],
+  kernel: "/k",
+  initrd: "/i.img",
+  append: "console=ttyS0",
+  qmpSocket: "/i/qmp.sock",
+  qgaSocket: "/i/qga.sock",
+  serialLog: "/i/serial.log",
+  sshPort: 40022,
 };
 const values = (a: string[], flag: string) => a.flatMap((x, i) => (x === flag ? [a[i + 1]!] : []));
 

@@ -35,7 +35,11 @@ Components: main
 test("deb822 sources: URIs, suites, components, keyring; disabled stanzas skipped", () => {
   const s = parseDeb822(DEB822, "x.sources");
   expect(s.map((x) => x.uri)).toEqual(["http://one.invalid/debian", "http://two.invalid/debian-security"]);
-  expect(s[0]).toMatchObject({ suites: ["bookworm", "bookworm-updates"], components: ["main", "contrib"], keyring: "/usr/share/keyrings/debian-archive-keyring.gpg" });
+  expect(s[0]).toMatchObject({
+    suites: ["bookworm", "bookworm-updates"],
+    components: ["main", "contrib"],
+    keyring: "/usr/share/keyrings/debian-archive-keyring.gpg",
+  });
   expect(debianMirror("bookworm", s).uri).toBe("http://one.invalid/debian");
 });
 
@@ -64,7 +68,10 @@ test("user-data: user dev with the key, NOPASSWD sudo, the TCG settings, the rea
   expect(cfg).toMatchObject({ ssh_genkeytypes: ["ed25519"], manage_etc_hosts: "localhost", final_message: READY_MARKER });
   // The locale module is dropped from the image's cloud.cfg instead: "locale: false" fails cloud-init's schema check.
   expect(cfg.locale).toBeUndefined();
-  expect(JSON.parse(metaData({ instanceId: "hm-x-1", hostname: "x", user: "dev", publicKeyLine: key }))).toEqual({ "instance-id": "hm-x-1", "local-hostname": "x" });
+  expect(JSON.parse(metaData({ instanceId: "hm-x-1", hostname: "x", user: "dev", publicKeyLine: key }))).toEqual({
+    "instance-id": "hm-x-1",
+    "local-hostname": "x",
+  });
 });
 
 test("the image key does not depend on the mirror or the environment", () => {
@@ -87,19 +94,29 @@ test("debootstrap progress: per-package lines become counts, phases pass through
   p("I: Unpacking libc6:amd64...");
   p("dpkg noise");
   p("I: Base system installed successfully.");
-  expect(said).toEqual(["  Retrieving InRelease", "  retrieving 40 packages", "  retrieving 80 packages", "  retrieving 85 packages",
-    "  extracting 1 packages", "  unpacking 1 packages", "  Base system installed successfully."]);
+  expect(said).toEqual([
+    "  Retrieving InRelease",
+    "  retrieving 40 packages",
+    "  retrieving 80 packages",
+    "  retrieving 85 packages",
+    "  extracting 1 packages",
+    "  unpacking 1 packages",
+    "  Base system installed successfully.",
+  ]);
 });
 
 test("cloud.cfg: a dropped module's line goes, nothing else; a missing one is an error", () => {
   const cfg = "cloud_config_modules:\n - locale\n - set-passwords\n\n - [localex, always]\ncloud_final_modules:\n - [locale, always]\n";
-  expect(dropCloudInitModules(cfg, ["locale"])).toBe("cloud_config_modules:\n - set-passwords\n\n - [localex, always]\ncloud_final_modules:\n - [locale, always]\n");
+  expect(dropCloudInitModules(cfg, ["locale"])).toBe(
+    "cloud_config_modules:\n - set-passwords\n\n - [localex, always]\ncloud_final_modules:\n - [locale, always]\n",
+  );
   expect(dropCloudInitModules("a:\n - [locale, always]\n", ["locale"])).toBe("a:\n");
   expect(() => dropCloudInitModules("a:\n - localex\n", ["locale"])).toThrow(/no "locale" module line/);
 });
 
 test("mounts under a work dir are found (so a failed build never deletes through /proc)", () => {
-  const text = "proc /proc proc rw 0 0\nproc /c/.build-1/root/proc proc rw 0 0\nsys /c/.build-1/root/sys sysfs rw 0 0\nx /c/.build-10 ext4 rw 0 0\nx /c/.build-1\\040x ext4 rw 0 0\n";
+  const text =
+    "proc /proc proc rw 0 0\nproc /c/.build-1/root/proc proc rw 0 0\nsys /c/.build-1/root/sys sysfs rw 0 0\nx /c/.build-10 ext4 rw 0 0\nx /c/.build-1\\040x ext4 rw 0 0\n";
   expect(mountsUnder("/c/.build-1", text)).toEqual(["/c/.build-1/root/proc", "/c/.build-1/root/sys"]);
 });
 
@@ -114,8 +131,10 @@ test("reverse-sshfs: a non-root guest user gets uid=/gid=; root keeps host ids (
 
 test("virtiofs: the Rust virtiofsd with --translate-uid maps the guest user; others get no flag", () => {
   expect(rustTranslateArgs({ uid: 1000, gid: 1000 }, { uid: 0, gid: 0 })).toEqual([
-    "--translate-uid=squash-guest:0:0:4294967295", "--translate-uid=host:0:1000:1",
-    "--translate-gid=squash-guest:0:0:4294967295", "--translate-gid=host:0:1000:1",
+    "--translate-uid=squash-guest:0:0:4294967295",
+    "--translate-uid=host:0:1000:1",
+    "--translate-gid=squash-guest:0:0:4294967295",
+    "--translate-gid=host:0:1000:1",
   ]);
   const spec = { socket: "/s", log: "/l", source: "/src", writable: true, owner: { uid: 1000, gid: 1000 } };
   const has = (a: string[]) => a.some((x) => x.startsWith("--translate-uid"));

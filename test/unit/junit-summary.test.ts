@@ -14,7 +14,9 @@ const run = (...args: string[]) => {
   return r.stdout.toString().trimEnd().split("\n");
 };
 
-const source = report("source", `<?xml version="1.0"?>
+const source = report(
+  "source",
+  `<?xml version="1.0"?>
 <testsuites name="bun test" tests="4" failures="1" skipped="1">
   <testsuite name="a.test.ts" file="a.test.ts" tests="4" failures="1" skipped="1">
     <testcase name="ok" file="a.test.ts" line="2" />
@@ -22,7 +24,8 @@ const source = report("source", `<?xml version="1.0"?>
       <failure type="AssertionError" message="expect(received).toBe(expected)&#10;&#10;Expected: 2&#10;Received: 1&#10;">...</failure>
     </testcase>
   </testsuite>
-</testsuites>`);
+</testsuites>`,
+);
 const binary = report("binary", `<testsuites tests="3" failures="0" skipped="0"></testsuites>`);
 
 test("sums every report; each failure is named with its file, line and why, before the last line", () => {

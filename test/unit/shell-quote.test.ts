@@ -4,7 +4,27 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { joinArgv, quoteArg } from "../../src/core/shell-quote.ts";
 
-const NASTY = ["", " ", "'", "''", '"', "\\", "$(touch CANARY)", "`touch CANARY`", "; touch CANARY", "a\nb", "\t", "*", "~", "$HOME", "!x", "-n", "--", "é 日本", "a'b\"c$d`e\\f"];
+const NASTY = [
+  "",
+  " ",
+  "'",
+  "''",
+  '"',
+  "\\",
+  "$(touch CANARY)",
+  "`touch CANARY`",
+  "; touch CANARY",
+  "a\nb",
+  "\t",
+  "*",
+  "~",
+  "$HOME",
+  "!x",
+  "-n",
+  "--",
+  "é 日本",
+  "a'b\"c$d`e\\f",
+];
 
 function randomArg(rng: () => number): string {
   const alphabet = ` '"\\$\`;|&<>(){}[]*?~!#%^=,\n\t-abcXYZ019é日`;

@@ -20,7 +20,11 @@ export function deviceTransport(ctx: TransportContext): TransportDriver {
     async mount(rec, progress) {
       progress("mounting in the guest");
       const guest = await ctx.guest();
-      await mountWithRetry(guest, guestMountArgv({ type: rec.type, tag: rec.tag ?? rec.id, mountPoint: rec.mountPoint, writable: rec.writable }), rec.mountPoint);
+      await mountWithRetry(
+        guest,
+        guestMountArgv({ type: rec.type, tag: rec.tag ?? rec.id, mountPoint: rec.mountPoint, writable: rec.writable }),
+        rec.mountPoint,
+      );
     },
     async detach(rec: MountRecord, progress) {
       const hp = requireFSHotPlugger(ctx.session, rec.type);

@@ -64,7 +64,8 @@ export function guestSshfsCommand(sshfsArgv: string[]): string[] {
 
 /** SIGKILLs a guest pid if it still is the sshfs of this mount point (pids are reused). */
 async function killGuestSshfs(ssh: GuestSsh, pid: number, mountPoint: string): Promise<void> {
-  const script = '[ -r "/proc/$1/cmdline" ] || exit 0; a=$(tr "\\0" "\\n" < "/proc/$1/cmdline"); case "$a" in sshfs*) printf "%s\\n" "$a" | grep -qxF -- "$2" && kill -KILL "$1";; esac; true';
+  const script =
+    '[ -r "/proc/$1/cmdline" ] || exit 0; a=$(tr "\\0" "\\n" < "/proc/$1/cmdline"); case "$a" in sshfs*) printf "%s\\n" "$a" | grep -qxF -- "$2" && kill -KILL "$1";; esac; true';
   await ssh.exec(["sh", "-c", script, "sh", String(pid), mountPoint], { timeoutMs: 10_000 }).catch(() => {});
 }
 
@@ -149,7 +150,11 @@ export function reverseSshfsTransport(ctx: TransportContext): TransportDriver {
       const dropped = !ssh.isConnected;
       log.write(`[hotmount] session ended: ${what}${dropped ? " (SSH connection dropped)" : ""}\n`);
       if (dropped && ctx.recover) {
-        ctx.markFailed(rec.id, `reverse-sshfs connection ended: the SSH connection to the guest dropped (${what})`, "hotmount is re-establishing it; if it stays failed, remove the mount and add it again.");
+        ctx.markFailed(
+          rec.id,
+          `reverse-sshfs connection ended: the SSH connection to the guest dropped (${what})`,
+          "hotmount is re-establishing it; if it stays failed, remove the mount and add it again.",
+        );
         ctx.recover(rec.id, () => reestablish(rec));
       } else {
         ctx.markFailed(rec.id, `reverse-sshfs connection ended: ${what}`, "Remove the mount (`hotmount mount remove`) and add it again.");

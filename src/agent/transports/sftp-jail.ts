@@ -95,7 +95,11 @@ let usernsOk: boolean | undefined;
  */
 function canJailInUserNamespace(): boolean {
   if (usernsOk !== undefined) return usernsOk;
-  const r = spawnSync("unshare", [...USERNS, "--mount", "--propagation", "private", "--", "mount", "-t", "tmpfs", "-o", "size=4k", "hotmount-probe", tmpdir()], { timeout: 10_000 });
+  const r = spawnSync(
+    "unshare",
+    [...USERNS, "--mount", "--propagation", "private", "--", "mount", "-t", "tmpfs", "-o", "size=4k", "hotmount-probe", tmpdir()],
+    { timeout: 10_000 },
+  );
   usernsOk = r.status === 0;
   return usernsOk;
 }
@@ -119,10 +123,14 @@ export function sftpLaunch(sftp: string, args: string[], hostPath: string, writa
   if (process.platform !== "linux") return plain("not Linux: no mount namespaces");
   const userns = uid !== 0;
   if (userns && !canJailInUserNamespace()) {
-    return plain("the agent is not root and this kernel refuses it a user namespace (unshare --user failed): it cannot make a private mount namespace and chroot");
+    return plain(
+      "the agent is not root and this kernel refuses it a user namespace (unshare --user failed): it cannot make a private mount namespace and chroot",
+    );
   }
   if (hostPath === JAIL_BIN_DIR || hostPath.startsWith(`${JAIL_BIN_DIR}/`)) {
-    throw new HotmountError("INVALID_ARGUMENT", `cannot share ${hostPath} over reverse-sshfs: the sftp-server jail uses that path`, { hint: "Share another folder, or use --type virtiofs or 9p." });
+    throw new HotmountError("INVALID_ARGUMENT", `cannot share ${hostPath} over reverse-sshfs: the sftp-server jail uses that path`, {
+      hint: "Share another folder, or use --type virtiofs or 9p.",
+    });
   }
   const linked = linkedFiles(sftp);
   if (!linked) {
@@ -142,8 +150,25 @@ export function sftpLaunch(sftp: string, args: string[], hostPath: string, writa
   const run = linked.loader ? [`${JAIL_BIN_DIR}/${basename(linked.loader)}`, "--library-path", JAIL_BIN_DIR, inside] : [inside];
   return {
     command: "unshare",
-    args: [...(userns ? USERNS : []), "--mount", "--propagation", "private", "--", "sh", "-c", JAIL_SCRIPT, "hotmount-sftp-jail",
-      jailRoot, hostPath, writable ? "rw" : "ro", "root:x:0:0:root:/:/nonexistent", ...files, "--", ...run, ...args],
+    args: [
+      ...(userns ? USERNS : []),
+      "--mount",
+      "--propagation",
+      "private",
+      "--",
+      "sh",
+      "-c",
+      JAIL_SCRIPT,
+      "hotmount-sftp-jail",
+      jailRoot,
+      hostPath,
+      writable ? "rw" : "ro",
+      "root:x:0:0:root:/:/nonexistent",
+      ...files,
+      "--",
+      ...run,
+      ...args,
+    ],
     confined: true,
   };
 }

@@ -2,7 +2,8 @@
 import type { Command } from "commander";
 
 export function register(program: Command): void {
-  program.command("agent", { hidden: true })
+  program
+    .command("agent", { hidden: true })
     .argument("<name>", "instance name")
     .description("run the instance's host agent in the foreground (vm start does this)")
     .action(async (name: string) => {

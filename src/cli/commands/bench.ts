@@ -6,17 +6,28 @@ import { fail, printJson } from "../output.ts";
 import { intIn } from "../parse.ts";
 
 const SOURCE_ALIASES: Record<string, string> = {
-  host: "host", static: "virtiofs-static", "virtiofs-static": "virtiofs-static", virtiofs: "virtiofs", hot: "virtiofs",
-  "9p": "9p", sshfs: "reverse-sshfs", "reverse-sshfs": "reverse-sshfs",
+  host: "host",
+  static: "virtiofs-static",
+  "virtiofs-static": "virtiofs-static",
+  virtiofs: "virtiofs",
+  hot: "virtiofs",
+  "9p": "9p",
+  sshfs: "reverse-sshfs",
+  "reverse-sshfs": "reverse-sshfs",
 };
 export const DEFAULT_SOURCES = "host,static,virtiofs,9p,sshfs";
 
 /** "host,static,9p" → canonical source names, in the benchmark's fixed order. */
 export function parseSources(v: string): string[] {
-  const names = v.split(",").map((s) => s.trim()).filter(Boolean);
+  const names = v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = names.filter((n) => !SOURCE_ALIASES[n]);
   if (bad.length || !names.length) {
-    throw new HotmountError("USAGE", `unknown --sources ${bad.length ? bad.join(", ") : "(empty)"}`, { hint: `Pick from ${DEFAULT_SOURCES} (static = the VM's --mount share, sshfs = reverse-sshfs).` });
+    throw new HotmountError("USAGE", `unknown --sources ${bad.length ? bad.join(", ") : "(empty)"}`, {
+      hint: `Pick from ${DEFAULT_SOURCES} (static = the VM's --mount share, sshfs = reverse-sshfs).`,
+    });
   }
   const set = new Set(names.map((n) => SOURCE_ALIASES[n]!));
   return ["host", "virtiofs-static", "virtiofs", "9p", "reverse-sshfs"].filter((s) => set.has(s));
@@ -28,7 +39,8 @@ export function defaultOutPath(instance: string, now = new Date()): string {
 }
 
 export function register(program: Command): void {
-  program.command("bench")
+  program
+    .command("bench")
     .argument("<instance>", "a running instance")
     .description("measure each transport against the host folder itself, and hot-plug latency; write a table, JSON and an SVG chart")
     .option("--dir <hostdir>", "writable host folder to work in (default: the VM's static --mount share)")
@@ -41,7 +53,10 @@ export function register(program: Command): void {
     .option("--drop-host-caches", "also drop the host's page cache before each host step (machine-wide: affects everything else on this host)")
     .option("-o, --out <file.json>", "where to write the JSON; the chart goes next to it as .svg (default hotmount-bench-INSTANCE-DATE.json)")
     .option("--json", "print the JSON report instead of the table")
-    .addHelpText("after", "\nExamples:\n  hotmount vm start b --mount /tmp/share:/mnt/static && hotmount bench b\n  hotmount bench dev --dir ~/scratch --sources host,virtiofs,9p --cycles 0\n")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  hotmount vm start b --mount /tmp/share:/mnt/static && hotmount bench b\n  hotmount bench dev --dir ~/scratch --sources host,virtiofs,9p --cycles 0\n",
+    )
     .action(async (instance: string, o) => {
       try {
         const { checkName } = await import("../../client/instances.ts");
@@ -52,11 +67,20 @@ export function register(program: Command): void {
         const { writeFileSync } = await import("node:fs");
         const { resolve } = await import("node:path");
         const out = resolve(o.out ?? defaultOutPath(instance));
-        if (!out.endsWith(".json")) throw new HotmountError("USAGE", `--out ${o.out} does not end in .json`, { hint: "The chart is written next to it with .svg instead of .json." });
+        if (!out.endsWith(".json"))
+          throw new HotmountError("USAGE", `--out ${o.out} does not end in .json`, { hint: "The chart is written next to it with .svg instead of .json." });
         const started = Date.now();
         const report = await runBench({
-          instance, dir: o.dir, sizeMiB: o.size ?? 128, files: o.files ?? 2000, reps: o.reps ?? 5, otherReps: o.otherReps ?? 1, cycles: o.cycles ?? 10, sources: o.sources ?? parseSources(DEFAULT_SOURCES),
-          dropHostCaches: !!o.dropHostCaches, command: ["hotmount", ...process.argv.slice(2)].join(" "),
+          instance,
+          dir: o.dir,
+          sizeMiB: o.size ?? 128,
+          files: o.files ?? 2000,
+          reps: o.reps ?? 5,
+          otherReps: o.otherReps ?? 1,
+          cycles: o.cycles ?? 10,
+          sources: o.sources ?? parseSources(DEFAULT_SOURCES),
+          dropHostCaches: !!o.dropHostCaches,
+          command: ["hotmount", ...process.argv.slice(2)].join(" "),
           log: (l) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${l}\n`),
         });
         const svg = out.replace(/\.json$/, ".svg");

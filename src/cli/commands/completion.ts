@@ -18,8 +18,16 @@ export type Shell = (typeof SHELLS)[number];
 
 /** "instance" | "mount" | "dir" | "file" | "any" | "words:a|b|c". */
 type Kind = string;
-interface SubSpec { name: string; aliases: string[]; desc: string }
-interface OptSpec { flags: string[]; desc: string; value: Kind | null }
+interface SubSpec {
+  name: string;
+  aliases: string[];
+  desc: string;
+}
+interface OptSpec {
+  flags: string[];
+  desc: string;
+  value: Kind | null;
+}
 export interface CmdSpec {
   path: string;
   subs: SubSpec[];
@@ -62,8 +70,7 @@ export function commandSpecs(program: Command): CmdSpec[] {
 }
 
 /** Single-quotes for bash, zsh and fish alike (fish also escapes backslash inside quotes). */
-const q = (s: string, fish = false) =>
-  fish ? `'${s.replace(/[\\']/g, "\\$&")}'` : `'${s.replace(/'/g, `'\\''`)}'`;
+const q = (s: string, fish = false) => (fish ? `'${s.replace(/[\\']/g, "\\$&")}'` : `'${s.replace(/'/g, `'\\''`)}'`);
 const line1 = (s: string) => s.split("\n")[0]!.trim();
 
 // Shared by the three shells: one field of every object in a --json array, JSON-unescaped
@@ -79,10 +86,10 @@ function posixTables(specs: CmdSpec[], withDesc: boolean): string {
     const opts = s.opts.flatMap((o) => o.flags.map((f) => q(withDesc && o.desc ? `${f}:${line1(o.desc)}` : f)));
     return `    ${q(s.path)}) __hm_subs=(${subs.join(" ")}); __hm_opts=(${opts.join(" ")}); __hm_args=(${s.args.map((a) => q(a)).join(" ")}) ;;`;
   });
-  const sub = specs.flatMap((s) =>
-    s.subs.map((c) => `    ${[c.name, ...c.aliases].map((n) => q(`${s.path}/${n}`)).join("|")}) __hm_sub=${q(c.name)} ;;`));
+  const sub = specs.flatMap((s) => s.subs.map((c) => `    ${[c.name, ...c.aliases].map((n) => q(`${s.path}/${n}`)).join("|")}) __hm_sub=${q(c.name)} ;;`));
   const val = specs.flatMap((s) =>
-    s.opts.filter((o) => o.value).map((o) => `    ${o.flags.map((f) => q(`${s.path}/${f}`)).join("|")}) __hm_val=${q(o.value!)} ;;`));
+    s.opts.filter((o) => o.value).map((o) => `    ${o.flags.map((f) => q(`${s.path}/${f}`)).join("|")}) __hm_val=${q(o.value!)} ;;`),
+  );
   return `__hotmount_spec() {
   __hm_subs=() __hm_opts=() __hm_args=()
   case "$1" in
@@ -210,10 +217,12 @@ function fishScript(specs: CmdSpec[]): string {
     const opts = s.opts.flatMap((o) => o.flags.map((fl) => f(o.desc ? `${fl}\t${line1(o.desc)}` : fl)));
     return `        case ${f(s.path)}\n            set subs ${subs.join(" ")}; set opts ${opts.join(" ")}; set args ${s.args.map(f).join(" ")}`;
   });
-  const sub = specs.flatMap((s) => s.subs.map((c) =>
-    `        case ${[c.name, ...c.aliases].map((n) => f(`${s.path}/${n}`)).join(" ")}\n            echo ${f(c.name)}`));
-  const val = specs.flatMap((s) => s.opts.filter((o) => o.value).map((o) =>
-    `        case ${o.flags.map((fl) => f(`${s.path}/${fl}`)).join(" ")}\n            echo ${f(o.value!)}`));
+  const sub = specs.flatMap((s) =>
+    s.subs.map((c) => `        case ${[c.name, ...c.aliases].map((n) => f(`${s.path}/${n}`)).join(" ")}\n            echo ${f(c.name)}`),
+  );
+  const val = specs.flatMap((s) =>
+    s.opts.filter((o) => o.value).map((o) => `        case ${o.flags.map((fl) => f(`${s.path}/${fl}`)).join(" ")}\n            echo ${f(o.value!)}`),
+  );
   return `# hotmount completion for fish. Load it with: hotmount completion fish | source
 # or save it as ~/.config/fish/completions/hotmount.fish
 function __hotmount_sub
@@ -299,12 +308,15 @@ export function register(program: Command): void {
     .command("completion")
     .description("print a shell completion script (bash, zsh or fish)")
     .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(SHELLS))
-    .addHelpText("after", `
+    .addHelpText(
+      "after",
+      `
 Load it in the current shell:
   bash: source <(hotmount completion bash)
   zsh:  source <(hotmount completion zsh)
   fish: hotmount completion fish | source
-Instance names and mount points complete by running hotmount itself when TAB is pressed.`)
+Instance names and mount points complete by running hotmount itself when TAB is pressed.`,
+    )
     .action((shell: Shell) => {
       process.stdout.write(completionScript(shell, program));
     });

@@ -9,7 +9,8 @@ interface Check {
 }
 
 export function register(program: Command): void {
-  program.command("doctor")
+  program
+    .command("doctor")
     .description("check this host: QEMU, usable KVM, virtiofsd flavour, sftp-server, shared memory")
     .option("--json", "print the checks as JSON")
     .option("--probe", "re-run the KVM probe boot instead of using its cached verdict")
@@ -17,7 +18,12 @@ export function register(program: Command): void {
       try {
         const checks = await runChecks(!!o.probe);
         if (o.json) return printJson({ ok: checks.every((c) => c.ok || c.name === "kvm"), checks });
-        process.stdout.write(table(["CHECK", "OK", "DETAIL"], checks.map((c) => [c.name, c.ok ? "yes" : "no", c.detail])));
+        process.stdout.write(
+          table(
+            ["CHECK", "OK", "DETAIL"],
+            checks.map((c) => [c.name, c.ok ? "yes" : "no", c.detail]),
+          ),
+        );
       } catch (e) {
         fail(e, o.json);
       }
@@ -47,9 +53,19 @@ async function runChecks(reprobe: boolean): Promise<Check[]> {
     checks.push({ name: "kvm", ok: false, detail: "/dev/kvm is missing or not accessible: VMs use TCG (slower)" });
   }
   const v = findVirtiofsd();
-  checks.push({ name: "virtiofsd", ok: !!v, detail: v ? `${v.path} (${v.flavour === "c" ? "C, from QEMU ≤ 7.2: root only, read-only via a read-only bind mount" : "Rust"}; ${v.version})` : "not found: virtiofs unavailable (install virtiofsd or qemu-system-x86)" });
+  checks.push({
+    name: "virtiofsd",
+    ok: !!v,
+    detail: v
+      ? `${v.path} (${v.flavour === "c" ? "C, from QEMU ≤ 7.2: root only, read-only via a read-only bind mount" : "Rust"}; ${v.version})`
+      : "not found: virtiofs unavailable (install virtiofsd or qemu-system-x86)",
+  });
   const sftp = findSftpServer();
-  checks.push({ name: "sftp-server", ok: !!sftp, detail: sftp ? `${sftp}; ${sftpConfinement().detail}` : "not found: reverse-sshfs unavailable (apt-get install openssh-sftp-server)" });
+  checks.push({
+    name: "sftp-server",
+    ok: !!sftp,
+    detail: sftp ? `${sftp}; ${sftpConfinement().detail}` : "not found: reverse-sshfs unavailable (apt-get install openssh-sftp-server)",
+  });
   const memfd = process.platform === "linux";
   checks.push({ name: "memfd", ok: memfd, detail: memfd ? "memory-backend-memfd,share=on is available (Linux)" : "not Linux: no memfd backend" });
   const keygen = Bun.which("ssh-keygen");

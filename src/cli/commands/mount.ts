@@ -6,7 +6,8 @@ import { age, fail, printJson, progressReporter, table } from "../output.ts";
 export function register(program: Command): void {
   const mount = program.command("mount").description("hot-mount host folders into a running VM, list them, take them out");
 
-  mount.command("add")
+  mount
+    .command("add")
     .argument("<instance>", "a running instance")
     .argument("<hostdir>", "host folder to share")
     .argument("[guestdir]", "where it appears in the guest (default: the same path as on the host)")
@@ -16,7 +17,10 @@ export function register(program: Command): void {
     .option("--read-only", "read-only (the default)")
     .option("--persist", "also mount it at every later `vm start` and after a guest reboot (kept in the instance config)")
     .option("--json", "print the mount as JSON (see docs/api.schema.json: Mount)")
-    .addHelpText("after", "\nRead-only is the default, as in Lima: pass --writable to let the guest write.\n\nExamples:\n  hotmount mount add dev ~/src/app                 # /home/me/src/app in the guest, read-only\n  hotmount mount add dev ./data /mnt/data --writable\n  hotmount mount add dev ~/notes --type sshfs\n")
+    .addHelpText(
+      "after",
+      "\nRead-only is the default, as in Lima: pass --writable to let the guest write.\n\nExamples:\n  hotmount mount add dev ~/src/app                 # /home/me/src/app in the guest, read-only\n  hotmount mount add dev ./data /mnt/data --writable\n  hotmount mount add dev ~/notes --type sshfs\n",
+    )
     .action(async (instance: string, hostdir: string, guestdir: string | undefined, o) => {
       const p = progressReporter();
       try {
@@ -32,14 +36,18 @@ export function register(program: Command): void {
         const m = await new AgentClient(instance).add({ hostPath, mountPoint, type, writable: !!o.writable, persist: !!o.persist });
         p.done();
         if (o.json) printJson(m);
-        else process.stdout.write(`${m.hostPath} is mounted at ${m.mountPoint} in ${instance} (${m.type}, ${m.writable ? "writable" : "read-only"}, id ${m.id})\n`);
+        else
+          process.stdout.write(
+            `${m.hostPath} is mounted at ${m.mountPoint} in ${instance} (${m.type}, ${m.writable ? "writable" : "read-only"}, id ${m.id})\n`,
+          );
       } catch (e) {
         p.done();
         fail(e, o.json);
       }
     });
 
-  mount.command("remove")
+  mount
+    .command("remove")
     .alias("rm")
     .argument("<instance>", "instance name")
     .argument("<target>", "guest mount point or mount id")
@@ -63,7 +71,8 @@ export function register(program: Command): void {
       }
     });
 
-  mount.command("list")
+  mount
+    .command("list")
     .alias("ls")
     .argument("[instance]", "only this instance (default: every running one)")
     .description("list hot-mounts")
@@ -74,9 +83,21 @@ export function register(program: Command): void {
         const mounts = await listAllMounts(instance);
         if (o.json) return printJson(mounts);
         if (!mounts.length) return void process.stdout.write("no mounts\n");
-        process.stdout.write(table(["ID", "INSTANCE", "TYPE", "MODE", "STATE", "AGE", "HOST", "GUEST"], mounts.map((m) => [
-          m.id, m.instance, m.static ? `${m.type} (static)` : m.type, `${m.writable ? "rw" : "ro"}${m.persist ? ",persist" : ""}`, m.state, age(m.createdAt), m.hostPath, m.mountPoint,
-        ])));
+        process.stdout.write(
+          table(
+            ["ID", "INSTANCE", "TYPE", "MODE", "STATE", "AGE", "HOST", "GUEST"],
+            mounts.map((m) => [
+              m.id,
+              m.instance,
+              m.static ? `${m.type} (static)` : m.type,
+              `${m.writable ? "rw" : "ro"}${m.persist ? ",persist" : ""}`,
+              m.state,
+              age(m.createdAt),
+              m.hostPath,
+              m.mountPoint,
+            ]),
+          ),
+        );
       } catch (e) {
         fail(e, o.json);
       }

@@ -21,7 +21,8 @@ Lima keeps its qmp.sock. A command line the wrapper cannot extend runs unchanged
 `;
 
 export function register(program: Command): void {
-  program.command("qemu-wrap")
+  program
+    .command("qemu-wrap")
     .argument("[qemu...]", "the real QEMU and its arguments, after --")
     .description("QEMU wrapper for Lima (QEMU_SYSTEM_<ARCH>): Lima's VMs get hot-plug capacity")
     .option("--install", "write the wrapper executable for Lima and print the QEMU_SYSTEM_<ARCH>=... line")
@@ -40,7 +41,10 @@ export function register(program: Command): void {
       if (o.install) return install(o, slots, ninePSlots);
       try {
         const { HotmountError } = await import("../../core/errors.ts");
-        if (!qemu.length) throw new HotmountError("USAGE", "no QEMU command line to wrap", { hint: "Use --install to set the wrapper up for Lima; see `hotmount qemu-wrap --help`." });
+        if (!qemu.length)
+          throw new HotmountError("USAGE", "no QEMU command line to wrap", {
+            hint: "Use --install to set the wrapper up for Lima; see `hotmount qemu-wrap --help`.",
+          });
         const { wrapLimaLaunch } = await import("../../../drivers/lima/lima-wrap.ts");
         const say = (n: string) => process.stderr.write(`hotmount qemu-wrap: ${n}\n`);
         if (o.printShell) {
@@ -88,13 +92,17 @@ async function install(o: { dir?: string; qemu?: string; json?: boolean }, slots
     const { resolve, basename } = await import("node:path");
     const qemu = o.qemu ? resolve(o.qemu) : Bun.which(`qemu-system-${hostArch()}`);
     if (!qemu) {
-      throw new HotmountError("HOST_DEPENDENCY_MISSING", `qemu-system-${hostArch()} is not on PATH`, { hint: "Install QEMU, or pass --qemu /path/to/qemu-system-<arch>." });
+      throw new HotmountError("HOST_DEPENDENCY_MISSING", `qemu-system-${hostArch()} is not on PATH`, {
+        hint: "Install QEMU, or pass --qemu /path/to/qemu-system-<arch>.",
+      });
     }
     const qemuArch = /^qemu-system-(.+)$/.exec(basename(qemu))?.[1] ?? hostArch();
     const r = installShim({ dir: o.dir ? resolve(o.dir) : undefined, qemu, qemuArch, slots, ninePSlots, self: selfArgv() });
     if (o.json) return printJson(r);
-    process.stdout.write(`wrote ${r.path} (wraps ${r.qemu}: ${slots} hot-plug slots, ${ninePSlots} 9p slots)\n` +
-      `Start Lima instances through it (a running instance needs a restart):\n  export ${r.envVar}=${r.path}\n  limactl stop NAME; limactl start NAME\n`);
+    process.stdout.write(
+      `wrote ${r.path} (wraps ${r.qemu}: ${slots} hot-plug slots, ${ninePSlots} 9p slots)\n` +
+        `Start Lima instances through it (a running instance needs a restart):\n  export ${r.envVar}=${r.path}\n  limactl stop NAME; limactl start NAME\n`,
+    );
   } catch (e) {
     fail(e, !!o.json);
   }

@@ -28,7 +28,8 @@ interface RunOpts {
 }
 
 export function register(program: Command): void {
-  program.command("run")
+  program
+    .command("run")
     .argument("<name>", "instance name for the adopted VM")
     .argument("<qemu...>", "your QEMU command line, after --")
     .description("run your own QEMU command line with hot-plug capacity added, and attach an agent")
@@ -46,7 +47,11 @@ export function register(program: Command): void {
     });
 }
 
-function parseSsh(spec: string | undefined, fwd: { host: string; port: number } | null, identity: string): { host: string; port: number; user: string; identityFile: string } | null {
+function parseSsh(
+  spec: string | undefined,
+  fwd: { host: string; port: number } | null,
+  identity: string,
+): { host: string; port: number; user: string; identityFile: string } | null {
   if (spec) {
     const m = /^(?:([^@]+)@)?([^:@]+)(?::(\d+))?$/.exec(spec);
     if (!m) return null;
@@ -86,9 +91,13 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
       const prev = JSON.parse(readFileSync(paths.config, "utf8")) as { external?: string };
       const pid = readPidFile(paths.qemuPid);
       if (prev.external !== "run" || (pid && isAlive(pid))) {
-        throw new HotmountError("INSTANCE_ALREADY_RUNNING", prev.external === "run" ? `"${name}" is already running under \`hotmount run\`` : `"${name}" is already a hotmount instance`, {
-          hint: "Pick another name (see `hotmount vm list`).",
-        });
+        throw new HotmountError(
+          "INSTANCE_ALREADY_RUNNING",
+          prev.external === "run" ? `"${name}" is already running under \`hotmount run\`` : `"${name}" is already a hotmount instance`,
+          {
+            hint: "Pick another name (see `hotmount vm list`).",
+          },
+        );
       }
     }
     const links = Array.from({ length: ninePSlots }, (_, i) => ninePSlotLink(name, i));
@@ -96,9 +105,13 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
     const identity = o.identity ? resolve(o.identity) : ensureSshKey().privateKey;
     const ssh = parseSsh(o.ssh, w.sshForward, identity);
     if (!ssh) {
-      throw new HotmountError("USAGE", o.ssh ? `cannot read --ssh ${o.ssh}` : "hotmount needs SSH into the guest to mount, and your command line forwards no port to the guest's port 22", {
-        hint: "Pass --ssh user@host:port (and --identity KEY), or add -netdev user,...,hostfwd=tcp:127.0.0.1:PORT-:22.",
-      });
+      throw new HotmountError(
+        "USAGE",
+        o.ssh ? `cannot read --ssh ${o.ssh}` : "hotmount needs SSH into the guest to mount, and your command line forwards no port to the guest's port 22",
+        {
+          hint: "Pass --ssh user@host:port (and --identity KEY), or add -netdev user,...,hostfwd=tcp:127.0.0.1:PORT-:22.",
+        },
+      );
     }
     prepareWrapDirs(name, ninePSlots);
     registerAdopted({ name, memoryMiB: w.memoryMiB, cpus: w.cpus, slots, ninePSlots, ssh });
@@ -106,7 +119,9 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
     const done = new Promise<number>((ok) => c.on("exit", (code, sig) => ok(code ?? (sig ? 128 : 1))));
     const pid = await new Promise<number>((ok, bad) => {
       c.once("spawn", () => ok(c.pid!));
-      c.once("error", (e) => bad(new HotmountError("VM_START_FAILED", `could not run ${w.argv[0]}: ${e.message}`, { hint: "Give the QEMU binary's name or full path after --." })));
+      c.once("error", (e) =>
+        bad(new HotmountError("VM_START_FAILED", `could not run ${w.argv[0]}: ${e.message}`, { hint: "Give the QEMU binary's name or full path after --." })),
+      );
     }).catch((e) => {
       removeQuietly(paths.config);
       throw e;

@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import { fail } from "../output.ts";
 
 export function register(program: Command): void {
-  program.command("tui")
+  program
+    .command("tui")
     .description("open the full-screen interactive view of instances and mounts")
     .action(async () => {
       try {

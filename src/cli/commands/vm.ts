@@ -16,21 +16,51 @@ export function register(program: Command): void {
     .option("--kernel <path>", "boot this kernel instead of the demo guest")
     .option("--initrd <path>", "initramfs for --kernel")
     .option("--append <args>", "kernel command line for --kernel")
-    .option("--image <debian|path>", "boot a disk image: debian (built and cached on first use) or a qcow2/raw root filesystem with vmlinuz and initrd.img beside it; cloud-init makes user dev")
+    .option(
+      "--image <debian|path>",
+      "boot a disk image: debian (built and cached on first use) or a qcow2/raw root filesystem with vmlinuz and initrd.img beside it; cloud-init makes user dev",
+    )
     .option("--accel <accel>", "auto (KVM if a probe boot works, else TCG), kvm or tcg", oneOf("--accel", ["auto", "kvm", "tcg"] as const))
     .option("--driver <driver>", "qemu (Linux hosts) or vz (macOS); default: the host's", oneOf("--driver", ["qemu", "vz"] as const))
-    .option("--mount <host:guest>", "a static virtiofs share configured at boot (writable; add :ro for read-only); repeatable", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      "--mount <host:guest>",
+      "a static virtiofs share configured at boot (writable; add :ro for read-only); repeatable",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option("--json", "print the instance as JSON when it is up")
-    .addHelpText("after", "\nExamples:\n  hotmount vm start dev\n  hotmount vm start dev --mount ~/src:/mnt/src\n  hotmount vm start deb --image debian\n  hotmount vm start big --memory 2G --cpus 4 --slots 16\n")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  hotmount vm start dev\n  hotmount vm start dev --mount ~/src:/mnt/src\n  hotmount vm start deb --image debian\n  hotmount vm start big --memory 2G --cpus 4 --slots 16\n",
+    )
     .action(async (name: string, o) => {
       const p = progressReporter();
       try {
         const { startInstance, summarize } = await import("../../client/instances.ts");
-        await startInstance(name, { memoryMiB: o.memory, cpus: o.cpus, slots: o.slots, ninePSlots: o["9pSlots"], kernel: o.kernel, initrd: o.initrd, append: o.append, accel: o.accel, driver: o.driver, mounts: o.mount, image: o.image }, p.step);
+        await startInstance(
+          name,
+          {
+            memoryMiB: o.memory,
+            cpus: o.cpus,
+            slots: o.slots,
+            ninePSlots: o["9pSlots"],
+            kernel: o.kernel,
+            initrd: o.initrd,
+            append: o.append,
+            accel: o.accel,
+            driver: o.driver,
+            mounts: o.mount,
+            image: o.image,
+          },
+          p.step,
+        );
         p.done();
         const s = await summarize(name);
         if (o.json) printJson(s);
-        else process.stdout.write(`${name} is running (${s.accel?.toUpperCase()}, ssh port ${s.ssh?.port}, ${s.slots.total} slots). Try: hotmount mount add ${name} ~/project\n`);
+        else
+          process.stdout.write(
+            `${name} is running (${s.accel?.toUpperCase()}, ssh port ${s.ssh?.port}, ${s.slots.total} slots). Try: hotmount mount add ${name} ~/project\n`,
+          );
       } catch (e) {
         p.done();
         fail(e, o.json);
@@ -65,9 +95,20 @@ export function register(program: Command): void {
         const list = await listInstances();
         if (o.json) return printJson(list);
         if (!list.length) return void process.stdout.write("no instances; start one with `hotmount vm start NAME`\n");
-        process.stdout.write(table(["NAME", "DRIVER", "STATE", "ACCEL", "SSH", "SLOTS", "MOUNTS"], list.map((i) => [
-          i.name, i.driver, i.state, i.accel ?? "-", i.ssh ? `127.0.0.1:${i.ssh.port}` : "-", `${i.slots.used}/${i.slots.total}`, String(i.mounts),
-        ])));
+        process.stdout.write(
+          table(
+            ["NAME", "DRIVER", "STATE", "ACCEL", "SSH", "SLOTS", "MOUNTS"],
+            list.map((i) => [
+              i.name,
+              i.driver,
+              i.state,
+              i.accel ?? "-",
+              i.ssh ? `127.0.0.1:${i.ssh.port}` : "-",
+              `${i.slots.used}/${i.slots.total}`,
+              String(i.mounts),
+            ]),
+          ),
+        );
       } catch (e) {
         fail(e, o.json);
       }

@@ -7,8 +7,17 @@ import { HotmountError } from "../../core/errors.ts";
 import { requireTool, runTool } from "./exec.ts";
 import { debianMirror } from "./mirror.ts";
 import {
-  DEBIAN_DISK_BYTES, DEBIAN_FS_LABEL, DEBIAN_PACKAGES, DEBIAN_RECIPE_VERSION, DEBIAN_SUITE, DEBIAN_VARIANT,
-  CLOUD_INIT_DROP_MODULES, ENABLED_UNITS, MASKED_UNITS, PRUNE_PATHS, debianImageFiles,
+  DEBIAN_DISK_BYTES,
+  DEBIAN_FS_LABEL,
+  DEBIAN_PACKAGES,
+  DEBIAN_RECIPE_VERSION,
+  DEBIAN_SUITE,
+  DEBIAN_VARIANT,
+  CLOUD_INIT_DROP_MODULES,
+  ENABLED_UNITS,
+  MASKED_UNITS,
+  PRUNE_PATHS,
+  debianImageFiles,
 } from "./recipe.ts";
 
 export interface DebianBuildManifest {
@@ -54,7 +63,10 @@ export function debootstrapProgress(say: (l: string) => void): (line: string) =>
 /** Mount points at or under `dir` (debootstrap mounts /proc and /sys in the target while it runs). */
 export function mountsUnder(dir: string, mountsText: string): string[] {
   const un = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8)));
-  return mountsText.split("\n").map((l) => un(l.split(" ")[1] ?? "")).filter((m) => m === dir || m.startsWith(`${dir}/`));
+  return mountsText
+    .split("\n")
+    .map((l) => un(l.split(" ")[1] ?? ""))
+    .filter((m) => m === dir || m.startsWith(`${dir}/`));
 }
 
 /**
@@ -114,7 +126,10 @@ export function dropCloudInitModules(text: string, names: readonly string[]): st
   let out = text;
   for (const n of names) {
     const re = new RegExp(`^[ \\t]*-[ \\t]*(\\[[ \\t]*)?${n}\\b.*\\n`, "m");
-    if (!re.test(out)) throw new HotmountError("INTERNAL", `cloud-init's cloud.cfg has no "${n}" module line to drop`, { hint: "cloud-init's default config changed; update CLOUD_INIT_DROP_MODULES in src/guest/debian/recipe.ts." });
+    if (!re.test(out))
+      throw new HotmountError("INTERNAL", `cloud-init's cloud.cfg has no "${n}" module line to drop`, {
+        hint: "cloud-init's default config changed; update CLOUD_INIT_DROP_MODULES in src/guest/debian/recipe.ts.",
+      });
     out = out.replace(re, "");
   }
   return out;
@@ -156,18 +171,32 @@ export async function buildDebianImage(work: string, key: string, debs: string, 
   mkdirSync(debs, { recursive: true });
 
   step(`debootstrap ${DEBIAN_SUITE} (${DEBIAN_VARIANT} + ${DEBIAN_PACKAGES.length} packages) from the apt source in ${src.file}`);
-  await runTool([
-    debootstrap, `--variant=${DEBIAN_VARIANT}`, `--cache-dir=${debs}`, `--include=${DEBIAN_PACKAGES.map((p) => p.name).join(",")}`,
-    ...(src.keyring ? [`--keyring=${src.keyring}`] : []), DEBIAN_SUITE, root, src.uri,
-  ], { onLine: debootstrapProgress(step) });
+  await runTool(
+    [
+      debootstrap,
+      `--variant=${DEBIAN_VARIANT}`,
+      `--cache-dir=${debs}`,
+      `--include=${DEBIAN_PACKAGES.map((p) => p.name).join(",")}`,
+      ...(src.keyring ? [`--keyring=${src.keyring}`] : []),
+      DEBIAN_SUITE,
+      root,
+      src.uri,
+    ],
+    { onLine: debootstrapProgress(step) },
+  );
 
   step("configuring the root filesystem (cloud-init datasource, masked timers, no machine id or host keys)");
   const packages = (await runTool(["dpkg-query", `--admindir=${join(root, "var/lib/dpkg")}`, "-W", "-f", "${Package} ${Version}\n"]))
-    .split("\n").filter(Boolean).map((l) => ({ name: l.split(" ")[0]!, version: l.split(" ")[1] ?? "" }));
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => ({ name: l.split(" ")[0]!, version: l.split(" ")[1] ?? "" }));
   configure(root);
   const boot = bootFiles(root);
   // Readable by everyone: a non-root hotmount boots these (the initrd is 0600 in the rootfs).
-  for (const [from, to] of [[boot.kernel, "vmlinuz"], [boot.initrd, "initrd.img"]] as const) {
+  for (const [from, to] of [
+    [boot.kernel, "vmlinuz"],
+    [boot.initrd, "initrd.img"],
+  ] as const) {
     copyFileSync(from, join(out, to));
     chmodSync(join(out, to), 0o644);
   }
@@ -184,9 +213,14 @@ export async function buildDebianImage(work: string, key: string, debs: string, 
   chmodSync(join(out, "disk.qcow2"), 0o644);
 
   const manifest: DebianBuildManifest = {
-    key, recipeVersion: DEBIAN_RECIPE_VERSION, suite: DEBIAN_SUITE, builtAt: new Date().toISOString(),
-    buildSeconds: Math.round((performance.now() - t0) / 100) / 10, kernel: boot.release,
-    diskBytes: statSync(join(out, "disk.qcow2")).size, packages,
+    key,
+    recipeVersion: DEBIAN_RECIPE_VERSION,
+    suite: DEBIAN_SUITE,
+    builtAt: new Date().toISOString(),
+    buildSeconds: Math.round((performance.now() - t0) / 100) / 10,
+    kernel: boot.release,
+    diskBytes: statSync(join(out, "disk.qcow2")).size,
+    packages,
   };
   writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   step(`image ${(manifest.diskBytes / 1e6).toFixed(0)} MB (kernel ${boot.release}, ${packages.length} packages)`);

@@ -49,11 +49,16 @@ export async function ensureDebianImage(opts: DebianImageOptions = {}): Promise<
   const cache = debianCacheDir();
   mkdirSync(cache, { recursive: true });
   // One build at a time: a second `vm start --image debian` waits, then finds the image.
-  return withLock(join(cache, ".lock"), "building the Debian guest image", async () => {
-    if (!opts.force && complete(files)) return { ...files, key, built: false, seconds: seconds() };
-    await build(cache, key, files, !!opts.force, say);
-    return { ...files, key, built: true, seconds: seconds() };
-  }, BUILD_WAIT_MS);
+  return withLock(
+    join(cache, ".lock"),
+    "building the Debian guest image",
+    async () => {
+      if (!opts.force && complete(files)) return { ...files, key, built: false, seconds: seconds() };
+      await build(cache, key, files, !!opts.force, say);
+      return { ...files, key, built: true, seconds: seconds() };
+    },
+    BUILD_WAIT_MS,
+  );
 }
 
 async function build(cache: string, key: string, files: DebianImageFiles, force: boolean, say: (l: string) => void): Promise<void> {
@@ -69,7 +74,8 @@ async function build(cache: string, key: string, files: DebianImageFiles, force:
   } catch (e) {
     if (e instanceof HotmountError) throw e;
     throw new HotmountError("INTERNAL", `building the Debian guest failed: ${e instanceof Error ? e.message : String(e)}`, {
-      cause: e, hint: "Run scripts/build-guest --distro debian --force to see the build's progress.",
+      cause: e,
+      hint: "Run scripts/build-guest --distro debian --force to see the build's progress.",
     });
   } finally {
     // A failure to clean up must not hide the build's own error.

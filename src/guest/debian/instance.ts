@@ -101,7 +101,9 @@ export async function prepareImageInstance(name: string, image: string, o: Prepa
   await writeSeedIso(files.seedIso, files.seedDir, { instanceId, hostname: name, user: IMAGE_GUEST_USER, publicKeyLine: o.publicKeyLine });
   return {
     image: image === DEBIAN_IMAGE ? image : b.base,
-    kernel: b.kernel, initrd: b.initrd, append: o.append ?? IMAGE_APPEND,
+    kernel: b.kernel,
+    initrd: b.initrd,
+    append: o.append ?? IMAGE_APPEND,
     disk: { path: files.diskOverlay, base: b.base, baseFormat: b.format },
     seed: { path: files.seedIso, instanceId },
     user: IMAGE_GUEST_USER,

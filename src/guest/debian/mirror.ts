@@ -51,7 +51,12 @@ export function parseOneLine(text: string, file: string): AptSource[] {
 export function aptSources(etc = "/etc/apt"): AptSource[] {
   const files: string[] = [];
   const d = join(etc, "sources.list.d");
-  if (existsSync(d)) files.push(...readdirSync(d).sort().map((n) => join(d, n)));
+  if (existsSync(d))
+    files.push(
+      ...readdirSync(d)
+        .sort()
+        .map((n) => join(d, n)),
+    );
   files.push(join(etc, "sources.list"));
   const out: AptSource[] = [];
   for (const file of files) {

@@ -44,7 +44,12 @@ export const DEBIAN_PACKAGES: readonly DebianPackage[] = [
 
 /** Timers and services that wake up under TCG for minutes of CPU and do nothing useful here. */
 export const MASKED_UNITS = [
-  "apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer",
+  "apt-daily.timer",
+  "apt-daily-upgrade.timer",
+  "dpkg-db-backup.timer",
+  "e2scrub_all.timer",
+  "e2scrub_reap.service",
+  "fstrim.timer",
   "man-db.timer",
 ];
 
@@ -60,10 +65,18 @@ export const ENABLED_UNITS: Record<string, string> = { "hotmount-ready.service":
 
 /** Removed from the root filesystem: documentation, caches, identity that must be per instance. */
 export const PRUNE_PATHS = [
-  "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/lintian", "usr/share/bug",
-  "var/cache/apt", "var/lib/apt/lists", "var/log/bootstrap.log", "debootstrap",
+  "usr/share/doc",
+  "usr/share/man",
+  "usr/share/info",
+  "usr/share/lintian",
+  "usr/share/bug",
+  "var/cache/apt",
+  "var/lib/apt/lists",
+  "var/log/bootstrap.log",
+  "debootstrap",
   // Per machine: systemd makes a machine id at first boot, cloud-init the SSH host keys.
-  "var/lib/dbus/machine-id", "etc/ssh/ssh_host_*",
+  "var/lib/dbus/machine-id",
+  "etc/ssh/ssh_host_*",
   // The build host's resolver and hostname must not leak into the image.
   "etc/resolv.conf",
 ];
@@ -77,12 +90,18 @@ export function debianImageFiles(): Record<string, string> {
     "etc/hostname": "hotmount\n",
     "etc/hosts": "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n",
     "etc/fstab": `LABEL=${DEBIAN_FS_LABEL}\t/\text4\trw,errors=remount-ro\t0\t0\n`,
-    "etc/network/interfaces": "# cloud-init writes the DHCP interface into interfaces.d\nauto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n",
+    "etc/network/interfaces":
+      "# cloud-init writes the DHCP interface into interfaces.d\nauto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n",
     // udev loads a driver for every device it finds, and udevadm settle (ifupdown-pre) waits for
     // all of them before the network comes up: under TCG these cost ~10 s of a loaded boot and
     // drive nothing a hotmount guest has (-cpu max offers SVM/VMX, so kvm would load too).
-    "etc/modprobe.d/hotmount.conf": ["# hotmount: drivers a guest under QEMU has no use for",
-      ...["kvm", "kvm_amd", "kvm_intel", "iTCO_wdt", "iTCO_vendor_support", "pcspkr", "powernow_k8", "acpi_cpufreq", "joydev", "serio_raw"].map((m) => `blacklist ${m}`), ""].join("\n"),
+    "etc/modprobe.d/hotmount.conf": [
+      "# hotmount: drivers a guest under QEMU has no use for",
+      ...["kvm", "kvm_amd", "kvm_intel", "iTCO_wdt", "iTCO_vendor_support", "pcspkr", "powernow_k8", "acpi_cpufreq", "joydev", "serio_raw"].map(
+        (m) => `blacklist ${m}`,
+      ),
+      "",
+    ].join("\n"),
     // Only the seed: cloud-init's default list probes network metadata services for minutes.
     "etc/cloud/cloud.cfg.d/90-hotmount.cfg": "# hotmount: read the NoCloud seed ISO (volume id cidata) only\ndatasource_list: [NoCloud, None]\n",
     // The boot-complete signal the QEMU driver waits for, as soon as the host can log in: sshd
@@ -90,10 +109,17 @@ export function debianImageFiles(): Record<string, string> {
     // rule. Waiting for cloud-init's final_message instead (which the seed also sets, for other
     // cloud-init images) costs the config and final stages: 4 s on an idle machine, 45 s under load.
     "etc/systemd/system/hotmount-ready.service": [
-      "[Unit]", "Description=hotmount: tell the host on the console that SSH is ready",
-      "After=ssh.service cloud-init.service", "",
-      "[Service]", "Type=oneshot", `ExecStart=/bin/sh -c 'echo ${READY_MARKER} >/dev/console'`, "",
-      "[Install]", "WantedBy=multi-user.target", "",
+      "[Unit]",
+      "Description=hotmount: tell the host on the console that SSH is ready",
+      "After=ssh.service cloud-init.service",
+      "",
+      "[Service]",
+      "Type=oneshot",
+      `ExecStart=/bin/sh -c 'echo ${READY_MARKER} >/dev/console'`,
+      "",
+      "[Install]",
+      "WantedBy=multi-user.target",
+      "",
     ].join("\n"),
   };
 }

@@ -17,15 +17,17 @@ export interface SeedInput {
 
 export function userData(s: SeedInput): string {
   const cfg = {
-    users: [{
-      name: s.user,
-      groups: ["sudo"],
-      shell: "/bin/bash",
-      lock_passwd: true,
-      // hotmount runs mount/umount through `sudo -n`: it must never wait for a password.
-      sudo: "ALL=(ALL) NOPASSWD:ALL",
-      ssh_authorized_keys: [s.publicKeyLine],
-    }],
+    users: [
+      {
+        name: s.user,
+        groups: ["sudo"],
+        shell: "/bin/bash",
+        lock_passwd: true,
+        // hotmount runs mount/umount through `sudo -n`: it must never wait for a password.
+        sudo: "ALL=(ALL) NOPASSWD:ALL",
+        ssh_authorized_keys: [s.publicKeyLine],
+      },
+    ],
     ssh_pwauth: false,
     // RSA host key generation alone takes ~12 s under TCG; the host does not pin host keys anyway.
     ssh_genkeytypes: ["ed25519"],
