@@ -2,7 +2,7 @@
 // vocabulary in core/model.ts and used by the agent, its client, the CLI's --json output and the
 // TUI. Changing a shape here changes the contract (scripts/gen-schema.ts exports it).
 import { z } from "zod";
-import { ApiError, InstanceState, MountState, SshInfo, Transport, TransportAvailability } from "../core/model.ts";
+import { ApiError, DiscoveredVm, MountState, Transport, VmStatus } from "../core/model.ts";
 
 export { ApiError, InstanceState, MountState, parseTransport, SshInfo, Transport, TRANSPORTS, TransportAvailability } from "../core/model.ts";
 
@@ -37,20 +37,10 @@ export const Mount = z.object({
 });
 export type Mount = z.infer<typeof Mount>;
 
-/** What a running VM is, shared by the agent's /v1/info and `vm list --json`. */
-const vmFields = {
-  driver: z.string(),
-  state: InstanceState,
-  pid: z.number().int().nullable(),
-  accel: z.string().nullable(),
-  ssh: SshInfo.nullable(),
-  slots: z.object({ total: z.number().int(), used: z.number().int() }),
-  transports: z.array(TransportAvailability),
-};
 
 export const Info = z.object({
   instance: z.string(),
-  ...vmFields,
+  ...VmStatus.shape,
   agent: z.object({ pid: z.number().int(), version: z.string(), startedAt: z.string() }),
 });
 export type Info = z.infer<typeof Info>;
@@ -59,5 +49,5 @@ export const MountList = z.object({ mounts: z.array(Mount) });
 export type MountList = z.infer<typeof MountList>;
 
 /** One row of `vm list --json`: known with or without a running agent. */
-export const InstanceSummary = z.object({ name: z.string(), ...vmFields, mounts: z.number().int() });
+export const InstanceSummary = DiscoveredVm;
 export type InstanceSummary = z.infer<typeof InstanceSummary>;

@@ -41,6 +41,22 @@ export const SshInfo = z.object({
 });
 export type SshInfo = z.infer<typeof SshInfo>;
 
+/** What a VM is right now, as the agent's /v1/info and `vm list --json` report it. */
+export const VmStatus = z.object({
+  driver: z.string(),
+  state: InstanceState,
+  pid: z.number().int().nullable(),
+  accel: z.string().nullable(),
+  ssh: SshInfo.nullable(),
+  slots: z.object({ total: z.number().int(), used: z.number().int() }),
+  transports: z.array(TransportAvailability),
+});
+export type VmStatus = z.infer<typeof VmStatus>;
+
+/** One VM a driver found on the host that something else started (Lima, libvirt): a `vm list` row before any agent runs. */
+export const DiscoveredVm = VmStatus.extend({ name: z.string(), mounts: z.number().int() });
+export type DiscoveredVm = z.infer<typeof DiscoveredVm>;
+
 /** A device the driver attached; the journal keeps it so that removal survives an agent restart. */
 export const PluggedDevice = z.object({
   id: z.string(),
