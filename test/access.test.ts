@@ -2,6 +2,7 @@
 // every command that reads state (and the agent) refuses a state folder others could write to.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ERROR_CODES } from "../src/core/errors.ts";
 import { instancePaths } from "../src/core/paths.ts";
@@ -98,7 +99,7 @@ describe("a state folder others could write to", () => {
   ];
 
   function newHome(): string {
-    const h = mkdtempSync("/tmp/hmt-acc-");
+    const h = mkdtempSync(`${tmpdir()}/hmt-acc-`);
     scratch.push(h);
     mkdirSync(join(h, "instances", "x"), { recursive: true, mode: 0o700 });
     mkdirSync(join(h, "ssh"), { mode: 0o700 });
@@ -141,7 +142,7 @@ describe("a state folder others could write to", () => {
       "an instance folder is a symlink",
       (h: string) => {
         rmSync(join(h, "instances", "x"), { recursive: true });
-        const elsewhere = mkdtempSync("/tmp/hmt-acc-link-");
+        const elsewhere = mkdtempSync(`${tmpdir()}/hmt-acc-link-`);
         scratch.push(elsewhere);
         symlinkSync(elsewhere, join(h, "instances", "x"));
         return join(h, "instances", "x");
@@ -173,7 +174,7 @@ describe("a state folder others could write to", () => {
   });
 
   test("vm start creates a private home (0700) and refuses one made group-writable later", async () => {
-    const parent = mkdtempSync("/tmp/hmt-acc-");
+    const parent = mkdtempSync(`${tmpdir()}/hmt-acc-`);
     scratch.push(parent);
     const home = join(parent, "new-home");
     // Fails on purpose right after creating the home: QEMU cannot open the kernel.

@@ -4,11 +4,12 @@
 // preload's leak check fails the file otherwise).
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { instancePaths } from "../src/core/paths.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
 import { useVm } from "./helpers/vm.ts";
 
-const dir = mkdtempSync("/tmp/hm-static-");
+const dir = mkdtempSync(`${tmpdir()}/hm-static-`);
 writeFileSync(`${dir}/from-host`, "hello from the host\n");
 mkdirSync(`${dir}/sub`);
 const vm = useVm("bstatic", ["--mount", `${dir}:/mnt/static`]);

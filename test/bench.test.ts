@@ -3,6 +3,7 @@
 // scripts/bench/run, not a timed test.
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { computeRatios, formatReport, medianNs, samplesOf, type BenchReport, type SourceName, type SourceResult } from "../src/bench/report.ts";
 import { percentile } from "../src/bench/stats.ts";
@@ -50,7 +51,7 @@ function report(sources: SourceResult[], accel = "tcg"): BenchReport {
 
 describe("workload script", () => {
   test("runs on this host and reports every step, and find counts the tree", async () => {
-    const dir = mkdtempSync("/tmp/hm-bench-test-");
+    const dir = mkdtempSync(`${tmpdir()}/hm-bench-test-`);
     try {
       for (const d of ["a", "a/b", "c"]) mkdirSync(join(dir, "tree", d), { recursive: true });
       writeFileSync(join(dir, "tree", "a", "b", "f"), "x");
@@ -167,7 +168,7 @@ describe("arguments", () => {
   });
 
   test("vm start --mount HOST:GUEST[:ro]", () => {
-    const dir = mkdtempSync("/tmp/hm-bench-mnt-");
+    const dir = mkdtempSync(`${tmpdir()}/hm-bench-mnt-`);
     try {
       expect(parseStaticMount(`${dir}:/mnt/s`, 0)).toEqual({ hostPath: dir, mountPoint: "/mnt/s", tag: "hm-static0", writable: true });
       expect(parseStaticMount(`${dir}:/mnt/s/:ro`, 2)).toEqual({ hostPath: dir, mountPoint: "/mnt/s", tag: "hm-static2", writable: false });

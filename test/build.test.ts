@@ -108,17 +108,19 @@ test("docs/api.schema.json is generated from the current types", () => {
 test("the schema check fails when a type changes without regenerating", () => {
   // A copy of the API module with one new field on Mount, next to a copy of the committed
   // schema; node_modules is linked so the copy resolves zod. The real files are untouched.
+  // api.ts builds on src/core/ (model, errors), so the copy sits at the same depth beside a link to it.
   const work = join(dir, "schema-change");
-  mkdirSync(work, { recursive: true });
+  mkdirSync(join(work, "src/agent"), { recursive: true });
   symlinkSync(join(ROOT, "node_modules"), join(work, "node_modules"));
+  symlinkSync(join(ROOT, "src/core"), join(work, "src/core"));
   const api = readFileSync(join(ROOT, "src/agent/api.ts"), "utf8");
   const changed = api.replace(/export const Mount = z\.object\(\{\n/, "$&  addedWithoutRegenerating: z.string(),\n");
   expect(changed).not.toBe(api);
-  writeFileSync(join(work, "api.ts"), api);
-  writeFileSync(join(work, "api-changed.ts"), changed);
+  writeFileSync(join(work, "src/agent/api.ts"), api);
+  writeFileSync(join(work, "src/agent/api-changed.ts"), changed);
   cpSync(join(ROOT, "docs/api.schema.json"), join(work, "api.schema.json"));
   const check = (file: string) =>
-    run(["bun", join(ROOT, "scripts/gen-schema.ts"), "--check", "--api", join(work, file), "--out", join(work, "api.schema.json")]);
+    run(["bun", join(ROOT, "scripts/gen-schema.ts"), "--check", "--api", join(work, "src/agent", file), "--out", join(work, "api.schema.json")]);
   expect(check("api.ts").code).toBe(0);
   const r = check("api-changed.ts");
   expect(r.code).toBe(1);

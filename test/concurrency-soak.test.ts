@@ -1,7 +1,8 @@
 // Issue 6: concurrent calls never double-book a slot and each gets a result; a shorter soak
 // (HOTMOUNT_SOAK_CYCLES, default 60; the full 500 is scripts/soak/soak) leaks nothing.
-import { expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { soak } from "../scripts/soak/run-soak.ts";
 import { AgentClient } from "../src/client/agent-client.ts";
 import { hm } from "./helpers/cli.ts";
@@ -10,9 +11,12 @@ import { useVm } from "./helpers/vm.ts";
 const NAMES = ["cc1", "cc2", "cc3"];
 NAMES.forEach((n) => useVm(n, ["--memory", "384M", "--slots", "8", "--cpus", "1"]));
 const dirs = Array.from({ length: 8 }, (_, i) => {
-  const d = mkdtempSync("/tmp/hmt-cc-");
+  const d = mkdtempSync(`${tmpdir()}/hmt-cc-`);
   writeFileSync(`${d}/f`, String(i));
   return d;
+});
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 const TYPES = ["virtiofs", "9p", "sshfs", "virtiofs", "9p", "sshfs", "virtiofs", "virtiofs"];
 

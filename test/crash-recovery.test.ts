@@ -1,8 +1,9 @@
 // Issue 6: kill -9 the agent at every step of add and remove, restart it, and check that each
 // mount is either fully present and working, or fully gone, with nothing leaked. Then a guest
 // reboot and a virtiofsd that dies under a live mount.
-import { describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentClient } from "../src/client/agent-client.ts";
 import { type Failpoint } from "../src/core/failpoint.ts";
@@ -14,7 +15,8 @@ import { useVm } from "./helpers/vm.ts";
 
 const NAME = "crash";
 const vm = useVm(NAME, ["--memory", "384M", "--slots", "4"]);
-const root = mkdtempSync("/tmp/hmt-crash-");
+const root = mkdtempSync(`${tmpdir()}/hmt-crash-`);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 const share = join(root, "share");
 mkdirSync(share);
 writeFileSync(join(share, "hello"), "hello");

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readInstanceConfig } from "../src/core/instance-config.ts";
 import { instancePaths } from "../src/core/paths.ts";
@@ -19,7 +20,7 @@ import { ourProcesses } from "./helpers/leaks.ts";
 // the full run includes it; a focused `scripts/test FILE` run leaves it out unless asked.
 const RUN = process.env.HOTMOUNT_SLOW === "1";
 const NAME = "deb";
-const root = mkdtempSync("/tmp/hmt-deb-");
+const root = mkdtempSync(`${tmpdir()}/hmt-deb-`);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const secs = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
 const table: Record<string, OwnershipRow> = {};

@@ -3,6 +3,7 @@
 // with probes, foreign command lines and conflicts (Lima's VM must still start).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hmNameFor, listLimaInstances } from "../drivers/lima/lima-instance.ts";
 import { limaTransports, notHotPluggable } from "../drivers/lima/lima-session.ts";
@@ -39,7 +40,7 @@ const argvFor = (name: string, machine = "q35,accel=kvm") =>
   ].map((a) => (a === "q35,accel=kvm" ? machine : a));
 
 beforeAll(() => {
-  home = mkdtempSync("/tmp/hmld-");
+  home = mkdtempSync(`${tmpdir()}/hmld-`);
   process.env.LIMA_HOME = home;
 });
 afterAll(() => {

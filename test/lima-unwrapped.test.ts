@@ -3,6 +3,7 @@
 // ssh.config; virtiofs and 9p are refused with exactly what is missing and how to get it.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GuestSsh } from "../src/ssh/guest-ssh.ts";
 import { instancePaths } from "../src/core/paths.ts";
@@ -22,7 +23,7 @@ const EXPECTED_MESSAGE =
   "spare PCIe root ports, reserved 9p backends, a QMP monitor for hotmount and shared guest RAM";
 
 beforeAll(async () => {
-  root = mkdtempSync("/tmp/hmu-");
+  root = mkdtempSync(`${tmpdir()}/hmu-`);
   mkdirSync(join(root, "share"));
   lima = await makeLimaInstance({ home: join(root, "lima"), name: "lu", mountType: "9p", mounts: [{ location: join(root, "share"), writable: false }] });
   // Bun.spawn's default env is the one the process started with: pass HOTMOUNT_HOME on for the leak check.

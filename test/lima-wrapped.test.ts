@@ -5,6 +5,7 @@
 // it; Lima's own virtiofs share and QMP socket keep working beside hotmount's.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startVirtiofsd, stopVirtiofsd, type RunningVirtiofsd } from "../drivers/qemu/virtiofsd.ts";
 import { QmpClient } from "../src/qmp/index.ts";
@@ -30,7 +31,7 @@ const guest = async (cmd: string) => {
 };
 
 beforeAll(async () => {
-  root = mkdtempSync("/tmp/hml-");
+  root = mkdtempSync(`${tmpdir()}/hml-`);
   mkdirSync(join(root, "share"));
   writeFileSync(join(root, "share", "lima-own.txt"), "lima's own share\n");
   lima = await makeLimaInstance({ home: join(root, "lima"), name: "lw", mountType: "virtiofs", mounts: [{ location: join(root, "share"), writable: false }] });

@@ -1,7 +1,8 @@
 // Issue 10 part 4: `mount add --persist` is kept in the instance config, applied again at the
 // next `vm start` and after a guest reboot, and shown as persistent.
-import { expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { instancePaths } from "../src/core/paths.ts";
 import { waitUntil } from "../src/util/process.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
@@ -9,7 +10,8 @@ import { useVm } from "./helpers/vm.ts";
 
 const NAME = "pers";
 const vm = useVm(NAME, ["--memory", "384M", "--slots", "2"]);
-const share = mkdtempSync("/tmp/hmt-pers-");
+const share = mkdtempSync(`${tmpdir()}/hmt-pers-`);
+afterAll(() => rmSync(share, { recursive: true, force: true }));
 writeFileSync(`${share}/hello`, "hello");
 
 const list = async () => (await hmOk(["mount", "list", NAME, "--json"])).json() as any[];

@@ -4,6 +4,7 @@
 // and falls back to SSH when qemu-ga does not answer.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { guestExecFor } from "../src/guest-exec/index.ts";
 import { QgaGuestExec } from "../src/guest-exec/qga-exec.ts";
@@ -61,7 +62,7 @@ async function withSshFrozen<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 beforeAll(async () => {
-  root = mkdtempSync("/tmp/hmt-qga-");
+  root = mkdtempSync(`${tmpdir()}/hmt-qga-`);
   await waitForQga();
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -72,10 +73,12 @@ test("qemu-guest-agent answers on the VM's channel; a stale half-request does no
   expect((await c.exec(["uname", "-n"])).stdout.trim()).toBe("hotmount");
   c.close();
   // A session that dies mid-request leaves bytes in the channel; the next one resyncs past them.
-  const raw = await Bun.connect({ unix: instancePaths(NAME).qgaSock, socket: { data() {} } });
+  let rawClosed!: () => void;
+  const closed = new Promise<void>((r) => (rawClosed = r));
+  const raw = await Bun.connect({ unix: instancePaths(NAME).qgaSock, socket: { data() {}, close: () => rawClosed() } });
   raw.write('{"execute": "guest-exec", "arguments": {"path": "tou');
   raw.end();
-  await Bun.sleep(300);
+  await closed; // the half-request is flushed and that session is gone before the next one opens
   const c2 = await QgaClient.connect(instancePaths(NAME).qgaSock, { timeoutMs: 5000 });
   const r = await c2.exec(["sh", "-c", "echo out; echo err >&2; exit 3"]);
   expect(r).toEqual({ code: 3, stdout: "out\n", stderr: "err\n" });

@@ -105,8 +105,10 @@ describe("framing (fake server)", () => {
   });
 
   test("timeouts drop late replies; an id-less error or non-JSON line ends the connection", async () => {
+    let lateSent!: () => void;
+    const late = new Promise<void>((r) => (lateSent = r));
     const srv = await fakeQmp("bad.sock", (cmd, s) => {
-      if (cmd.execute === "slow") setTimeout(() => s.write(line({ return: "late", id: cmd.id })), 150);
+      if (cmd.execute === "slow") setTimeout(() => s.write(line({ return: "late", id: cmd.id }), () => lateSent()), 150);
       else if (cmd.execute === "noid") s.write(line({ error: { class: "GenericError", desc: "JSON parse error" } }));
       else if (cmd.execute === "garbage") s.write("this is not json\n");
       else s.write(line({ return: cmd.execute, id: cmd.id }));
@@ -115,7 +117,7 @@ describe("framing (fake server)", () => {
     const slow = await rejection(c.execute("slow", undefined, { timeoutMs: 50 }));
     expect(slow).toBeInstanceOf(QmpTimeoutError);
     expect(slow.code).toBe("TIMEOUT");
-    await Bun.sleep(200); // the late reply arrives and is ignored
+    await late; // the late reply is on the wire; the client must drop it, not hand it to the next call
     expect(await c.execute("echo")).toBe("echo");
     const e1 = await rejection(c.execute("noid"));
     expect(e1).toBeInstanceOf(QmpDisconnectedError);

@@ -19,6 +19,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sftpLaunch } from "../src/agent/transports/sftp-jail.ts";
 import { findSftpServer } from "../src/agent/transports/reverse-sshfs.ts";
@@ -35,7 +36,7 @@ let secret: string;
 const SECRET = `host-secret-${Math.random().toString(36).slice(2)}`;
 
 beforeAll(() => {
-  root = mkdtempSync("/tmp/hmt-ro-");
+  root = mkdtempSync(`${tmpdir()}/hmt-ro-`);
   // A host file outside every shared folder, which no guest may read.
   mkdirSync(join(root, "outside"));
   secret = join(root, "outside", "secret.txt");
@@ -243,7 +244,7 @@ describe("the sftp-server jail on the host (no guest involved)", () => {
   });
   test("without root: the same jail in a user namespace; files land as that user; others' files stay out", async () => {
     const NOBODY = 65534;
-    const base = mkdtempSync("/tmp/hmt-ro-nobody-");
+    const base = mkdtempSync(`${tmpdir()}/hmt-ro-nobody-`);
     chmodSync(base, 0o755);
     const host = join(base, "share");
     mkdirSync(host);

@@ -1,7 +1,8 @@
 // Issue 3: every failure point of `mount add` rolls back, each made to fail for real, and
 // nothing is left behind: no virtiofsd, no chardev, no device, no slot, no guest folder.
-import { describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findVirtiofsd, qemuBinary } from "../drivers/qemu/host-tools.ts";
 import { AgentClient } from "../src/client/agent-client.ts";
@@ -9,7 +10,8 @@ import { hm, hmOk } from "./helpers/cli.ts";
 import { ourProcesses } from "./helpers/leaks.ts";
 import { useVm, type TestVm } from "./helpers/vm.ts";
 
-const root = mkdtempSync("/tmp/hmt-rb-");
+const root = mkdtempSync(`${tmpdir()}/hmt-rb-`);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 const share = join(root, "share");
 mkdirSync(share);
 

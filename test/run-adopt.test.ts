@@ -4,6 +4,7 @@
 // before anything starts.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureSshKey } from "../src/core/ssh-key.ts";
 import { demoGuestAppend } from "../src/guest/contract.ts";
@@ -20,7 +21,7 @@ let run: ReturnType<typeof Bun.spawn> | null = null;
 let runErr = "";
 
 beforeAll(async () => {
-  root = mkdtempSync("/tmp/hmr-");
+  root = mkdtempSync(`${tmpdir()}/hmr-`);
   const g = await ensureDemoGuest();
   port = await freeLoopbackPort();
   // What a user might type: nothing in it is hotmount's.

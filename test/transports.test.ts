@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cVirtiofsdOptValue } from "../drivers/qemu/virtiofsd.ts";
 import { guestSshfsCommand } from "../src/agent/transports/reverse-sshfs.ts";
@@ -15,7 +16,7 @@ import { useVm } from "./helpers/vm.ts";
 const NAME = "tr";
 const NINEP_SLOTS = 4;
 const vm = useVm(NAME, ["--slots", "6", "--9p-slots", String(NINEP_SLOTS)]);
-const root = mkdtempSync("/tmp/hmt-tr-");
+const root = mkdtempSync(`${tmpdir()}/hmt-tr-`);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const { hostDir, add, list, waitFor, guestMounts, sftpServers, guest9pDevices, hostShas, guestShas, nothingLeft, snapshotBase } = transportKit(
   NAME,

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentClient } from "../src/client/agent-client.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
@@ -27,7 +28,7 @@ async function add(host: string, guest: string, ...flags: string[]) {
 }
 
 beforeAll(() => {
-  root = mkdtempSync("/tmp/hmt-vfs-");
+  root = mkdtempSync(`${tmpdir()}/hmt-vfs-`);
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

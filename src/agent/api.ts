@@ -37,7 +37,6 @@ export const Mount = z.object({
 });
 export type Mount = z.infer<typeof Mount>;
 
-
 export const Info = z.object({
   instance: z.string(),
   ...VmStatus.shape,

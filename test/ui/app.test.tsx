@@ -119,8 +119,11 @@ test("a refused add keeps the form open with the agent's message and hint", asyn
 
 test("Esc while an add is out hides the form; a late failure lands in the status line", async () => {
   const c = new FakeHotmountClient([fakeInstance("dev")]);
+  // The add fails only once the form is gone, whatever the machine's load.
+  let formGone!: () => void;
+  const gone = new Promise<void>((r) => (formGone = r));
   c.addMount = async () => {
-    await sleep(150);
+    await gone;
     throw new HotmountError("GUEST_COMMAND_FAILED", "mount -t virtiofs failed in the guest.", { hint: "See the agent log (l)." });
   };
   h = renderApp(c);
@@ -131,6 +134,7 @@ test("Esc while an add is out hides the form; a late failure lands in the status
   await waitFor(() => expect(h!.frame()).toMatch(/Adding \/srv\/x to dev · \d+\.\ds/));
   await h.press(KEYS.escape);
   await waitFor(() => expect(h!.frame()).not.toContain("Add mount · dev"));
+  formGone();
   await waitFor(() => expect(h!.frame()).toContain("✗ mount -t virtiofs failed in the guest."));
   expect(h.frame()).toContain("See the agent log (l).");
 });

@@ -2,6 +2,7 @@
 // the build's progress filter and mount guard, and the ownership options per transport.
 import { expect, test } from "bun:test";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rustTranslateArgs, virtiofsdArgv } from "../../drivers/qemu/virtiofsd.ts";
 import { parseId } from "../../src/agent/transports/guest-owner.ts";
@@ -46,7 +47,7 @@ test("deb822 sources: URIs, suites, components, keyring; disabled stanzas skippe
 test("one-line sources, and the search order: sources.list.d first, then sources.list", () => {
   const l = parseOneLine("deb [arch=amd64 signed-by=/k.gpg] http://three.invalid/debian bookworm main # x\n# deb http://no.invalid bookworm main\n", "s.list");
   expect(l).toEqual([{ uri: "http://three.invalid/debian", suites: ["bookworm"], components: ["main"], keyring: "/k.gpg", file: "s.list" }]);
-  const etc = mkdtempSync("/tmp/hmt-apt-");
+  const etc = mkdtempSync(`${tmpdir()}/hmt-apt-`);
   try {
     mkdirSync(join(etc, "sources.list.d"));
     writeFileSync(join(etc, "sources.list"), "deb http://three.invalid/debian bookworm main\n");

@@ -1,9 +1,11 @@
 // scripts/junit-summary.ts: the one line CI reads, and the failures printed just above it.
-import { expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const dir = mkdtempSync("/tmp/hmt-junit-");
+const dir = mkdtempSync(`${tmpdir()}/hmt-junit-`);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const report = (name: string, xml: string) => {
   const p = join(dir, `${name}.xml`);
   writeFileSync(p, xml);

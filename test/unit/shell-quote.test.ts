@@ -1,7 +1,8 @@
 // The one quoting function, fuzzed through a real shell: whatever goes in comes out unchanged
 // as one argument, and nothing ever runs.
 import { expect, test } from "bun:test";
-import { mkdtempSync, readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { joinArgv, quoteArg } from "../../src/core/shell-quote.ts";
 
 const NASTY = [
@@ -45,7 +46,7 @@ function mulberry32(seed: number) {
 }
 
 test("round-trips nasty and 2000 random argument lists through sh, and runs nothing", () => {
-  const dir = mkdtempSync("/tmp/hmt-quote-");
+  const dir = mkdtempSync(`${tmpdir()}/hmt-quote-`);
   const rng = mulberry32(42);
   const lists: string[][] = [NASTY];
   for (let i = 0; i < 2000; i++) lists.push(Array.from({ length: 1 + Math.floor(rng() * 4) }, () => randomArg(rng)));
@@ -63,6 +64,7 @@ test("round-trips nasty and 2000 random argument lists through sh, and runs noth
     }
   }
   expect(readdirSync(dir)).toEqual([]);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test("plain words stay readable and NUL is refused", () => {

@@ -1,10 +1,12 @@
 // Host and guest path validation, table-driven.
-import { expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { afterAll, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { normalizeGuestPath, resolveHostPath, newMountId } from "../../src/core/validate.ts";
 
-const root = mkdtempSync("/tmp/hmt-val-");
+const root = mkdtempSync(`${tmpdir()}/hmt-val-`);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 mkdirSync(join(root, "ok dir"));
 writeFileSync(join(root, "file"), "x");
 symlinkSync("/etc", join(root, "to-etc"));

@@ -13,7 +13,9 @@ const built = new Map<string, string>();
 export function buildTestDouble(cflags = ""): string {
   const hit = built.get(cflags);
   if (hit) return hit;
-  const out = join(mkdtempSync(join(tmpdir(), "hm-vz-td-")), "libhm-vz-testdouble.so");
+  // Under the test run's home when there is one, so the run's clean-up takes it away too.
+  const base = process.env.HOTMOUNT_TEST_HOME ?? tmpdir();
+  const out = join(mkdtempSync(join(base, "hm-vz-td-")), "libhm-vz-testdouble.so");
   const r = Bun.spawnSync([join(repo, "scripts", "build-dylib"), "--testdouble", out], {
     env: { ...process.env, CFLAGS: cflags },
     stdout: "pipe",
