@@ -9,8 +9,8 @@ import { chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, r
 import { join } from "node:path";
 import { readInstanceConfig } from "../src/core/instance-config.ts";
 import { instancePaths } from "../src/core/paths.ts";
-import { ensureDebianImage, cachedDebianImage } from "../src/guest/debian/image.ts";
-import { READY_MARKER } from "../src/guest/contract.ts";
+import { ensureDebianImage, cachedDebianImage } from "../src/guest-image/debian/image.ts";
+import { READY_MARKER } from "../src/guest-image/contract.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
 import { guestUser, hmAs, ownershipFixture, probeOwnership, sha, type OwnershipRow } from "./helpers/debian.ts";
 import { ourProcesses } from "./helpers/leaks.ts";

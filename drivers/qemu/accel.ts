@@ -6,8 +6,8 @@ import { release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../../src/core/instance-config.ts";
 import { accelCachePath } from "../../src/core/paths.ts";
-import { READY_MARKER, demoGuestAppend } from "../../src/guest/contract.ts";
-import { ensureDemoGuest } from "../../src/guest/demo-guest.ts";
+import { READY_MARKER, demoGuestAppend } from "../../src/guest-image/contract.ts";
+import { ensureDemoGuest } from "../../src/guest-image/demo-guest.ts";
 import { removeQuietly, sleep } from "../../src/util/process.ts";
 import { qemuVersion } from "./host-tools.ts";
 

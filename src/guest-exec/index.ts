@@ -4,11 +4,11 @@
 import { existsSync } from "node:fs";
 import type { InstanceConfig } from "../core/instance-config.ts";
 import { instancePaths } from "../core/paths.ts";
-import type { ExecOptions, ExecResult, GuestSsh } from "../ssh/guest-ssh.ts";
+import type { ExecOptions, ExecResult, GuestSsh } from "./ssh-client.ts";
 import { qgaExecFor } from "./qga-exec.ts";
 import type { GuestExec } from "./types.ts";
 
-export type { ExecOptions, ExecResult } from "../ssh/guest-ssh.ts";
+export type { ExecOptions, ExecResult } from "./ssh-client.ts";
 export { checkExit, type GuestCommands, type GuestExec } from "./types.ts";
 
 /** How long qemu-guest-agent may take to answer a ping before the agent uses SSH instead. */

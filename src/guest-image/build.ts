@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { HotmountError } from "../core/errors.ts";
 import { fetchDebs, resolvePackages } from "./apt.ts";
 import { GUEST_MODULES } from "./contract.ts";
-import { GUEST_DIRS, GUEST_SYMLINKS, MODULE_LIST_FILE, guestFiles } from "./guest-files.ts";
+import { GUEST_DIRS, GUEST_SYMLINKS, MODULE_LIST_FILE, guestFiles } from "./demo-files.ts";
 import { copyModules } from "./modules.ts";
 import { PRUNE_PATHS, RECIPE_VERSION } from "./recipe.ts";
 import { checkSharedLibs, installBusyboxLinks, listTree } from "./rootfs.ts";

@@ -128,7 +128,7 @@ export function dropCloudInitModules(text: string, names: readonly string[]): st
     const re = new RegExp(`^[ \\t]*-[ \\t]*(\\[[ \\t]*)?${n}\\b.*\\n`, "m");
     if (!re.test(out))
       throw new HotmountError("INTERNAL", `cloud-init's cloud.cfg has no "${n}" module line to drop`, {
-        hint: "cloud-init's default config changed; update CLOUD_INIT_DROP_MODULES in src/guest/debian/recipe.ts.",
+        hint: "cloud-init's default config changed; update CLOUD_INIT_DROP_MODULES in src/guest-image/debian/recipe.ts.",
       });
     out = out.replace(re, "");
   }
