@@ -14,7 +14,7 @@ export interface GuestExec {
   readonly why?: string;
 }
 
-/** The commands guest-mount.ts needs: a GuestExec, or a bare GuestSsh (reverse-sshfs still passes one). */
+/** The commands guest-mount.ts needs: a GuestExec, or a bare GuestSsh (reverse-sshfs, which needs SSH for its channel anyway). */
 export type GuestCommands = Pick<GuestExec, "exec" | "run">;
 
 export function checkExit(argv: readonly string[], r: ExecResult): string {
