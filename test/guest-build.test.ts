@@ -8,9 +8,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { listInitramfs } from "../src/guest/cpio.ts";
-import { demoGuestAppend, GUEST_MODULES, GUEST_USER, probeAppend, READY_MARKER } from "../src/guest/contract.ts";
-import { ensureDemoGuest, type DemoGuest } from "../src/guest/demo-guest.ts";
+import { listInitramfs } from "../src/guest-image/cpio.ts";
+import { demoGuestAppend, GUEST_MODULES, GUEST_USER, probeAppend, READY_MARKER } from "../src/guest-image/contract.ts";
+import { ensureDemoGuest, type DemoGuest } from "../src/guest-image/demo-guest.ts";
 
 const BOOT_DEADLINE_MS = 180_000; // TCG on shared cores: usually 6–9 s, but be generous
 const tmp = mkdtempSync(join(tmpdir(), "hm-guest-test-"));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GuestSsh } from "../src/ssh/guest-ssh.ts";
+import { GuestSsh } from "../src/guest-exec/ssh-client.ts";
 import { instancePaths } from "../src/core/paths.ts";
 import { isAlive, readPidFile } from "../src/util/process.ts";
 import { hm, hmOk } from "./helpers/cli.ts";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startVirtiofsd, stopVirtiofsd, type RunningVirtiofsd } from "../drivers/qemu/virtiofsd.ts";
 import { QmpClient } from "../src/qmp/index.ts";
-import { GuestSsh } from "../src/ssh/guest-ssh.ts";
+import { GuestSsh } from "../src/guest-exec/ssh-client.ts";
 import { instancePaths } from "../src/core/paths.ts";
 import { cmdlineOf, isAlive, readPidFile, waitUntil } from "../src/util/process.ts";
 import { hm, hmOk } from "./helpers/cli.ts";

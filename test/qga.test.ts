@@ -10,8 +10,8 @@ import { guestExecFor } from "../src/guest-exec/index.ts";
 import { QgaGuestExec } from "../src/guest-exec/qga-exec.ts";
 import { readInstanceConfig } from "../src/core/instance-config.ts";
 import { instancePaths } from "../src/core/paths.ts";
-import { QgaClient } from "../src/qga/client.ts";
-import { GuestSsh } from "../src/ssh/guest-ssh.ts";
+import { QgaClient } from "../src/guest-exec/qga-client.ts";
+import { GuestSsh } from "../src/guest-exec/ssh-client.ts";
 import { hmOk } from "./helpers/cli.ts";
 import { useVm } from "./helpers/vm.ts";
 

@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureSshKey } from "../src/core/ssh-key.ts";
-import { demoGuestAppend } from "../src/guest/contract.ts";
-import { ensureDemoGuest } from "../src/guest/demo-guest.ts";
-import { GuestSsh } from "../src/ssh/guest-ssh.ts";
+import { demoGuestAppend } from "../src/guest-image/contract.ts";
+import { ensureDemoGuest } from "../src/guest-image/demo-guest.ts";
+import { GuestSsh } from "../src/guest-exec/ssh-client.ts";
 import { freeLoopbackPort, waitUntil } from "../src/util/process.ts";
 import { hm, hmOk, hotmountArgv } from "./helpers/cli.ts";
 import { ourProcesses } from "./helpers/leaks.ts";

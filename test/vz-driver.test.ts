@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { asFSHotPlugger, type Logger, type PluggedDevice } from "../drivers/driver.ts";
 import { VzDriver } from "../drivers/vz/vz-driver.ts";
 import { hostedVm } from "../drivers/vz/vz-host.ts";
-import { vzRuntimeFile } from "../drivers/vz/vz-paths.ts";
+import { vzRuntimeFile } from "../src/core/paths.ts";
 import { processCommand, readVzRuntime, writeVzRuntime } from "../drivers/vz/vz-runtime.ts";
 import { macForInstance } from "../drivers/vz/vz-vm-config.ts";
 import type { VzLib, VzMachine } from "../ffi/vz.ts";

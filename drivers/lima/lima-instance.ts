@@ -5,10 +5,10 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { SshInfo } from "../../src/core/model.ts";
 import { INSTANCE_NAME_RE } from "../../src/core/instance-config.ts";
-import { instancePaths } from "../../src/core/paths.ts";
+import { instancePaths, limaLinkPath } from "../../src/core/paths.ts";
 import { cmdlineOf, isAlive, readPidFile } from "../../src/util/process.ts";
 import { parseSizeMiB } from "../qemu/qemu-wrap.ts";
-import { isLimaReservedName, LIMA_FILES, limaHome, limaLinkPath, vmPidFile } from "./lima-paths.ts";
+import { isLimaReservedName, LIMA_FILES, limaHome, vmPidFile } from "./lima-paths.ts";
 import { limaSshTarget } from "./ssh-config.ts";
 
 export type LimaState = "running" | "starting" | "stopped";

@@ -7,11 +7,10 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { HotmountError, isCode } from "../../src/core/errors.ts";
-import { hotmountHome, instancePaths } from "../../src/core/paths.ts";
+import { hotmountHome, instancePaths, shimDir } from "../../src/core/paths.ts";
 import { joinArgv, quoteArg } from "../../src/core/shell-quote.ts";
 import { isQemuProbe, parseOptString, splitQemuArgs, wrapQemuArgv } from "../qemu/qemu-wrap.ts";
 import { hmNameFor } from "./lima-instance.ts";
-import { shimDir } from "./lima-paths.ts";
 import { prepareInstanceDirs } from "../qemu/instance-dirs.ts";
 import { writeLimaLink, writeWrapMarker, type WrapMarker } from "./wrap-marker.ts";
 

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { writeJsonAtomic } from "../../src/core/instance-config.ts";
 import type { MemoryPlan } from "../qemu/qemu-wrap.ts";
 import type { LimaInstance } from "./lima-instance.ts";
-import { limaLinkPath, wrapMarkerPath } from "./lima-paths.ts";
+import { limaLinkPath, wrapMarkerPath } from "../../src/core/paths.ts";
 
 export interface LimaLink {
   limaDir: string;

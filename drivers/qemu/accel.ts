@@ -2,12 +2,11 @@
 // here cannot boot a stock kernel), so "auto" boots the demo guest once with a deadline and
 // caches the verdict per QEMU version and host kernel.
 import { accessSync, constants, mkdtempSync, readFileSync } from "node:fs";
-import { release, tmpdir } from "node:os";
-import { join } from "node:path";
+import { release } from "node:os";
 import { writeJsonAtomic } from "../../src/core/instance-config.ts";
-import { accelCachePath } from "../../src/core/paths.ts";
-import { READY_MARKER, demoGuestAppend } from "../../src/guest/contract.ts";
-import { ensureDemoGuest } from "../../src/guest/demo-guest.ts";
+import { accelCachePath, kvmProbeSerialLog, kvmProbeTempPrefix } from "../../src/core/paths.ts";
+import { READY_MARKER, demoGuestAppend } from "../../src/guest-image/contract.ts";
+import { ensureDemoGuest } from "../../src/guest-image/demo-guest.ts";
 import { removeQuietly, sleep } from "../../src/util/process.ts";
 import { qemuVersion } from "./host-tools.ts";
 
@@ -48,8 +47,8 @@ export async function chooseAccel(qemu: string, want: "auto" | "kvm" | "tcg"): P
 /** Boots the demo guest under KVM with hotmount.probe=1: it prints the marker and powers off. */
 export async function probeKvm(qemu: string): Promise<{ ok: boolean; why: string }> {
   const guest = await ensureDemoGuest();
-  const dir = mkdtempSync(join(tmpdir(), "hotmount-kvm-probe-"));
-  const log = join(dir, "serial.log");
+  const dir = mkdtempSync(kvmProbeTempPrefix());
+  const log = kvmProbeSerialLog(dir);
   const argv = [
     qemu,
     "-accel",

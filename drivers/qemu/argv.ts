@@ -1,6 +1,6 @@
 // The argv of a hot-plug-capable QEMU VM. Pure: every input is explicit, so it is unit-tested.
 import { HotmountError } from "../../src/core/errors.ts";
-import { QGA_PORT_NAME } from "../../src/guest/contract.ts";
+import { QGA_PORT_NAME } from "../../src/guest-image/contract.ts";
 
 export const ROOT_PORT_PREFIX = "hp";
 export const MAX_SLOTS = 32;

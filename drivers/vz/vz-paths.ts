@@ -1,22 +1,5 @@
-// The VZ driver's on-disk names (the rest live in src/core/paths.ts). Kept here so the core does
-// not learn about one driver; the lead may fold them into paths.ts.
-import { join } from "node:path";
-import { cacheHome, instancePaths } from "../../src/core/paths.ts";
-
-/** Which process hosts the instance's VZ VM (the VM dies with it), its MAC and guest address. */
-export function vzRuntimeFile(name: string): string {
-  return join(instancePaths(name).dir, "vz.json");
-}
-
-/** The empty directory every free spare virtio-fs device shares, read-only. */
-export function vzPlaceholderDir(name: string): string {
-  return join(instancePaths(name).dir, "vz-empty");
-}
-
-/** Where a dylib embedded in the compiled binary is written once (by content hash) for dlopen. */
-export function vzDylibCacheDir(): string {
-  return join(cacheHome(), "vz");
-}
+// The names of files another program keeps on macOS that the VZ driver reads. hotmount's own VZ
+// files (the runtime record, the placeholder folder, the dylib cache) are named in src/core/paths.ts.
 
 /** macOS's DHCP server (bootpd) records the leases it gives NAT guests here; not ours, read-only. */
 export const MACOS_DHCPD_LEASES = "/var/db/dhcpd_leases";

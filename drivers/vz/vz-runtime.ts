@@ -4,7 +4,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { writeJsonAtomic } from "../../src/core/instance-config.ts";
 import { isAlive } from "../../src/util/process.ts";
-import { vzRuntimeFile } from "./vz-paths.ts";
+import { vzRuntimeFile } from "../../src/core/paths.ts";
 
 export interface VzRuntime {
   pid: number;

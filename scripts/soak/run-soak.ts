@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import type { Transport } from "../../src/agent/api.ts";
 import { AgentClient } from "../../src/client/agent-client.ts";
 import { instancePaths } from "../../src/core/paths.ts";
-import { GuestSsh } from "../../src/ssh/guest-ssh.ts";
+import { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
 import { readInstanceConfig } from "../../src/core/instance-config.ts";
 import { cmdlineOf, findProcesses } from "../../src/util/process.ts";
 

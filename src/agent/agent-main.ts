@@ -9,7 +9,7 @@ import { readInstanceConfig } from "../core/instance-config.ts";
 import { jsonLogger } from "../core/log.ts";
 import { instancePaths } from "../core/paths.ts";
 import { type GuestExec, guestExecFor } from "../guest-exec/index.ts";
-import { GuestSsh } from "../ssh/guest-ssh.ts";
+import { GuestSsh } from "../guest-exec/ssh-client.ts";
 import { sleep } from "../util/process.ts";
 import type { Info, TransportAvailability } from "./api.ts";
 import { MountService } from "./mount-service.ts";

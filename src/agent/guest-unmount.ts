@@ -2,7 +2,7 @@
 // pulled from under a live superblock (or a bind mount of it) makes the guest wait forever.
 import { HotmountError } from "../core/errors.ts";
 import type { GuestCommands } from "../guest-exec/index.ts";
-import { guestMounts, holders, unmount } from "./guest-fs.ts";
+import { guestMounts, holders, unmount } from "./guest-mount.ts";
 import type { MountRecord } from "./journal.ts";
 
 export const UMOUNT_DEADLINE_MS = 15_000;

@@ -7,7 +7,7 @@ import { instancePaths } from "../core/paths.ts";
 import { guestPathKey, newMountId, normalizeGuestPath, resolveHostPath } from "../core/validate.ts";
 import type { Mount, MountRequest, Transport } from "./api.ts";
 import { MountRequest as MountRequestSchema } from "./api.ts";
-import { checkMountPoint, createMountPoint, guestMounts, removeCreatedDir } from "./guest-fs.ts";
+import { checkMountPoint, createMountPoint, guestMounts, removeCreatedDir } from "./guest-mount.ts";
 import { unmountForRemove } from "./guest-unmount.ts";
 import { loadJournal, saveJournal, toMount, type MountRecord } from "./journal.ts";
 import type { PersistentMounts } from "./persistent-mounts.ts";

@@ -4,7 +4,7 @@
 // names is removed.
 import { asFSHotPlugger, type DriverSession, type Logger } from "../../drivers/driver.ts";
 import type { GuestExec } from "../guest-exec/index.ts";
-import { guestMounts, unmount } from "./guest-fs.ts";
+import { guestMounts, unmount } from "./guest-mount.ts";
 import type { MountService } from "./mount-service.ts";
 import { isMountId } from "../core/validate.ts";
 

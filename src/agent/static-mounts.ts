@@ -9,7 +9,7 @@ import { guestMountArgv } from "../core/mount-options.ts";
 import { normalizeGuestPath } from "../core/validate.ts";
 import type { GuestCommands } from "../guest-exec/index.ts";
 import type { Mount } from "./api.ts";
-import { createMountPoint, guestMounts, mountWithRetry } from "./guest-fs.ts";
+import { createMountPoint, guestMounts, mountWithRetry } from "./guest-mount.ts";
 
 /** Mounts every static share that is not mounted yet; a failure marks that share, not the agent. */
 export async function mountStaticShares(cfg: InstanceConfig, guest: GuestCommands, log: Logger, since: string): Promise<Mount[]> {

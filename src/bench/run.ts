@@ -11,7 +11,7 @@ import { HotmountError } from "../core/errors.ts";
 import { readInstanceConfig } from "../core/instance-config.ts";
 import { instancePaths } from "../core/paths.ts";
 import { resolveHostPath } from "../core/validate.ts";
-import { GuestSsh } from "../ssh/guest-ssh.ts";
+import { GuestSsh } from "../guest-exec/ssh-client.ts";
 import { cmdlineOf, readPidFile } from "../util/process.ts";
 import { type BenchReport, computeRatios, type LatencyResult, medianNs, type Samples, type SourceName, type SourceResult } from "./report.ts";
 import { summary } from "./stats.ts";

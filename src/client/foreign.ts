@@ -4,14 +4,13 @@
 // the first time a mount is added to it, so `vm list` alone starts nothing.
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { limaInstanceByHmName, listLimaInstances, type LimaInstance } from "../../drivers/lima/lima-instance.ts";
-import { limaLinkPath } from "../../drivers/lima/lima-paths.ts";
 import { limaTransports } from "../../drivers/lima/lima-session.ts";
 import { liveWrap, readLimaLink, writeLimaLink } from "../../drivers/lima/wrap-marker.ts";
 import type { Progress } from "../../drivers/driver.ts";
 import type { InstanceSummary, SshInfo } from "../agent/api.ts";
 import { HotmountError } from "../core/errors.ts";
 import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, writeInstanceConfig } from "../core/instance-config.ts";
-import { instancePaths } from "../core/paths.ts";
+import { instancePaths, limaLinkPath } from "../core/paths.ts";
 import { withLock } from "../util/lock.ts";
 import { isAlive, readPidFile } from "../util/process.ts";
 import { ensureHome, startAgent } from "./instances.ts";

@@ -10,8 +10,8 @@ import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, InstanceNa
 import { hotmountHome, instancePaths, instancesDir, sshDir } from "../core/paths.ts";
 import { checkStateDir } from "../core/state-dir.ts";
 import { ensureSshKey } from "../core/ssh-key.ts";
-import { demoGuestAppend, GUEST_USER } from "../guest/contract.ts";
-import { ensureDemoGuest } from "../guest/demo-guest.ts";
+import { demoGuestAppend, GUEST_USER } from "../guest-image/contract.ts";
+import { ensureDemoGuest } from "../guest-image/demo-guest.ts";
 import { withLock } from "../util/lock.ts";
 import { isAlive, readPidFile, removeQuietly, tailFile, terminate, waitUntil } from "../util/process.ts";
 import { AgentClient } from "./agent-client.ts";
@@ -57,7 +57,7 @@ async function buildConfig(name: string, f: StartFlags, progress: Progress): Pro
   const imageName = f.image ?? (f.kernel ? undefined : prev?.image);
   const img = imageName
     ? await (
-        await import("../guest/debian/instance.ts")
+        await import("../guest-image/debian/instance.ts")
       ).prepareImageInstance(name, imageName, {
         publicKeyLine: key.publicKeyLine,
         kernel: f.kernel,

@@ -1,5 +1,12 @@
-// Every on-disk name hotmount uses lives here, and nowhere else.
-import { homedir } from "node:os";
+// Every name hotmount chooses for a file lives here, and nowhere else: the state home (instances,
+// the SSH key, each instance's sockets, logs and records, including the ones a driver keeps
+// there), the cache (guest images and their build folders, downloaded packages, the KVM verdict,
+// the VZ dylib) and the temporary folders hotmount makes. Names another program chooses stay
+// with the code that talks to it: Lima's files in $LIMA_HOME (drivers/lima/lima-paths.ts), macOS's
+// DHCP leases (drivers/vz/vz-paths.ts), cloud-init's seed files (src/guest-image/debian/seed.ts),
+// paths inside the guest (src/guest-image/). File names are data, not dependencies: nothing here
+// imports a driver.
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { HotmountError } from "./errors.ts";
 import { checkStateDir } from "./state-dir.ts";
@@ -20,11 +27,100 @@ export function hotmountHome(): string {
   return home;
 }
 
-/** Content-addressed build cache (demo guest images); safe to share between homes. */
+/** Content-addressed build cache (guest images, packages, the KVM verdict); safe to share between homes. */
 export function cacheHome(): string {
   if (process.env.HOTMOUNT_CACHE) return process.env.HOTMOUNT_CACHE;
   const xdg = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
   return join(xdg, "hotmount");
+}
+
+/**
+ * A build's work folder sits next to the images it publishes (publishing is one rename on one
+ * filesystem); its name starts with this, so a stale one from a dead build can be found.
+ */
+export const BUILD_WORK_PREFIX = ".build-";
+
+/** The files of one demo guest image, in the cache or in the build's output folder. */
+export interface DemoImagePaths {
+  dir: string;
+  kernel: string;
+  initrd: string;
+  manifest: string;
+}
+
+export function demoImageLayout(dir: string): DemoImagePaths {
+  return { dir, kernel: join(dir, "vmlinuz"), initrd: join(dir, "initramfs.img"), manifest: join(dir, "manifest.json") };
+}
+
+/** Demo guest images, one folder per recipe key. */
+export function demoCacheDir(): string {
+  return join(cacheHome(), "guest");
+}
+
+export function demoImagePaths(key: string): DemoImagePaths {
+  return demoImageLayout(join(demoCacheDir(), key));
+}
+
+/** Downloaded .deb files, shared by every demo build (file names carry name, version and arch). */
+export function debCacheDir(): string {
+  return join(cacheHome(), "debs");
+}
+
+/** A download's private folder inside debCacheDir() starts with this (its files are renamed into place one by one). */
+export const DOWNLOAD_WORK_PREFIX = ".dl-";
+
+/** Inside one demo build's work folder: the guest root, the unpacked kernel package, the output and the initramfs's pieces. */
+export function demoBuildPaths(work: string): { root: string; kernelRoot: string; out: string; fileList: string; cpio: string } {
+  return {
+    root: join(work, "root"),
+    kernelRoot: join(work, "kernel"),
+    out: join(work, "out"),
+    fileList: join(work, "files.list"),
+    cpio: join(work, "initramfs.cpio"),
+  };
+}
+
+/** The files of one Debian guest image, in the cache or in the build's output folder (or a user's image folder). */
+export interface DebianImagePaths {
+  dir: string;
+  /** The root filesystem (ext4 on the whole disk, no partition table), qcow2. */
+  disk: string;
+  kernel: string;
+  initrd: string;
+  manifest: string;
+}
+
+export function debianImageLayout(dir: string): DebianImagePaths {
+  return { dir, disk: join(dir, "disk.qcow2"), kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), manifest: join(dir, "manifest.json") };
+}
+
+/** Debian guest images, one folder per recipe key, next to the work folders of running builds. */
+export function debianCacheDir(): string {
+  return join(cacheHome(), "debian");
+}
+
+export function debianImagePaths(key: string): DebianImagePaths {
+  return debianImageLayout(join(debianCacheDir(), key));
+}
+
+/** Held while a Debian image builds, so a second caller waits for it instead of building too. */
+export function debianBuildLock(): string {
+  return join(debianCacheDir(), ".lock");
+}
+
+/** debootstrap's --cache-dir: the .deb files, reused by every rebuild. */
+export function debootstrapDebsDir(): string {
+  return join(cacheHome(), "debootstrap-debs");
+}
+
+/** Inside one Debian build's work folder: the debootstrapped root, the output and the raw ext4 image. */
+export function debianBuildPaths(work: string): { root: string; out: string; raw: string } {
+  return { root: join(work, "root"), out: join(work, "out"), raw: join(work, "root.raw") };
+}
+
+/** Where a dylib embedded in the compiled binary is written once (by content hash) for dlopen (VZ driver). */
+export function vzDylibCacheDir(): string {
+  return join(cacheHome(), "vz");
 }
 
 export function instancesDir(): string {
@@ -39,12 +135,18 @@ export function sshKeyPath(): string {
   return join(sshDir(), "id_ed25519");
 }
 
-export function guestCacheDir(): string {
-  return join(cacheHome(), "guest");
-}
-
+/** The KVM-or-TCG verdict, per QEMU version and host kernel (drivers/qemu/accel.ts). */
 export function accelCachePath(): string {
   return join(cacheHome(), "accel.json");
+}
+
+/** A KVM probe boot's scratch folder in the system temp folder (mkdtemp prefix) and the serial log in it. */
+export function kvmProbeTempPrefix(): string {
+  return join(tmpdir(), "hotmount-kvm-probe-");
+}
+
+export function kvmProbeSerialLog(dir: string): string {
+  return join(dir, "serial.log");
 }
 
 /** The files of one instance. Socket names stay short: a unix socket path has at most 107 bytes. */
@@ -140,3 +242,31 @@ export function sftpJailDir(name: string): string {
 }
 
 export const UNIX_PATH_MAX = 107;
+
+// Records a driver keeps in hotmount's folders. Their names are here with the rest of the
+// footprint; what is in them belongs to the driver named in each comment.
+
+/** VZ driver: which process hosts the instance's VM (the VM dies with it), its MAC and guest address. */
+export function vzRuntimeFile(name: string): string {
+  return join(instancePaths(name).dir, "vz.json");
+}
+
+/** VZ driver: the empty folder every free spare virtio-fs device shares, read-only. */
+export function vzPlaceholderDir(name: string): string {
+  return join(instancePaths(name).dir, "vz-empty");
+}
+
+/** Lima driver: which Lima instance a hotmount instance stands for (written on registration and by the wrapper). */
+export function limaLinkPath(hmName: string): string {
+  return join(instancePaths(hmName).dir, "lima.json");
+}
+
+/** Lima driver: what hotmount's QEMU wrapper injected into the Lima instance's running QEMU. */
+export function wrapMarkerPath(hmName: string): string {
+  return join(instancePaths(hmName).dir, "qemu-wrap.json");
+}
+
+/** Lima driver: where `hotmount qemu-wrap --install` puts the QEMU_SYSTEM_<ARCH> executables. */
+export function shimDir(): string {
+  return join(hotmountHome(), "lima", "bin");
+}

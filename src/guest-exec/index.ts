@@ -1,14 +1,16 @@
 // How the agent runs commands in the guest: over qemu-guest-agent's guest-exec when the guest
 // runs it (argv goes to execve as is: no shell, no quoting, no sudo), else over SSH (argv joined
-// by the one quoting function, `sudo -n` for a non-root user). Callers see one shape.
+// by the one quoting function, `sudo -n` for a non-root user). Callers see one shape (types.ts).
+// The carriers live beside this chooser: qga-client.ts speaks QGA's protocol and qga-exec.ts runs
+// commands over it; ssh-client.ts is the SSH connection (reverse-sshfs also opens its channel on it).
 import { existsSync } from "node:fs";
 import type { InstanceConfig } from "../core/instance-config.ts";
 import { instancePaths } from "../core/paths.ts";
-import type { ExecOptions, ExecResult, GuestSsh } from "../ssh/guest-ssh.ts";
+import type { ExecOptions, ExecResult, GuestSsh } from "./ssh-client.ts";
 import { qgaExecFor } from "./qga-exec.ts";
 import type { GuestExec } from "./types.ts";
 
-export type { ExecOptions, ExecResult } from "../ssh/guest-ssh.ts";
+export type { ExecOptions, ExecResult } from "./ssh-client.ts";
 export { checkExit, type GuestCommands, type GuestExec } from "./types.ts";
 
 /** How long qemu-guest-agent may take to answer a ping before the agent uses SSH instead. */

@@ -2,8 +2,8 @@
 // connection for a burst of commands and lets go of it after a short idle time, because QEMU
 // serves a single client per channel and others (a second agent run, tests, an operator with
 // socat) must get their turn.
-import { QgaClient } from "../qga/client.ts";
-import type { ExecOptions, ExecResult } from "../ssh/guest-ssh.ts";
+import { QgaClient } from "./qga-client.ts";
+import type { ExecOptions, ExecResult } from "./ssh-client.ts";
 import { checkExit, type GuestExec } from "./types.ts";
 
 const IDLE_CLOSE_MS = 1500;

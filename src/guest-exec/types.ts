@@ -1,8 +1,8 @@
 // The one shape of "run a command in the guest", whatever carries it (see index.ts).
 import { HotmountError } from "../core/errors.ts";
-import type { ExecOptions, ExecResult } from "../ssh/guest-ssh.ts";
+import type { ExecOptions, ExecResult } from "./ssh-client.ts";
 
-export type { ExecOptions, ExecResult } from "../ssh/guest-ssh.ts";
+export type { ExecOptions, ExecResult } from "./ssh-client.ts";
 
 export interface GuestExec {
   /** Runs argv in the guest; never throws on a non-zero exit. */
@@ -14,7 +14,7 @@ export interface GuestExec {
   readonly why?: string;
 }
 
-/** The commands guest-fs.ts needs: a GuestExec, or a bare GuestSsh (reverse-sshfs still passes one). */
+/** The commands guest-mount.ts needs: a GuestExec, or a bare GuestSsh (reverse-sshfs, which needs SSH for its channel anyway). */
 export type GuestCommands = Pick<GuestExec, "exec" | "run">;
 
 export function checkExit(argv: readonly string[], r: ExecResult): string {

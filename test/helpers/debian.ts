@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SshInfo } from "../../src/agent/api.ts";
-import { GuestSsh, type ExecResult } from "../../src/ssh/guest-ssh.ts";
+import { GuestSsh, type ExecResult } from "../../src/guest-exec/ssh-client.ts";
 import { hotmountArgv, type RunResult } from "./cli.ts";
 
 export const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");

@@ -2,9 +2,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { instancePaths } from "../../src/core/paths.ts";
-import { READY_MARKER } from "../../src/guest/contract.ts";
+import { READY_MARKER } from "../../src/guest-image/contract.ts";
 import { QmpClient } from "../../src/qmp/index.ts";
-import { GuestSsh } from "../../src/ssh/guest-ssh.ts";
+import { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
 import { isAlive, readPidFile, terminate, waitUntil } from "../../src/util/process.ts";
 import type { LimaShaped } from "../fixtures/lima/lima-home.ts";
 

@@ -2,7 +2,7 @@
 // Call useVm() at the top level of a test file: it boots in beforeAll and stops in afterAll.
 import { afterAll, afterEach, beforeAll } from "bun:test";
 import { readInstanceConfig } from "../../src/core/instance-config.ts";
-import { GuestSsh, type ExecResult } from "../../src/ssh/guest-ssh.ts";
+import { GuestSsh, type ExecResult } from "../../src/guest-exec/ssh-client.ts";
 import { hm, hmOk } from "./cli.ts";
 
 export interface TestVm {

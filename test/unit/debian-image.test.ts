@@ -7,11 +7,11 @@ import { join } from "node:path";
 import { rustTranslateArgs, virtiofsdArgv } from "../../drivers/qemu/virtiofsd.ts";
 import { parseId } from "../../src/agent/transports/guest-owner.ts";
 import { reverseSshfsArgv } from "../../src/core/mount-options.ts";
-import { READY_MARKER } from "../../src/guest/contract.ts";
-import { debootstrapProgress, dropCloudInitModules, mountsUnder } from "../../src/guest/debian/build.ts";
-import { aptSources, debianMirror, parseDeb822, parseOneLine } from "../../src/guest/debian/mirror.ts";
-import { debianRecipeKey } from "../../src/guest/debian/recipe.ts";
-import { metaData, userData } from "../../src/guest/debian/seed.ts";
+import { READY_MARKER } from "../../src/guest-image/contract.ts";
+import { debootstrapProgress, dropCloudInitModules, mountsUnder } from "../../src/guest-image/debian/build.ts";
+import { aptSources, debianMirror, parseDeb822, parseOneLine } from "../../src/guest-image/debian/mirror.ts";
+import { debianRecipeKey } from "../../src/guest-image/debian/recipe.ts";
+import { metaData, userData } from "../../src/guest-image/debian/seed.ts";
 
 // Made-up hosts (reserved .invalid names): the tests need URIs, never a real mirror.
 const DEB822 = `# comment

@@ -1,7 +1,7 @@
 // virtiofs and 9p: a device the driver hot-plugs, mounted by the guest's mount(8).
 import { requireFSHotPlugger } from "../../../drivers/driver.ts";
 import { guestMountArgv } from "../../core/mount-options.ts";
-import { mountWithRetry } from "../guest-fs.ts";
+import { mountWithRetry } from "../guest-mount.ts";
 import type { MountRecord } from "../journal.ts";
 import { guestOwner } from "./guest-owner.ts";
 import type { TransportContext, TransportDriver } from "./types.ts";

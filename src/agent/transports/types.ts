@@ -3,7 +3,7 @@
 import type { DriverSession, Logger, Progress } from "../../../drivers/driver.ts";
 import type { InstanceConfig } from "../../core/instance-config.ts";
 import type { GuestExec } from "../../guest-exec/index.ts";
-import type { GuestSsh } from "../../ssh/guest-ssh.ts";
+import type { GuestSsh } from "../../guest-exec/ssh-client.ts";
 import type { MountRecord } from "../journal.ts";
 
 export interface TransportContext {

@@ -74,7 +74,7 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
   const { wrapQemuArgv } = await import("../../../drivers/qemu/qemu-wrap.ts");
   const { withLock } = await import("../../util/lock.ts");
   const { isAlive, readPidFile, removeQuietly, sleep, terminate, waitUntil } = await import("../../util/process.ts");
-  const { GuestSsh } = await import("../../ssh/guest-ssh.ts");
+  const { GuestSsh } = await import("../../guest-exec/ssh-client.ts");
   const say = (s: string) => process.stderr.write(`hotmount: ${s}\n`);
 
   checkName(name);

@@ -4,6 +4,7 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { HotmountError } from "../../core/errors.ts";
+import { debianBuildPaths, debianImageLayout } from "../../core/paths.ts";
 import { requireTool, runTool } from "./exec.ts";
 import { debianMirror } from "./mirror.ts";
 import {
@@ -128,7 +129,7 @@ export function dropCloudInitModules(text: string, names: readonly string[]): st
     const re = new RegExp(`^[ \\t]*-[ \\t]*(\\[[ \\t]*)?${n}\\b.*\\n`, "m");
     if (!re.test(out))
       throw new HotmountError("INTERNAL", `cloud-init's cloud.cfg has no "${n}" module line to drop`, {
-        hint: "cloud-init's default config changed; update CLOUD_INIT_DROP_MODULES in src/guest/debian/recipe.ts.",
+        hint: "cloud-init's default config changed; update CLOUD_INIT_DROP_MODULES in src/guest-image/debian/recipe.ts.",
       });
     out = out.replace(re, "");
   }
@@ -165,9 +166,10 @@ export async function buildDebianImage(work: string, key: string, debs: string, 
   const mkfs = requireTool("mkfs.ext4");
   const qemuImg = requireTool("qemu-img");
   const src = debianMirror(DEBIAN_SUITE);
-  const root = join(work, "root");
-  const out = join(work, "out");
-  mkdirSync(out, { recursive: true });
+  const paths = debianBuildPaths(work);
+  const { root, raw } = paths;
+  const out = debianImageLayout(paths.out);
+  mkdirSync(out.dir, { recursive: true });
   mkdirSync(debs, { recursive: true });
 
   step(`debootstrap ${DEBIAN_SUITE} (${DEBIAN_VARIANT} + ${DEBIAN_PACKAGES.length} packages) from the apt source in ${src.file}`);
@@ -194,23 +196,22 @@ export async function buildDebianImage(work: string, key: string, debs: string, 
   const boot = bootFiles(root);
   // Readable by everyone: a non-root hotmount boots these (the initrd is 0600 in the rootfs).
   for (const [from, to] of [
-    [boot.kernel, "vmlinuz"],
-    [boot.initrd, "initrd.img"],
+    [boot.kernel, out.kernel],
+    [boot.initrd, out.initrd],
   ] as const) {
-    copyFileSync(from, join(out, to));
-    chmodSync(join(out, to), 0o644);
+    copyFileSync(from, to);
+    chmodSync(to, 0o644);
   }
 
   step(`making the ext4 image (${DEBIAN_DISK_BYTES / 1024 ** 3} GiB sparse)`);
-  const raw = join(work, "root.raw");
   writeFileSync(raw, "");
   truncateSync(raw, DEBIAN_DISK_BYTES);
   await runTool([mkfs, "-q", "-F", "-L", DEBIAN_FS_LABEL, "-d", root, raw]);
   await removeWorkDir(root);
   step("converting to qcow2");
-  await runTool([qemuImg, "convert", "-O", "qcow2", raw, join(out, "disk.qcow2")]);
+  await runTool([qemuImg, "convert", "-O", "qcow2", raw, out.disk]);
   rmSync(raw, { force: true });
-  chmodSync(join(out, "disk.qcow2"), 0o644);
+  chmodSync(out.disk, 0o644);
 
   const manifest: DebianBuildManifest = {
     key,
@@ -219,10 +220,10 @@ export async function buildDebianImage(work: string, key: string, debs: string, 
     builtAt: new Date().toISOString(),
     buildSeconds: Math.round((performance.now() - t0) / 100) / 10,
     kernel: boot.release,
-    diskBytes: statSync(join(out, "disk.qcow2")).size,
+    diskBytes: statSync(out.disk).size,
     packages,
   };
-  writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  writeFileSync(out.manifest, JSON.stringify(manifest, null, 2) + "\n");
   step(`image ${(manifest.diskBytes / 1e6).toFixed(0)} MB (kernel ${boot.release}, ${packages.length} packages)`);
   return manifest;
 }

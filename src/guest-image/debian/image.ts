@@ -3,10 +3,18 @@
 import { mkdirSync, mkdtempSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HotmountError } from "../../core/errors.ts";
+import {
+  BUILD_WORK_PREFIX,
+  debianBuildLock,
+  debianBuildPaths,
+  debianCacheDir,
+  debianImagePaths,
+  type DebianImagePaths,
+  debootstrapDebsDir,
+} from "../../core/paths.ts";
 import { withLock } from "../../util/lock.ts";
 import { filesComplete, publishImage } from "../publish.ts";
 import { buildDebianImage, removeWorkDir, requireBuildRoot } from "./build.ts";
-import { type DebianImageFiles, debianCacheDir, debianImageFiles, debootstrapDebsDir } from "./paths.ts";
 import { debianRecipeKey } from "./recipe.ts";
 
 export interface DebianImageOptions {
@@ -15,7 +23,7 @@ export interface DebianImageOptions {
   force?: boolean;
 }
 
-export interface DebianImage extends DebianImageFiles {
+export interface DebianImage extends DebianImagePaths {
   key: string;
   built: boolean;
   seconds: number;
@@ -26,21 +34,21 @@ const STALE_MS = 3 * 60 * 60 * 1000;
 /** How long a second caller waits for a running build (a loaded 2-core machine took 6 minutes). */
 const BUILD_WAIT_MS = 30 * 60 * 1000;
 
-function complete(f: DebianImageFiles): boolean {
+function complete(f: DebianImagePaths): boolean {
   return filesComplete([f.disk, f.kernel, f.initrd, f.manifest]);
 }
 
 /** The cached image for the current recipe, or null (no build). */
 export function cachedDebianImage(): DebianImage | null {
   const key = debianRecipeKey();
-  const f = debianImageFiles(key);
+  const f = debianImagePaths(key);
   return complete(f) ? { ...f, key, built: false, seconds: 0 } : null;
 }
 
 export async function ensureDebianImage(opts: DebianImageOptions = {}): Promise<DebianImage> {
   const t0 = performance.now();
   const key = debianRecipeKey();
-  const files = debianImageFiles(key);
+  const files = debianImagePaths(key);
   const seconds = () => Math.round(performance.now() - t0) / 1000;
   if (!opts.force && complete(files)) return { ...files, key, built: false, seconds: seconds() };
 
@@ -50,7 +58,7 @@ export async function ensureDebianImage(opts: DebianImageOptions = {}): Promise<
   mkdirSync(cache, { recursive: true });
   // One build at a time: a second `vm start --image debian` waits, then finds the image.
   return withLock(
-    join(cache, ".lock"),
+    debianBuildLock(),
     "building the Debian guest image",
     async () => {
       if (!opts.force && complete(files)) return { ...files, key, built: false, seconds: seconds() };
@@ -61,16 +69,16 @@ export async function ensureDebianImage(opts: DebianImageOptions = {}): Promise<
   );
 }
 
-async function build(cache: string, key: string, files: DebianImageFiles, force: boolean, say: (l: string) => void): Promise<void> {
+async function build(cache: string, key: string, files: DebianImagePaths, force: boolean, say: (l: string) => void): Promise<void> {
   for (const n of readdirSync(cache)) {
     const p = join(cache, n);
-    if (n.startsWith(".build-") && Date.now() - statSync(p).mtimeMs > STALE_MS) await removeWorkDir(p).catch(() => {});
+    if (n.startsWith(BUILD_WORK_PREFIX) && Date.now() - statSync(p).mtimeMs > STALE_MS) await removeWorkDir(p).catch(() => {});
   }
   // Next to the final directory, so publishing is one rename on one filesystem.
-  const work = mkdtempSync(join(cache, ".build-"));
+  const work = mkdtempSync(join(cache, BUILD_WORK_PREFIX));
   try {
     await buildDebianImage(work, key, debootstrapDebsDir(), say);
-    publishImage(join(work, "out"), files.dir, () => complete(files), work, force, say);
+    publishImage(debianBuildPaths(work).out, files.dir, () => complete(files), work, force, say);
   } catch (e) {
     if (e instanceof HotmountError) throw e;
     throw new HotmountError("INTERNAL", `building the Debian guest failed: ${e instanceof Error ? e.message : String(e)}`, {

@@ -112,7 +112,7 @@ export function checkSharedLibs(root: string): number {
   }
   if (problems.length) {
     throw new HotmountError("INTERNAL", `the guest image misses shared libraries:\n  ${problems.join("\n  ")}`, {
-      hint: "Add the Debian package that ships them to GUEST_PACKAGES in src/guest/recipe.ts (or set libs: true).",
+      hint: "Add the Debian package that ships them to GUEST_PACKAGES in src/guest-image/recipe.ts (or set libs: true).",
     });
   }
   return programs;

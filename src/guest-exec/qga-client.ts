@@ -6,7 +6,7 @@
 import { randomInt } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import { HotmountError } from "../core/errors.ts";
-import type { ExecResult } from "../ssh/guest-ssh.ts";
+import type { ExecResult } from "./ssh-client.ts";
 import { sleep } from "../util/process.ts";
 
 const SENTINEL = 0xff;

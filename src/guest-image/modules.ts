@@ -62,7 +62,7 @@ export function copyModules(kernelRoot: string, root: string, wanted: readonly s
     const rel = byName.get(n);
     if (!rel || !existsSync(join(src, rel))) {
       throw new HotmountError("INTERNAL", `kernel ${kver} has no module ${n} (needed by ${via})`, {
-        hint: "Take it out of GUEST_MODULES in src/guest/contract.ts, or pick a kernel that has it.",
+        hint: "Take it out of GUEST_MODULES in src/guest-image/contract.ts, or pick a kernel that has it.",
       });
     }
     files.push(rel);

@@ -3,7 +3,7 @@
 // and the build checks that every ELF program's libraries are really in the image.
 import { createHash } from "node:crypto";
 import { GUEST_MODULES } from "./contract.ts";
-import { GUEST_DIRS, GUEST_SYMLINKS, guestFiles } from "./guest-files.ts";
+import { GUEST_DIRS, GUEST_SYMLINKS, guestFiles } from "./demo-files.ts";
 
 /** Bump when the build steps change in a way the data below does not show. */
 export const RECIPE_VERSION = 1;

@@ -3,9 +3,10 @@
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { HotmountError } from "../core/errors.ts";
+import { demoBuildPaths, demoImageLayout } from "../core/paths.ts";
 import { fetchDebs, resolvePackages } from "./apt.ts";
 import { GUEST_MODULES } from "./contract.ts";
-import { GUEST_DIRS, GUEST_SYMLINKS, MODULE_LIST_FILE, guestFiles } from "./guest-files.ts";
+import { GUEST_DIRS, GUEST_SYMLINKS, MODULE_LIST_FILE, guestFiles } from "./demo-files.ts";
 import { copyModules } from "./modules.ts";
 import { PRUNE_PATHS, RECIPE_VERSION } from "./recipe.ts";
 import { checkSharedLibs, installBusyboxLinks, listTree } from "./rootfs.ts";
@@ -26,10 +27,10 @@ export async function buildGuest(work: string, key: string, debCache: string, sa
   const { kernel: kernelPkg, packages } = await resolvePackages();
   const debs = await fetchDebs(packages, debCache, step);
 
-  const root = join(work, "root");
-  const kroot = join(work, "kernel");
-  const out = join(work, "out");
-  for (const d of [root, kroot, out]) mkdirSync(d, { recursive: true });
+  const paths = demoBuildPaths(work);
+  const { root, kernelRoot: kroot } = paths;
+  const out = demoImageLayout(paths.out);
+  for (const d of [root, kroot, out.dir]) mkdirSync(d, { recursive: true });
 
   step(`unpacking ${debs.length} packages`);
   // The kernel (≈400 MB unpacked) goes to its own tree in parallel; only the needed .ko files are copied.
@@ -46,7 +47,7 @@ export async function buildGuest(work: string, key: string, debCache: string, sa
   );
   const vmlinuz = readdirSync(join(kroot, "boot")).find((f) => f.startsWith("vmlinuz-"));
   if (!vmlinuz) throw new HotmountError("INTERNAL", `${kernelPkg} has no /boot/vmlinuz-*`);
-  copyFileSync(join(kroot, "boot", vmlinuz), join(out, "vmlinuz"));
+  copyFileSync(join(kroot, "boot", vmlinuz), out.kernel);
   rmSync(kroot, { recursive: true, force: true });
 
   for (const [dir, mode] of Object.entries(GUEST_DIRS)) {
@@ -71,12 +72,11 @@ export async function buildGuest(work: string, key: string, debCache: string, sa
   await run([busybox, "depmod", "-b", root, mods.kver]);
 
   step("packing initramfs");
-  const list = join(work, "files.list");
+  const { fileList: list, cpio } = paths;
   writeFileSync(list, listTree(root).join("\0") + "\0");
-  const cpio = join(work, "initramfs.cpio");
   // The host's busybox may be missing: the guest's own static busybox does the packing.
   await run([busybox, "cpio", "-0", "-o", "-H", "newc", "-R", "0:0"], { cwd: root, stdinFile: list, stdoutFile: cpio });
-  writeFileSync(join(out, "initramfs.img"), Bun.gzipSync(readFileSync(cpio), { level: 9 }));
+  writeFileSync(out.initrd, Bun.gzipSync(readFileSync(cpio), { level: 9 }));
   rmSync(cpio);
 
   const manifest = {
@@ -87,9 +87,9 @@ export async function buildGuest(work: string, key: string, debCache: string, sa
     kernel: { package: kernelPkg, version: kdeb.version, release: mods.kver },
     packages: debs.map((d) => ({ name: d.name, version: d.version, arch: d.arch })),
     modules: mods,
-    initramfsBytes: statSync(join(out, "initramfs.img")).size,
+    initramfsBytes: statSync(out.initrd).size,
   };
-  writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  writeFileSync(out.manifest, JSON.stringify(manifest, null, 2) + "\n");
   step(`initramfs ${(manifest.initramfsBytes / 1e6).toFixed(1)} MB`);
-  return { kernel: join(out, "vmlinuz"), initrd: join(out, "initramfs.img"), manifest };
+  return { kernel: out.kernel, initrd: out.initrd, manifest };
 }

@@ -2,11 +2,11 @@
 // initrd, a qcow2 overlay of the image for this instance, and its cloud-init seed ISO.
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { HotmountError } from "../../core/errors.ts";
 import { requireTool, runTool } from "./exec.ts";
 import { ensureDebianImage } from "./image.ts";
-import { instancePaths } from "../../core/paths.ts";
+import { debianImageLayout, instancePaths } from "../../core/paths.ts";
 import { IMAGE_GUEST_USER, writeSeedIso } from "./seed.ts";
 
 /** `--image debian`: the image scripts/build-guest --distro debian makes (built on first use). */
@@ -61,8 +61,9 @@ async function resolveBase(image: string, o: PrepareOptions): Promise<{ base: st
   if (!existsSync(base) || !statSync(base).isFile()) {
     throw new HotmountError("INVALID_ARGUMENT", `no disk image at ${base}`, { hint: "Pass --image debian, or the path of a qcow2/raw disk image." });
   }
-  const kernel = o.kernel ?? join(dirname(base), "vmlinuz");
-  const initrd = o.kernel ? o.initrd : join(dirname(base), "initrd.img");
+  const beside = debianImageLayout(dirname(base));
+  const kernel = o.kernel ?? beside.kernel;
+  const initrd = o.kernel ? o.initrd : beside.initrd;
   if (!existsSync(kernel)) {
     throw new HotmountError("USAGE", `no kernel for ${base}: pass --kernel (and --initrd), or put vmlinuz and initrd.img next to the image`, {
       hint: "hotmount boots the image's kernel directly (root=/dev/vda); extract it from the image's /boot.",

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { HotmountError } from "../core/errors.ts";
+import { DOWNLOAD_WORK_PREFIX } from "../core/paths.ts";
 import { GUEST_PACKAGES, KERNEL_PACKAGE, LIB_PACKAGE_RE, LIB_PACKAGE_SKIP_RE } from "./recipe.ts";
 import { run } from "./run.ts";
 
@@ -99,7 +100,7 @@ export async function fetchDebs(names: string[], cacheDir: string, say: (l: stri
   const mb = (missing.reduce((n, d) => n + d.bytes, 0) / 1e6).toFixed(1);
   say(`downloading ${missing.length} packages (${mb} MB): ${missing.map((d) => d.name).join(" ")}`);
   // A private directory per download, renamed file by file: a concurrent build never sees a partial .deb.
-  const tmp = mkdtempSync(join(cacheDir, ".dl-"));
+  const tmp = mkdtempSync(join(cacheDir, DOWNLOAD_WORK_PREFIX));
   try {
     // As root, apt's sandbox user cannot write into a private cache directory; say so up front
     // instead of getting a warning for every file.

@@ -3,10 +3,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HotmountError } from "../core/errors.ts";
-import { guestCacheDir } from "../core/paths.ts";
+import { BUILD_WORK_PREFIX, DOWNLOAD_WORK_PREFIX, debCacheDir, demoBuildPaths, demoCacheDir, demoImagePaths, type DemoImagePaths } from "../core/paths.ts";
 import { buildGuest } from "./build.ts";
 import { filesComplete, publishImage } from "./publish.ts";
-import { debCacheDir, guestImageFiles } from "./paths.ts";
 import { recipeKey } from "./recipe.ts";
 
 export interface DemoGuestOptions {
@@ -19,7 +18,7 @@ export interface DemoGuestOptions {
 export interface DemoGuest {
   kernel: string;
   initrd: string;
-  /** The recipe hash: the image's directory name under guestCacheDir(). */
+  /** The recipe hash: the image's directory name under demoCacheDir(). */
   key: string;
   /** False on a cache hit. */
   built: boolean;
@@ -29,7 +28,7 @@ export interface DemoGuest {
 /** Work directories older than this belong to a build that died; a live build takes seconds. */
 const STALE_MS = 60 * 60 * 1000;
 
-function complete(files: ReturnType<typeof guestImageFiles>): boolean {
+function complete(files: DemoImagePaths): boolean {
   return filesComplete([files.kernel, files.initrd, files.manifest]);
 }
 
@@ -47,20 +46,20 @@ function removeStaleWorkDirs(dir: string, prefix: string): void {
 export async function ensureDemoGuest(opts: DemoGuestOptions = {}): Promise<DemoGuest> {
   const t0 = performance.now();
   const key = recipeKey();
-  const files = guestImageFiles(key);
+  const files = demoImagePaths(key);
   const seconds = () => Math.round(performance.now() - t0) / 1000;
   if (!opts.force && complete(files)) return { kernel: files.kernel, initrd: files.initrd, key, built: false, seconds: seconds() };
 
   const say = opts.onProgress ?? (() => {});
-  const cache = guestCacheDir();
+  const cache = demoCacheDir();
   mkdirSync(cache, { recursive: true });
-  removeStaleWorkDirs(cache, ".build-");
-  removeStaleWorkDirs(debCacheDir(), ".dl-");
+  removeStaleWorkDirs(cache, BUILD_WORK_PREFIX);
+  removeStaleWorkDirs(debCacheDir(), DOWNLOAD_WORK_PREFIX);
   // The work directory sits next to the final one so publishing is a rename on one filesystem.
-  const work = mkdtempSync(join(cache, ".build-"));
+  const work = mkdtempSync(join(cache, BUILD_WORK_PREFIX));
   try {
     await buildGuest(work, key, debCacheDir(), say);
-    publishImage(join(work, "out"), files.dir, () => complete(files), work, !!opts.force, say);
+    publishImage(demoBuildPaths(work).out, files.dir, () => complete(files), work, !!opts.force, say);
   } catch (e) {
     if (e instanceof HotmountError) throw e;
     throw new HotmountError("INTERNAL", `building the demo guest failed: ${e instanceof Error ? e.message : String(e)}`, {
