@@ -105,7 +105,7 @@ export async function buildOne(opts: BuildOptions, commit = gitCommit()): Promis
       autoloadPackageJson: false,
     },
     // Bytecode skips parsing at startup: with ink, zod and ssh2 loaded, a cold start measured
-    // ~130 ms without it and ~50 ms with it on the 2-core dev VM (issue 7 allows 150 ms).
+    // ~130 ms without it and ~50 ms with it on the 2-core dev VM (the goal is 150 ms).
     bytecode: true,
     format: "esm",
     minify: true,

@@ -1,4 +1,4 @@
-// Issue 6, access: the agent's API socket is private to its user, another uid is refused, and
+// Access: the agent's API socket is private to its user, another uid is refused, and
 // every command that reads state (and the agent) refuses a state folder others could write to.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from "node:fs";

@@ -1,4 +1,4 @@
-// The compiled binary (issue 7): builds the host target once with scripts/build.ts, then checks
+// The compiled binary: builds the host target once with scripts/build.ts, then checks
 // what an embedder relies on: `version --json`, that a .env or bunfig.toml in the working
 // directory changes nothing, and that docs/api.schema.json is current and the check catches a
 // type change. The cross targets are not built here (each is ~100 MiB); `bun run build` does.

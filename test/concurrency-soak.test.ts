@@ -1,4 +1,4 @@
-// Issue 6: concurrent calls never double-book a slot and each gets a result; a shorter soak
+// Concurrent calls never double-book a slot and each gets a result; a shorter soak
 // (HOTMOUNT_SOAK_CYCLES, default 60; the full 500 is scripts/soak/soak) leaks nothing.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// Issue 6: kill -9 the agent at every step of add and remove, restart it, and check that each
+// Kill -9 the agent at every step of add and remove, restart it, and check that each
 // mount is either fully present and working, or fully gone, with nothing leaked. Then a guest
 // reboot and a virtiofsd that dies under a live mount.
 import { afterAll, describe, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// Issue 10, the slow tier: the Debian bookworm image (debootstrap, systemd, cloud-init) booted
+// The slow tier: the Debian bookworm image (debootstrap, systemd, cloud-init) booted
 // with `vm start --image`, all three transports as the non-root user dev (bytes both ways,
 // read-only, list/remove), and file ownership per transport, as root on the host and then as
 // a non-root host user. Runs only when HOTMOUNT_SLOW=1: scripts/test (CI) and

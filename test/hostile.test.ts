@@ -1,4 +1,4 @@
-// Issue 6, hostile input: a table of bad and strange host paths, guest paths, options, request
+// Hostile input: a table of bad and strange host paths, guest paths, options, request
 // bodies, methods and ids, each through the CLI and the raw API on the agent's socket. Every case
 // either gets a clear error (its code, a one-line message, a hint) and changes nothing, or works:
 // then the guest really has that host folder at that place, and it is removed again. Payloads try

@@ -1,4 +1,4 @@
-// Issue 9, Lima without the wrapper, on a real VM: a Lima-shaped instance whose QEMU runs Lima's
+// Lima without the wrapper, on a real VM: a Lima-shaped instance whose QEMU runs Lima's
 // argument list directly (mountType 9p, Lima's QEMU default). reverse-sshfs works through its
 // ssh.config; virtiofs and 9p are refused with exactly what is missing and how to get it.
 import { afterAll, beforeAll, expect, test } from "bun:test";

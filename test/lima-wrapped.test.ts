@@ -1,4 +1,4 @@
-// Issue 9, Lima with the wrapper, on a real VM: a Lima-shaped instance under a temporary
+// Lima with the wrapper, on a real VM: a Lima-shaped instance under a temporary
 // LIMA_HOME, QEMU started the way Lima starts it ($QEMU_SYSTEM_X86_64 = hotmount's installed
 // wrapper, with Lima's probes first and then Lima's argument list from test/fixtures/lima), and
 // then hotmount: `vm list` sees it as driver lima; virtiofs, 9p and reverse-sshfs hot-mount into

@@ -1,4 +1,4 @@
-// Issue 10 part 4: `mount add --persist` is kept in the instance config, applied again at the
+// `mount add --persist` is kept in the instance config, applied again at the
 // next `vm start` and after a guest reboot, and shown as persistent.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

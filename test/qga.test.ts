@@ -1,4 +1,4 @@
-// Issue 6, "guest commands without sudo strings", on a real VM: the demo guest runs
+// Guest commands without sudo strings, on a real VM: the demo guest runs
 // qemu-guest-agent on the runner's virtio-serial channel; guest-exec takes argv arrays with no
 // shell in between; the agent runs its guest commands (mount, umount, /proc/mounts ...) over it,
 // and falls back to SSH when qemu-ga does not answer.

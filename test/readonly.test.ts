@@ -1,4 +1,4 @@
-// Issue 6, read-only against guest root: for each transport, guest root remounts a read-only
+// Read-only against guest root: for each transport, guest root remounts a read-only
 // mount read-write and still cannot change the host folder. For reverse-sshfs, guest root also
 // speaks SFTP itself on the mount's channel (stops sshfs and writes requests into its pipe): it
 // can neither write through a read-only share nor reach host files outside the shared folder.

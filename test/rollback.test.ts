@@ -1,4 +1,4 @@
-// Issue 3: every failure point of `mount add` rolls back, each made to fail for real, and
+// Every failure point of `mount add` rolls back, each made to fail for real, and
 // nothing is left behind: no virtiofsd, no chardev, no device, no slot, no guest folder.
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// Issue 9, adoption on a real VM: `hotmount run NAME -- qemu-system-x86_64 ...` runs a plain QEMU
+// Adoption on a real VM: `hotmount run NAME -- qemu-system-x86_64 ...` runs a plain QEMU
 // command line (the demo guest's kernel and initrd, no hotmount-specific argument), hot-mounts
 // work into it, and `vm stop` ends it. Command lines hotmount cannot extend are refused clearly,
 // before anything starts.

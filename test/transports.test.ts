@@ -1,4 +1,4 @@
-// Issue 4 acceptance on a real VM: reverse-sshfs and 9p end to end through the CLI and the agent
+// On a real VM: reverse-sshfs and 9p end to end through the CLI and the agent
 // (bytes both ways, read-only, list/remove, 30 cycles with nothing left, a killed sftp-server, an
 // SSH drop, awkward host paths for every type, the umount deadline), and 9p on a VM without slots.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// Issue 3 acceptance on a real VM: virtiofs hot-mount end to end through the CLI and the agent.
+// On a real VM: virtiofs hot-mount end to end through the CLI and the agent.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// Issue 2 acceptance through the CLI: start/stop/list semantics, failures that leave nothing.
+// Through the CLI: start/stop/list semantics, failures that leave nothing.
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { instancePaths } from "../src/core/paths.ts";
