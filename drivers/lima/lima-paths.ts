@@ -33,11 +33,6 @@ export function vmPidFile(limaDir: string, vmType: string): string {
   return join(limaDir, `${vmType}.pid`);
 }
 
-/** The private key Lima generates once ($LIMA_HOME/_config/user) and lists as IdentityFile. */
-export function limaUserKey(home = limaHome()): string {
-  return join(home, "_config", "user");
-}
-
 /** Entries of $LIMA_HOME that are not instances start with "_" (_config, _disks, _networks, ...). */
 export const isLimaReservedName = (n: string) => n.startsWith("_");
 

@@ -1,5 +1,5 @@
 // The VZ driver's on-disk names (the rest live in src/core/paths.ts). Kept here so the core does
-// not learn about one driver; the lead may fold them into paths.ts.
+// not learn about one driver.
 import { join } from "node:path";
 import { cacheHome, instancePaths } from "../../src/core/paths.ts";
 
