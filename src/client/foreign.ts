@@ -1,7 +1,8 @@
-// VMs hotmount did not boot: Lima instances (found in $LIMA_HOME) and QEMU command lines adopted
-// by `hotmount run`. Each gets a hotmount instance dir and the usual agent; hotmount attaches to
-// the VM but never boots it. A Lima instance is registered (instance.json written, agent started)
-// the first time a mount is added to it, so `vm list` alone starts nothing.
+// VMs hotmount did not boot: those a driver discovers (VmDiscovery: Lima's instances) and QEMU
+// command lines adopted by `hotmount run`. Each gets a hotmount instance dir and the usual agent;
+// hotmount attaches to the VM but never boots it. A discovered VM is registered (its driver writes
+// instance.json, then the agent starts) the first time a mount is added to it, so `vm list` alone
+// starts nothing.
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { allDrivers, getDriver } from "../../drivers/index.ts";
 import { asVmDiscovery, type Driver, type Progress, type VmDiscovery } from "../../drivers/driver.ts";
