@@ -1,4 +1,6 @@
-// The driver registry: the only place that names concrete drivers.
+// The driver registry: the only place that names concrete drivers. Everything outside drivers/
+// reaches a driver through `getDriver`/`allDrivers` and the capabilities in driver.ts, or through
+// the few driver-specific helpers re-exported below (host probes, the QEMU and Lima wrappers).
 import { HotmountError } from "../src/core/errors.ts";
 import type { Driver } from "./driver.ts";
 import { limaDriver } from "./lima/index.ts";
@@ -12,10 +14,18 @@ export function defaultDriverName(): string {
   return process.platform === "darwin" ? "vz" : "qemu";
 }
 
-export const DRIVER_NAMES = Object.keys(DRIVERS);
-
 export function getDriver(name: string): Driver {
   const d = DRIVERS[name];
   if (!d) throw new HotmountError("UNSUPPORTED", `unknown driver "${name}"`, { hint: `Known drivers: ${Object.keys(DRIVERS).join(", ")}.` });
   return d;
 }
+
+/** Every registered driver, for callers that look for a capability (e.g. VmDiscovery). */
+export function allDrivers(): Driver[] {
+  return Object.values(DRIVERS);
+}
+
+/** QEMU: host tools (`doctor`, the benchmark's host record) and adopting a command line (`hotmount run`). */
+export { chooseAccel, findVirtiofsd, kvmUsable, prepareWrapDirs, qemuBinary, qemuVersion, virtiofsTuning, wrapQemuArgv } from "./qemu/index.ts";
+/** Lima: hotmount's QEMU wrapper for Lima's launches (`hotmount qemu-wrap`). */
+export { hostArch, installShim, recordWrappedPid, wrapLimaLaunch } from "./lima/index.ts";

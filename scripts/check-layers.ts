@@ -1,7 +1,9 @@
 // Fails when a module imports from a layer above its own. Dependencies point one way, toward
 // src/core/: core < util < protocol clients and guest tooling < drivers < agent < client <
 // cli, ui, bench < main. Same-layer imports are allowed; dynamic `import("…")` counts too,
-// because hiding an upward edge behind a lazy import is still an upward edge.
+// because hiding an upward edge behind a lazy import is still an upward edge. Outside drivers/,
+// a driver is reached only through the contract (drivers/driver.ts) and the registry
+// (drivers/index.ts): importing a driver's own folder is a violation too.
 // Usage: bun scripts/check-layers.ts [--list]   (exit 1 on any violation)
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -24,6 +26,9 @@ export const LAYERS: [prefix: string, rank: number][] = [
   ["ui/", 6],
   ["src/main.ts", 7],
 ];
+
+/** What code outside drivers/ may import from it. */
+const DRIVER_ENTRY_POINTS = ["drivers/driver.ts", "drivers/index.ts"];
 
 export function rankOf(path: string): number | undefined {
   for (const [p, r] of LAYERS) if (path === p || path.startsWith(p)) return r;
@@ -67,6 +72,8 @@ export function findViolations(root = ROOT): Violation[] {
       const to = relative(root, resolve(dirname(f), spec));
       const toRank = rankOf(to);
       if (toRank !== undefined && toRank > fromRank) out.push({ from, to, fromRank, toRank });
+      else if (!from.startsWith("drivers/") && to.startsWith("drivers/") && !DRIVER_ENTRY_POINTS.includes(to))
+        out.push({ from, to, fromRank, toRank: toRank ?? 3 });
     }
   }
   return out;
@@ -74,9 +81,14 @@ export function findViolations(root = ROOT): Violation[] {
 
 if (import.meta.main) {
   const v = findViolations();
-  for (const x of v) console.log(`${x.from} (layer ${x.fromRank}) imports ${x.to} (layer ${x.toRank})`);
+  for (const x of v)
+    console.log(
+      x.toRank > x.fromRank
+        ? `${x.from} (layer ${x.fromRank}) imports ${x.to} (layer ${x.toRank})`
+        : `${x.from} imports ${x.to}: outside drivers/, use drivers/index.ts or drivers/driver.ts`,
+    );
   if (v.length) {
-    console.log(`check-layers: ${v.length} upward import(s); dependencies must point toward src/core/`);
+    console.log(`check-layers: ${v.length} violation(s); dependencies must point toward src/core/, and drivers are reached through their registry`);
     process.exit(1);
   }
   console.log("check-layers: ok");

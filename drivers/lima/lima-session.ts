@@ -5,7 +5,7 @@
 import type { TransportAvailability } from "../../src/core/model.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import type { InstanceConfig } from "../../src/core/instance-config.ts";
-import type { DeviceInventory, DriverSession, FSHotPlugger, Logger, PluggedDevice, PlugRequest, Progress } from "../driver.ts";
+import type { DeviceLostListener, DriverSession, FSHotPlugger, Logger, PluggedDevice, PlugRequest, Progress } from "../driver.ts";
 import { QemuSession } from "../qemu/session.ts";
 import { limaInstanceByHmName, qemuArchOf, type LimaInstance } from "./lima-instance.ts";
 import { liveWrap, type WrapMarker } from "./wrap-marker.ts";
@@ -87,14 +87,15 @@ class WrappedLimaSession implements DriverSession, FSHotPlugger {
   unplug = (dev: PluggedDevice, p: Progress) => this.q.unplug(dev, p);
   scrub = (id: string) => this.q.scrub(id);
   inventory = () => this.q.inventory();
+  onDeviceLost = (l: DeviceLostListener) => this.q.onDeviceLost(l);
   async powerOff(): Promise<void> {
     this.log.info("the VM belongs to Lima: leaving it running (stop it with limactl stop)");
   }
   close = () => this.q.close();
 }
 
-/** A Lima VM hotmount cannot plug devices into: reverse-sshfs only, and a precise refusal otherwise. */
-class PlainLimaSession implements DriverSession, FSHotPlugger {
+/** A Lima VM hotmount cannot plug devices into: no FSHotPlugger, reverse-sshfs only, and a precise refusal otherwise. */
+class PlainLimaSession implements DriverSession {
   readonly driver = "lima";
   constructor(
     private readonly inst: LimaInstance,
@@ -104,16 +105,8 @@ class PlainLimaSession implements DriverSession, FSHotPlugger {
   async transports(): Promise<TransportAvailability[]> {
     return limaTransports(this.inst, this.marker);
   }
-  async capacity(): Promise<{ total: number; used: number }> {
-    return { total: 0, used: 0 };
-  }
-  async plug(): Promise<PluggedDevice> {
-    throw notHotPluggable(this.inst, this.marker);
-  }
-  async unplug(): Promise<void> {}
-  async scrub(): Promise<void> {}
-  async inventory(): Promise<DeviceInventory> {
-    return { devices: [], backends: [] };
+  hotPlugRefusal(): HotmountError {
+    return notHotPluggable(this.inst, this.marker);
   }
   async powerOff(): Promise<void> {
     this.log.info("the VM belongs to Lima: leaving it running (stop it with limactl stop)");

@@ -11,15 +11,8 @@ import { hotmountHome, instancePaths, shimDir } from "../../src/core/paths.ts";
 import { joinArgv, quoteArg } from "../../src/core/shell-quote.ts";
 import { isQemuProbe, parseOptString, splitQemuArgs, wrapQemuArgv } from "../qemu/qemu-wrap.ts";
 import { hmNameFor } from "./lima-instance.ts";
-import { prepareInstanceDirs } from "../qemu/instance-dirs.ts";
+import { prepareWrapDirs } from "../qemu/instance-dirs.ts";
 import { writeLimaLink, writeWrapMarker, type WrapMarker } from "./wrap-marker.ts";
-
-/** The hotmount side of a wrapped VM: instance dir, virtiofsd and 9p dirs, 9p slot links. */
-export function prepareWrapDirs(hmName: string, ninePSlots: number): string[] {
-  const links = prepareInstanceDirs(hmName, ninePSlots);
-  rmSync(instancePaths(hmName).qmpSock, { force: true });
-  return links;
-}
 
 /** Lima's VM launch names its instance dir twice: -pidfile <dir>/<vmType>.pid and -name lima-<instance>. */
 export function limaTargetOf(args: readonly string[]): { limaDir: string; limaName: string } | null {

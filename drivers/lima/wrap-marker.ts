@@ -59,3 +59,9 @@ export function liveWrap(inst: LimaInstance): WrapMarker | null {
   const m = readWrapMarker(inst.hmName);
   return m && inst.vmPid !== null && m.pid === inst.vmPid && m.limaDir === inst.dir ? m : null;
 }
+
+/** When the wrapper runs QEMU as a child instead of exec'ing it, the marker must name the child's pid. */
+export function recordWrappedPid(hmName: string, pid: number): void {
+  const m = readWrapMarker(hmName);
+  if (m) writeWrapMarker(hmName, { ...m, pid });
+}

@@ -6,11 +6,9 @@ import { readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileS
 import { HotmountError } from "../../src/core/errors.ts";
 import { ninePEmptyDir, ninePSlotLink, ninePSlotOwner } from "../../src/core/paths.ts";
 import { deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
-import type { PlugRequest, PluggedDevice, Progress } from "../driver.ts";
+import { deviceTag, type PlugRequest, type PluggedDevice, type Progress } from "../driver.ts";
 import { ninePFsdevId } from "./argv.ts";
 import type { HotplugContext } from "./session.ts";
-
-export const NINEP_TAG_MAX = 31;
 
 /**
  * Which reserved 9p slot serves which mount. Kept on disk next to each link (`slotN.owner`), so
@@ -95,6 +93,7 @@ export class NinePSlots {
 }
 
 export async function plug9p(ctx: HotplugContext, req: PlugRequest, progress: Progress): Promise<PluggedDevice> {
+  const tag = deviceTag(req);
   if (ctx.ninep.total === 0) {
     throw new HotmountError(
       "UNSUPPORTED",
@@ -111,8 +110,8 @@ export async function plug9p(ctx: HotplugContext, req: PlugRequest, progress: Pr
     slot = ctx.slots.take(req.id);
     ctx.ninep.point(n, req.hostPath);
     progress("attaching the 9p device");
-    await deviceAdd(ctx.qmp, { driver: "virtio-9p-pci", id: req.id, fsdev: ninePFsdevId(n, req.writable), mount_tag: req.id, bus: slot, addr: "0" });
-    return { id: req.id, type: "9p", tag: req.id, slot, backend: String(n) };
+    await deviceAdd(ctx.qmp, { driver: "virtio-9p-pci", id: req.id, fsdev: ninePFsdevId(n, req.writable), mount_tag: tag, bus: slot, addr: "0" });
+    return { id: req.id, type: "9p", tag, slot, backend: String(n) };
   } catch (e) {
     if (slot) ctx.slots.release(slot);
     ctx.ninep.release(n);

@@ -6,25 +6,58 @@ import { failpoint } from "../../src/core/failpoint.ts";
 import { instancePaths, virtiofsdLog, virtiofsdSocket } from "../../src/core/paths.ts";
 import { chardevAdd, chardevRemove, deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
 import { cmdlineOf, findProcesses, sleep } from "../../src/util/process.ts";
-import type { PlugRequest, PluggedDevice, Progress } from "../driver.ts";
+import { deviceTag, type DeviceLostListener, type PlugRequest, type PluggedDevice, type Progress } from "../driver.ts";
 import type { HotplugContext } from "./session.ts";
 import { startVirtiofsd, stopVirtiofsd, type RunningVirtiofsd } from "./virtiofsd.ts";
 import { virtiofsTuning } from "./virtiofs-tuning.ts";
 
 const DEVICE_DELETED_TIMEOUT_MS = 15_000;
-/** virtiofsd children of this agent; `expected` marks an exit we asked for. */
-const running = new Map<string, { v: RunningVirtiofsd; expected: boolean }>();
-type LostListener = (id: string, why: string) => void;
-const lostListeners: LostListener[] = [];
 
-/** Told when a virtiofsd dies while its device is still attached (its mount is then broken). */
-export function onVirtiofsdLost(l: LostListener): void {
-  lostListeners.push(l);
+/**
+ * The virtiofsd children one session started, and who to tell when one dies while its device is
+ * still attached (`expected` marks an exit we asked for). Held per session: the session that
+ * plugged a device is the one that reports its loss.
+ */
+export class VirtiofsdChildren {
+  private readonly running = new Map<string, { v: RunningVirtiofsd; expected: boolean }>();
+  private readonly lostListeners: DeviceLostListener[] = [];
+
+  onLost(l: DeviceLostListener): void {
+    this.lostListeners.push(l);
+  }
+
+  /** Tracks a child; returns what undoes it (stop, expected). */
+  track(id: string, v: RunningVirtiofsd): () => Promise<void> {
+    const tracked = { v, expected: false };
+    this.running.set(id, tracked);
+    v.child?.on("exit", (code, sig) => {
+      if (this.running.get(id) === tracked) this.running.delete(id);
+      if (!tracked.expected) for (const l of this.lostListeners) l(id, `virtiofsd exited (${sig ?? code})`);
+    });
+    return async () => {
+      tracked.expected = true;
+      await stopVirtiofsd(v, 0);
+    };
+  }
+
+  expectExit(id: string): void {
+    const t = this.running.get(id);
+    if (t) t.expected = true;
+  }
+
+  forget(id: string): void {
+    this.running.delete(id);
+  }
+
+  pidOf(id: string): number | undefined {
+    return this.running.get(id)?.v.pid;
+  }
 }
 
 export const chardevId = (id: string) => `${id}-chr`;
 
 export async function plugVirtiofs(ctx: HotplugContext, req: PlugRequest, progress: Progress): Promise<PluggedDevice> {
+  const tag = deviceTag(req);
   const undo: Array<() => Promise<void>> = [];
   const rollback = async () => {
     for (const u of undo.reverse()) await u().catch((e) => ctx.log.warn("rollback step failed", { id: req.id, error: String(e) }));
@@ -36,16 +69,7 @@ export async function plugVirtiofs(ctx: HotplugContext, req: PlugRequest, progre
     progress("starting virtiofsd");
     const socket = virtiofsdSocket(ctx.cfg.name, req.id);
     const vfsd = await startVirtiofsd({ socket, log: virtiofsdLog(ctx.cfg.name, req.id), source: req.hostPath, writable: req.writable, owner: req.owner });
-    const tracked = { v: vfsd, expected: false };
-    running.set(req.id, tracked);
-    vfsd.child?.on("exit", (code, sig) => {
-      running.delete(req.id);
-      if (!tracked.expected) for (const l of lostListeners) l(req.id, `virtiofsd exited (${sig ?? code})`);
-    });
-    undo.push(async () => {
-      tracked.expected = true;
-      await stopVirtiofsd(vfsd, 0);
-    });
+    undo.push(ctx.virtiofsds.track(req.id, vfsd));
     failpoint("plug:virtiofsd");
 
     progress("attaching the device");
@@ -57,12 +81,12 @@ export async function plugVirtiofs(ctx: HotplugContext, req: PlugRequest, progre
       driver: "vhost-user-fs-pci",
       id: req.id,
       chardev: chardevId(req.id),
-      tag: req.id,
+      tag,
       bus: slot,
       addr: "0",
       "queue-size": virtiofsTuning().queueSize,
     });
-    return { id: req.id, type: "virtiofs", tag: req.id, slot };
+    return { id: req.id, type: "virtiofs", tag, slot };
   } catch (e) {
     await rollback();
     throw e;
@@ -93,14 +117,14 @@ export async function unplugVirtiofs(ctx: HotplugContext, dev: PluggedDevice, pr
   } catch (e) {
     if (!(e instanceof QmpExecuteError && e.errorClass === "DeviceNotFound")) throw e;
   }
-  expectExit(dev.id);
+  ctx.virtiofsds.expectExit(dev.id);
   failpoint("unplug:deleted");
   await chardevRemove(ctx.qmp, chardevId(dev.id)).catch((e) => {
     if (!isCode(e, "QMP_EXECUTE")) throw e;
   });
   progress("stopping virtiofsd");
-  for (const pid of pidsFor(ctx.cfg.name, dev.id)) await stopVirtiofsd({ pid, socket: virtiofsdSocket(ctx.cfg.name, dev.id) });
-  running.delete(dev.id);
+  for (const pid of pidsFor(ctx, dev.id)) await stopVirtiofsd({ pid, socket: virtiofsdSocket(ctx.cfg.name, dev.id) });
+  ctx.virtiofsds.forget(dev.id);
   ctx.slots.release(dev.slot);
 }
 
@@ -108,21 +132,16 @@ export async function unplugVirtiofs(ctx: HotplugContext, dev: PluggedDevice, pr
 export async function scrubVirtiofs(ctx: HotplugContext, id: string): Promise<void> {
   const slot = ctx.slots.slotOf(id);
   await deviceDelAndWait(ctx.qmp, id, DEVICE_DELETED_TIMEOUT_MS).catch(() => {});
-  expectExit(id);
+  ctx.virtiofsds.expectExit(id);
   await chardevRemove(ctx.qmp, chardevId(id)).catch(() => {});
-  for (const pid of pidsFor(ctx.cfg.name, id)) await stopVirtiofsd({ pid, socket: virtiofsdSocket(ctx.cfg.name, id) }, 500);
-  running.delete(id);
+  for (const pid of pidsFor(ctx, id)) await stopVirtiofsd({ pid, socket: virtiofsdSocket(ctx.cfg.name, id) }, 500);
+  ctx.virtiofsds.forget(id);
   if (slot) ctx.slots.release(slot);
 }
 
-function expectExit(id: string): void {
-  const t = running.get(id);
-  if (t) t.expected = true;
-}
-
-function pidsFor(name: string, id: string): number[] {
-  const sock = virtiofsdSocket(name, id);
-  const fromMap = running.get(id)?.v.pid;
+function pidsFor(ctx: HotplugContext, id: string): number[] {
+  const sock = virtiofsdSocket(ctx.cfg.name, id);
+  const fromMap = ctx.virtiofsds.pidOf(id);
   const found = findProcesses((argv) => argv.some((a) => a === sock || a === `--socket-path=${sock}`));
   return [...new Set([...(fromMap ? [fromMap] : []), ...found])];
 }

@@ -1,11 +1,20 @@
-import type { Driver } from "../driver.ts";
+// The QEMU driver: hotmount boots the VM (VmLifecycle) and hot-plugs through QMP (QemuSession).
+// What else the rest of hotmount needs from it (host tool probes for `doctor` and the benchmark,
+// the command-line rewriting `hotmount run` uses) is exported here and re-exported by the registry.
+import type { Driver, VmLifecycle } from "../driver.ts";
 import { QemuSession } from "./session.ts";
 import { startVm, stopVm, vmStatus } from "./vm.ts";
 
-export const qemuDriver: Driver = {
+export const qemuDriver: Driver & VmLifecycle = {
   name: "qemu",
   start: startVm,
   status: vmStatus,
   stop: stopVm,
   openSession: (cfg, log) => QemuSession.open(cfg, log),
 };
+
+export { chooseAccel, kvmUsable } from "./accel.ts";
+export { findVirtiofsd, qemuBinary, qemuVersion } from "./host-tools.ts";
+export { prepareWrapDirs } from "./instance-dirs.ts";
+export { wrapQemuArgv } from "./qemu-wrap.ts";
+export { virtiofsTuning } from "./virtiofs-tuning.ts";

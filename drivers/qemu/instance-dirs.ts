@@ -31,3 +31,10 @@ export function prepareInstanceDirs(name: string, ninePSlots: number): string[] 
   }
   return links;
 }
+
+/** The hotmount side of a QEMU someone else launches (Lima, `hotmount run`): the dirs, and no stale QMP socket. */
+export function prepareWrapDirs(name: string, ninePSlots: number): string[] {
+  const links = prepareInstanceDirs(name, ninePSlots);
+  rmSync(instancePaths(name).qmpSock, { force: true });
+  return links;
+}

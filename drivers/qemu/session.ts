@@ -1,15 +1,16 @@
 // The agent's control session to one QEMU VM: it owns the QMP connection (QEMU allows one
-// client at a time, and DEVICE_DELETED goes only to it) and implements FSHotPlugger.
+// client at a time, and DEVICE_DELETED goes only to it) and implements FSHotPlugger, reporting a
+// virtiofsd that dies under an attached device through onDeviceLost.
 import type { TransportAvailability } from "../../src/core/model.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import { instancePaths } from "../../src/core/paths.ts";
 import { isMountId } from "../../src/core/validate.ts";
 import { QmpClient, queryChardev, queryMemdev, queryPci, qomList } from "../../src/qmp/index.ts";
-import type { DeviceInventory, DriverSession, FSHotPlugger, Logger, PlugRequest, PluggedDevice, Progress } from "../driver.ts";
+import type { DeviceInventory, DeviceLostListener, DriverSession, FSHotPlugger, Logger, PlugRequest, PluggedDevice, Progress } from "../driver.ts";
 import { findVirtiofsd } from "./host-tools.ts";
 import { NinePSlots, plug9p, unplug9p } from "./hotplug-9p.ts";
-import { plugVirtiofs, unplugVirtiofs, scrubVirtiofs, virtiofsdPids } from "./hotplug-virtiofs.ts";
+import { plugVirtiofs, unplugVirtiofs, scrubVirtiofs, virtiofsdPids, VirtiofsdChildren } from "./hotplug-virtiofs.ts";
 import { SlotAllocator } from "./slots.ts";
 import { livePid, powerOffPid } from "./vm.ts";
 
@@ -18,6 +19,7 @@ export interface HotplugContext {
   qmp: QmpClient;
   slots: SlotAllocator;
   ninep: NinePSlots;
+  virtiofsds: VirtiofsdChildren;
   log: Logger;
 }
 
@@ -32,13 +34,9 @@ export class QemuSession implements DriverSession, FSHotPlugger {
     const slots = new SlotAllocator(cfg.slots);
     slots.loadFromQueryPci(await queryPci(qmp));
     const ninep = new NinePSlots(cfg.name, cfg.ninePSlots);
-    const s = new QemuSession({ cfg, qmp, slots, ninep, log });
+    const s = new QemuSession({ cfg, qmp, slots, ninep, virtiofsds: new VirtiofsdChildren(), log });
     qmp.onDisconnect((e) => e && log.warn("QMP connection lost", { error: e.message }));
     return s;
-  }
-
-  get qmp(): QmpClient {
-    return this.ctx.qmp;
   }
 
   private async hasSharedMemory(): Promise<boolean> {
@@ -64,6 +62,10 @@ export class QemuSession implements DriverSession, FSHotPlugger {
     );
     out.push({ type: "reverse-sshfs", available: true });
     return out;
+  }
+
+  onDeviceLost(listener: DeviceLostListener): void {
+    this.ctx.virtiofsds.onLost(listener);
   }
 
   async capacity(): Promise<{ total: number; used: number }> {

@@ -51,8 +51,4 @@ export class SlotAllocator {
     for (const [slot, holder] of this.holder) if (holder === id) return slot;
     return null;
   }
-
-  entries(): { slot: string; id: string }[] {
-    return [...this.holder].map(([slot, id]) => ({ slot, id }));
-  }
 }

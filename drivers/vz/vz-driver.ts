@@ -5,7 +5,7 @@
 // calling process* and must be called by the process that will hold the session: the instance's
 // agent (see `vmLivesInCaller` and docs/vz.md). Other processes see the VM through vz.json.
 import { closeSync, mkdirSync, openSync } from "node:fs";
-import type { Driver, DriverSession, Logger, Progress, RuntimeStatus } from "../driver.ts";
+import type { Driver, DriverSession, Logger, Progress, RuntimeStatus, VmLifecycle } from "../driver.ts";
 import { loadVz, type VzLib, type VzMachine } from "../../ffi/vz.ts";
 import type { InstanceState } from "../../src/core/model.ts";
 import { HotmountError, asHotmountError } from "../../src/core/errors.ts";
@@ -36,7 +36,7 @@ export interface VzDriverOptions {
 /** How long a last-resort `stop` waits for a foreign host process after SIGTERM (then SIGKILL). */
 const TERM_WAIT_MS = 5_000;
 
-export class VzDriver implements Driver {
+export class VzDriver implements Driver, VmLifecycle {
   readonly name = "vz";
   /**
    * The VM runs inside whichever process calls `start`, and stops when that process exits: the

@@ -2,8 +2,7 @@
 // backend processes and the mount registry, and serves the API on the instance's socket.
 import { rmSync, writeFileSync } from "node:fs";
 import { getDriver } from "../../drivers/index.ts";
-import { asFSHotPlugger, type DriverSession } from "../../drivers/driver.ts";
-import { onVirtiofsdLost } from "../../drivers/qemu/hotplug-virtiofs.ts";
+import { asFSHotPlugger, asVmLifecycle, type Driver } from "../../drivers/driver.ts";
 import { buildInfo } from "../core/build-info.ts";
 import { readInstanceConfig } from "../core/instance-config.ts";
 import { jsonLogger } from "../core/log.ts";
@@ -11,7 +10,7 @@ import { instancePaths } from "../core/paths.ts";
 import { type GuestExec, guestExecFor } from "../guest-exec/index.ts";
 import { GuestSsh } from "../guest-exec/ssh-client.ts";
 import { sleep } from "../util/process.ts";
-import type { Info, TransportAvailability } from "./api.ts";
+import type { Info } from "./api.ts";
 import { MountService } from "./mount-service.ts";
 import { PersistentMounts } from "./persistent-mounts.ts";
 import { reconcile } from "./reconcile.ts";
@@ -29,7 +28,8 @@ export async function runAgent(name: string): Promise<void> {
   log.info("agent starting", { instance: name, pid: process.pid });
 
   const driver = getDriver(cfg.driver);
-  if (driver.vmLivesInCaller) await driver.start(cfg, (step) => log.info(step));
+  const lifecycle = asVmLifecycle(driver);
+  if (lifecycle?.vmLivesInCaller) await lifecycle.start(cfg, (step) => log.info(step));
   const session = await openWithRetry(() => driver.openSession(cfg, log), 30_000);
 
   let ssh: GuestSsh | null = null;
@@ -50,7 +50,7 @@ export async function runAgent(name: string): Promise<void> {
   };
 
   const service: MountService = new MountService({ cfg, session, ssh: getSsh, guest: getGuest, log, markFailed: (id, m, h) => service.markFailed(id, m, h) });
-  onVirtiofsdLost((id, why) =>
+  asFSHotPlugger(session)?.onDeviceLost?.((id, why) =>
     service.markFailed(
       id,
       `${why} while mounted`,
@@ -82,7 +82,7 @@ export async function runAgent(name: string): Promise<void> {
 
   const info = async (): Promise<Info> => {
     const hp = asFSHotPlugger(session);
-    const transports: TransportAvailability[] = hp ? await hp.transports() : [{ type: "reverse-sshfs", available: true }];
+    const transports = await session.transports();
     const status = await driver.status(cfg);
     return {
       instance: name,
@@ -111,7 +111,7 @@ export async function runAgent(name: string): Promise<void> {
   log.info("agent ready", { socket: paths.agentSock });
 
   // The VM went away (guest poweroff, crash): nothing left to serve.
-  watchVm(session, cfg, driver, () => {
+  watchVm(cfg, driver, () => {
     if (!stopping) log.warn("the VM is gone; agent exits");
     void exit(0);
   });
@@ -124,7 +124,7 @@ export async function runAgent(name: string): Promise<void> {
   process.on("SIGINT", () => void exit(0));
 }
 
-function watchVm(_s: DriverSession, cfg: ReturnType<typeof readInstanceConfig>, driver: ReturnType<typeof getDriver>, onGone: () => void): void {
+function watchVm(cfg: ReturnType<typeof readInstanceConfig>, driver: Driver, onGone: () => void): void {
   const t = setInterval(async () => {
     const st = await driver.status(cfg);
     if (st.state !== "running") {

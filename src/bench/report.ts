@@ -15,16 +15,6 @@ export const SOURCE_LABEL: Record<SourceName, string> = {
   "reverse-sshfs": "reverse-sshfs",
 };
 
-export const METRIC_LABEL: Record<Metric, string> = {
-  seqWrite: "seq write",
-  seqRead: "seq read",
-  create: "create",
-  stat: "stat",
-  read: "read",
-  delete: "delete",
-  find: "find",
-};
-
 export type Samples = Record<Metric, number[]>;
 
 export interface SourceResult {

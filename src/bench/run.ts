@@ -85,7 +85,7 @@ async function inGuest(ssh: GuestSsh, p: WorkloadParams & { groups: Group[] }): 
 
 /** The virtiofs settings the agent runs with: its own environment decides (see virtiofs-tuning.ts). */
 async function agentTuning(instance: string): Promise<Record<string, unknown>> {
-  const { virtiofsTuning } = await import("../../drivers/qemu/virtiofs-tuning.ts");
+  const { virtiofsTuning } = await import("../../drivers/index.ts");
   const { ninePMountOptions } = await import("../core/mount-options.ts");
   const pid = readPidFile(instancePaths(instance).agentPid);
   let env: Record<string, string> = {};
@@ -236,7 +236,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     rmSync(root, { recursive: true, force: true });
   }
 
-  const { qemuVersion, qemuBinary, findVirtiofsd } = await import("../../drivers/qemu/host-tools.ts");
+  const { qemuVersion, qemuBinary, findVirtiofsd } = await import("../../drivers/index.ts");
   let qemu = "-";
   try {
     qemu = cfg.driver === "qemu" ? qemuVersion(qemuBinary()) : "-";

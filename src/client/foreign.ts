@@ -1,12 +1,11 @@
-// VMs hotmount did not boot: Lima instances (found in $LIMA_HOME) and QEMU command lines adopted
-// by `hotmount run`. Each gets a hotmount instance dir and the usual agent; hotmount attaches to
-// the VM but never boots it. A Lima instance is registered (instance.json written, agent started)
-// the first time a mount is added to it, so `vm list` alone starts nothing.
+// VMs hotmount did not boot: those a driver discovers (VmDiscovery: Lima's instances) and QEMU
+// command lines adopted by `hotmount run`. Each gets a hotmount instance dir and the usual agent;
+// hotmount attaches to the VM but never boots it. A discovered VM is registered (its driver writes
+// instance.json, then the agent starts) the first time a mount is added to it, so `vm list` alone
+// starts nothing.
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { limaInstanceByHmName, listLimaInstances, type LimaInstance } from "../../drivers/lima/lima-instance.ts";
-import { limaTransports } from "../../drivers/lima/lima-session.ts";
-import { liveWrap, readLimaLink, writeLimaLink } from "../../drivers/lima/wrap-marker.ts";
-import type { Progress } from "../../drivers/driver.ts";
+import { allDrivers, getDriver } from "../../drivers/index.ts";
+import { asVmDiscovery, type Driver, type Progress, type VmDiscovery } from "../../drivers/driver.ts";
 import type { InstanceSummary, SshInfo } from "../agent/api.ts";
 import { HotmountError } from "../core/errors.ts";
 import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, writeInstanceConfig } from "../core/instance-config.ts";
@@ -15,101 +14,80 @@ import { withLock } from "../util/lock.ts";
 import { isAlive, readPidFile } from "../util/process.ts";
 import { ensureHome, startAgent } from "./instances.ts";
 
-function readExternal(name: string): "lima" | "run" | null {
+const discoveringDrivers = (): (Driver & VmDiscovery)[] => allDrivers().flatMap((d) => asVmDiscovery(d) ?? []);
+
+function readConfigFields(name: string): { driver?: string; external?: string } | null {
   try {
-    const c = JSON.parse(readFileSync(instancePaths(name).config, "utf8")) as { external?: string };
-    return c.external === "lima" || c.external === "run" ? c.external : existsSync(limaLinkPath(name)) ? "lima" : null;
+    return JSON.parse(readFileSync(instancePaths(name).config, "utf8")) as { driver?: string; external?: string };
   } catch {
-    return existsSync(limaLinkPath(name)) ? "lima" : null;
+    return null;
   }
 }
 
-/** A hotmount instance dir that stands for a Lima instance (listed through discovery instead). */
-export const isLimaRegistration = (name: string) => readExternal(name) === "lima";
+/** A hotmount instance dir that stands for a discovered VM (listed through discovery instead). */
+export function isDiscoveredRegistration(name: string): boolean {
+  const c = readConfigFields(name);
+  if (!c?.driver || c.external === "run") return false;
+  try {
+    return !!asVmDiscovery(getDriver(c.driver));
+  } catch {
+    return false;
+  }
+}
 
 function agentUp(name: string): boolean {
   const pid = readPidFile(instancePaths(name).agentPid);
   return !!pid && isAlive(pid) && existsSync(instancePaths(name).agentSock);
 }
 
-/** `vm list` row of a Lima instance without an agent: what Lima's files and the wrapper's marker say. */
-export function limaSummary(inst: LimaInstance): InstanceSummary {
-  const marker = inst.state === "running" ? liveWrap(inst) : null;
-  return {
-    name: inst.hmName,
-    driver: "lima",
-    state: inst.state,
-    pid: inst.vmPid,
-    accel: marker?.accel ?? null,
-    ssh: inst.state === "running" ? inst.ssh : null,
-    slots: { total: marker && !marker.conflict ? marker.slots : 0, used: 0 },
-    transports: inst.state === "running" ? limaTransports(inst, marker) : [],
-    mounts: 0,
-  };
+const registeredWithAgent = (name: string) => agentUp(name) && existsSync(instancePaths(name).config);
+
+/** Every discovered VM (Lima, ...), through its agent when it has one. */
+export async function discoveredSummaries(summarize: (name: string) => Promise<InstanceSummary>): Promise<InstanceSummary[]> {
+  const rows = (await Promise.all(discoveringDrivers().map((d) => d.discover()))).flat();
+  return Promise.all(rows.map((r) => (registeredWithAgent(r.name) ? summarize(r.name) : r)));
 }
 
-/** Every Lima instance, through its agent when it has one. */
-export async function limaSummaries(summarize: (name: string) => Promise<InstanceSummary>): Promise<InstanceSummary[]> {
-  return Promise.all(listLimaInstances().map((i) => (agentUp(i.hmName) && existsSync(instancePaths(i.hmName).config) ? summarize(i.hmName) : limaSummary(i))));
-}
-
-/** The summary of `name` when it is a Lima instance without an agent; null otherwise. */
-export function foreignSummary(name: string): InstanceSummary | null {
-  if (agentUp(name) && existsSync(instancePaths(name).config)) return null;
-  const inst = limaInstanceByHmName(name);
-  return inst ? limaSummary(inst) : null;
-}
-
-/** Writes instance.json for a running Lima instance, fresh from its ssh.config and the wrapper's marker. */
-export function registerLima(inst: LimaInstance): InstanceConfig {
-  if (!inst.ssh) {
-    throw new HotmountError("SSH_FAILED", `Lima instance "${inst.limaName}" has no usable ssh.config in ${inst.dir}`, {
-      hint: "Lima writes it when the instance starts: wait for `limactl start` to finish, or restart the instance.",
-    });
+/** The summary of `name` when it is a discovered VM without an agent; null otherwise. */
+export async function foreignSummary(name: string): Promise<InstanceSummary | null> {
+  if (registeredWithAgent(name)) return null;
+  for (const d of discoveringDrivers()) {
+    const row = (await d.discover()).find((r) => r.name === name);
+    if (row) return row;
   }
-  const marker = liveWrap(inst);
-  const wrapped = !!marker && !marker.conflict;
-  const cfg = InstanceConfigSchema.parse({
-    name: inst.hmName,
-    driver: "lima",
-    external: "lima",
-    memoryMiB: Math.max(128, wrapped ? marker!.memoryMiB : inst.memoryMiB),
-    cpus: Math.max(1, wrapped ? marker!.cpus : inst.cpus),
-    slots: wrapped ? marker!.slots : 0,
-    ninePSlots: wrapped ? marker!.ninePSlots : 0,
-    kernel: "",
-    append: "",
-    ssh: inst.ssh,
-  });
-  mkdirSync(instancePaths(inst.hmName).dir, { recursive: true, mode: 0o700 });
-  // The journal of an earlier VM run (Lima restarted it behind our back) names mounts that are gone.
-  const prev = readLimaLink(inst.hmName);
-  if (prev?.vmPid && prev.vmPid !== inst.vmPid) rmSync(instancePaths(inst.hmName).journal, { force: true });
-  writeLimaLink(inst.hmName, { limaDir: inst.dir, limaName: inst.limaName, vmPid: inst.vmPid });
-  writeInstanceConfig(cfg);
-  return cfg;
+  return null;
 }
 
-/** Makes sure a running Lima instance called `name` has an agent; false when `name` is no Lima instance. */
-export async function ensureForeignAgent(name: string): Promise<boolean> {
-  const inst = limaInstanceByHmName(name);
-  if (!inst) return false;
-  if (inst.state !== "running") {
-    throw new HotmountError("INSTANCE_NOT_RUNNING", `Lima instance "${inst.limaName}" is not running`, { hint: `Start it: limactl start ${inst.limaName}` });
+/** Makes sure a discovered VM called `name` has an agent (registering it first); false when no driver knows `name`. */
+export async function ensureForeignAgent(name: string, progress?: Progress): Promise<boolean> {
+  for (const d of discoveringDrivers()) {
+    if (!(await d.discover()).some((r) => r.name === name)) continue;
+    progress?.(`attaching to the ${d.name} VM`);
+    ensureHome();
+    const dir = instancePaths(name).dir;
+    const created = !existsSync(dir);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      await withLock(
+        instancePaths(name).lock,
+        `instance "${name}"`,
+        async () => {
+          if (agentUp(name)) return;
+          if (!(await d.register(name))) {
+            throw new HotmountError("INSTANCE_NOT_FOUND", `the ${d.name} VM "${name}" went away`, { hint: "See `hotmount vm list`." });
+          }
+          await startAgent(name);
+        },
+        30_000,
+      );
+    } catch (e) {
+      // A refused registration (the VM is not running) leaves no instance dir behind.
+      if (created && !existsSync(instancePaths(name).config)) rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    return true;
   }
-  ensureHome();
-  mkdirSync(instancePaths(name).dir, { recursive: true, mode: 0o700 });
-  await withLock(
-    instancePaths(name).lock,
-    `instance "${name}"`,
-    async () => {
-      if (agentUp(name)) return;
-      registerLima(inst);
-      await startAgent(name);
-    },
-    30_000,
-  );
-  return true;
+  return false;
 }
 
 /**
@@ -117,12 +95,7 @@ export async function ensureForeignAgent(name: string): Promise<boolean> {
  * otherwise, saying who starts it. Returns false when `name` is an ordinary hotmount VM.
  */
 export async function startExternal(name: string, progress: Progress): Promise<boolean> {
-  const kind = readExternal(name) ?? (limaInstanceByHmName(name) ? "lima" : null);
-  if (kind === "lima") {
-    progress("attaching to the Lima instance");
-    return ensureForeignAgent(name);
-  }
-  if (kind !== "run") return false;
+  if (readConfigFields(name)?.external !== "run") return ensureForeignAgent(name, progress);
   const pid = readPidFile(instancePaths(name).qemuPid);
   if (!pid || !isAlive(pid)) {
     throw new HotmountError("INSTANCE_NOT_RUNNING", `"${name}" was a QEMU command line adopted by \`hotmount run\`, and it has stopped`, {

@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync } from "node:fs";
 import { defaultDriverName, getDriver } from "../../drivers/index.ts";
-import type { Progress } from "../../drivers/driver.ts";
+import { requireVmLifecycle, type Progress } from "../../drivers/driver.ts";
 import type { InstanceSummary } from "../agent/api.ts";
 import { HotmountError } from "../core/errors.ts";
 import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, InstanceName, readInstanceConfig } from "../core/instance-config.ts";
@@ -115,17 +115,18 @@ export async function startInstance(name: string, flags: StartFlags, progress: P
       await startAgent(name);
       return;
     }
-    if (driver.vmLivesInCaller) {
+    const lifecycle = requireVmLifecycle(driver, cfg, "start");
+    if (lifecycle.vmLivesInCaller) {
       progress("starting the agent, which boots the VM");
       await startAgent(name, 300_000);
       return;
     }
-    await driver.start(cfg, progress);
+    await lifecycle.start(cfg, progress);
     try {
       progress("starting the agent");
       await startAgent(name);
     } catch (e) {
-      await driver.stop(cfg, progress).catch(() => {});
+      await lifecycle.stop(cfg, progress).catch(() => {});
       throw e;
     }
   });
@@ -189,7 +190,7 @@ export async function stopInstance(name: string, progress: Progress): Promise<vo
         }
       }
       if (agentPid && isAlive(agentPid)) await terminate(agentPid, 2000);
-      await getDriver(cfg.driver).stop(cfg, progress);
+      await requireVmLifecycle(getDriver(cfg.driver), cfg, "stop").stop(cfg, progress);
       removeQuietly(paths.agentSock, paths.agentPid);
     },
     30_000,
@@ -198,20 +199,20 @@ export async function stopInstance(name: string, progress: Progress): Promise<vo
 
 export async function listInstances(): Promise<InstanceSummary[]> {
   const dir = instancesDir();
-  const { isLimaRegistration, limaSummaries } = await import("./foreign.ts");
-  // Lima instances come from $LIMA_HOME (registered or not), the rest from hotmount's own dirs.
+  const { isDiscoveredRegistration, discoveredSummaries } = await import("./foreign.ts");
+  // VMs a driver discovers (Lima's, registered or not) come from that driver, the rest from hotmount's own dirs.
   const names = existsSync(dir)
     ? readdirSync(dir)
-        .filter((n) => existsSync(instancePaths(n).config) && !isLimaRegistration(n))
+        .filter((n) => existsSync(instancePaths(n).config) && !isDiscoveredRegistration(n))
         .sort()
     : [];
-  const all = [...(await Promise.all(names.map(summarize))), ...(await limaSummaries(summarize))];
+  const all = [...(await Promise.all(names.map(summarize))), ...(await discoveredSummaries(summarize))];
   return all.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export async function summarize(name: string): Promise<InstanceSummary> {
-  const lima = (await import("./foreign.ts")).foreignSummary(name);
-  if (lima) return lima;
+  const discovered = await (await import("./foreign.ts")).foreignSummary(name);
+  if (discovered) return discovered;
   const cfg = readInstanceConfig(name);
   const st = await getDriver(cfg.driver).status(cfg);
   const base: InstanceSummary = {

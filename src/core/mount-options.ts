@@ -101,8 +101,3 @@ export function reverseSshfsArgv(hostPath: string, mountPoint: string, writable:
 export function sftpServerArgs(hostPath: string, writable: boolean): string[] {
   return ["-e", ...(writable ? [] : ["-R"]), "-d", hostPath.replaceAll("%", "%%")];
 }
-
-/** The guest's fs type in /proc/mounts for each transport. */
-export function procMountsType(t: Transport): string {
-  return t === "virtiofs" ? "virtiofs" : t === "9p" ? "9p" : "fuse.sshfs";
-}

@@ -5,8 +5,8 @@ import { posix, resolve } from "node:path";
 import { HotmountError } from "./errors.ts";
 import { hotmountHome } from "./paths.ts";
 
-/** virtiofs tags may be 36 bytes; 9p mount_tags 31. Our ids ("hm" + 8 hex) fit both. */
-export const VIRTIOFS_TAG_MAX = 36;
+/** Device tag limits in bytes: virtio-fs config space holds 36, QEMU's 9p mount_tag 31. Our ids ("hm" + 8 hex) fit both. */
+export const TAG_MAX = { virtiofs: 36, "9p": 31 } as const;
 
 // C0, DEL and C1 controls: never in a sane name, and a terminal may act on them.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -122,6 +122,8 @@ export function isMountId(id: string): boolean {
   return /^hm[0-9a-f]{8}$/.test(id);
 }
 
-export function checkTag(tag: string, max: number): void {
+/** Refuses a tag longer than the device allows, before any step is taken, naming the limit (the hypervisor would refuse the device less clearly). */
+export function checkTag(tag: string, type: keyof typeof TAG_MAX): void {
+  const max = TAG_MAX[type];
   if (Buffer.byteLength(tag) > max) throw bad(`the tag ${tag} is longer than ${max} bytes`, `Device tags are at most ${max} bytes.`);
 }

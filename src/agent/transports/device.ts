@@ -1,5 +1,5 @@
 // virtiofs and 9p: a device the driver hot-plugs, mounted by the guest's mount(8).
-import { requireFSHotPlugger } from "../../../drivers/driver.ts";
+import { asFSHotPlugger, requireFSHotPlugger } from "../../../drivers/driver.ts";
 import { guestMountArgv } from "../../core/mount-options.ts";
 import { mountWithRetry } from "../guest-mount.ts";
 import type { MountRecord } from "../journal.ts";
@@ -27,7 +27,9 @@ export function deviceTransport(ctx: TransportContext): TransportDriver {
       );
     },
     async detach(rec: MountRecord, progress) {
-      const hp = requireFSHotPlugger(ctx.session, rec.type);
+      // A session that cannot hot-plug never attached a device: nothing to take away.
+      const hp = asFSHotPlugger(ctx.session);
+      if (!hp) return;
       if (rec.device) await hp.unplug(rec.device, progress);
       else await hp.scrub(rec.id);
     },

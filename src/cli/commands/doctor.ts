@@ -31,8 +31,7 @@ export function register(program: Command): void {
 }
 
 async function runChecks(reprobe: boolean): Promise<Check[]> {
-  const { qemuBinary, qemuVersion, findVirtiofsd } = await import("../../../drivers/qemu/host-tools.ts");
-  const { chooseAccel, kvmUsable } = await import("../../../drivers/qemu/accel.ts");
+  const { chooseAccel, findVirtiofsd, kvmUsable, qemuBinary, qemuVersion } = await import("../../../drivers/index.ts");
   const { findSftpServer } = await import("../../agent/transports/reverse-sshfs.ts");
   const { sftpConfinement } = await import("../../agent/transports/sftp-jail.ts");
   const { accelCachePath } = await import("../../core/paths.ts");

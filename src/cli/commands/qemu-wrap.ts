@@ -45,7 +45,7 @@ export function register(program: Command): void {
           throw new HotmountError("USAGE", "no QEMU command line to wrap", {
             hint: "Use --install to set the wrapper up for Lima; see `hotmount qemu-wrap --help`.",
           });
-        const { wrapLimaLaunch } = await import("../../../drivers/lima/lima-wrap.ts");
+        const { wrapLimaLaunch } = await import("../../../drivers/index.ts");
         const say = (n: string) => process.stderr.write(`hotmount qemu-wrap: ${n}\n`);
         if (o.printShell) {
           const { joinArgv } = await import("../../core/shell-quote.ts");
@@ -72,13 +72,11 @@ export function register(program: Command): void {
 /** Runs QEMU as a child (for scripts that call `hotmount qemu-wrap qemu-system-... ARGS` themselves). */
 async function runDirect(qemu: string[], slots: number, ninePSlots: number, strict: boolean, say: (n: string) => void): Promise<number> {
   const { spawn } = await import("node:child_process");
-  const { wrapLimaLaunch } = await import("../../../drivers/lima/lima-wrap.ts");
-  const { readWrapMarker, writeWrapMarker } = await import("../../../drivers/lima/wrap-marker.ts");
+  const { recordWrappedPid, wrapLimaLaunch } = await import("../../../drivers/index.ts");
   const r = wrapLimaLaunch(qemu, { slots, ninePSlots, pid: 0, strict });
   r.notes.forEach(say);
   const child = spawn(r.argv[0]!, r.argv.slice(1), { stdio: "inherit" });
-  const marker = r.hmName ? readWrapMarker(r.hmName) : null;
-  if (marker && r.hmName && child.pid) writeWrapMarker(r.hmName, { ...marker, pid: child.pid });
+  if (r.hmName && child.pid) recordWrappedPid(r.hmName, child.pid);
   for (const sig of ["SIGTERM", "SIGHUP", "SIGINT"] as const) process.on(sig, () => child.kill(sig));
   return new Promise((resolve) => child.on("exit", (code, sig) => resolve(code ?? (sig ? 128 : 1))));
 }
@@ -86,8 +84,7 @@ async function runDirect(qemu: string[], slots: number, ninePSlots: number, stri
 async function install(o: { dir?: string; qemu?: string; json?: boolean }, slots: number, ninePSlots: number): Promise<void> {
   try {
     const { HotmountError } = await import("../../core/errors.ts");
-    const { installShim } = await import("../../../drivers/lima/lima-wrap.ts");
-    const { hostArch } = await import("../../../drivers/lima/lima-instance.ts");
+    const { hostArch, installShim } = await import("../../../drivers/index.ts");
     const { selfArgv } = await import("../../client/self.ts");
     const { resolve, basename } = await import("node:path");
     const qemu = o.qemu ? resolve(o.qemu) : Bun.which(`qemu-system-${hostArch()}`);

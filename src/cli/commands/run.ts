@@ -70,8 +70,7 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
   const { ensureSshKey } = await import("../../core/ssh-key.ts");
   const { checkName, ensureHome, startAgent } = await import("../../client/instances.ts");
   const { registerAdopted } = await import("../../client/foreign.ts");
-  const { prepareWrapDirs } = await import("../../../drivers/lima/lima-wrap.ts");
-  const { wrapQemuArgv } = await import("../../../drivers/qemu/qemu-wrap.ts");
+  const { prepareWrapDirs, wrapQemuArgv } = await import("../../../drivers/index.ts");
   const { withLock } = await import("../../util/lock.ts");
   const { isAlive, readPidFile, removeQuietly, sleep, terminate, waitUntil } = await import("../../util/process.ts");
   const { GuestSsh } = await import("../../guest-exec/ssh-client.ts");
