@@ -4,7 +4,7 @@ import { Box, Text } from "ink";
 import { transportLabel, truncate, unavailableReasons } from "./format.ts";
 import { Pane } from "./pane.tsx";
 import { TextField } from "./text-field.tsx";
-import { defaultMountPoint, offeredTypes, type AddField, type AddMountState } from "./use-add-mount-form-state.ts";
+import { defaultMountPoint, offeredTypes, type AddField, type AddMountState } from "./add-mount-form-state.ts";
 
 const LABEL = 13;
 

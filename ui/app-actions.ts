@@ -3,14 +3,14 @@
 import type { HotmountClient } from "../src/client/types.ts";
 import { toErrorView } from "./error-view.ts";
 import { completePath, type Completion, type ReadDir } from "./path-complete.ts";
-import { createAddMountState, toMountRequest, validateAddMount } from "./use-add-mount-form-state.ts";
-import { createAgentLogState } from "./use-agent-log-state.ts";
-import { taskFor, type AppAction, type AppState } from "./use-app-state.ts";
-import type { MainIntent } from "./use-app.ts";
-import { selectedInstance } from "./use-instances-pane-state.ts";
-import { selectedMount } from "./use-mounts-pane-state.ts";
-import { createRemoveConfirmState } from "./use-remove-confirm-state.ts";
-import { LOG_LINES } from "./use-poll.ts";
+import { createAddMountState, toMountRequest, validateAddMount } from "./add-mount-form-state.ts";
+import { createAgentLogState } from "./agent-log-state.ts";
+import { taskFor, type AppAction, type AppState } from "./app-state.ts";
+import type { MainIntent } from "./key-router.ts";
+import { selectedInstance } from "./instances-pane-state.ts";
+import { selectedMount } from "./mounts-pane-state.ts";
+import { createRemoveConfirmState } from "./remove-confirm-state.ts";
+import { LOG_LINES } from "./poll.ts";
 
 export interface ActionDeps {
   client: HotmountClient;

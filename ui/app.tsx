@@ -18,10 +18,10 @@ import { MountDetail, MountsPane } from "./mounts-pane.tsx";
 import { nodeReadDir, type ReadDir } from "./path-complete.ts";
 import { RemoveConfirm } from "./remove-confirm.tsx";
 import { StatusLine, statusLines } from "./status-line.tsx";
-import { appReducer, initialAppState } from "./use-app-state.ts";
-import { useKeyRouter, type KeyRows } from "./use-app.ts";
-import { selectedInstance } from "./use-instances-pane-state.ts";
-import { selectedMount } from "./use-mounts-pane-state.ts";
+import { appReducer, initialAppState } from "./app-state.ts";
+import { useKeyRouter, type KeyRows } from "./key-router.ts";
+import { selectedInstance } from "./instances-pane-state.ts";
+import { selectedMount } from "./mounts-pane-state.ts";
 import { usePoll } from "./use-poll.ts";
 import { useStore } from "./use-store.ts";
 

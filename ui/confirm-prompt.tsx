@@ -1,4 +1,4 @@
-// A yes/no question in a pane (used to confirm stopping a VM); its keys are in use-confirm-prompt.ts.
+// A yes/no question in a pane (used to confirm stopping a VM); its keys are in confirm-prompt-keys.ts.
 import { Text } from "ink";
 import { Pane } from "./pane.tsx";
 

@@ -1,7 +1,7 @@
 // The top line: the product name, what is known, and whether the data is live.
 import { Box, Text } from "ink";
 import { cells, formatAge, truncate } from "./format.ts";
-import type { AppState } from "./use-app-state.ts";
+import type { AppState } from "./app-state.ts";
 
 export function Header({ state, width }: { state: AppState; width: number }) {
   const n = state.instances.items.length;

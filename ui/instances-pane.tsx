@@ -5,7 +5,7 @@ import type { InstanceSummary } from "../src/agent/api.ts";
 import { availableTransports, columnWidths, fit, STATE_COLORS, truncate, unavailableReasons, type ColumnSpec } from "./format.ts";
 import { windowStart } from "./list-selection.ts";
 import { Pane } from "./pane.tsx";
-import type { InstancesState } from "./use-instances-pane-state.ts";
+import type { InstancesState } from "./instances-pane-state.ts";
 
 const SPECS: ColumnSpec[] = [
   { min: 1 }, // selection marker

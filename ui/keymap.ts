@@ -1,6 +1,6 @@
 // Every key the TUI answers to, in one place: the footer and the help overlay both read it, so
 // what is shown cannot drift from what works.
-import type { AppState } from "./use-app-state.ts";
+import type { AppState } from "./app-state.ts";
 
 export interface KeyHint {
   keys: string;

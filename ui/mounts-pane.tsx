@@ -5,7 +5,7 @@ import type { InstanceSummary, Mount } from "../src/agent/api.ts";
 import { columnWidths, fit, formatAge, STATE_COLORS, tildify, transportLabel, truncate, type ColumnSpec } from "./format.ts";
 import { windowStart } from "./list-selection.ts";
 import { Pane } from "./pane.tsx";
-import type { MountsState } from "./use-mounts-pane-state.ts";
+import type { MountsState } from "./mounts-pane-state.ts";
 
 const SPECS: ColumnSpec[] = [
   { min: 1 }, // selection marker

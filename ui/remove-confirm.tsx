@@ -4,7 +4,7 @@ import { Text } from "ink";
 import { tildify, truncate } from "./format.ts";
 import { YesNo } from "./confirm-prompt.tsx";
 import { Pane } from "./pane.tsx";
-import type { RemoveConfirmState } from "./use-remove-confirm-state.ts";
+import type { RemoveConfirmState } from "./remove-confirm-state.ts";
 
 export function RemoveConfirm({ state, width, height, home }: { state: RemoveConfirmState; width: number; height: number; home: string }) {
   const w = width - 4;

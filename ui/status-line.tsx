@@ -3,7 +3,7 @@
 import { Box, Text } from "ink";
 import { truncate } from "./format.ts";
 import { TaskStatus } from "./task-status.tsx";
-import type { AppState } from "./use-app-state.ts";
+import type { AppState } from "./app-state.ts";
 
 interface Line {
   color: string;

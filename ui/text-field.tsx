@@ -2,7 +2,7 @@
 // the cursor stays visible in narrow terminals.
 import { Text } from "ink";
 import { cells } from "./format.ts";
-import type { TextFieldState } from "./use-text-field-state.ts";
+import type { TextFieldState } from "./text-field-state.ts";
 
 export interface TextFieldProps {
   state: TextFieldState;

@@ -1,17 +1,17 @@
 // The pure key mappers of each component: what a key means depends on where the user is.
 import { expect, test } from "bun:test";
-import { addMountIntent } from "../../ui/use-add-mount-form.ts";
-import { createAddMountState } from "../../ui/use-add-mount-form-state.ts";
-import { agentLogIntent } from "../../ui/use-agent-log.ts";
-import { initialAppState } from "../../ui/use-app-state.ts";
+import { addMountIntent } from "../../ui/add-mount-form-keys.ts";
+import { createAddMountState } from "../../ui/add-mount-form-state.ts";
+import { agentLogIntent } from "../../ui/agent-log-keys.ts";
+import { initialAppState } from "../../ui/app-state.ts";
 import type { AppActions } from "../../ui/app-actions.ts";
-import { mainIntent, routeKey } from "../../ui/use-app.ts";
-import { appReducer, type AppAction, type AppState } from "../../ui/use-app-state.ts";
-import { instancesKeyAction } from "../../ui/use-instances-pane.ts";
-import { mountsIntent } from "../../ui/use-mounts-pane.ts";
-import { removeIntent } from "../../ui/use-remove-confirm.ts";
-import { createRemoveConfirmState, type RemovePhase } from "../../ui/use-remove-confirm-state.ts";
-import { textEditFromKey } from "../../ui/use-text-field.ts";
+import { mainIntent, routeKey } from "../../ui/key-router.ts";
+import { appReducer, type AppAction, type AppState } from "../../ui/app-state.ts";
+import { instancesKeyAction } from "../../ui/instances-pane-keys.ts";
+import { mountsIntent } from "../../ui/mounts-pane-keys.ts";
+import { removeIntent } from "../../ui/remove-confirm-keys.ts";
+import { createRemoveConfirmState, type RemovePhase } from "../../ui/remove-confirm-state.ts";
+import { textEditFromKey } from "../../ui/text-field-keys.ts";
 import { ALL_TRANSPORTS, fakeMount } from "./fake-client.ts";
 import { key } from "./helpers.tsx";
 

@@ -14,12 +14,12 @@ import { MountDetail, MountsPane } from "../../ui/mounts-pane.tsx";
 import { RemoveConfirm } from "../../ui/remove-confirm.tsx";
 import { StatusLine, statusLines } from "../../ui/status-line.tsx";
 import { TextField } from "../../ui/text-field.tsx";
-import { addMountReducer, createAddMountState } from "../../ui/use-add-mount-form-state.ts";
-import { agentLogReducer, createAgentLogState } from "../../ui/use-agent-log-state.ts";
-import { appReducer, initialAppState } from "../../ui/use-app-state.ts";
-import { instancesReducer, initialInstancesState } from "../../ui/use-instances-pane-state.ts";
-import { initialMountsState, mountsReducer } from "../../ui/use-mounts-pane-state.ts";
-import { createRemoveConfirmState, removeConfirmReducer } from "../../ui/use-remove-confirm-state.ts";
+import { addMountReducer, createAddMountState } from "../../ui/add-mount-form-state.ts";
+import { agentLogReducer, createAgentLogState } from "../../ui/agent-log-state.ts";
+import { appReducer, initialAppState } from "../../ui/app-state.ts";
+import { instancesReducer, initialInstancesState } from "../../ui/instances-pane-state.ts";
+import { initialMountsState, mountsReducer } from "../../ui/mounts-pane-state.ts";
+import { createRemoveConfirmState, removeConfirmReducer } from "../../ui/remove-confirm-state.ts";
 import { ALL_TRANSPORTS, fakeInstance, fakeMount } from "./fake-client.ts";
 import { NOW } from "./helpers.tsx";
 

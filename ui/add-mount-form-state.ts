@@ -3,7 +3,7 @@
 import type { MountRequest, Transport, TransportAvailability } from "../src/agent/api.ts";
 import { uiError, type ErrorView } from "./error-view.ts";
 import { expandPath } from "./path-complete.ts";
-import { applyEdit, textField, type TextEdit, type TextFieldState } from "./use-text-field-state.ts";
+import { applyEdit, textField, type TextEdit, type TextFieldState } from "./text-field-state.ts";
 
 export const ADD_FIELDS = ["hostPath", "mountPoint", "type", "writable"] as const;
 export type AddField = (typeof ADD_FIELDS)[number];

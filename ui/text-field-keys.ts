@@ -1,7 +1,7 @@
 // Keys of a text field: readline-style editing. Returns null for keys the field does not use,
 // so the form can give them other meanings (Tab, Enter, arrows up/down, Esc).
 import type { Key } from "ink";
-import type { TextEdit } from "./use-text-field-state.ts";
+import type { TextEdit } from "./text-field-state.ts";
 
 export function textEditFromKey(input: string, key: Key): TextEdit | null {
   if (key.leftArrow) return { kind: "left" };

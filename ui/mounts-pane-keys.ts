@@ -1,7 +1,7 @@
 // Keys of the mounts pane when it has focus: moving the selection, d/Delete to remove.
 import type { Key } from "ink";
-import type { AppAction } from "./use-app-state.ts";
-import { moveDelta } from "./use-instances-pane.ts";
+import type { AppAction } from "./app-state.ts";
+import { moveDelta } from "./instances-pane-keys.ts";
 
 export type MountsIntent = { kind: "remove" } | { kind: "action"; action: AppAction };
 

@@ -3,13 +3,13 @@
 // a dialog reaches the dialog (per-component input hooks would only switch over after a render).
 import { useInput, type Key } from "ink";
 import type { AppActions } from "./app-actions.ts";
-import { handleAddMountFormKey } from "./use-add-mount-form.ts";
-import { handleAgentLogKey } from "./use-agent-log.ts";
-import type { AppAction, AppState } from "./use-app-state.ts";
-import { handleConfirmPromptKey } from "./use-confirm-prompt.ts";
-import { handleInstancesPaneKey } from "./use-instances-pane.ts";
-import { handleMountsPaneKey } from "./use-mounts-pane.ts";
-import { handleRemoveConfirmKey } from "./use-remove-confirm.ts";
+import { handleAddMountFormKey } from "./add-mount-form-keys.ts";
+import { handleAgentLogKey } from "./agent-log-keys.ts";
+import type { AppAction, AppState } from "./app-state.ts";
+import { handleConfirmPromptKey } from "./confirm-prompt-keys.ts";
+import { handleInstancesPaneKey } from "./instances-pane-keys.ts";
+import { handleMountsPaneKey } from "./mounts-pane-keys.ts";
+import { handleRemoveConfirmKey } from "./remove-confirm-keys.ts";
 
 export type MainIntent = "quit" | "help" | "refresh" | "add" | "remove" | "start" | "stop" | "log" | "switch-pane" | "to-instances" | "to-mounts" | "back";
 

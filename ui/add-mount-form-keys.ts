@@ -1,8 +1,8 @@
 // Keys of the add-mount form. The mapping is a pure function so it is tested without a terminal.
 import type { Key } from "ink";
 import type { Completion } from "./path-complete.ts";
-import type { AddMountAction, AddMountState } from "./use-add-mount-form-state.ts";
-import { textEditFromKey } from "./use-text-field.ts";
+import type { AddMountAction, AddMountState } from "./add-mount-form-state.ts";
+import { textEditFromKey } from "./text-field-keys.ts";
 
 export type AddMountIntent = { kind: "cancel" } | { kind: "submit" } | { kind: "complete" } | { kind: "action"; action: AddMountAction };
 

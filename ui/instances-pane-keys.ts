@@ -1,6 +1,6 @@
 // Keys of the instances pane when it has focus: moving the selection, Enter to its mounts.
 import type { Key } from "ink";
-import type { AppAction } from "./use-app-state.ts";
+import type { AppAction } from "./app-state.ts";
 
 /** Rows a key moves the cursor by, or null if it is not a movement key. */
 export function moveDelta(input: string, key: Key, pageRows: number): number | null {

@@ -1,7 +1,7 @@
 // Keys of the remove dialog. `f` only means force after the agent said the mount is busy, so a
 // stray key can never force an unmount the user did not see refused.
 import type { Key } from "ink";
-import type { RemoveConfirmState } from "./use-remove-confirm-state.ts";
+import type { RemoveConfirmState } from "./remove-confirm-state.ts";
 
 export type RemoveIntent = "remove" | "force" | "cancel" | null;
 

@@ -1,6 +1,6 @@
 // Keys of the agent log viewer: scrolling like less, r to reload, Esc or q to close.
 import type { Key } from "ink";
-import type { AgentLogAction } from "./use-agent-log-state.ts";
+import type { AgentLogAction } from "./agent-log-state.ts";
 
 export type AgentLogIntent = { kind: "close" } | { kind: "reload" } | { kind: "action"; action: AgentLogAction };
 
