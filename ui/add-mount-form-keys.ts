@@ -1,49 +1,72 @@
-// Keys of the add-mount form. The mapping is a pure function so it is tested without a terminal.
-import type { Key } from "ink";
+// What the add-mount form's keys do. Which keys are active depends on the field: Tab completes in
+// the host path, arrows change the type and the writable toggle, the path fields take text.
 import type { Completion } from "./path-complete.ts";
 import type { AddMountAction, AddMountState } from "./add-mount-form-state.ts";
-import { textEditFromKey } from "./text-field-keys.ts";
+import type { KeyHandlers, Scope } from "./keymap.ts";
+import { textEdit } from "./text-field-keys.ts";
 
-export type AddMountIntent = { kind: "cancel" } | { kind: "submit" } | { kind: "complete" } | { kind: "action"; action: AddMountAction };
+export type AddMountScope = "add" | "add-host" | "add-type" | "add-writable" | "text";
 
-export function addMountIntent(input: string, key: Key, s: AddMountState): AddMountIntent | null {
-  if (key.escape) return { kind: "cancel" };
-  if (key.return) return { kind: "submit" };
-  if (key.tab && key.shift) return { kind: "action", action: { type: "add/field", delta: -1 } };
-  // Tab completes in the host path, as in a shell; elsewhere it moves on.
-  if (key.tab) return s.field === "hostPath" ? { kind: "complete" } : { kind: "action", action: { type: "add/field", delta: 1 } };
-  if (key.upArrow) return { kind: "action", action: { type: "add/field", delta: -1 } };
-  if (key.downArrow) return { kind: "action", action: { type: "add/field", delta: 1 } };
-  if (s.field === "type") {
-    if (key.leftArrow || input === "h") return { kind: "action", action: { type: "add/cycle-type", delta: -1 } };
-    if (key.rightArrow || input === "l" || input === " ") return { kind: "action", action: { type: "add/cycle-type", delta: 1 } };
-    return null;
+export function addMountScopes(s: AddMountState): AddMountScope[] {
+  switch (s.field) {
+    case "hostPath":
+      return ["add-host", "add", "text"];
+    case "mountPoint":
+      return ["add", "text"];
+    case "type":
+      return ["add", "add-type"];
+    case "writable":
+      return ["add", "add-writable"];
   }
-  if (s.field === "writable") {
-    if (key.leftArrow || key.rightArrow || input === " " || input === "w") return { kind: "action", action: { type: "add/toggle-writable" } };
-    return null;
-  }
-  const edit = textEditFromKey(input, key);
-  return edit ? { kind: "action", action: { type: "add/edit", edit } } : null;
 }
 
 export interface AddMountFormKeyDeps {
+  state: AddMountState;
+  /** The text the key typed, for the text fields. */
+  input: string;
   dispatch: (a: AddMountAction) => void;
   complete: (input: string) => Promise<Completion>;
   onSubmit: () => void;
   onCancel: () => void;
 }
 
-export function handleAddMountFormKey(input: string, key: Key, state: AddMountState, d: AddMountFormKeyDeps): void {
-  const intent = addMountIntent(input, key, state);
-  if (!intent) return;
-  // While the request is out only Esc works: it hides the form, the request carries on.
-  if (state.submitting && intent.kind !== "cancel") return;
-  if (intent.kind === "cancel") d.onCancel();
-  else if (intent.kind === "submit") d.onSubmit();
-  else if (intent.kind === "action") d.dispatch(intent.action);
-  else {
-    const from = state.hostPath.value;
-    void d.complete(from).then((c) => d.dispatch({ type: "add/completed", from, value: c.value, candidates: c.candidates }));
-  }
+function complete(d: AddMountFormKeyDeps): void {
+  const from = d.state.hostPath.value;
+  void d.complete(from).then((c) => d.dispatch({ type: "add/completed", from, value: c.value, candidates: c.candidates }));
+}
+
+export const addMountFormKeys: KeyHandlers<AddMountScope, AddMountFormKeyDeps> = {
+  add: {
+    cancel: (d) => d.onCancel(),
+    submit: (d) => d.onSubmit(),
+    "prev-field": (d) => d.dispatch({ type: "add/field", delta: -1 }),
+    "next-field": (d) => d.dispatch({ type: "add/field", delta: 1 }),
+  },
+  "add-host": { complete },
+  "add-type": {
+    "prev-type": (d) => d.dispatch({ type: "add/cycle-type", delta: -1 }),
+    "next-type": (d) => d.dispatch({ type: "add/cycle-type", delta: 1 }),
+  },
+  "add-writable": { toggle: (d) => d.dispatch({ type: "add/toggle-writable" }) },
+  text: {
+    left: edit,
+    right: edit,
+    home: edit,
+    end: edit,
+    backspace: edit,
+    delete: edit,
+    "kill-start": edit,
+    "kill-end": edit,
+    "kill-word": edit,
+    insert: edit,
+  },
+};
+
+function edit(d: AddMountFormKeyDeps, intent: Parameters<typeof textEdit>[0]): void {
+  d.dispatch({ type: "add/edit", edit: textEdit(intent, d.input) });
+}
+
+/** While the request is out only cancel works: it hides the form, the request carries on. */
+export function addMountKeyAllowed(s: AddMountState, scope: Scope, intent: string): boolean {
+  return !s.submitting || (scope === "add" && intent === "cancel");
 }

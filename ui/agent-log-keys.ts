@@ -1,33 +1,28 @@
-// Keys of the agent log viewer: scrolling like less, r to reload, Esc or q to close.
-import type { Key } from "ink";
+// What the agent log viewer's keys do: scroll by line, page or to an end, reload, close.
 import type { AgentLogAction } from "./agent-log-state.ts";
-
-export type AgentLogIntent = { kind: "close" } | { kind: "reload" } | { kind: "action"; action: AgentLogAction };
-
-export function agentLogIntent(input: string, key: Key, viewRows: number): AgentLogIntent | null {
-  const scroll = (delta: number): AgentLogIntent => ({ kind: "action", action: { type: "log/scroll", delta, viewRows } });
-  const page = Math.max(1, viewRows - 1);
-  if (key.escape || input === "q" || input === "l") return { kind: "close" };
-  if (input === "r") return { kind: "reload" };
-  if (key.upArrow || input === "k") return scroll(-1);
-  if (key.downArrow || input === "j") return scroll(1);
-  if (key.pageUp || input === "b" || (key.ctrl && input === "u")) return scroll(-page);
-  if (key.pageDown || input === " " || (key.ctrl && input === "d")) return scroll(page);
-  if (key.home || input === "g") return scroll(-Infinity);
-  if (key.end || input === "G") return scroll(Infinity);
-  return null;
-}
+import type { KeyHandlers } from "./keymap.ts";
 
 export interface AgentLogKeyDeps {
   dispatch: (a: AgentLogAction) => void;
   onClose: () => void;
   onReload: () => void;
+  /** Rows of log text on screen: a page is one less, so a line of context stays. */
+  viewRows: number;
 }
 
-export function handleAgentLogKey(input: string, key: Key, viewRows: number, d: AgentLogKeyDeps): void {
-  const intent = agentLogIntent(input, key, viewRows);
-  if (!intent) return;
-  if (intent.kind === "close") d.onClose();
-  else if (intent.kind === "reload") d.onReload();
-  else d.dispatch(intent.action);
-}
+// Positive deltas scroll towards the end of the log.
+const scroll = (d: AgentLogKeyDeps, delta: number) => d.dispatch({ type: "log/scroll", delta, viewRows: d.viewRows });
+const page = (d: AgentLogKeyDeps) => Math.max(1, d.viewRows - 1);
+
+export const agentLogKeys: KeyHandlers<"log", AgentLogKeyDeps> = {
+  log: {
+    close: (d) => d.onClose(),
+    reload: (d) => d.onReload(),
+    up: (d) => scroll(d, -1),
+    down: (d) => scroll(d, 1),
+    "page-up": (d) => scroll(d, -page(d)),
+    "page-down": (d) => scroll(d, page(d)),
+    first: (d) => scroll(d, -Infinity),
+    last: (d) => scroll(d, Infinity),
+  },
+};

@@ -1,14 +1,11 @@
-// Keys of a yes/no question: y or Enter answers yes, n, q or Esc answers no.
-import type { Key } from "ink";
+// What the stop prompt's keys do: yes stops the VM, no closes the prompt.
+import type { KeyHandlers } from "./keymap.ts";
 
-export function confirmIntent(input: string, key: Key): "yes" | "no" | null {
-  if (input === "y" || input === "Y" || key.return) return "yes";
-  if (input === "n" || input === "N" || input === "q" || key.escape) return "no";
-  return null;
+export interface ConfirmPromptKeyDeps {
+  onYes: () => void;
+  onNo: () => void;
 }
 
-export function handleConfirmPromptKey(input: string, key: Key, onYes: () => void, onNo: () => void): void {
-  const i = confirmIntent(input, key);
-  if (i === "yes") onYes();
-  else if (i === "no") onNo();
-}
+export const stopPromptKeys: KeyHandlers<"stop", ConfirmPromptKeyDeps> = {
+  stop: { stop: (d) => d.onYes(), cancel: (d) => d.onNo() },
+};

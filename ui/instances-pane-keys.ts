@@ -1,28 +1,47 @@
-// Keys of the instances pane when it has focus: moving the selection, Enter to its mounts.
-import type { Key } from "ink";
+// What the list keys do in either pane, and the instances pane's own keys: Enter goes to the
+// selected instance's mounts; d explains that removing happens in the mounts pane.
 import type { AppAction } from "./app-state.ts";
+import type { IntentIn, KeyHandlers } from "./keymap.ts";
 
-/** Rows a key moves the cursor by, or null if it is not a movement key. */
-export function moveDelta(input: string, key: Key, pageRows: number): number | null {
-  if (key.upArrow || input === "k") return -1;
-  if (key.downArrow || input === "j") return 1;
-  if (key.pageUp) return -Math.max(1, pageRows);
-  if (key.pageDown) return Math.max(1, pageRows);
-  if (key.home || input === "g") return -Infinity;
-  if (key.end || input === "G") return Infinity;
-  return null;
+/** Rows a list intent moves the selection by (±Infinity: to an end). */
+export function moveDelta(intent: IntentIn<"list">, pageRows: number): number {
+  switch (intent) {
+    case "up":
+      return -1;
+    case "down":
+      return 1;
+    case "page-up":
+      return -Math.max(1, pageRows);
+    case "page-down":
+      return Math.max(1, pageRows);
+    case "first":
+      return -Infinity;
+    case "last":
+      return Infinity;
+  }
 }
 
-export function instancesKeyAction(input: string, key: Key, pageRows: number): AppAction | null {
-  const d = moveDelta(input, key, pageRows);
-  if (d !== null) return { type: "instances/move", delta: d };
-  if (key.return) return { type: "focus", focus: "mounts" };
-  return null;
+export interface InstancesPaneKeyDeps {
+  dispatch: (a: AppAction) => void;
+  pageRows: number;
+  explainRemove: () => void;
 }
 
-/** Handles a key if it is one of the pane's; false lets the main keys have it. */
-export function handleInstancesPaneKey(input: string, key: Key, pageRows: number, dispatch: (a: AppAction) => void): boolean {
-  const a = instancesKeyAction(input, key, pageRows);
-  if (a) dispatch(a);
-  return a !== null;
+export const instancesPaneKeys: KeyHandlers<"instances" | "list", InstancesPaneKeyDeps> = {
+  instances: {
+    "to-mounts": (d) => d.dispatch({ type: "focus", focus: "mounts" }),
+    remove: (d) => d.explainRemove(),
+  },
+  list: {
+    up: move,
+    down: move,
+    "page-up": move,
+    "page-down": move,
+    first: move,
+    last: move,
+  },
+};
+
+function move(d: InstancesPaneKeyDeps, intent: IntentIn<"list">): void {
+  d.dispatch({ type: "instances/move", delta: moveDelta(intent, d.pageRows) });
 }

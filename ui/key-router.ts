@@ -1,44 +1,17 @@
-// Keys of the main screen, and the one keyboard router of the app. Every key goes through a single
-// handler that reads the state as it is at that moment, so a key typed right after one that opens
-// a dialog reaches the dialog (per-component input hooks would only switch over after a render).
-import { useInput, type Key } from "ink";
+// The one keyboard router of the app. Every key goes through a single handler that reads the
+// state as it is at that moment, so a key typed right after one that opens a dialog reaches the
+// dialog (per-component input hooks would only switch over after a render). What a key means
+// comes from the table in keymap.ts; what it does, from the key handlers of the component on top.
+import type { Key } from "ink";
+import { addMountFormKeys, addMountScopes } from "./add-mount-form-keys.ts";
+import { agentLogKeys } from "./agent-log-keys.ts";
 import type { AppActions } from "./app-actions.ts";
-import { handleAddMountFormKey } from "./add-mount-form-keys.ts";
-import { handleAgentLogKey } from "./agent-log-keys.ts";
 import type { AppAction, AppState } from "./app-state.ts";
-import { handleConfirmPromptKey } from "./confirm-prompt-keys.ts";
-import { handleInstancesPaneKey } from "./instances-pane-keys.ts";
-import { handleMountsPaneKey } from "./mounts-pane-keys.ts";
-import { handleRemoveConfirmKey } from "./remove-confirm-keys.ts";
-
-export type MainIntent = "quit" | "help" | "refresh" | "add" | "remove" | "start" | "stop" | "log" | "switch-pane" | "to-instances" | "to-mounts" | "back";
-
-export function mainIntent(input: string, key: Key, s: AppState): MainIntent | null {
-  if (key.tab) return "switch-pane";
-  if (key.leftArrow) return "to-instances";
-  if (key.rightArrow) return "to-mounts";
-  if (key.escape) return "back";
-  switch (input) {
-    case "q":
-      return "quit";
-    case "?":
-      return "help";
-    case "r":
-      return "refresh";
-    case "a":
-      return "add";
-    case "s":
-      return "start";
-    case "x":
-      return "stop";
-    case "l":
-      return "log";
-    // Delete and d belong to the mounts pane; from the instances pane they say what to do.
-    case "d":
-      return s.focus === "instances" ? "remove" : null;
-  }
-  return null;
-}
+import { stopPromptKeys } from "./confirm-prompt-keys.ts";
+import { instancesPaneKeys } from "./instances-pane-keys.ts";
+import { keyIntent, runKey, type KeyHandlers, type KeyHit, type Scope } from "./keymap.ts";
+import { mountsPaneKeys } from "./mounts-pane-keys.ts";
+import { removeConfirmKeys, removeConfirmScopes } from "./remove-confirm-keys.ts";
 
 /** Rows of the current layout, for paging. */
 export interface KeyRows {
@@ -54,36 +27,74 @@ export interface RouterDeps {
   rows: () => KeyRows;
 }
 
-/** Sends a key to whatever is on top: the open dialog, else the focused pane, then the main keys. */
-export function routeKey(input: string, key: Key, d: RouterDeps): void {
-  const s = d.getState();
-  const a = d.actions;
+/** The keys of the main screen that work in either pane. */
+export const mainKeys: KeyHandlers<"main", AppActions> = {
+  main: {
+    "switch-pane": (a) => a.switchPane(),
+    "to-instances": (a) => a.focus("instances"),
+    "to-mounts": (a) => a.focus("mounts"),
+    back: (a) => a.back(),
+    add: (a) => a.openAdd(),
+    start: (a) => void a.start(),
+    stop: (a) => a.askStop(),
+    log: (a) => a.openLog(),
+    refresh: (a) => a.refresh(),
+    help: (a) => a.openHelp(),
+    quit: (a) => a.quit(),
+  },
+};
+
+const helpKeys: KeyHandlers<"help", AppActions> = { help: { close: (a) => a.close() } };
+
+/** The scopes whose keys work now, most specific first: the open dialog, else the focused pane. */
+export function activeScopes(s: AppState): Scope[] {
   const m = s.modal;
   switch (m.kind) {
     case "add":
-      return handleAddMountFormKey(input, key, m.form, { dispatch: d.dispatch, complete: a.complete, onSubmit: () => void a.submitAdd(), onCancel: a.close });
+      return addMountScopes(m.form);
     case "remove":
-      return handleRemoveConfirmKey(input, key, m.confirm, (force) => void a.remove(force), a.close);
+      return removeConfirmScopes(m.confirm);
     case "stop":
-      return handleConfirmPromptKey(input, key, () => void a.stop(), a.close);
+      return ["stop"];
     case "log":
-      return handleAgentLogKey(input, key, d.rows().log, { dispatch: d.dispatch, onClose: a.close, onReload: () => void a.reloadLog() });
+      return ["log"];
     case "help":
-      // Any key closes the help.
-      return a.close();
+      return ["help"];
     case "none":
-      break;
+      return [s.focus, "list", "main"];
   }
-  const rows = d.rows();
-  const handled =
-    s.focus === "instances"
-      ? handleInstancesPaneKey(input, key, rows.instances, d.dispatch)
-      : handleMountsPaneKey(input, key, rows.mounts, d.dispatch, a.openRemove);
-  if (handled) return;
-  const intent = mainIntent(input, key, s);
-  if (intent) a.run(intent);
 }
 
-export function useKeyRouter(deps: RouterDeps): void {
-  useInput((input, key) => routeKey(input, key, deps));
+/** Sends a key to whatever is on top; returns what the key meant, or null if nothing uses it. */
+export function routeKey(input: string, key: Key, d: RouterDeps): KeyHit | null {
+  const s = d.getState();
+  const a = d.actions;
+  const m = s.modal;
+  const hit = keyIntent(activeScopes(s), input, key);
+  if (!hit) return null;
+  const { scope } = hit;
+  if (m.kind === "add" && (scope === "add" || scope === "add-host" || scope === "add-type" || scope === "add-writable" || scope === "text")) {
+    // While the request is out only cancel works: it hides the form, the request carries on.
+    if (m.form.submitting && !(scope === "add" && hit.intent === "cancel")) return hit;
+    const deps = { state: m.form, input, dispatch: d.dispatch, complete: a.complete, onSubmit: () => void a.submitAdd(), onCancel: a.close };
+    runKey(addMountFormKeys, { scope, intent: hit.intent } as KeyHit<typeof scope>, deps);
+  } else if (scope === "remove" || scope === "remove-busy" || scope === "remove-failed") {
+    runKey(removeConfirmKeys, hit as KeyHit<typeof scope>, { onRemove: (force) => void a.remove(force), onCancel: a.close });
+  } else if (scope === "stop") {
+    runKey(stopPromptKeys, hit as KeyHit<"stop">, { onYes: () => void a.stop(), onNo: a.close });
+  } else if (scope === "log") {
+    runKey(agentLogKeys, hit as KeyHit<"log">, { dispatch: d.dispatch, onClose: a.close, onReload: () => void a.reloadLog(), viewRows: d.rows().log });
+  } else if (scope === "help") {
+    runKey(helpKeys, hit as KeyHit<"help">, a);
+  } else if (scope === "main") {
+    runKey(mainKeys, hit as KeyHit<"main">, a);
+  } else if (s.focus === "instances" && (scope === "instances" || scope === "list")) {
+    runKey(instancesPaneKeys, hit as KeyHit<typeof scope>, { dispatch: d.dispatch, pageRows: d.rows().instances, explainRemove: a.explainRemove });
+  } else if (s.focus === "mounts" && (scope === "mounts" || scope === "list")) {
+    runKey(mountsPaneKeys, hit as KeyHit<typeof scope>, { dispatch: d.dispatch, pageRows: d.rows().mounts, openRemove: a.openRemove });
+  }
+  return hit;
 }
+
+/** Every component's key handlers, so a test can hold them against the table. */
+export const ALL_KEY_HANDLERS = [mainKeys, helpKeys, addMountFormKeys, removeConfirmKeys, stopPromptKeys, agentLogKeys, instancesPaneKeys, mountsPaneKeys];

@@ -1,21 +1,26 @@
-// Keys of the mounts pane when it has focus: moving the selection, d/Delete to remove.
-import type { Key } from "ink";
+// What the list keys and the mounts pane's own key (d/Delete: remove) do while it has focus.
 import type { AppAction } from "./app-state.ts";
 import { moveDelta } from "./instances-pane-keys.ts";
+import type { IntentIn, KeyHandlers } from "./keymap.ts";
 
-export type MountsIntent = { kind: "remove" } | { kind: "action"; action: AppAction };
-
-export function mountsIntent(input: string, key: Key, pageRows: number): MountsIntent | null {
-  const d = moveDelta(input, key, pageRows);
-  if (d !== null) return { kind: "action", action: { type: "mounts/move", delta: d } };
-  if (input === "d" || key.delete) return { kind: "remove" };
-  return null;
+export interface MountsPaneKeyDeps {
+  dispatch: (a: AppAction) => void;
+  pageRows: number;
+  openRemove: () => void;
 }
 
-/** Handles a key if it is one of the pane's; false lets the main keys have it. */
-export function handleMountsPaneKey(input: string, key: Key, pageRows: number, dispatch: (a: AppAction) => void, onRemove: () => void): boolean {
-  const i = mountsIntent(input, key, pageRows);
-  if (i?.kind === "remove") onRemove();
-  else if (i) dispatch(i.action);
-  return i !== null;
+export const mountsPaneKeys: KeyHandlers<"mounts" | "list", MountsPaneKeyDeps> = {
+  mounts: { remove: (d) => d.openRemove() },
+  list: {
+    up: move,
+    down: move,
+    "page-up": move,
+    "page-down": move,
+    first: move,
+    last: move,
+  },
+};
+
+function move(d: MountsPaneKeyDeps, intent: IntentIn<"list">): void {
+  d.dispatch({ type: "mounts/move", delta: moveDelta(intent, d.pageRows) });
 }

@@ -1,32 +1,30 @@
-// Keys of the remove dialog. `f` only means force after the agent said the mount is busy, so a
-// stray key can never force an unmount the user did not see refused.
-import type { Key } from "ink";
+// What the remove dialog's keys do, phase by phase: confirm, then (when a guest process holds the
+// mount) force or keep, then after a failure retry or close. While the removal runs no key acts.
+import type { KeyHandlers } from "./keymap.ts";
 import type { RemoveConfirmState } from "./remove-confirm-state.ts";
 
-export type RemoveIntent = "remove" | "force" | "cancel" | null;
+export type RemoveScope = "remove" | "remove-busy" | "remove-failed";
 
-export function removeIntent(input: string, key: Key, s: RemoveConfirmState): RemoveIntent {
+export function removeConfirmScopes(s: RemoveConfirmState): RemoveScope[] {
   switch (s.phase) {
     case "confirm":
-      if (input === "y" || input === "Y" || key.return) return "remove";
-      if (input === "n" || input === "N" || input === "q" || key.escape) return "cancel";
-      return null;
+      return ["remove"];
     case "busy":
-      if (input === "f" || input === "F") return "force";
-      if (input === "n" || input === "N" || input === "q" || key.escape || key.return) return "cancel";
-      return null;
+      return ["remove-busy"];
     case "failed":
-      if (input === "y" || input === "r") return "remove";
-      if (input === "n" || input === "q" || key.escape || key.return) return "cancel";
-      return null;
+      return ["remove-failed"];
     case "working":
-      return null;
+      return [];
   }
 }
 
-export function handleRemoveConfirmKey(input: string, key: Key, state: RemoveConfirmState, onRemove: (force: boolean) => void, onCancel: () => void): void {
-  const intent = removeIntent(input, key, state);
-  if (intent === "remove") onRemove(false);
-  else if (intent === "force") onRemove(true);
-  else if (intent === "cancel") onCancel();
+export interface RemoveConfirmKeyDeps {
+  onRemove: (force: boolean) => void;
+  onCancel: () => void;
 }
+
+export const removeConfirmKeys: KeyHandlers<RemoveScope, RemoveConfirmKeyDeps> = {
+  remove: { remove: (d) => d.onRemove(false), cancel: (d) => d.onCancel() },
+  "remove-busy": { force: (d) => d.onRemove(true), cancel: (d) => d.onCancel() },
+  "remove-failed": { retry: (d) => d.onRemove(false), cancel: (d) => d.onCancel() },
+};
