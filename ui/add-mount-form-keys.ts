@@ -2,7 +2,7 @@
 // the host path, arrows change the type and the writable toggle, the path fields take text.
 import type { Completion } from "./path-complete.ts";
 import type { AddMountAction, AddMountState } from "./add-mount-form-state.ts";
-import type { KeyHandlers, Scope } from "./keymap.ts";
+import type { IntentIn, KeyHandlers } from "./keymap.ts";
 import { textEdit } from "./text-field-keys.ts";
 
 export type AddMountScope = "add" | "add-host" | "add-type" | "add-writable" | "text";
@@ -62,11 +62,6 @@ export const addMountFormKeys: KeyHandlers<AddMountScope, AddMountFormKeyDeps> =
   },
 };
 
-function edit(d: AddMountFormKeyDeps, intent: Parameters<typeof textEdit>[0]): void {
+function edit(d: AddMountFormKeyDeps, intent: IntentIn<"text">): void {
   d.dispatch({ type: "add/edit", edit: textEdit(intent, d.input) });
-}
-
-/** While the request is out only cancel works: it hides the form, the request carries on. */
-export function addMountKeyAllowed(s: AddMountState, scope: Scope, intent: string): boolean {
-  return !s.submitting || (scope === "add" && intent === "cancel");
 }

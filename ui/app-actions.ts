@@ -8,8 +8,6 @@ import { explainRemove, openAdd, openRemove, removeMount, submitAdd } from "./mo
 import { completePath, type Completion } from "./path-complete.ts";
 import { askStopVm, startVm, stopVm } from "./vm-actions.ts";
 
-export type { ActionDeps } from "./action-context.ts";
-
 export interface AppActions {
   quit(): void;
   openHelp(): void;

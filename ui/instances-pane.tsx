@@ -18,7 +18,7 @@ const SPECS: ColumnSpec[] = [
   { min: 10, flex: 3 }, // TRANSPORTS
 ];
 
-export function instanceColumns(inner: number): number[] {
+function instanceColumns(inner: number): number[] {
   return columnWidths(inner, SPECS);
 }
 

@@ -77,7 +77,7 @@ export function routeKey(input: string, key: Key, d: RouterDeps): KeyHit | null 
     // While the request is out only cancel works: it hides the form, the request carries on.
     if (m.form.submitting && !(scope === "add" && hit.intent === "cancel")) return hit;
     const deps = { state: m.form, input, dispatch: d.dispatch, complete: a.complete, onSubmit: () => void a.submitAdd(), onCancel: a.close };
-    runKey(addMountFormKeys, { scope, intent: hit.intent } as KeyHit<typeof scope>, deps);
+    runKey(addMountFormKeys, hit as KeyHit<typeof scope>, deps);
   } else if (scope === "remove" || scope === "remove-busy" || scope === "remove-failed") {
     runKey(removeConfirmKeys, hit as KeyHit<typeof scope>, { onRemove: (force) => void a.remove(force), onCancel: a.close });
   } else if (scope === "stop") {

@@ -71,7 +71,7 @@ export const KEYMAP = [
   { scope: "main", intent: "log", keys: ["l"], label: "log", help: ["Act", "agent log"] },
   { scope: "main", intent: "refresh", keys: ["r"], label: "refresh", help: ["Act", "refresh now"] },
   { scope: "main", intent: "help", keys: ["?"], label: "help", help: ["App", "this help"] },
-  // Ctrl-C is Ink's own (exitOnCtrlC): it restores the terminal even if the app is stuck.
+  // Ctrl-C never reaches the router: Ink quits on it itself (exitOnCtrlC) and restores the terminal.
   { scope: "main", intent: "quit", keys: ["q"], more: ["ctrl+c"], label: "quit", help: ["App", "quit"] },
 
   // The add-mount form. Tab completes in the host path, as in a shell; elsewhere it moves on.
@@ -164,7 +164,7 @@ export function isNamedChord(c: Chord): boolean {
 }
 
 /** Whether a key press is this chord. A printable chord is matched on the text the key typed. */
-export function chordMatches(c: Chord, input: string, key: Key): boolean {
+function chordMatches(c: Chord, input: string, key: Key): boolean {
   const named = NAMED[c];
   if (named) return named(key, input);
   if (c.startsWith("ctrl+")) return key.ctrl && input === c.slice(5);

@@ -3,9 +3,7 @@
 import type { IntentIn } from "./keymap.ts";
 import type { TextEdit } from "./text-field-state.ts";
 
-export type TextIntent = IntentIn<"text">;
-
 /** The edit a text-field intent makes; `input` is the typed text for "insert". */
-export function textEdit(intent: TextIntent, input: string): TextEdit {
+export function textEdit(intent: IntentIn<"text">, input: string): TextEdit {
   return intent === "insert" ? { kind: "insert", text: input } : { kind: intent };
 }
