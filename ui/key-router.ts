@@ -28,7 +28,7 @@ export interface RouterDeps {
 }
 
 /** The keys of the main screen that work in either pane. */
-export const mainKeys: KeyHandlers<"main", AppActions> = {
+const mainKeys: KeyHandlers<"main", AppActions> = {
   main: {
     "switch-pane": (a) => a.switchPane(),
     "to-instances": (a) => a.focus("instances"),
@@ -46,54 +46,57 @@ export const mainKeys: KeyHandlers<"main", AppActions> = {
 
 const helpKeys: KeyHandlers<"help", AppActions> = { help: { close: (a) => a.close() } };
 
-/** The scopes whose keys work now, most specific first: the open dialog, else the focused pane. */
-export function activeScopes(s: AppState): Scope[] {
-  const m = s.modal;
-  switch (m.kind) {
-    case "add":
-      return addMountScopes(m.form);
-    case "remove":
-      return removeConfirmScopes(m.confirm);
-    case "stop":
-      return ["stop"];
-    case "log":
-      return ["log"];
-    case "help":
-      return ["help"];
-    case "none":
-      return [s.focus, "list", "main"];
-  }
+/** Finds what a key means in `scopes` and, if anything, runs it with `deps`. */
+function route<S extends Scope, D>(handlers: KeyHandlers<S, D>, scopes: readonly S[], input: string, key: Key, deps: () => D): KeyHit<S> | null {
+  const hit = keyIntent(scopes, input, key);
+  if (hit) runKey(handlers, hit, deps());
+  return hit;
 }
 
-/** Sends a key to whatever is on top; returns what the key meant, or null if nothing uses it. */
-export function routeKey(input: string, key: Key, d: RouterDeps): KeyHit | null {
+/**
+ * Sends a key to whatever is on top: the open dialog, else the focused pane and then the keys of
+ * the main screen. Returns what the key meant, or null if nothing there uses it.
+ */
+export function routeKey(input: string, key: Key, d: RouterDeps): { scope: Scope; intent: string } | null {
   const s = d.getState();
   const a = d.actions;
   const m = s.modal;
-  const hit = keyIntent(activeScopes(s), input, key);
-  if (!hit) return null;
-  const { scope } = hit;
-  if (m.kind === "add" && (scope === "add" || scope === "add-host" || scope === "add-type" || scope === "add-writable" || scope === "text")) {
-    // While the request is out only cancel works: it hides the form, the request carries on.
-    if (m.form.submitting && !(scope === "add" && hit.intent === "cancel")) return hit;
-    const deps = { state: m.form, input, dispatch: d.dispatch, complete: a.complete, onSubmit: () => void a.submitAdd(), onCancel: a.close };
-    runKey(addMountFormKeys, hit as KeyHit<typeof scope>, deps);
-  } else if (scope === "remove" || scope === "remove-busy" || scope === "remove-failed") {
-    runKey(removeConfirmKeys, hit as KeyHit<typeof scope>, { onRemove: (force) => void a.remove(force), onCancel: a.close });
-  } else if (scope === "stop") {
-    runKey(stopPromptKeys, hit as KeyHit<"stop">, { onYes: () => void a.stop(), onNo: a.close });
-  } else if (scope === "log") {
-    runKey(agentLogKeys, hit as KeyHit<"log">, { dispatch: d.dispatch, onClose: a.close, onReload: () => void a.reloadLog(), viewRows: d.rows().log });
-  } else if (scope === "help") {
-    runKey(helpKeys, hit as KeyHit<"help">, a);
-  } else if (scope === "main") {
-    runKey(mainKeys, hit as KeyHit<"main">, a);
-  } else if (s.focus === "instances" && (scope === "instances" || scope === "list")) {
-    runKey(instancesPaneKeys, hit as KeyHit<typeof scope>, { dispatch: d.dispatch, pageRows: d.rows().instances, explainRemove: a.explainRemove });
-  } else if (s.focus === "mounts" && (scope === "mounts" || scope === "list")) {
-    runKey(mountsPaneKeys, hit as KeyHit<typeof scope>, { dispatch: d.dispatch, pageRows: d.rows().mounts, openRemove: a.openRemove });
+  switch (m.kind) {
+    case "add": {
+      const deps = { state: m.form, input, dispatch: d.dispatch, complete: a.complete, onSubmit: () => void a.submitAdd(), onCancel: a.close };
+      const hit = keyIntent(addMountScopes(m.form), input, key);
+      // While the request is out only cancel works: it hides the form, the request carries on.
+      if (hit && (!m.form.submitting || (hit.scope === "add" && hit.intent === "cancel"))) runKey(addMountFormKeys, hit, deps);
+      return hit;
+    }
+    case "remove":
+      return route(removeConfirmKeys, removeConfirmScopes(m.confirm), input, key, () => ({
+        onRemove: (force: boolean) => void a.remove(force),
+        onCancel: a.close,
+      }));
+    case "stop":
+      return route(stopPromptKeys, ["stop"], input, key, () => ({ onYes: () => void a.stop(), onNo: a.close }));
+    case "log":
+      return route(agentLogKeys, ["log"], input, key, () => ({
+        dispatch: d.dispatch,
+        onClose: a.close,
+        onReload: () => void a.reloadLog(),
+        viewRows: d.rows().log,
+      }));
+    case "help":
+      return route(helpKeys, ["help"], input, key, () => a);
+    case "none": {
+      const pane =
+        s.focus === "instances"
+          ? route(instancesPaneKeys, ["instances", "list"], input, key, () => ({
+              dispatch: d.dispatch,
+              pageRows: d.rows().instances,
+              explainRemove: a.explainRemove,
+            }))
+          : route(mountsPaneKeys, ["mounts", "list"], input, key, () => ({ dispatch: d.dispatch, pageRows: d.rows().mounts, openRemove: a.openRemove }));
+      return pane ?? route(mainKeys, ["main"], input, key, () => a);
+    }
   }
-  return hit;
 }
 
 /** Every component's key handlers, so a test can hold them against the table. */

@@ -7,7 +7,7 @@ import { createAddMountState, type AddField } from "../../ui/add-mount-form-stat
 import { createAgentLogState } from "../../ui/agent-log-state.ts";
 import type { AppActions } from "../../ui/app-actions.ts";
 import { appReducer, initialAppState, type AppAction, type AppState } from "../../ui/app-state.ts";
-import { activeScopes, ALL_KEY_HANDLERS, routeKey } from "../../ui/key-router.ts";
+import { ALL_KEY_HANDLERS, routeKey } from "../../ui/key-router.ts";
 import { isNamedChord, KEYMAP, keyName, rowsIn, type Chord, type KeyRow, type Scope } from "../../ui/keymap.ts";
 import { createRemoveConfirmState, type RemovePhase } from "../../ui/remove-confirm-state.ts";
 import type { TextEdit } from "../../ui/text-field-state.ts";
@@ -96,12 +96,10 @@ function pressOf(c: Chord): [string, Key] {
 const chordsOf = (r: KeyRow) => [...r.keys, ...(r.more ?? []), ...(r.also ?? [])];
 
 describe("the key table", () => {
-  test("every row is reachable: each of its keys, pressed where its scope is active, means its intent and acts", () => {
+  test("every row is reachable: each of its keys means its intent, and acts, on some screen", () => {
     for (const r of KEYMAP as readonly KeyRow[]) {
       for (const c of chordsOf(r)) {
-        const where = Object.entries(CONTEXTS).filter(([, s]) => activeScopes(s).includes(r.scope));
-        expect(where.length).toBeGreaterThan(0);
-        const reached = where.some(([, s]) => {
+        const reached = Object.values(CONTEXTS).some((s) => {
           const h = harness(s);
           const hit = h.press(...pressOf(c));
           return hit?.scope === r.scope && hit.intent === r.intent && h.calls.length + h.dispatched.length > 0;
