@@ -160,13 +160,12 @@ const NAMED: Record<string, (k: Key, input: string) => boolean> = {
 };
 
 export function isNamedChord(c: Chord): boolean {
-  return c in NAMED || c.startsWith("ctrl+");
+  return Object.hasOwn(NAMED, c) || c.startsWith("ctrl+");
 }
 
 /** Whether a key press is this chord. A printable chord is matched on the text the key typed. */
 function chordMatches(c: Chord, input: string, key: Key): boolean {
-  const named = NAMED[c];
-  if (named) return named(key, input);
+  if (Object.hasOwn(NAMED, c)) return NAMED[c]!(key, input);
   if (c.startsWith("ctrl+")) return key.ctrl && input === c.slice(5);
   return input === c;
 }
@@ -211,7 +210,7 @@ const SHOWN: Record<string, string> = {
 /** How a key is written on screen: Enter, ↑, Ctrl-C, q. */
 export function keyName(c: Chord): string {
   if (c.startsWith("ctrl+")) return `Ctrl-${c.slice(5).toUpperCase()}`;
-  return SHOWN[c] ?? c;
+  return Object.hasOwn(SHOWN, c) ? SHOWN[c]! : c;
 }
 
 function row<S extends Scope>(scope: S, intent: IntentIn<S>): KeyRow {
@@ -264,13 +263,8 @@ function joinRows(parts: string[][]): string {
     .join("");
 }
 
-export interface HelpLine {
-  keys: string;
-  label: string;
-}
-
 /** The help overlay's sections: every advertised key, grouped by what it does. */
-export function helpSections(): { title: HelpSection; keys: HelpLine[] }[] {
+export function helpSections(): { title: HelpSection; keys: KeyHint[] }[] {
   return HELP_SECTIONS.map((title) => {
     const lines = new Map<string, KeyRow[]>();
     for (const r of KEYMAP as readonly KeyRow[]) {
