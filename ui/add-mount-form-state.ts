@@ -1,6 +1,7 @@
 // State of the add-mount form. The guest path follows the host path until the user edits it,
 // and the type select holds only the transports the instance can use right now.
-import type { MountRequest, Transport, TransportAvailability } from "../src/agent/api.ts";
+import type { MountRequest } from "../src/agent/api.ts";
+import type { Transport, TransportAvailability } from "../src/core/model.ts";
 import { uiError, type ErrorView } from "./error-view.ts";
 import { expandPath } from "./path-complete.ts";
 import { applyEdit, textField, type TextEdit, type TextFieldState } from "./text-field-state.ts";
