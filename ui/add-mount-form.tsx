@@ -4,7 +4,8 @@ import { Box, Text } from "ink";
 import { transportLabel, truncate, unavailableReasons } from "./format.ts";
 import { Pane } from "./pane.tsx";
 import { TextField } from "./text-field.tsx";
-import { defaultMountPoint, offeredTypes, type AddField, type AddMountState } from "./use-add-mount-form-state.ts";
+import { defaultMountPoint, offeredTypes, type AddField, type AddMountState } from "./add-mount-form-state.ts";
+import { keysFor } from "./keymap.ts";
 
 const LABEL = 13;
 
@@ -29,7 +30,12 @@ export function AddMountForm({ state, width, height }: { state: AddMountState; w
     <Pane title={`Add mount · ${state.instance}`} focused width={width} height={height}>
       <Box>
         <Label text="Host path" field="hostPath" current={state.field} />
-        <TextField state={state.hostPath} focused={state.field === "hostPath"} width={valueW} placeholder="~/src/project  (Tab completes)" />
+        <TextField
+          state={state.hostPath}
+          focused={state.field === "hostPath"}
+          width={valueW}
+          placeholder={`~/src/project  (${keysFor("add-host", "complete")} completes)`}
+        />
       </Box>
       <Box height={1}>
         <Box width={LABEL} flexShrink={0} />
@@ -76,7 +82,7 @@ export function AddMountForm({ state, width, height }: { state: AddMountState; w
         <Text>{state.writable ? "[x] yes, read-write (rw)" : "[ ] no, read-only (ro)"}</Text>
       </Box>
       <Box height={1} />
-      {state.submitting ? <Text color="yellow">{" Adding the mount… Esc hides this form; the request carries on."}</Text> : null}
+      {state.submitting ? <Text color="yellow">{` Adding the mount… ${keysFor("add", "cancel")} hides this form; the request carries on.`}</Text> : null}
       {state.error ? (
         <>
           <Text color="red" wrap="wrap">{` ✗ ${state.error.message}`}</Text>

@@ -3,7 +3,7 @@
 import { Text } from "ink";
 import { truncate } from "./format.ts";
 import { Pane } from "./pane.tsx";
-import { visibleLogLines, type AgentLogState } from "./use-agent-log-state.ts";
+import { visibleLogLines, type AgentLogState } from "./agent-log-state.ts";
 
 export function AgentLog({ state, width, height }: { state: AgentLogState; width: number; height: number }) {
   // Error lines take rows from the log; rows that do not fit would be squeezed, not clipped.

@@ -1,6 +1,6 @@
 // The root component: lays the screen out to the terminal's exact size and routes the keyboard
 // to whatever is on top (a dialog, else the focused pane plus the global keys).
-import { Box, Text, useApp, useWindowSize } from "ink";
+import { Box, Text, useApp, useInput, useWindowSize } from "ink";
 import { homedir } from "node:os";
 import { useEffect, useMemo, useRef, type ReactNode } from "react";
 import type { HotmountClient } from "../src/client/types.ts";
@@ -8,22 +8,22 @@ import { AddMountForm } from "./add-mount-form.tsx";
 import { AgentLog, logViewRows } from "./agent-log.tsx";
 import { createActions } from "./app-actions.ts";
 import { ConfirmPrompt } from "./confirm-prompt.tsx";
-import { Footer } from "./footer.tsx";
+import { Footer, footerKeys } from "./footer.tsx";
 import { Header } from "./header.tsx";
 import { HelpOverlay } from "./help-overlay.tsx";
 import { InstanceDetail, InstancesPane } from "./instances-pane.tsx";
-import { footerKeys } from "./keymap.ts";
 import { computeLayout } from "./layout.ts";
 import { MountDetail, MountsPane } from "./mounts-pane.tsx";
 import { nodeReadDir, type ReadDir } from "./path-complete.ts";
 import { RemoveConfirm } from "./remove-confirm.tsx";
 import { StatusLine, statusLines } from "./status-line.tsx";
-import { appReducer, initialAppState } from "./use-app-state.ts";
-import { useKeyRouter, type KeyRows } from "./use-app.ts";
-import { selectedInstance } from "./use-instances-pane-state.ts";
-import { selectedMount } from "./use-mounts-pane-state.ts";
+import { appReducer, initialAppState } from "./app-state.ts";
+import { routeKey, type KeyRows } from "./key-router.ts";
+import { selectedInstance } from "./instances-pane-state.ts";
+import { selectedMount } from "./mounts-pane-state.ts";
 import { usePoll } from "./use-poll.ts";
 import { useStore } from "./use-store.ts";
+import { keysFor } from "./keymap.ts";
 
 export const MIN_COLUMNS = 50;
 export const MIN_ROWS = 14;
@@ -68,14 +68,14 @@ export function App({ client, pollMs = 1000, size, clock = Date.now, readDir = n
   // Paging sizes as last drawn; the router reads them when a key arrives.
   const keyRows = useRef<KeyRows>({ instances: 1, mounts: 1, log: 1 });
   keyRows.current = { instances: layout.instanceRows, mounts: layout.lowerRows, log: logViewRows(bodyHeight) };
-  useKeyRouter({ getState, dispatch, actions, rows: () => keyRows.current });
+  useInput((input, key) => void routeKey(input, key, { getState, dispatch, actions, rows: () => keyRows.current }));
 
   if (tooSmall) {
     return (
       <Box width={columns} height={rows} flexDirection="column">
         <Text wrap="wrap">{`Terminal too small: ${columns}x${rows}. hotmount needs at least ${MIN_COLUMNS}x${MIN_ROWS}.`}</Text>
         <Text dimColor wrap="wrap">
-          {"Enlarge it, or press q to quit."}
+          {`Enlarge it, or press ${keysFor("main", "quit")} to quit.`}
         </Text>
       </Box>
     );

@@ -1,6 +1,7 @@
-// A yes/no question in a pane (used to confirm stopping a VM); its keys are in use-confirm-prompt.ts.
+// A yes/no question in a pane (used to confirm stopping a VM); its keys are in confirm-prompt-keys.ts.
 import { Text } from "ink";
 import { Pane } from "./pane.tsx";
+import { keyNames } from "./keymap.ts";
 
 export interface ConfirmPromptProps {
   title: string;
@@ -16,24 +17,26 @@ export function ConfirmPrompt({ title, lines, width, height }: ConfirmPromptProp
         <Text key={i} wrap="truncate-end">{` ${l}`}</Text>
       ))}
       <Text> </Text>
-      <YesNo lead=" " />
+      <YesNo lead=" " yes={keyNames("stop", "stop")} no={keyNames("stop", "cancel")} />
     </Pane>
   );
 }
 
-/** The key hint every yes/no question ends with. */
-export function YesNo({ lead }: { lead: string }) {
+/** The key hint every yes/no question ends with: the first key bold, its alternatives after a slash. */
+export function YesNo({ lead, yes, no }: { lead: string; yes: string[]; no: string[] }) {
+  const [yesKey, ...yesMore] = yes;
+  const [noKey, ...noMore] = no;
   return (
     <Text>
       {lead}
       <Text bold color="cyan">
-        y
+        {yesKey}
       </Text>
-      {"/Enter yes  "}
+      {`${yesMore.map((k) => `/${k}`).join("")} yes  `}
       <Text bold color="cyan">
-        n
+        {noKey}
       </Text>
-      {"/Esc no"}
+      {`${noMore.map((k) => `/${k}`).join("")} no`}
     </Text>
   );
 }

@@ -1,9 +1,37 @@
-// The bottom line: the keys that work right now. When the terminal is narrow the least useful
-// keys drop out first; help and quit always stay.
+// The bottom line: the keys that work right now, from the key table. When the terminal is narrow
+// the least useful keys drop out first; help and quit always stay.
 import { Box, Text } from "ink";
 import { Fragment } from "react";
+import type { AppState } from "./app-state.ts";
 import { cells } from "./format.ts";
-import type { KeyHint } from "./keymap.ts";
+import { footerHints, KEYMAP, type KeyHint, type KeyRow, type Scope } from "./keymap.ts";
+
+/** The scopes the footer advertises for what is on screen (all fields of the form at once). */
+function footerScopes(s: AppState): Scope[] {
+  const m = s.modal;
+  switch (m.kind) {
+    case "help":
+      return ["help"];
+    case "add":
+      return ["add-host", "add", "add-type"];
+    case "remove":
+      return m.confirm.phase === "busy" ? ["remove-busy"] : m.confirm.phase === "failed" ? ["remove-failed"] : ["remove"];
+    case "stop":
+      return ["stop"];
+    case "log":
+      return ["log"];
+    case "none":
+      return [s.focus, "list", "main"];
+  }
+}
+
+/** The footer's keys for what is on screen now, most useful first. */
+export function footerKeys(s: AppState): KeyHint[] {
+  if (s.modal.kind === "remove" && s.modal.confirm.phase === "working") return [{ keys: "", label: "removing…" }];
+  const scopes = footerScopes(s);
+  const shown = (r: KeyRow) => scopes.includes(r.scope) && (r.pane === undefined || r.pane === s.focus);
+  return footerHints((KEYMAP as readonly KeyRow[]).filter(shown));
+}
 
 function hintWidth(h: KeyHint): number {
   return (h.keys ? cells(h.keys) + 1 : 0) + cells(h.label) + 2;

@@ -1,6 +1,6 @@
 // Pure text helpers for a fixed-width terminal grid. Widths are display cells (Bun.stringWidth),
 // not string lengths, so wide characters and symbols never push a column out of line.
-import type { Transport, TransportAvailability } from "../src/agent/api.ts";
+import type { Transport, TransportAvailability } from "../src/core/model.ts";
 
 export const ELLIPSIS = "…";
 

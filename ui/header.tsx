@@ -1,16 +1,18 @@
 // The top line: the product name, what is known, and whether the data is live.
 import { Box, Text } from "ink";
 import { cells, formatAge, truncate } from "./format.ts";
-import type { AppState } from "./use-app-state.ts";
+import type { AppState } from "./app-state.ts";
+import { keysFor } from "./keymap.ts";
 
 export function Header({ state, width }: { state: AppState; width: number }) {
   const n = state.instances.items.length;
   const left = ` hotmount · ${state.instances.loaded ? `${n} instance${n === 1 ? "" : "s"}` : "connecting…"}`;
+  const help = `${keysFor("main", "help")} help `;
   const right = state.pollError
     ? "⚠ not updating "
     : state.lastPoll !== null
-      ? `updated ${formatAge(new Date(state.lastPoll).toISOString(), state.now)} ago · ? help `
-      : "? help ";
+      ? `updated ${formatAge(new Date(state.lastPoll).toISOString(), state.now)} ago · ${help}`
+      : help;
   const gap = Math.max(1, width - cells(left) - cells(right));
   return (
     <Box width={width} height={1} flexShrink={0}>

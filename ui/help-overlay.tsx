@@ -1,18 +1,20 @@
-// The help overlay (?): every key, grouped, from the same keymap the footer uses. It has no
-// state of its own, so no reducer, and one key rule (any key closes it) that the router applies.
+// The help overlay (?): every advertised key, grouped, from the key table the footer and the
+// router use. It has no state of its own, so no reducer; its one key (any key closes it) is in the
+// table too.
 import { Box, Text } from "ink";
 import { fit } from "./format.ts";
-import { HELP_SECTIONS } from "./keymap.ts";
+import { helpSections, keysFor } from "./keymap.ts";
 import { Pane } from "./pane.tsx";
 
 export function HelpOverlay({ width, height }: { width: number; height: number }) {
+  const sections = helpSections();
   const inner = width - 2;
   // Two columns of sections when there is room, one otherwise.
   const twoCols = inner >= 77;
   const colW = twoCols ? Math.floor((inner - 1) / 2) : inner;
   const keyW = 14;
-  const half = Math.ceil(HELP_SECTIONS.length / 2);
-  const cols = twoCols ? [HELP_SECTIONS.slice(0, half), HELP_SECTIONS.slice(half)] : [HELP_SECTIONS];
+  const half = Math.ceil(sections.length / 2);
+  const cols = twoCols ? [sections.slice(0, half), sections.slice(half)] : [sections];
   return (
     <Pane title="Help · hotmount" focused width={width} height={height}>
       <Box flexDirection="row">
@@ -34,7 +36,7 @@ export function HelpOverlay({ width, height }: { width: number; height: number }
         ))}
       </Box>
       <Text dimColor wrap="truncate-end">
-        {" hotmount mounts host folders into running VMs. Press any key to close."}
+        {` hotmount mounts host folders into running VMs. Press ${keysFor("help", "close")} to close.`}
       </Text>
     </Pane>
   );

@@ -5,7 +5,7 @@ import type { InstanceSummary } from "../src/agent/api.ts";
 import { availableTransports, columnWidths, fit, STATE_COLORS, truncate, unavailableReasons, type ColumnSpec } from "./format.ts";
 import { windowStart } from "./list-selection.ts";
 import { Pane } from "./pane.tsx";
-import type { InstancesState } from "./use-instances-pane-state.ts";
+import type { InstancesState } from "./instances-pane-state.ts";
 
 const SPECS: ColumnSpec[] = [
   { min: 1 }, // selection marker
@@ -18,7 +18,7 @@ const SPECS: ColumnSpec[] = [
   { min: 10, flex: 3 }, // TRANSPORTS
 ];
 
-export function instanceColumns(inner: number): number[] {
+function instanceColumns(inner: number): number[] {
   return columnWidths(inner, SPECS);
 }
 

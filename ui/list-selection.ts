@@ -26,7 +26,7 @@ export function reconcileSelection(oldKeys: string[], newKeys: string[], selecte
 export function windowStart(count: number, selectedIndex: number, height: number): number {
   if (height <= 0 || count <= height) return 0;
   const idx = Math.max(0, selectedIndex);
-  // Keep the selection in the middle third where possible, like less and k9s do.
+  // Keep the selection in the middle where possible, so rows above and below stay in view.
   const start = idx - Math.floor(height / 2);
   return Math.min(Math.max(0, start), count - height);
 }

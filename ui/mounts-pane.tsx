@@ -5,7 +5,8 @@ import type { InstanceSummary, Mount } from "../src/agent/api.ts";
 import { columnWidths, fit, formatAge, STATE_COLORS, tildify, transportLabel, truncate, type ColumnSpec } from "./format.ts";
 import { windowStart } from "./list-selection.ts";
 import { Pane } from "./pane.tsx";
-import type { MountsState } from "./use-mounts-pane-state.ts";
+import type { MountsState } from "./mounts-pane-state.ts";
+import { keysFor } from "./keymap.ts";
 
 const SPECS: ColumnSpec[] = [
   { min: 1 }, // selection marker
@@ -29,10 +30,10 @@ export interface MountsPaneProps {
 
 function emptyText(state: MountsState, inst: InstanceSummary | undefined): { text: string; color?: string } {
   if (!inst) return { text: "Select an instance." };
-  if (inst.state !== "running" && inst.state !== "starting") return { text: `${inst.name} is ${inst.state}. Press s to start it.` };
+  if (inst.state !== "running" && inst.state !== "starting") return { text: `${inst.name} is ${inst.state}. Press ${keysFor("main", "start")} to start it.` };
   if (state.error) return { text: `${state.error.message}${state.error.hint ? ` — ${state.error.hint}` : ""}`, color: "red" };
   if (!state.loaded) return { text: "Loading mounts…" };
-  return { text: "No mounts. Press a to add one." };
+  return { text: `No mounts. Press ${keysFor("main", "add")} to add one.` };
 }
 
 export function MountsPane({ state, instance, focused, width, rows, now, home }: MountsPaneProps) {

@@ -4,7 +4,8 @@ import { Text } from "ink";
 import { tildify, truncate } from "./format.ts";
 import { YesNo } from "./confirm-prompt.tsx";
 import { Pane } from "./pane.tsx";
-import type { RemoveConfirmState } from "./use-remove-confirm-state.ts";
+import type { RemoveConfirmState } from "./remove-confirm-state.ts";
+import { keyNames, keysFor } from "./keymap.ts";
 
 export function RemoveConfirm({ state, width, height, home }: { state: RemoveConfirmState; width: number; height: number; home: string }) {
   const w = width - 4;
@@ -15,7 +16,9 @@ export function RemoveConfirm({ state, width, height, home }: { state: RemoveCon
       <Text wrap="truncate-end">{` Remove ${truncate(m.mountPoint, w - 8)}`}</Text>
       <Text dimColor wrap="truncate-end">{` host ${truncate(tildify(m.hostPath, home), w - 6)} · ${m.type}`}</Text>
       <Text> </Text>
-      {state.phase === "confirm" ? <YesNo lead=" The guest loses access to these files. Remove it? " /> : null}
+      {state.phase === "confirm" ? (
+        <YesNo lead=" The guest loses access to these files. Remove it? " yes={keyNames("remove", "remove")} no={keyNames("remove", "cancel")} />
+      ) : null}
       {state.phase === "working" ? <Text color="yellow">{state.force ? " Forcing a lazy unmount…" : " Removing…"}</Text> : null}
       {state.error ? (
         <>
@@ -29,14 +32,14 @@ export function RemoveConfirm({ state, width, height, home }: { state: RemoveCon
           <Text wrap="wrap">
             {" Press "}
             <Text bold color="red">
-              f
+              {keysFor("remove-busy", "force")}
             </Text>
             {" to force: a lazy unmount detaches it now; open files keep working until closed."}
           </Text>
-          <Text dimColor>{" Esc keeps the mount."}</Text>
+          <Text dimColor>{` ${keysFor("remove-busy", "cancel")} keeps the mount.`}</Text>
         </>
       ) : null}
-      {state.phase === "failed" ? <Text dimColor>{" r retries · Esc closes"}</Text> : null}
+      {state.phase === "failed" ? <Text dimColor>{` ${keysFor("remove-failed", "retry")} retries · ${keysFor("remove-failed", "cancel")} closes`}</Text> : null}
     </Pane>
   );
 }

@@ -1,9 +1,9 @@
-// The line(s) above the footer: a running step wins, then the last notice, then a polling
-// failure. Errors show their message and, on a second line, the hint — never a stack.
+// The line(s) above the footer: the running step if any, and under it the last notice or else a
+// polling failure. Errors show their message and, on a second line, the hint — never a stack.
 import { Box, Text } from "ink";
 import { truncate } from "./format.ts";
 import { TaskStatus } from "./task-status.tsx";
-import type { AppState } from "./use-app-state.ts";
+import type { AppState } from "./app-state.ts";
 
 interface Line {
   color: string;

@@ -1,7 +1,7 @@
 // A running step: spinner, label, current progress step and elapsed time, updated 10x a second.
 import { Text, useAnimation } from "ink";
 import { formatElapsed, truncate } from "./format.ts";
-import type { Task } from "./use-app-state.ts";
+import type { Task } from "./app-state.ts";
 
 const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 

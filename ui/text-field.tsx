@@ -1,8 +1,8 @@
-// View of a one-line text field: label, value with an inverse cursor, horizontally scrolled so
-// the cursor stays visible in narrow terminals.
+// View of a one-line text field: the value with an inverse cursor, scrolled sideways so the cursor
+// stays visible in narrow terminals; the placeholder while it is empty.
 import { Text } from "ink";
 import { cells } from "./format.ts";
-import type { TextFieldState } from "./use-text-field-state.ts";
+import type { TextFieldState } from "./text-field-state.ts";
 
 export interface TextFieldProps {
   state: TextFieldState;

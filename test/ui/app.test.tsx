@@ -119,11 +119,10 @@ test("a refused add keeps the form open with the agent's message and hint", asyn
 
 test("Esc while an add is out hides the form; a late failure lands in the status line", async () => {
   const c = new FakeHotmountClient([fakeInstance("dev")]);
-  // The add fails only once the form is gone, whatever the machine's load.
-  let formGone!: () => void;
-  const gone = new Promise<void>((r) => (formGone = r));
+  // The request fails only once the form is hidden, however slowly the keys arrive.
+  const answer = Promise.withResolvers<void>();
   c.addMount = async () => {
-    await gone;
+    await answer.promise;
     throw new HotmountError("GUEST_COMMAND_FAILED", "mount -t virtiofs failed in the guest.", { hint: "See the agent log (l)." });
   };
   h = renderApp(c);
@@ -134,7 +133,7 @@ test("Esc while an add is out hides the form; a late failure lands in the status
   await waitFor(() => expect(h!.frame()).toMatch(/Adding \/srv\/x to dev · \d+\.\ds/));
   await h.press(KEYS.escape);
   await waitFor(() => expect(h!.frame()).not.toContain("Add mount · dev"));
-  formGone();
+  answer.resolve();
   await waitFor(() => expect(h!.frame()).toContain("✗ mount -t virtiofs failed in the guest."));
   expect(h.frame()).toContain("See the agent log (l).");
 });

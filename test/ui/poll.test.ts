@@ -2,9 +2,9 @@
 // the selected instance's mounts and the open log, and turns failures into state, not throws.
 import { expect, test } from "bun:test";
 import { HotmountError } from "../../src/core/errors.ts";
-import { appReducer, initialAppState, type AppAction, type AppState } from "../../ui/use-app-state.ts";
-import { createAgentLogState } from "../../ui/use-agent-log-state.ts";
-import { pollOnce, Poller } from "../../ui/use-poll.ts";
+import { appReducer, initialAppState, type AppAction, type AppState } from "../../ui/app-state.ts";
+import { createAgentLogState } from "../../ui/agent-log-state.ts";
+import { pollOnce, Poller } from "../../ui/poll.ts";
 import { FakeHotmountClient, fakeInstance, fakeMount } from "./fake-client.ts";
 import { sleep } from "./helpers.tsx";
 

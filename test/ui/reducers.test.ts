@@ -10,13 +10,13 @@ import {
   validateAddMount,
   type AddMountAction,
   type AddMountState,
-} from "../../ui/use-add-mount-form-state.ts";
-import { agentLogReducer, createAgentLogState, visibleLogLines } from "../../ui/use-agent-log-state.ts";
-import { appReducer, initialAppState, NOTICE_MS, taskFor } from "../../ui/use-app-state.ts";
-import { initialInstancesState, instancesReducer, selectedInstance } from "../../ui/use-instances-pane-state.ts";
-import { initialMountsState, mountsReducer, selectedMount } from "../../ui/use-mounts-pane-state.ts";
-import { createRemoveConfirmState, removeConfirmReducer } from "../../ui/use-remove-confirm-state.ts";
-import { applyEdit, textField } from "../../ui/use-text-field-state.ts";
+} from "../../ui/add-mount-form-state.ts";
+import { agentLogReducer, createAgentLogState, visibleLogLines } from "../../ui/agent-log-state.ts";
+import { appReducer, initialAppState, NOTICE_MS, taskFor } from "../../ui/app-state.ts";
+import { initialInstancesState, instancesReducer, selectedInstance } from "../../ui/instances-pane-state.ts";
+import { initialMountsState, mountsReducer, selectedMount } from "../../ui/mounts-pane-state.ts";
+import { createRemoveConfirmState, removeConfirmReducer } from "../../ui/remove-confirm-state.ts";
+import { applyEdit, textField } from "../../ui/text-field-state.ts";
 import { ALL_TRANSPORTS, fakeInstance, fakeMount } from "./fake-client.ts";
 
 describe("instances", () => {

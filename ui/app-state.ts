@@ -2,11 +2,11 @@
 // notice. Pane and dialog reducers live in their own files; this one routes actions to them and
 // keeps the mounts pane pointed at the selected instance.
 import type { ErrorView } from "./error-view.ts";
-import { addMountReducer, type AddMountAction, type AddMountState } from "./use-add-mount-form-state.ts";
-import { agentLogReducer, type AgentLogAction, type AgentLogState } from "./use-agent-log-state.ts";
-import { initialInstancesState, instancesReducer, type InstancesAction, type InstancesState } from "./use-instances-pane-state.ts";
-import { initialMountsState, mountsReducer, type MountsAction, type MountsState } from "./use-mounts-pane-state.ts";
-import { removeConfirmReducer, type RemoveConfirmAction, type RemoveConfirmState } from "./use-remove-confirm-state.ts";
+import { addMountReducer, type AddMountAction, type AddMountState } from "./add-mount-form-state.ts";
+import { agentLogReducer, type AgentLogAction, type AgentLogState } from "./agent-log-state.ts";
+import { initialInstancesState, instancesReducer, type InstancesAction, type InstancesState } from "./instances-pane-state.ts";
+import { initialMountsState, mountsReducer, type MountsAction, type MountsState } from "./mounts-pane-state.ts";
+import { removeConfirmReducer, type RemoveConfirmAction, type RemoveConfirmState } from "./remove-confirm-state.ts";
 
 export type Focus = "instances" | "mounts";
 

@@ -1,9 +1,11 @@
 // State of the add-mount form. The guest path follows the host path until the user edits it,
 // and the type select holds only the transports the instance can use right now.
-import type { MountRequest, Transport, TransportAvailability } from "../src/agent/api.ts";
+import type { MountRequest } from "../src/agent/api.ts";
+import type { Transport, TransportAvailability } from "../src/core/model.ts";
 import { uiError, type ErrorView } from "./error-view.ts";
 import { expandPath } from "./path-complete.ts";
-import { applyEdit, textField, type TextEdit, type TextFieldState } from "./use-text-field-state.ts";
+import { applyEdit, textField, type TextEdit, type TextFieldState } from "./text-field-state.ts";
+import { keysFor } from "./keymap.ts";
 
 export const ADD_FIELDS = ["hostPath", "mountPoint", "type", "writable"] as const;
 export type AddField = (typeof ADD_FIELDS)[number];
@@ -114,7 +116,8 @@ export function addMountReducer(s: AddMountState, a: AddMountAction): AddMountSt
 
 /** Why the form cannot be sent yet, or null when it can. */
 export function validateAddMount(s: AddMountState): ErrorView | null {
-  if (s.hostPath.value.trim() === "") return uiError("Enter the host folder to mount.", "Tab completes a path; ~ is your home directory.");
+  if (s.hostPath.value.trim() === "")
+    return uiError("Enter the host folder to mount.", `${keysFor("add-host", "complete")} completes a path; ~ is your home directory.`);
   const mp = effectiveMountPoint(s);
   if (!mp.startsWith("/")) return uiError(`The guest path must be absolute: ${mp}`, "Start it with /, for example /mnt/src.");
   if (s.type === null) {
