@@ -14,7 +14,8 @@ import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, writeInsta
 import { instancePaths } from "../core/paths.ts";
 import { withLock } from "../util/lock.ts";
 import { isAlive, readPidFile } from "../util/process.ts";
-import { ensureHome, startAgent } from "./instances.ts";
+import { startAgent } from "./agent-supervisor.ts";
+import { ensureHome } from "./home.ts";
 
 function readExternal(name: string): "lima" | "run" | null {
   try {

@@ -1,17 +1,43 @@
-// The HotmountClient the CLI and the TUI use on this host.
+// The HotmountClient the CLI commands and the TUI use on this host: one facade over the agents'
+// HTTP (client/agent-client.ts), the instance lifecycle (client/instances.ts), Lima attachment
+// (client/foreign.ts) and agent supervision (client/agent-supervisor.ts). Before it asks an
+// agent, it restarts one that died while its VM kept running, and says so through
+// onAgentRestarted; listings do not wait for an instance another process is busy with.
 import { readFileSync } from "node:fs";
 import { instancePaths } from "../core/paths.ts";
 import { AgentClient } from "./agent-client.ts";
-import { listInstances, startInstance, stopInstance } from "./instances.ts";
+import { REVIVE_WAIT_MS, reviveAgent } from "./agent-supervisor.ts";
+import { ensureForeignAgent } from "./foreign.ts";
+import { listInstances, startInstance, stopInstance, summarize } from "./instances.ts";
+import { listAllMounts } from "./mounts.ts";
 import type { HotmountClient } from "./types.ts";
 
-export function localClient(): HotmountClient {
+export interface LocalClientOptions {
+  /** Told each time this client restarted the dead agent of a running VM. */
+  onAgentRestarted?: (instance: string) => void;
+}
+
+export function localClient(opts: LocalClientOptions = {}): HotmountClient {
+  const revive = async (instance: string, waitMs = REVIVE_WAIT_MS): Promise<void> => {
+    if (await reviveAgent(instance, waitMs)) opts.onAgentRestarted?.(instance);
+  };
+  const agent = async (instance: string): Promise<AgentClient> => {
+    await revive(instance);
+    return new AgentClient(instance);
+  };
+  /** A Lima instance gets its agent (and its hotmount registration) on first mount or unmount. */
+  const attached = async (instance: string): Promise<AgentClient> => {
+    if (!new AgentClient(instance).present) await ensureForeignAgent(instance);
+    return agent(instance);
+  };
   return {
-    listInstances,
-    info: (i) => new AgentClient(i).info(),
-    listMounts: (i) => new AgentClient(i).mounts(),
-    addMount: (i, req) => new AgentClient(i).add(req),
-    removeMount: (i, key, o) => new AgentClient(i).remove(key, o?.force ?? false),
+    listInstances: () => listInstances({ revive: (n) => revive(n, 0) }),
+    summary: (i) => summarize(i, { revive: (n) => revive(n) }),
+    info: async (i) => (await agent(i)).info(),
+    listMounts: async (i) => (await agent(i)).mounts(),
+    listAllMounts: () => listAllMounts((n) => revive(n, 0)),
+    addMount: async (i, req) => (await attached(i)).add(req),
+    removeMount: async (i, key, o) => (await attached(i)).remove(key, o?.force ?? false),
     startVm: (i, o, onProgress) => startInstance(i, o ?? {}, onProgress ?? (() => {})),
     stopVm: (i, onProgress) => stopInstance(i, onProgress ?? (() => {})),
     agentLog: async (i, lines) => {

@@ -1,18 +1,12 @@
 // `hotmount tui` (and bare `hotmount` on a terminal): the full-screen view.
 import type { Command } from "commander";
-import { fail } from "../output.ts";
+import { runAction } from "../output.ts";
 
 export function register(program: Command): void {
   program
     .command("tui")
     .description("open the full-screen interactive view of instances and mounts")
-    .action(async () => {
-      try {
-        await runTuiCommand();
-      } catch (e) {
-        fail(e, false);
-      }
-    });
+    .action(() => runAction(false, runTuiCommand));
 }
 
 export async function runTuiCommand(): Promise<void> {
