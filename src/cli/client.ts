@@ -4,6 +4,6 @@ import type { HotmountClient } from "../client/types.ts";
 import { notice } from "./output.ts";
 
 export async function cliClient(): Promise<HotmountClient> {
-  const { localClient } = await import("../client/local-client.ts");
-  return localClient({ onAgentRestarted: (i) => notice(`the agent of "${i}" was restarted (it had stopped while the VM kept running)`) });
+  const { agentRestartedNote, localClient } = await import("../client/local-client.ts");
+  return localClient({ onAgentRestarted: (i) => notice(agentRestartedNote(i)) });
 }

@@ -64,13 +64,14 @@ export async function startAgent(name: string, readyWithinMs = 60_000): Promise<
 
 /**
  * Restarts the agent of `name` when its VM runs but its agent process is gone; true when this
- * call did. A VM that lives inside the agent (VZ) died with it and is not booted from here.
+ * call did. An agent that is still starting (its process there, its socket not yet) is waited
+ * for instead. A VM that lives inside the agent (VZ) died with it and is not booted from here.
  * `waitMs` bounds the wait for another process holding the instance lock; with 0, a busy
  * instance is left to whoever holds it and nothing is restarted.
  */
 export async function reviveAgent(name: string, waitMs = REVIVE_WAIT_MS): Promise<boolean> {
   const paths = instancePaths(name);
-  if (!existsSync(paths.config) || !agentGone(name)) return false;
+  if (!existsSync(paths.config) || (!agentGone(name) && existsSync(paths.agentSock))) return false;
   const cfg = readInstanceConfig(name);
   const driver = getDriver(cfg.driver);
   if (driver.vmLivesInCaller) return false;
@@ -82,7 +83,11 @@ export async function reviveAgent(name: string, waitMs = REVIVE_WAIT_MS): Promis
       `instance "${name}"`,
       async () => {
         // Someone else may have restarted it, or stopped the VM, while this process waited.
-        if (!agentGone(name) || !(await vmRuns())) return false;
+        if (!agentGone(name)) {
+          await waitUntil(() => agentAnswers(name, 2000), REVIVE_WAIT_MS, 100);
+          return false;
+        }
+        if (!(await vmRuns())) return false;
         await startAgent(name);
         return true;
       },

@@ -17,6 +17,9 @@ export interface LocalClientOptions {
   onAgentRestarted?: (instance: string) => void;
 }
 
+/** How the CLI and the TUI word a restart. */
+export const agentRestartedNote = (instance: string) => `the agent of "${instance}" was restarted (it had stopped while the VM kept running)`;
+
 export function localClient(opts: LocalClientOptions = {}): HotmountClient {
   const revive = async (instance: string, waitMs = REVIVE_WAIT_MS): Promise<void> => {
     if (await reviveAgent(instance, waitMs)) opts.onAgentRestarted?.(instance);

@@ -11,6 +11,15 @@ export function register(program: Command): void {
 
 export async function runTuiCommand(): Promise<void> {
   const { runTui } = await import("../../../ui/index.tsx");
-  const { localClient } = await import("../../client/local-client.ts");
-  await runTui(localClient());
+  const { agentRestartedNote, localClient } = await import("../../client/local-client.ts");
+  const listeners = new Set<(text: string) => void>();
+  const client = localClient({
+    onAgentRestarted: (i) => listeners.forEach((show) => show(agentRestartedNote(i))),
+  });
+  await runTui(client, {
+    notices: (show) => {
+      listeners.add(show);
+      return () => listeners.delete(show);
+    },
+  });
 }
