@@ -77,6 +77,8 @@ export async function reviveAgent(name: string, waitMs = REVIVE_WAIT_MS): Promis
   if (driver.vmLivesInCaller) return false;
   const vmRuns = async () => (await driver.status(cfg)).state === "running";
   if (!(await vmRuns())) return false;
+  // This process holds the instance already (the TUI starting or stopping it): nothing to wait for.
+  if (readPidFile(paths.lock) === process.pid) return false;
   try {
     return await withLock(
       paths.lock,
