@@ -20,9 +20,6 @@ import { ensureHome } from "./home.ts";
 import { parseStaticMounts } from "./static-mounts.ts";
 import type { StartOptions } from "./types.ts";
 
-/** Every `vm start` flag; the names are the facade's StartOptions. */
-export type StartFlags = StartOptions;
-
 export function checkName(name: string): string {
   const r = InstanceName.safeParse(name);
   if (!r.success)
@@ -30,7 +27,7 @@ export function checkName(name: string): string {
   return name;
 }
 
-async function buildConfig(name: string, f: StartFlags, progress: Progress): Promise<InstanceConfig> {
+async function buildConfig(name: string, f: StartOptions, progress: Progress): Promise<InstanceConfig> {
   const prev = existsSync(instancePaths(name).config) ? readInstanceConfig(name) : null;
   const key = ensureSshKey();
   let kernel = f.kernel ?? prev?.kernel;
@@ -77,7 +74,7 @@ async function buildConfig(name: string, f: StartFlags, progress: Progress): Pro
   });
 }
 
-export async function startInstance(name: string, flags: StartFlags, progress: Progress): Promise<void> {
+export async function startInstance(name: string, flags: StartOptions, progress: Progress): Promise<void> {
   checkName(name);
   ensureHome();
   // A Lima instance or an adopted QEMU: attach an agent if it runs; never boot it from here.
@@ -159,7 +156,7 @@ export async function listInstances(opts: SummarizeOptions = {}): Promise<Instan
   return all.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** Mounts the journal and the config's static shares name: what a running VM has while its agent cannot say. */
+/** How many mounts the journal and the config's static shares name: what a running VM has while its agent cannot say. */
 function journaledMounts(cfg: InstanceConfig): number {
   return loadJournal(instancePaths(cfg.name).journal).length + cfg.staticMounts.length;
 }
