@@ -12,6 +12,9 @@ import { listInstances, startInstance, stopInstance, summarize } from "./instanc
 import { listAllMounts } from "./mounts.ts";
 import type { HotmountClient } from "./types.ts";
 
+/** How long one client waits before it tries again to restart an agent that would not start. */
+export const REVIVE_RETRY_MS = 30_000;
+
 export interface LocalClientOptions {
   /** Told each time this client restarted the dead agent of a running VM. */
   onAgentRestarted?: (instance: string) => void;
@@ -21,8 +24,17 @@ export interface LocalClientOptions {
 export const agentRestartedNote = (instance: string) => `the agent of "${instance}" was restarted (it had stopped while the VM kept running)`;
 
 export function localClient(opts: LocalClientOptions = {}): HotmountClient {
+  // An agent that fails to come up is not retried on every TUI poll: one try per interval.
+  const failedAt = new Map<string, number>();
   const revive = async (instance: string, waitMs = REVIVE_WAIT_MS): Promise<void> => {
-    if (await reviveAgent(instance, waitMs)) opts.onAgentRestarted?.(instance);
+    if (Date.now() - (failedAt.get(instance) ?? -Infinity) < REVIVE_RETRY_MS) return;
+    try {
+      if (await reviveAgent(instance, waitMs)) opts.onAgentRestarted?.(instance);
+      failedAt.delete(instance);
+    } catch (e) {
+      failedAt.set(instance, Date.now());
+      throw e;
+    }
   };
   const agent = async (instance: string): Promise<AgentClient> => {
     await revive(instance);
