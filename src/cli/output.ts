@@ -84,7 +84,7 @@ export function commandLine(args: string[]): string[] {
   const argv = args[0] === "--" ? args.slice(1) : args;
   if (args[0] !== "--" && argv[0]?.startsWith("-")) {
     throw new HotmountError("USAGE", `unknown option '${argv[0]}'`, {
-      hint: "Put hotmount's options before the program, e.g. --slots 4 qemu-system-x86_64 ...",
+      hint: "See --help for hotmount's own options; the command line starts with its program (e.g. qemu-system-x86_64).",
     });
   }
   return argv;

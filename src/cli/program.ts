@@ -31,7 +31,7 @@ Quick start:
 State lives in $HOTMOUNT_HOME (default ~/.hotmount). Exit codes: docs/embedding.md.`,
     )
     .showHelpAfterError("(add --help for usage)")
-    // Options after a subcommand are that subcommand's: \`shell\`, \`run\` and \`qemu-wrap\` pass a
+    // Options after a subcommand are that subcommand's: `shell`, `run` and `qemu-wrap` pass a
     // command line on with its own options.
     .enablePositionalOptions()
     .exitOverride();

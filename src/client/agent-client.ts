@@ -42,7 +42,7 @@ export class AgentClient {
     } catch (e) {
       throw new HotmountError("AGENT_UNREACHABLE", `the agent of "${this.instance}" does not answer`, {
         cause: e,
-        hint: `If the VM runs but its agent died, \`hotmount vm start ${this.instance}\` restarts the agent; see \`hotmount vm logs ${this.instance} --agent\`.`,
+        hint: `The next command restarts an agent that died; \`hotmount vm start ${this.instance}\` replaces one that hangs. See \`hotmount vm logs ${this.instance} --agent\`.`,
       });
     }
     if (!res.ok) {
