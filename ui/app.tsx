@@ -38,9 +38,11 @@ export interface AppProps {
   readDir?: ReadDir;
   home?: string;
   cwd?: string;
+  /** Subscribes to notes from outside the client's answers (an agent restarted); returns the unsubscribe. */
+  notices?: (show: (text: string) => void) => () => void;
 }
 
-export function App({ client, pollMs = 1000, size, clock = Date.now, readDir = nodeReadDir, home = homedir(), cwd = process.cwd() }: AppProps) {
+export function App({ client, pollMs = 1000, size, clock = Date.now, readDir = nodeReadDir, home = homedir(), cwd = process.cwd(), notices }: AppProps) {
   const win = useWindowSize();
   const { columns, rows } = size ?? win;
   const { exit } = useApp();
@@ -50,6 +52,8 @@ export function App({ client, pollMs = 1000, size, clock = Date.now, readDir = n
     () => createActions({ client, getState, dispatch, refresh, exit: () => exit(), clock, readDir, home, cwd }),
     [client, getState, dispatch, refresh, exit, clock, readDir, home, cwd],
   );
+
+  useEffect(() => notices?.((text) => dispatch({ type: "notice", notice: { kind: "info", text, at: clock() } })), [notices, dispatch, clock]);
 
   // A newly selected instance gets its mounts at once rather than on the next tick.
   useEffect(() => {

@@ -8,6 +8,8 @@ import { App } from "./app.tsx";
 export interface TuiOptions {
   /** How often to poll the client for changes, in ms (default 1000). */
   pollMs?: number;
+  /** Notes to show on the status line as they come (see AppProps.notices). */
+  notices?: (show: (text: string) => void) => () => void;
 }
 
 /**
@@ -22,7 +24,7 @@ export async function runTui(client: HotmountClient, opts: TuiOptions = {}): Pro
       hint: "Run hotmount --help for the commands, or use --json output in scripts.",
     });
   }
-  const app = render(<App client={client} pollMs={opts.pollMs ?? 1000} />, {
+  const app = render(<App client={client} pollMs={opts.pollMs ?? 1000} notices={opts.notices} />, {
     alternateScreen: true,
     // Ink would go non-interactive when CI is set; on a real TTY the user wants the real thing.
     interactive: true,

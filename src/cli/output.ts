@@ -59,6 +59,42 @@ export function fail(e: unknown, json: boolean): never {
   process.exit(err.exitCode);
 }
 
+export type Reporter = ReturnType<typeof progressReporter>;
+
+/**
+ * The body of every command action: runs `body` with a progress reporter, and on any failure
+ * clears the spinner and leaves through fail() (JSON on stdout when `json`, else message + hint).
+ */
+export async function runAction(json: boolean | undefined, body: (progress: Reporter) => Promise<unknown>): Promise<void> {
+  const p = progressReporter();
+  try {
+    await body(p);
+    p.done();
+  } catch (e) {
+    p.done();
+    fail(e, !!json);
+  }
+}
+
+/**
+ * A command line handed on (QEMU's for `run` and `qemu-wrap`): a leading `--` is dropped, and
+ * one that starts with an option is a mistyped hotmount option, since it must start with a program.
+ */
+export function commandLine(args: string[]): string[] {
+  const argv = args[0] === "--" ? args.slice(1) : args;
+  if (args[0] !== "--" && argv[0]?.startsWith("-")) {
+    throw new HotmountError("USAGE", `unknown option '${argv[0]}'`, {
+      hint: "See --help for hotmount's own options; the command line starts with its program (e.g. qemu-system-x86_64).",
+    });
+  }
+  return argv;
+}
+
+/** A notice beside the command's output, on stderr, so stdout (and --json) stays the same. */
+export function notice(line: string): void {
+  process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[2K" : ""}hotmount: ${line}\n`);
+}
+
 export function age(iso: string, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
   if (s < 60) return `${s}s`;

@@ -24,13 +24,16 @@ export function buildProgram(): Command {
 Quick start:
   hotmount vm start dev                      boot the demo VM
   hotmount mount add dev ~/project --writable
-  hotmount shell dev -- ls ~/project
+  hotmount shell dev ls ~/project
   hotmount mount remove dev ~/project
   hotmount vm stop dev
 
 State lives in $HOTMOUNT_HOME (default ~/.hotmount). Exit codes: docs/embedding.md.`,
     )
     .showHelpAfterError("(add --help for usage)")
+    // Options after a subcommand are that subcommand's: `shell`, `run` and `qemu-wrap` pass a
+    // command line on with its own options.
+    .enablePositionalOptions()
     .exitOverride();
   for (const r of [vm, mount, shell, doctor, bench, run, qemuWrap, tui, version, completion, agent]) r(program);
   return program;

@@ -1,4 +1,6 @@
 // HTTP over the instance's unix socket; API errors come back as the same typed HotmountError.
+// Plain HTTP only: starting an agent is client/agent-supervisor.ts's job, and commands reach
+// agents through the one facade in client/local-client.ts.
 import { existsSync } from "node:fs";
 import type { DeviceInventory } from "../../drivers/driver.ts";
 import { type ErrorJson, HotmountError } from "../core/errors.ts";
@@ -40,7 +42,7 @@ export class AgentClient {
     } catch (e) {
       throw new HotmountError("AGENT_UNREACHABLE", `the agent of "${this.instance}" does not answer`, {
         cause: e,
-        hint: `If the VM runs but its agent died, \`hotmount vm start ${this.instance}\` restarts the agent; see \`hotmount vm logs ${this.instance} --agent\`.`,
+        hint: `The next command restarts an agent that died; \`hotmount vm start ${this.instance}\` replaces one that hangs. See \`hotmount vm logs ${this.instance} --agent\`.`,
       });
     }
     if (!res.ok) {
@@ -67,18 +69,11 @@ export class AgentClient {
     return MountList.parse(await (await this.call("GET", "/v1/mounts")).json()).mounts;
   }
 
-  /** A Lima instance gets its agent on first use (see client/foreign.ts). */
-  private async attachForeign(): Promise<void> {
-    if (!this.present) await (await import("./foreign.ts")).ensureForeignAgent(this.instance);
-  }
-
   async add(req: MountRequest): Promise<Mount> {
-    await this.attachForeign();
     return Mount.parse(await (await this.call("POST", "/v1/mounts", req)).json());
   }
 
   async remove(idOrMountPoint: string, force = false): Promise<void> {
-    await this.attachForeign();
     await this.call("DELETE", `/v1/mounts/${encodeURIComponent(idOrMountPoint)}${force ? "?force=1" : ""}`);
   }
 

@@ -12,7 +12,8 @@ import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, writeInsta
 import { instancePaths, limaLinkPath } from "../core/paths.ts";
 import { withLock } from "../util/lock.ts";
 import { isAlive, readPidFile } from "../util/process.ts";
-import { ensureHome, startAgent } from "./instances.ts";
+import { startAgent } from "./agent-supervisor.ts";
+import { ensureHome } from "./home.ts";
 
 const discoveringDrivers = (): (Driver & VmDiscovery)[] => allDrivers().flatMap((d) => asVmDiscovery(d) ?? []);
 

@@ -1,36 +1,24 @@
 // Instance lifecycle from the CLI side: start (VM, then its agent), stop (through the agent,
 // or directly when there is none), and the instance list.
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { defaultDriverName, getDriver } from "../../drivers/index.ts";
 import { requireVmLifecycle, type Progress } from "../../drivers/driver.ts";
 import type { InstanceSummary } from "../agent/api.ts";
+import { loadJournal } from "../agent/journal.ts";
 import { HotmountError } from "../core/errors.ts";
 import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, InstanceName, readInstanceConfig } from "../core/instance-config.ts";
-import { hotmountHome, instancePaths, instancesDir, sshDir } from "../core/paths.ts";
-import { checkStateDir } from "../core/state-dir.ts";
+import { instancePaths, instancesDir } from "../core/paths.ts";
 import { ensureSshKey } from "../core/ssh-key.ts";
 import { demoGuestAppend, GUEST_USER } from "../guest-image/contract.ts";
 import { ensureDemoGuest } from "../guest-image/demo-guest.ts";
 import { withLock } from "../util/lock.ts";
-import { isAlive, readPidFile, removeQuietly, tailFile, terminate, waitUntil } from "../util/process.ts";
+import { isAlive, readPidFile, removeQuietly, terminate, waitUntil } from "../util/process.ts";
 import { AgentClient } from "./agent-client.ts";
-import { selfArgv } from "./self.ts";
+import { agentAnswers, agentGone, startAgent } from "./agent-supervisor.ts";
+import { discoveredSummaries, foreignSummary, isDiscoveredRegistration, startExternal } from "./foreign.ts";
+import { ensureHome } from "./home.ts";
 import { parseStaticMounts } from "./static-mounts.ts";
 import type { StartOptions } from "./types.ts";
-
-export interface StartFlags extends StartOptions {
-  ninePSlots?: number;
-  kernel?: string;
-  initrd?: string;
-  append?: string;
-  accel?: "auto" | "kvm" | "tcg";
-  driver?: string;
-  /** `--mount HOST:GUEST[:ro]` values: static virtiofs shares; absent keeps the previous ones. */
-  mounts?: string[];
-  /** `--image debian|PATH`: boot a disk image (cloud-init, user dev) instead of the demo guest. */
-  image?: string;
-}
 
 export function checkName(name: string): string {
   const r = InstanceName.safeParse(name);
@@ -39,15 +27,7 @@ export function checkName(name: string): string {
   return name;
 }
 
-/** Creates the state directory, then refuses it if other users could write to it (see core/state-dir.ts). */
-export function ensureHome(): void {
-  const home = hotmountHome();
-  mkdirSync(home, { recursive: true, mode: 0o700 });
-  // hotmountHome() checked it before it existed; check what is there now.
-  checkStateDir(home, [instancesDir(), sshDir()], instancesDir());
-}
-
-async function buildConfig(name: string, f: StartFlags, progress: Progress): Promise<InstanceConfig> {
+async function buildConfig(name: string, f: StartOptions, progress: Progress): Promise<InstanceConfig> {
   const prev = existsSync(instancePaths(name).config) ? readInstanceConfig(name) : null;
   const key = ensureSshKey();
   let kernel = f.kernel ?? prev?.kernel;
@@ -94,11 +74,11 @@ async function buildConfig(name: string, f: StartFlags, progress: Progress): Pro
   });
 }
 
-export async function startInstance(name: string, flags: StartFlags, progress: Progress): Promise<void> {
+export async function startInstance(name: string, flags: StartOptions, progress: Progress): Promise<void> {
   checkName(name);
   ensureHome();
   // A Lima instance or an adopted QEMU: attach an agent if it runs; never boot it from here.
-  if (await (await import("./foreign.ts")).startExternal(name, progress)) return;
+  if (await startExternal(name, progress)) return;
   const paths = instancePaths(name);
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   await withLock(paths.lock, `instance "${name}"`, async () => {
@@ -132,44 +112,6 @@ export async function startInstance(name: string, flags: StartFlags, progress: P
   });
 }
 
-async function agentAnswers(name: string): Promise<boolean> {
-  try {
-    await new AgentClient(name).info(3000);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export async function startAgent(name: string, readyWithinMs = 60_000): Promise<void> {
-  const paths = instancePaths(name);
-  const old = readPidFile(paths.agentPid);
-  if (old && isAlive(old)) await terminate(old, 2000);
-  removeQuietly(paths.agentSock);
-  const fd = openSync(paths.agentLog, "a");
-  const argv = [...selfArgv(), "agent", name];
-  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", fd, fd], env: { ...process.env } });
-  closeSync(fd);
-  child.unref();
-  const client = new AgentClient(name);
-  const ok = await waitUntil(
-    async () => {
-      if (child.exitCode !== null) return true;
-      try {
-        await client.info(2000);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    readyWithinMs,
-    100,
-  );
-  if (!ok || child.exitCode !== null) {
-    throw new HotmountError("VM_START_FAILED", `the agent of "${name}" did not start`, { hint: `Its log says:\n${tailFile(paths.agentLog, 8)}` });
-  }
-}
-
 export async function stopInstance(name: string, progress: Progress): Promise<void> {
   checkName(name);
   const cfg = readInstanceConfig(name);
@@ -197,21 +139,31 @@ export async function stopInstance(name: string, progress: Progress): Promise<vo
   );
 }
 
-export async function listInstances(): Promise<InstanceSummary[]> {
+export interface SummarizeOptions {
+  /** Called for a running VM whose agent process is gone, before its agent is asked (see client/local-client.ts). */
+  revive?: (name: string) => Promise<unknown>;
+}
+
+export async function listInstances(opts: SummarizeOptions = {}): Promise<InstanceSummary[]> {
   const dir = instancesDir();
-  const { isDiscoveredRegistration, discoveredSummaries } = await import("./foreign.ts");
   // VMs a driver discovers (Lima's, registered or not) come from that driver, the rest from hotmount's own dirs.
   const names = existsSync(dir)
     ? readdirSync(dir)
         .filter((n) => existsSync(instancePaths(n).config) && !isDiscoveredRegistration(n))
         .sort()
     : [];
-  const all = [...(await Promise.all(names.map(summarize))), ...(await discoveredSummaries(summarize))];
+  const one = (n: string) => summarize(n, opts);
+  const all = [...(await Promise.all(names.map(one))), ...(await discoveredSummaries(one))];
   return all.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-export async function summarize(name: string): Promise<InstanceSummary> {
-  const discovered = await (await import("./foreign.ts")).foreignSummary(name);
+/** How many mounts the journal and the config's static shares name: what a running VM has while its agent cannot say. */
+function journaledMounts(cfg: InstanceConfig): number {
+  return loadJournal(instancePaths(cfg.name).journal).length + cfg.staticMounts.length;
+}
+
+export async function summarize(name: string, opts: SummarizeOptions = {}): Promise<InstanceSummary> {
+  const discovered = await foreignSummary(name);
   if (discovered) return discovered;
   const cfg = readInstanceConfig(name);
   const st = await getDriver(cfg.driver).status(cfg);
@@ -227,12 +179,14 @@ export async function summarize(name: string): Promise<InstanceSummary> {
     mounts: 0,
   };
   if (st.state !== "running") return base;
+  // A listing must still list: an agent that cannot be brought back shows as broken below.
+  if (opts.revive && agentGone(name)) await opts.revive(name).catch(() => {});
   const client = new AgentClient(name);
   try {
     const info = await client.info(5000);
     const mounts = await client.mounts();
     return { ...base, state: info.state, slots: info.slots, transports: info.transports, mounts: mounts.length };
   } catch {
-    return { ...base, state: "broken", transports: [] };
+    return { ...base, state: "broken", transports: [], mounts: journaledMounts(cfg) };
   }
 }

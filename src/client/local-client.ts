@@ -1,17 +1,58 @@
-// The HotmountClient the CLI and the TUI use on this host.
+// The HotmountClient the CLI commands and the TUI use on this host: one facade over the agents'
+// HTTP (client/agent-client.ts), the instance lifecycle (client/instances.ts), Lima attachment
+// (client/foreign.ts) and agent supervision (client/agent-supervisor.ts). Before it asks an
+// agent, it restarts one that died while its VM kept running, and says so through
+// onAgentRestarted; listings do not wait for an instance another process is busy with.
 import { readFileSync } from "node:fs";
 import { instancePaths } from "../core/paths.ts";
 import { AgentClient } from "./agent-client.ts";
-import { listInstances, startInstance, stopInstance } from "./instances.ts";
+import { REVIVE_WAIT_MS, reviveAgent } from "./agent-supervisor.ts";
+import { ensureForeignAgent } from "./foreign.ts";
+import { listInstances, startInstance, stopInstance, summarize } from "./instances.ts";
+import { listAllMounts } from "./mounts.ts";
 import type { HotmountClient } from "./types.ts";
 
-export function localClient(): HotmountClient {
+/** How long one client waits before it tries again to restart an agent that would not start. */
+export const REVIVE_RETRY_MS = 30_000;
+
+export interface LocalClientOptions {
+  /** Told each time this client restarted the dead agent of a running VM. */
+  onAgentRestarted?: (instance: string) => void;
+}
+
+/** How the CLI and the TUI word a restart. */
+export const agentRestartedNote = (instance: string) => `the agent of "${instance}" was restarted (it had stopped while the VM kept running)`;
+
+export function localClient(opts: LocalClientOptions = {}): HotmountClient {
+  // An agent that fails to come up is not retried on every TUI poll: one try per interval.
+  const failedAt = new Map<string, number>();
+  const revive = async (instance: string, waitMs = REVIVE_WAIT_MS): Promise<void> => {
+    if (Date.now() - (failedAt.get(instance) ?? -Infinity) < REVIVE_RETRY_MS) return;
+    try {
+      if (await reviveAgent(instance, waitMs)) opts.onAgentRestarted?.(instance);
+      failedAt.delete(instance);
+    } catch (e) {
+      failedAt.set(instance, Date.now());
+      throw e;
+    }
+  };
+  const agent = async (instance: string): Promise<AgentClient> => {
+    await revive(instance);
+    return new AgentClient(instance);
+  };
+  /** A Lima instance gets its agent (and its hotmount registration) on first mount or unmount. */
+  const attached = async (instance: string): Promise<AgentClient> => {
+    if (!new AgentClient(instance).present) await ensureForeignAgent(instance);
+    return agent(instance);
+  };
   return {
-    listInstances,
-    info: (i) => new AgentClient(i).info(),
-    listMounts: (i) => new AgentClient(i).mounts(),
-    addMount: (i, req) => new AgentClient(i).add(req),
-    removeMount: (i, key, o) => new AgentClient(i).remove(key, o?.force ?? false),
+    listInstances: () => listInstances({ revive: (n) => revive(n, 0) }),
+    summary: (i) => summarize(i, { revive: (n) => revive(n) }),
+    info: async (i) => (await agent(i)).info(),
+    listMounts: async (i) => (await agent(i)).mounts(),
+    listAllMounts: () => listAllMounts((n) => revive(n, 0)),
+    addMount: async (i, req) => (await attached(i)).add(req),
+    removeMount: async (i, key, o) => (await attached(i)).remove(key, o?.force ?? false),
     startVm: (i, o, onProgress) => startInstance(i, o ?? {}, onProgress ?? (() => {})),
     stopVm: (i, onProgress) => stopInstance(i, onProgress ?? (() => {})),
     agentLog: async (i, lines) => {

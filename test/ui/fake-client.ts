@@ -116,6 +116,18 @@ export class FakeHotmountClient implements HotmountClient {
     return [...this.instances.values()].map((i) => (this.settle(i), structuredClone(i.summary)));
   }
 
+  async summary(instance: string): Promise<InstanceSummary> {
+    this.enter("summary", [instance]);
+    const i = this.get(instance);
+    this.settle(i);
+    return structuredClone(i.summary);
+  }
+
+  async listAllMounts(): Promise<Mount[]> {
+    this.enter("listAllMounts", []);
+    return [...this.instances.values()].filter((i) => i.summary.state === "running").flatMap((i) => (this.settle(i), structuredClone(i.mounts)));
+  }
+
   async info(instance: string): Promise<Info> {
     this.enter("info", [instance]);
     const s = this.get(instance).summary;

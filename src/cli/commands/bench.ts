@@ -2,7 +2,7 @@
 // table, JSON and an SVG chart (written next to the JSON).
 import type { Command } from "commander";
 import { HotmountError } from "../../core/errors.ts";
-import { fail, printJson } from "../output.ts";
+import { printJson, runAction } from "../output.ts";
 import { intIn } from "../parse.ts";
 
 const SOURCE_ALIASES: Record<string, string> = {
@@ -57,8 +57,8 @@ export function register(program: Command): void {
       "after",
       "\nExamples:\n  hotmount vm start b --mount /tmp/share:/mnt/static && hotmount bench b\n  hotmount bench dev --dir ~/scratch --sources host,virtiofs,9p --cycles 0\n",
     )
-    .action(async (instance: string, o) => {
-      try {
+    .action((instance: string, o) =>
+      runAction(o.json, async () => {
         const { checkName } = await import("../../client/instances.ts");
         checkName(instance);
         const { runBench } = await import("../../bench/run.ts");
@@ -88,8 +88,6 @@ export function register(program: Command): void {
         writeFileSync(svg, chartSvg(report));
         if (o.json) printJson(report);
         else process.stdout.write(`${formatReport(report)}\nwrote ${out}\n  and ${svg}\n`);
-      } catch (e) {
-        fail(e, o.json);
-      }
-    });
+      }),
+    );
 }

@@ -1,6 +1,6 @@
 // `hotmount doctor`: what this host can do, and why not.
 import type { Command } from "commander";
-import { fail, printJson, table } from "../output.ts";
+import { printJson, runAction, table } from "../output.ts";
 
 interface Check {
   name: string;
@@ -14,8 +14,8 @@ export function register(program: Command): void {
     .description("check this host: QEMU, usable KVM, virtiofsd flavour, sftp-server, shared memory")
     .option("--json", "print the checks as JSON")
     .option("--probe", "re-run the KVM probe boot instead of using its cached verdict")
-    .action(async (o) => {
-      try {
+    .action((o) =>
+      runAction(o.json, async () => {
         const checks = await runChecks(!!o.probe);
         if (o.json) return printJson({ ok: checks.every((c) => c.ok || c.name === "kvm"), checks });
         process.stdout.write(
@@ -24,10 +24,8 @@ export function register(program: Command): void {
             checks.map((c) => [c.name, c.ok ? "yes" : "no", c.detail]),
           ),
         );
-      } catch (e) {
-        fail(e, o.json);
-      }
-    });
+      }),
+    );
 }
 
 async function runChecks(reprobe: boolean): Promise<Check[]> {

@@ -1,7 +1,8 @@
 // `hotmount mount add|remove|list`.
 import type { Command } from "commander";
 import { HotmountError } from "../../core/errors.ts";
-import { age, fail, printJson, progressReporter, table } from "../output.ts";
+import { cliClient } from "../client.ts";
+import { age, printJson, runAction, table } from "../output.ts";
 
 export function register(program: Command): void {
   const mount = program.command("mount").description("hot-mount host folders into a running VM, list them, take them out");
@@ -21,30 +22,25 @@ export function register(program: Command): void {
       "after",
       "\nRead-only is the default, as in Lima: pass --writable to let the guest write.\n\nExamples:\n  hotmount mount add dev ~/src/app                 # /home/me/src/app in the guest, read-only\n  hotmount mount add dev ./data /mnt/data --writable\n  hotmount mount add dev ~/notes --type sshfs\n",
     )
-    .action(async (instance: string, hostdir: string, guestdir: string | undefined, o) => {
-      const p = progressReporter();
-      try {
+    .action((instance: string, hostdir: string, guestdir: string | undefined, o) =>
+      runAction(o.json, async (p) => {
         const { parseTransport } = await import("../../agent/api.ts");
         const { resolveHostPath, normalizeGuestPath } = await import("../../core/validate.ts");
-        const { AgentClient } = await import("../../client/agent-client.ts");
         const type = parseTransport(o.type);
         if (!type) throw new HotmountError("USAGE", `unknown mount type "${o.type}"`, { hint: "Use virtiofs, 9p or reverse-sshfs (sshfs)." });
         if (o.writable && o.readOnly) throw new HotmountError("USAGE", "--writable and --read-only contradict each other", { hint: "Pass one of them." });
         const hostPath = resolveHostPath(hostdir);
         const mountPoint = normalizeGuestPath(guestdir ?? hostPath);
         p.step(`mounting ${hostPath} at ${mountPoint} (${type})`);
-        const m = await new AgentClient(instance).add({ hostPath, mountPoint, type, writable: !!o.writable, persist: !!o.persist });
+        const m = await (await cliClient()).addMount(instance, { hostPath, mountPoint, type, writable: !!o.writable, persist: !!o.persist });
         p.done();
         if (o.json) printJson(m);
         else
           process.stdout.write(
             `${m.hostPath} is mounted at ${m.mountPoint} in ${instance} (${m.type}, ${m.writable ? "writable" : "read-only"}, id ${m.id})\n`,
           );
-      } catch (e) {
-        p.done();
-        fail(e, o.json);
-      }
-    });
+      }),
+    );
 
   mount
     .command("remove")
@@ -54,22 +50,17 @@ export function register(program: Command): void {
     .description("unmount in the guest, then detach; refused while a guest process uses it unless --force")
     .option("-f, --force", "stop guest processes using the mount, then unmount and detach")
     .option("--json", "print {id, mountPoint, removed} as JSON")
-    .action(async (instance: string, target: string, o) => {
-      const p = progressReporter();
-      try {
-        const { AgentClient } = await import("../../client/agent-client.ts");
-        const c = new AgentClient(instance);
-        const before = (await c.mounts()).find((m) => m.id === target || m.mountPoint === target);
+    .action((instance: string, target: string, o) =>
+      runAction(o.json, async (p) => {
+        const c = await cliClient();
+        const before = (await c.listMounts(instance)).find((m) => m.id === target || m.mountPoint === target);
         p.step(`removing ${target}`);
-        await c.remove(target, !!o.force);
+        await c.removeMount(instance, target, { force: !!o.force });
         p.done();
         if (o.json) printJson({ id: before?.id ?? target, mountPoint: before?.mountPoint ?? target, removed: true });
         else process.stdout.write(`removed ${before?.mountPoint ?? target} from ${instance}\n`);
-      } catch (e) {
-        p.done();
-        fail(e, o.json);
-      }
-    });
+      }),
+    );
 
   mount
     .command("list")
@@ -77,10 +68,10 @@ export function register(program: Command): void {
     .argument("[instance]", "only this instance (default: every running one)")
     .description("list hot-mounts")
     .option("--json", "print an array of mounts (see docs/api.schema.json: Mount)")
-    .action(async (instance: string | undefined, o) => {
-      try {
-        const { listAllMounts } = await import("../../client/mounts.ts");
-        const mounts = await listAllMounts(instance);
+    .action((instance: string | undefined, o) =>
+      runAction(o.json, async () => {
+        const c = await cliClient();
+        const mounts = instance ? await c.listMounts(instance) : await c.listAllMounts();
         if (o.json) return printJson(mounts);
         if (!mounts.length) return void process.stdout.write("no mounts\n");
         process.stdout.write(
@@ -98,8 +89,6 @@ export function register(program: Command): void {
             ]),
           ),
         );
-      } catch (e) {
-        fail(e, o.json);
-      }
-    });
+      }),
+    );
 }

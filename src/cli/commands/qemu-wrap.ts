@@ -2,7 +2,7 @@
 // `--install`, which writes the one-word executable Lima needs (Lima runs that executable bare
 // for its feature probes, so "hotmount qemu-wrap qemu-system-x86_64" cannot be the value).
 import type { Command } from "commander";
-import { fail, printJson } from "../output.ts";
+import { commandLine, printJson, runAction } from "../output.ts";
 import { intIn } from "../parse.ts";
 
 const HELP = `
@@ -23,7 +23,8 @@ Lima keeps its qmp.sock. A command line the wrapper cannot extend runs unchanged
 export function register(program: Command): void {
   program
     .command("qemu-wrap")
-    .argument("[qemu...]", "the real QEMU and its arguments, after --")
+    .argument("[qemu...]", "the real QEMU and its arguments (after -- or not: its options are QEMU's)")
+    .allowUnknownOption()
     .description("QEMU wrapper for Lima (QEMU_SYSTEM_<ARCH>): Lima's VMs get hot-plug capacity")
     .option("--install", "write the wrapper executable for Lima and print the QEMU_SYSTEM_<ARCH>=... line")
     .option("--dir <dir>", "where --install writes it (default $HOTMOUNT_HOME/lima/bin)")
@@ -35,11 +36,12 @@ export function register(program: Command): void {
     .option("--exec-pid <pid>", "the pid QEMU will run as (the installed wrapper passes its own)", intIn("--exec-pid", 1, 2 ** 31 - 1))
     .option("--json", "with --install: print {path, envVar, qemu} as JSON")
     .addHelpText("after", HELP)
-    .action(async (qemu: string[], o) => {
+    .action(async (args: string[], o) => {
       const slots: number = o.slots ?? 8;
       const ninePSlots: number = o["9pSlots"] ?? 4;
       if (o.install) return install(o, slots, ninePSlots);
-      try {
+      await runAction(false, async () => {
+        const qemu = commandLine(args);
         const { HotmountError } = await import("../../core/errors.ts");
         if (!qemu.length)
           throw new HotmountError("USAGE", "no QEMU command line to wrap", {
@@ -63,9 +65,7 @@ export function register(program: Command): void {
           return;
         }
         process.exit(await runDirect(qemu, slots, ninePSlots, !!o.strict, say));
-      } catch (e) {
-        fail(e, false);
-      }
+      });
     });
 }
 
@@ -82,7 +82,7 @@ async function runDirect(qemu: string[], slots: number, ninePSlots: number, stri
 }
 
 async function install(o: { dir?: string; qemu?: string; json?: boolean }, slots: number, ninePSlots: number): Promise<void> {
-  try {
+  await runAction(o.json, async () => {
     const { HotmountError } = await import("../../core/errors.ts");
     const { hostArch, installShim } = await import("../../../drivers/index.ts");
     const { selfArgv } = await import("../../client/self.ts");
@@ -100,7 +100,5 @@ async function install(o: { dir?: string; qemu?: string; json?: boolean }, slots
       `wrote ${r.path} (wraps ${r.qemu}: ${slots} hot-plug slots, ${ninePSlots} 9p slots)\n` +
         `Start Lima instances through it (a running instance needs a restart):\n  export ${r.envVar}=${r.path}\n  limactl stop NAME; limactl start NAME\n`,
     );
-  } catch (e) {
-    fail(e, !!o.json);
-  }
+  });
 }

@@ -2,7 +2,7 @@
 // hot-plug needs (drivers/qemu/qemu-wrap.ts), runs QEMU in the foreground as the user would, and
 // attaches an agent, so `hotmount mount add NAME ...` works. When QEMU exits, so does `run`.
 import type { Command } from "commander";
-import { fail } from "../output.ts";
+import { commandLine, runAction } from "../output.ts";
 import { intIn } from "../parse.ts";
 
 const HELP = `
@@ -31,20 +31,19 @@ export function register(program: Command): void {
   program
     .command("run")
     .argument("<name>", "instance name for the adopted VM")
-    .argument("<qemu...>", "your QEMU command line, after --")
+    .argument("<qemu...>", "your QEMU command line (after -- or not: its options are QEMU's)")
+    .allowUnknownOption()
     .description("run your own QEMU command line with hot-plug capacity added, and attach an agent")
     .option("--slots <n>", "spare hot-plug slots = concurrent virtiofs/9p mounts, 1-32 (default 8)", intIn("--slots", 1, 32))
     .option("--9p-slots <n>", "reserved 9p backends, 0-16 (default 4)", intIn("--9p-slots", 0, 16))
     .option("--ssh <user@host:port>", "how to reach the guest's sshd (default: root at your hostfwd to port 22)")
     .option("--identity <key>", "private key for --ssh (default: hotmount's own key)")
     .addHelpText("after", HELP)
-    .action(async (name: string, qemu: string[], o: RunOpts) => {
-      try {
-        process.exit(await runAdopted(name, qemu, o));
-      } catch (e) {
-        fail(e, false);
-      }
-    });
+    .action((name: string, qemu: string[], o: RunOpts) =>
+      runAction(false, async () => {
+        process.exit(await runAdopted(name, commandLine(qemu), o));
+      }),
+    );
 }
 
 function parseSsh(
@@ -68,7 +67,9 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
   const { writeJsonAtomic } = await import("../../core/instance-config.ts");
   const { instancePaths, ninePSlotLink } = await import("../../core/paths.ts");
   const { ensureSshKey } = await import("../../core/ssh-key.ts");
-  const { checkName, ensureHome, startAgent } = await import("../../client/instances.ts");
+  const { checkName } = await import("../../client/instances.ts");
+  const { ensureHome } = await import("../../client/home.ts");
+  const { startAgent } = await import("../../client/agent-supervisor.ts");
   const { registerAdopted } = await import("../../client/foreign.ts");
   const { prepareWrapDirs, wrapQemuArgv } = await import("../../../drivers/index.ts");
   const { withLock } = await import("../../util/lock.ts");

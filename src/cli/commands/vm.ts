@@ -1,7 +1,8 @@
 // `hotmount vm start|stop|list|logs`.
 import type { Command } from "commander";
 import { intIn, oneOf, parseMemory } from "../parse.ts";
-import { fail, printJson, progressReporter, table } from "../output.ts";
+import { cliClient } from "../client.ts";
+import { printJson, runAction, table } from "../output.ts";
 
 export function register(program: Command): void {
   const vm = program.command("vm").description("start, stop and list hotmount VMs");
@@ -33,11 +34,10 @@ export function register(program: Command): void {
       "after",
       "\nExamples:\n  hotmount vm start dev\n  hotmount vm start dev --mount ~/src:/mnt/src\n  hotmount vm start deb --image debian\n  hotmount vm start big --memory 2G --cpus 4 --slots 16\n",
     )
-    .action(async (name: string, o) => {
-      const p = progressReporter();
-      try {
-        const { startInstance, summarize } = await import("../../client/instances.ts");
-        await startInstance(
+    .action((name: string, o) =>
+      runAction(o.json, async (p) => {
+        const c = await cliClient();
+        await c.startVm(
           name,
           {
             memoryMiB: o.memory,
@@ -55,44 +55,35 @@ export function register(program: Command): void {
           p.step,
         );
         p.done();
-        const s = await summarize(name);
+        const s = await c.summary(name);
         if (o.json) printJson(s);
         else
           process.stdout.write(
             `${name} is running (${s.accel?.toUpperCase()}, ssh port ${s.ssh?.port}, ${s.slots.total} slots). Try: hotmount mount add ${name} ~/project\n`,
           );
-      } catch (e) {
-        p.done();
-        fail(e, o.json);
-      }
-    });
+      }),
+    );
 
   vm.command("stop")
     .argument("<name>", "instance name")
     .description("remove its mounts, power the guest off and stop QEMU (each step bounded); a stopped VM is fine")
     .option("--json", "print {name, state} as JSON")
-    .action(async (name: string, o) => {
-      const p = progressReporter();
-      try {
-        const { stopInstance } = await import("../../client/instances.ts");
-        await stopInstance(name, p.step);
+    .action((name: string, o) =>
+      runAction(o.json, async (p) => {
+        await (await cliClient()).stopVm(name, p.step);
         p.done();
         if (o.json) printJson({ name, state: "stopped" });
         else process.stdout.write(`${name} is stopped\n`);
-      } catch (e) {
-        p.done();
-        fail(e, o.json);
-      }
-    });
+      }),
+    );
 
   vm.command("list")
     .alias("ls")
     .description("list instances with their state, accelerator and slots")
     .option("--json", "print an array of instances (see docs/api.schema.json: InstanceSummary)")
-    .action(async (o) => {
-      try {
-        const { listInstances } = await import("../../client/instances.ts");
-        const list = await listInstances();
+    .action((o) =>
+      runAction(o.json, async () => {
+        const list = await (await cliClient()).listInstances();
         if (o.json) return printJson(list);
         if (!list.length) return void process.stdout.write("no instances; start one with `hotmount vm start NAME`\n");
         process.stdout.write(
@@ -109,10 +100,8 @@ export function register(program: Command): void {
             ]),
           ),
         );
-      } catch (e) {
-        fail(e, o.json);
-      }
-    });
+      }),
+    );
 
   vm.command("logs")
     .argument("<name>", "instance name")
