@@ -4,7 +4,7 @@ import { Box, Text } from "ink";
 import { Fragment } from "react";
 import type { AppState } from "./app-state.ts";
 import { cells } from "./format.ts";
-import { footerHints, KEYMAP, type KeyHint, type KeyRow, type Scope } from "./keymap.ts";
+import { footerHints, KEY_ROWS, type KeyHint, type KeyRow, type Scope } from "./keymap.ts";
 
 /** The scopes the footer advertises for what is on screen (all fields of the form at once). */
 function footerScopes(s: AppState): Scope[] {
@@ -30,7 +30,7 @@ export function footerKeys(s: AppState): KeyHint[] {
   if (s.modal.kind === "remove" && s.modal.confirm.phase === "working") return [{ keys: "", label: "removing…" }];
   const scopes = footerScopes(s);
   const shown = (r: KeyRow) => scopes.includes(r.scope) && (r.pane === undefined || r.pane === s.focus);
-  return footerHints((KEYMAP as readonly KeyRow[]).filter(shown));
+  return footerHints(KEY_ROWS.filter(shown));
 }
 
 function hintWidth(h: KeyHint): number {

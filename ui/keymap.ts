@@ -121,6 +121,9 @@ export const KEYMAP = [
   { scope: "help", intent: "close", keys: ["any"], label: "close" },
 ] as const satisfies readonly KeyRow[];
 
+/** The table as plain rows, for code that reads it without caring about the literal types. */
+export const KEY_ROWS: readonly KeyRow[] = KEYMAP;
+
 type Row = (typeof KEYMAP)[number];
 /** The intents of a scope, as the table declares them. */
 export type IntentIn<S extends Scope> = Extract<Row, { scope: S }>["intent"];
@@ -177,7 +180,7 @@ function chords(r: KeyRow): readonly Chord[] {
 /** What a key press means in the active scopes: the first scope, then the first row, wins. */
 export function keyIntent<S extends Scope>(scopes: readonly S[], input: string, key: Key): KeyHit<S> | null {
   for (const scope of scopes) {
-    for (const r of KEYMAP as readonly KeyRow[]) {
+    for (const r of KEY_ROWS) {
       if (r.scope === scope && chords(r).some((c) => chordMatches(c, input, key))) return { scope, intent: r.intent } as KeyHit<S>;
     }
   }
@@ -185,7 +188,7 @@ export function keyIntent<S extends Scope>(scopes: readonly S[], input: string, 
 }
 
 export function rowsIn(scope: Scope): readonly KeyRow[] {
-  return (KEYMAP as readonly KeyRow[]).filter((r) => r.scope === scope);
+  return KEY_ROWS.filter((r) => r.scope === scope);
 }
 
 const SHOWN: Record<string, string> = {
@@ -214,7 +217,7 @@ export function keyName(c: Chord): string {
 }
 
 function row<S extends Scope>(scope: S, intent: IntentIn<S>): KeyRow {
-  const r = (KEYMAP as readonly KeyRow[]).find((x) => x.scope === scope && x.intent === intent);
+  const r = KEY_ROWS.find((x) => x.scope === scope && x.intent === intent);
   if (!r) throw new Error(`no key for ${scope}/${intent}`);
   return r;
 }
@@ -267,7 +270,7 @@ function joinRows(parts: string[][]): string {
 export function helpSections(): { title: HelpSection; keys: KeyHint[] }[] {
   return HELP_SECTIONS.map((title) => {
     const lines = new Map<string, KeyRow[]>();
-    for (const r of KEYMAP as readonly KeyRow[]) {
+    for (const r of KEY_ROWS) {
       if (r.help?.[0] !== title) continue;
       lines.set(r.help[1], [...(lines.get(r.help[1]) ?? []), r]);
     }

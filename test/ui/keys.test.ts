@@ -8,7 +8,7 @@ import { createAgentLogState } from "../../ui/agent-log-state.ts";
 import type { AppActions } from "../../ui/app-actions.ts";
 import { appReducer, initialAppState, type AppAction, type AppState } from "../../ui/app-state.ts";
 import { ALL_KEY_HANDLERS, routeKey } from "../../ui/key-router.ts";
-import { isNamedChord, KEYMAP, keyName, rowsIn, type Chord, type KeyRow, type Scope } from "../../ui/keymap.ts";
+import { isNamedChord, KEY_ROWS, keyName, rowsIn, type Chord, type KeyRow, type Scope } from "../../ui/keymap.ts";
 import { createRemoveConfirmState, type RemovePhase } from "../../ui/remove-confirm-state.ts";
 import type { TextEdit } from "../../ui/text-field-state.ts";
 import { ALL_TRANSPORTS, fakeMount } from "./fake-client.ts";
@@ -97,7 +97,7 @@ const chordsOf = (r: KeyRow) => [...r.keys, ...(r.more ?? []), ...(r.also ?? [])
 
 describe("the key table", () => {
   test("every row is reachable: each of its keys means its intent, and acts, on some screen", () => {
-    for (const r of KEYMAP as readonly KeyRow[]) {
+    for (const r of KEY_ROWS) {
       for (const c of chordsOf(r)) {
         const reached = Object.values(CONTEXTS).some((s) => {
           const h = harness(s);
@@ -114,7 +114,7 @@ describe("the key table", () => {
     for (const h of ALL_KEY_HANDLERS) {
       for (const [scope, byIntent] of Object.entries(h)) handled.set(scope, [...(handled.get(scope) ?? []), ...Object.keys(byIntent)]);
     }
-    const scopes = new Set((KEYMAP as readonly KeyRow[]).map((r) => r.scope));
+    const scopes = new Set(KEY_ROWS.map((r) => r.scope));
     expect([...handled.keys()].sort()).toEqual([...scopes].sort());
     for (const scope of scopes) {
       const inTable = [...new Set(rowsIn(scope as Scope).map((r) => r.intent))].sort();
@@ -124,7 +124,7 @@ describe("the key table", () => {
   });
 
   test("keys are written one way: a named key, ctrl+letter, or one printable character", () => {
-    for (const r of KEYMAP as readonly KeyRow[]) {
+    for (const r of KEY_ROWS) {
       for (const c of chordsOf(r)) expect(isNamedChord(c) || [...c].length === 1).toBe(true);
       expect(r.keys.length).toBeGreaterThan(0);
     }
