@@ -30,12 +30,12 @@ const TYPES = [
   { flag: "sshfs", modify: false },
 ];
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+async function waitFor<T>(what: string | (() => string), fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
     await Bun.sleep(50);
   }
 }
@@ -63,8 +63,9 @@ async function guestWatcher(mp: string) {
     lines,
     /** Waits for an event line with every one of `events` for `path`, after index `from`. */
     async expect(from: number, path: string, events: string[]) {
-      return waitFor(`${events.join("+")} on ${path} (saw: ${lines.slice(from).join(" | ")})`, () =>
-        events.every((e) => lines.slice(from).some((l) => l.endsWith(` ${path}`) && l.split(" ")[0]!.split(",").includes(e))),
+      return waitFor(
+        () => `${events.join("+")} on ${path} (saw: ${lines.slice(from).join(" | ")})`,
+        () => events.every((e) => lines.slice(from).some((l) => l.endsWith(` ${path}`) && l.split(" ")[0]!.split(",").includes(e))),
       );
     },
     async close() {

@@ -51,6 +51,7 @@ static int watch_mode = 0;
 
 /* ---- watches ---- */
 
+/* Watches dir and the folders below it (depth > 64: dir alone). */
 static void add_tree(const char *dir, uint32_t mask, int depth) {
   int wd = inotify_add_watch(ifd, dir, mask | IN_ONLYDIR | IN_DONT_FOLLOW);
   if (wd < 0 || wd >= MAX_WATCHES) return;
@@ -146,6 +147,9 @@ static void drain(const char *own) {
         continue;
       }
       if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO))) add_tree(path, watch_mode ? TEST_MASK : GUEST_MASK, 0);
+      /* A folder the host made raises no IN_CREATE here: the test watcher learns of it from the
+         events the replay makes on it (as a recursive watcher that rescans would). */
+      if (watch_mode && (ev->mask & IN_ISDIR) && ev->len && ev->name[0]) add_tree(path, TEST_MASK, 0);
       if (watch_mode) {
         char names[256] = "";
         for (int b = 0; b < 12; b++)
@@ -191,10 +195,12 @@ static void replay_file(int writable, long long size, long long mtime, long long
          transport forwards fallocate (virtiofs; 9p and sshfs refuse it, which raises nothing).
          The host's filesystem moves the mtime, so it is put back, and only when the guest sees
          exactly the mtime the host reported (a newer host write is never dated back). */
-      struct stat st;
-      if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && st.st_size == size && (long long)st.st_mtim.tv_sec == mtime &&
-          (long long)st.st_mtim.tv_nsec == ns && fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 1) == 0) {
-        struct timespec t[2] = {{0, UTIME_OMIT}, st.st_mtim};
+      /* AT_STATX_FORCE_SYNC: the transport's cached attributes (FUSE keeps them a while) may predate the host's write. */
+      struct statx sx;
+      if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &sx) == 0 && S_ISREG(sx.stx_mode) && sx.stx_size > 0 &&
+          (long long)sx.stx_size == size && (long long)sx.stx_mtime.tv_sec == mtime && (long long)sx.stx_mtime.tv_nsec == ns &&
+          fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 1) == 0) {
+        struct timespec t[2] = {{0, UTIME_OMIT}, {sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec}};
         if (futimens(fd, t) != 0) fail("futimens", path);
       }
       same_chmod(fd, path);
@@ -228,6 +234,8 @@ static void replay_dir(int writable, long long mtime, const char *path) {
     return;
   }
   if (writable) same_chmod(fd, path);
+  /* A folder the host made: track guest-made changes in it from now on (this folder only). */
+  add_tree(path, GUEST_MASK, 65);
   /* Reading the entries gives IN_OPEN|IN_ISDIR and IN_CLOSE_NOWRITE|IN_ISDIR and refreshes the
      guest's view of the folder (new names found, stale ones dropped). */
   DIR *d = fdopendir(fd);
