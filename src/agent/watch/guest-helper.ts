@@ -62,9 +62,10 @@ export class GuestHelper {
     await this.batch([`R ${escapePath(mountPoint)}`]);
   }
 
-  async removeRoot(mountPoint: string): Promise<void> {
+  /** No answer awaited: the guest may be going away with the mount. */
+  removeRoot(mountPoint: string): void {
     this.roots.delete(mountPoint);
-    if (this.ch) await this.batch([`U ${escapePath(mountPoint)}`]).catch(() => {});
+    this.ch?.write(`U ${escapePath(mountPoint)}\n`);
   }
 
   /** Sends lines and waits until the helper has carried out all of them. */

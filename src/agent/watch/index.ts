@@ -8,6 +8,8 @@ import { MountWatch, type WatchTarget } from "./mount-watch.ts";
 export class WatchService {
   private readonly watches = new Map<string, MountWatch>();
   private readonly helper: GuestHelper;
+  /** Mounts that asked to be watched but could not be: why, for `mount list`. */
+  private readonly failed = new Map<string, string>();
 
   constructor(
     ssh: () => Promise<GuestSsh>,
@@ -24,31 +26,37 @@ export class WatchService {
       this.watches.set(t.id, new MountWatch(t, (lines) => this.helper.batch(lines), this.log));
       this.log.info("watching", { id: t.id, hostPath: t.hostPath });
     } catch (e) {
-      this.log.warn("cannot watch this mount", { id: t.id, error: e instanceof Error ? e.message : String(e) });
+      const why = e instanceof Error ? e.message : String(e);
+      this.failed.set(t.id, `host changes are not replayed in the guest: ${why}`);
+      this.log.warn("cannot watch this mount", { id: t.id, error: why });
       if (!this.watches.size) await this.helper.close();
     }
   }
 
   /** Stops a mount's watch; the guest helper ends with the last one. */
   async stop(id: string): Promise<void> {
+    this.failed.delete(id);
     const w = this.watches.get(id);
     if (!w) return;
     this.watches.delete(id);
     w.stop();
-    await this.helper.removeRoot(w.target.mountPoint);
+    this.helper.removeRoot(w.target.mountPoint);
     if (!this.watches.size) await this.helper.close();
   }
 
   /** What `mount list` shows: null when the mount is fully watched (or not watched at all). */
   warning(id: string): string | null {
-    return this.watches.get(id)?.warning ?? null;
+    return this.watches.get(id)?.warning ?? this.failed.get(id) ?? null;
   }
 
   isWatching(id: string): boolean {
     return this.watches.has(id);
   }
 
+  /** Agent exit: the host watches end, and the helper's stdin closes (at most a few seconds). */
   async stopAll(): Promise<void> {
-    for (const id of [...this.watches.keys()]) await this.stop(id);
+    for (const w of this.watches.values()) w.stop();
+    this.watches.clear();
+    await this.helper.close();
   }
 }
