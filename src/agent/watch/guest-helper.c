@@ -77,6 +77,12 @@ static void add_tree(const char *dir, uint32_t mask, int depth) {
   closedir(d);
 }
 
+static int watched(const char *dir) {
+  for (int i = 0; i < MAX_WATCHES; i++)
+    if (wd_path[i] && !strcmp(wd_path[i], dir)) return 1;
+  return 0;
+}
+
 static void drop_root(const char *root) {
   size_t n = strlen(root);
   for (int i = 0; i < MAX_WATCHES; i++) {
@@ -103,13 +109,14 @@ static unsigned hash(const char *s) {
 }
 
 static void remember(const char *path) {
-  struct stat st;
+  struct statx st;
   struct seen *s = &seen[hash(path) % SEEN_SLOTS];
   free(s->path);
   s->path = strdup(path);
-  if (lstat(path, &st) == 0) {
-    s->size = S_ISDIR(st.st_mode) ? -2 : (long long)st.st_size;
-    s->mtime = (long long)st.st_mtime;
+  /* FORCE_SYNC: FUSE (sshfs) keeps attributes from before the write for a while; the host's are wanted. */
+  if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &st) == 0) {
+    s->size = S_ISDIR(st.stx_mode) ? -2 : (long long)st.stx_size;
+    s->mtime = (long long)st.stx_mtime.tv_sec;
   } else {
     s->size = -1;
     s->mtime = -1;
@@ -150,8 +157,9 @@ static void drain(const char *own) {
       }
       if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO))) add_tree(path, watch_mode ? TEST_MASK : GUEST_MASK, 0);
       /* A folder the host made raises no IN_CREATE here: the test watcher learns of it from the
-         events the replay makes on it (as a recursive watcher that rescans would). */
-      if (watch_mode && (ev->mask & IN_ISDIR) && ev->len && ev->name[0]) add_tree(path, TEST_MASK, 0);
+         IN_ATTRIB the replay makes on it (as a recursive watcher that rescans would). Not from
+         reads: its own walk of the new folder raises those, which would loop. */
+      if (watch_mode && (ev->mask & IN_ISDIR) && (ev->mask & IN_ATTRIB) && ev->len && ev->name[0] && !watched(path)) add_tree(path, TEST_MASK, 0);
       if (watch_mode) {
         char names[256] = "";
         for (int b = 0; b < 12; b++)
