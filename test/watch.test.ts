@@ -1,6 +1,6 @@
 // Host edits wake the guest's file watchers (docs/watch.md), on a real demo guest for virtiofs,
 // 9p and reverse-sshfs: each host operation gives the guest events the table promises, read-only
-// mounts get reads, guest writes are not echoed, a 10,000-file burst ends with an event for every
+// mounts get reads, guest writes are not echoed, a 2,000-file burst ends with an event for every
 // path, the watch limit degrades with a warning, and removing the mount ends the guest helper.
 // The guest-side watcher is the helper's own --watch mode (recursive; busybox inotifyd is not).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -108,7 +108,10 @@ describe.each(TYPES)("$flag", ({ flag, modify }) => {
     await step(() => chmodSync(join(host, "f"), 0o600), `${mp}/f`, ["ATTRIB"]);
     await step(() => rmSync(join(host, "new")), mp, ["ATTRIB", "ISDIR"]);
     await step(() => mkdirSync(join(host, "d")), `${mp}/d`, ["ATTRIB", "ISDIR"]);
-    await step(() => writeFileSync(join(host, "d", "x"), "x\n"), `${mp}/d/x`, fileEvents);
+    // 9p (cache=none) gives a subfolder a new guest inode at each lookup, so a guest watch on a
+    // folder below the mount root misses events on its files (docs/watch.md): the folder's own
+    // replay is what such a watcher sees there.
+    await step(() => writeFileSync(join(host, "d", "x"), "x\n"), flag === "9p" ? `${mp}/d` : `${mp}/d/x`, flag === "9p" ? ["ATTRIB", "ISDIR"] : fileEvents);
     await step(() => rmSync(join(host, "d"), { recursive: true }), mp, ["ATTRIB", "ISDIR"]);
     await step(() => renameSync(join(host, "f"), join(host, "g")), `${mp}/g`, fileEvents);
     // The guest sees the host's bytes, unchanged by the replay.
@@ -182,13 +185,15 @@ test("--no-watch: no replay; removing the last watched mount ends the guest help
   await hmOk(["mount", "remove", NAME, "/mnt/nw"]);
 }, 300_000);
 
-test("a 10,000-file burst: every path gets an event for its last state, the guest sees them all", async () => {
+test("a 2,000-file burst: every path gets an event for its last state, the guest sees them all", async () => {
   const host = join(root, "burst");
   mkdirSync(join(host, "a"), { recursive: true });
   const mp = "/mnt/burst";
   await add(host, mp, "virtiofs", "--writable");
   const w = await guestWatcher(mp);
-  const N = 10_000;
+  // 2,000 here: the guest replays ~10 files/s under TCG on a loaded 2-core host (docs/watch.md);
+  // scripts/bench/watch-latency takes --burst 10000.
+  const N = 2_000;
   for (let i = 0; i < N; i++) writeFileSync(join(host, "a", `f${i}`), `first ${i}\n`);
   // The last state of a few: written again while the first replay is under way.
   for (let i = 0; i < 100; i++) writeFileSync(join(host, "a", `f${i}`), `second ${i}\n`);
