@@ -261,8 +261,10 @@ export class MountService {
     } catch (e) {
       const err = asHotmountError(e);
       // Busy: nothing changed, so the mount stays as it was. Otherwise it may be half gone.
-      if (err.code === "MOUNT_BUSY") rec.state = before;
-      else {
+      if (err.code === "MOUNT_BUSY") {
+        rec.state = before;
+        if (before === "ready") await this.hooks?.ready(rec);
+      } else {
         rec.state = "failed";
         rec.error = { code: err.code, message: err.message, hint: "Retry with --force." };
       }
