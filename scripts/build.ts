@@ -10,9 +10,10 @@
 // Cross targets need no toolchain: Bun fetches each target's runtime from the npm registry once.
 import { parseArgs } from "node:util";
 import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import type { BunPlugin } from "bun";
 import { BUILD_DEFINE_NAMES, hostTarget } from "../src/core/build-info.ts";
+import { compileHelper, HELPER_ARCHES, helperAssetName } from "../src/agent/watch/helper-binary.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 
@@ -90,6 +91,13 @@ export async function buildOne(opts: BuildOptions, commit = gitCommit()): Promis
   mkdirSync(opts.outdir, { recursive: true });
   const wantsVz = target.startsWith("darwin");
   const embedded = wantsVz && existsSync(opts.vzDylib) ? [opts.vzDylib] : [];
+  // The guest watch helper for every guest architecture (the agent copies it into the guest).
+  for (const arch of HELPER_ARCHES) {
+    const out = join(opts.outdir, "guest-helper", helperAssetName(arch));
+    mkdirSync(dirname(out), { recursive: true });
+    compileHelper(arch, out);
+    embedded.push(out);
+  }
   const t0 = performance.now();
   const result = await Bun.build({
     entrypoints: [opts.entry],

@@ -15,6 +15,7 @@ import { MountService } from "./mount-service.ts";
 import { PersistentMounts } from "./persistent-mounts.ts";
 import { reconcile } from "./reconcile.ts";
 import { serveAgent } from "./server.ts";
+import { watchHooks } from "./watch/hooks.ts";
 import { mountStaticShares } from "./static-mounts.ts";
 
 const GUEST_CHECK_MS = 3000;
@@ -58,7 +59,10 @@ export async function runAgent(name: string): Promise<void> {
     ),
   );
   service.persistent = new PersistentMounts(cfg, log);
+  const watch = watchHooks(getSsh, log);
+  service.hooks = watch.hooks;
   await reconcile(service, session, getGuest, log).catch((e) => log.error("reconcile failed", { error: String(e) }));
+  for (const r of service.allRecords()) if (r.state === "ready") void watch.hooks.ready(r);
   // In the background: the API answers at once, and the persistent mounts queue behind.
   void service.reapplyPersistent((s) => log.info(s)).catch((e) => log.error("persistent mounts failed", { error: String(e) }));
   if (cfg.staticMounts.length) {
@@ -72,6 +76,7 @@ export async function runAgent(name: string): Promise<void> {
   let stopping = false;
   const exit = async (code: number) => {
     server.stop(true);
+    await watch.stopAll();
     rmSync(paths.agentSock, { force: true });
     rmSync(paths.agentPid, { force: true });
     ssh?.close();

@@ -13,6 +13,8 @@ export const MountRequest = z
     type: Transport.default("virtiofs"),
     writable: z.boolean().default(false),
     persist: z.boolean().default(false),
+    /** Replay host changes in the guest so its file watchers fire (docs/watch.md). */
+    watch: z.boolean().default(true),
   })
   .strict();
 export type MountRequest = z.input<typeof MountRequest>;
@@ -34,6 +36,10 @@ export const Mount = z.object({
   error: ApiError.optional(),
   /** A virtiofs share configured at boot (`vm start --mount`), not hot-plugged: it cannot be removed while the VM runs. */
   static: z.boolean().optional(),
+  /** Host changes are replayed in the guest so its file watchers fire (docs/watch.md); absent on records from before. */
+  watch: z.boolean().optional(),
+  /** Set when watching is degraded (e.g. the host's inotify watch limit is reached). */
+  watchWarning: z.string().optional(),
 });
 export type Mount = z.infer<typeof Mount>;
 

@@ -17,6 +17,14 @@ import { findStatic, staticRemoveError } from "./static-mounts.ts";
 import type { TransportContext, TransportDriver } from "./transports/types.ts";
 
 const RECOVER_TRIES = 3;
+
+/** Called around a mount's life: watching starts once it is ready and stops before it goes. */
+export interface MountHooks {
+  ready(rec: MountRecord): Promise<void>;
+  beforeRemove(rec: MountRecord): Promise<void>;
+  /** Adds live state to a listed mount (e.g. a watch warning). */
+  decorate(m: Mount): Mount;
+}
 const quiet: Progress = () => {};
 
 export class MountService {
@@ -47,8 +55,12 @@ export class MountService {
     return run;
   }
 
+  /** Set by the agent: see MountHooks. */
+  hooks: MountHooks | null = null;
+
   list(): Mount[] {
-    return [...this.statics, ...[...this.records.values()].map(toMount)];
+    const own = [...this.records.values()].map(toMount);
+    return [...this.statics, ...(this.hooks ? own.map((m) => this.hooks!.decorate(m)) : own)];
   }
 
   setStatic(mounts: Mount[]): void {
@@ -149,6 +161,7 @@ export class MountService {
       type: req.type,
       writable: req.writable,
       persist: req.persist ?? false,
+      watch: req.watch ?? true,
       state: "adding",
       createdAt: new Date().toISOString(),
       createdDir: false,
@@ -172,6 +185,7 @@ export class MountService {
       rec.state = "ready";
       this.persist();
       if (rec.persist) this.persistent?.remember(rec);
+      await this.hooks?.ready(rec);
       this.ctx.log.info("mounted", { id: rec.id, type: rec.type, hostPath: rec.hostPath, mountPoint: rec.mountPoint, slot: rec.slot });
       return toMount(rec);
     } catch (e) {
@@ -236,6 +250,7 @@ export class MountService {
 
   private async doRemove(rec: MountRecord, force: boolean, progress: Progress): Promise<void> {
     const before = rec.state;
+    await this.hooks?.beforeRemove(rec);
     rec.state = "removing";
     this.persist();
     failpoint("remove:journaled");
@@ -246,8 +261,10 @@ export class MountService {
     } catch (e) {
       const err = asHotmountError(e);
       // Busy: nothing changed, so the mount stays as it was. Otherwise it may be half gone.
-      if (err.code === "MOUNT_BUSY") rec.state = before;
-      else {
+      if (err.code === "MOUNT_BUSY") {
+        rec.state = before;
+        if (before === "ready") await this.hooks?.ready(rec);
+      } else {
         rec.state = "failed";
         rec.error = { code: err.code, message: err.message, hint: "Retry with --force." };
       }

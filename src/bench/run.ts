@@ -161,7 +161,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const type = HOT[s];
       if (!type) continue;
       o.log(`mounting ${dir} over ${type}`);
-      const m = await client.add({ hostPath: dir, mountPoint: `${GUEST_BASE}/${type}`, type, writable: true });
+      const m = await client.add({ hostPath: dir, mountPoint: `${GUEST_BASE}/${type}`, type, writable: true, watch: false });
       added.push(m.id);
       where.set(s, m.mountPoint + rel);
     }
@@ -215,7 +215,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const removeMs: number[] = [];
       for (let i = 0; i < o.cycles; i++) {
         let t0 = performance.now();
-        const m = await client.add({ hostPath: dir, mountPoint: `${GUEST_BASE}/latency`, type, writable: false });
+        const m = await client.add({ hostPath: dir, mountPoint: `${GUEST_BASE}/latency`, type, writable: false, watch: false });
         addMs.push(performance.now() - t0);
         added.push(m.id); // so that a failed remove is retried with --force below
         t0 = performance.now();

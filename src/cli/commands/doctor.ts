@@ -65,6 +65,16 @@ async function runChecks(reprobe: boolean): Promise<Check[]> {
   });
   const memfd = process.platform === "linux";
   checks.push({ name: "memfd", ok: memfd, detail: memfd ? "memory-backend-memfd,share=on is available (Linux)" : "not Linux: no memfd backend" });
+  const watches = await import("../../agent/watch/host-watcher.ts").then((m) => m.maxUserWatches());
+  checks.push({
+    name: "inotify",
+    // Informational: a low limit degrades watching (mount list warns), it never breaks a mount.
+    ok: true,
+    detail:
+      watches === null
+        ? "no inotify limit to read (not Linux): host changes are replayed in the guest where the OS watcher allows"
+        : `fs.inotify.max_user_watches = ${watches}: each watched host folder takes one${watches < 65536 ? "; low for big trees, raise it with sysctl fs.inotify.max_user_watches=524288" : ""}`,
+  });
   const keygen = Bun.which("ssh-keygen");
   checks.push({ name: "ssh-keygen", ok: !!keygen, detail: keygen ?? "not found (apt-get install openssh-client)" });
   return checks;

@@ -17,6 +17,7 @@ export function register(program: Command): void {
     .option("-w, --writable", "let the guest write (default: read-only)")
     .option("--read-only", "read-only (the default)")
     .option("--persist", "also mount it at every later `vm start` and after a guest reboot (kept in the instance config)")
+    .option("--no-watch", "do not replay host changes in the guest (guest file watchers then miss host edits; docs/watch.md)")
     .option("--json", "print the mount as JSON (see docs/api.schema.json: Mount)")
     .addHelpText(
       "after",
@@ -32,7 +33,14 @@ export function register(program: Command): void {
         const hostPath = resolveHostPath(hostdir);
         const mountPoint = normalizeGuestPath(guestdir ?? hostPath);
         p.step(`mounting ${hostPath} at ${mountPoint} (${type})`);
-        const m = await (await cliClient()).addMount(instance, { hostPath, mountPoint, type, writable: !!o.writable, persist: !!o.persist });
+        const m = await (await cliClient()).addMount(instance, {
+          hostPath,
+          mountPoint,
+          type,
+          writable: !!o.writable,
+          persist: !!o.persist,
+          watch: o.watch !== false,
+        });
         p.done();
         if (o.json) printJson(m);
         else
@@ -81,7 +89,7 @@ export function register(program: Command): void {
               m.id,
               m.instance,
               m.static ? `${m.type} (static)` : m.type,
-              `${m.writable ? "rw" : "ro"}${m.persist ? ",persist" : ""}`,
+              `${m.writable ? "rw" : "ro"}${m.persist ? ",persist" : ""}${m.watch === false ? ",nowatch" : m.watchWarning ? ",watch!" : ""}`,
               m.state,
               age(m.createdAt),
               m.hostPath,
@@ -89,6 +97,7 @@ export function register(program: Command): void {
             ]),
           ),
         );
+        for (const m of mounts) if (m.watchWarning) process.stderr.write(`warning: ${m.id}: ${m.watchWarning}\n`);
       }),
     );
 }

@@ -1,0 +1,151 @@
+// The guest end of watching: one helper process per instance, started over the agent's SSH
+// connection (guest-exec cannot stream stdin) and fed command lines on its stdin. The binary is
+// copied into the guest's /run once per content (its name carries its hash). The helper exits
+// when its stdin closes: on close(), when the SSH connection drops, or when the agent dies.
+import { createHash } from "node:crypto";
+import type { ClientChannel } from "ssh2";
+import { HotmountError } from "../../core/errors.ts";
+import type { Logger } from "../../core/model.ts";
+import type { GuestSsh } from "../../guest-exec/ssh-client.ts";
+import { helperArch, helperBinary } from "./helper-binary.ts";
+import { escapePath } from "./mount-watch.ts";
+
+export const GUEST_HELPER_DIR = "/run/hotmount";
+const BATCH_TIMEOUT_MS = 600_000;
+
+async function channelDone(ch: ClientChannel, input?: Buffer): Promise<number> {
+  return new Promise((resolve) => {
+    let code = 255;
+    ch.on("exit", (c: number | null) => (code = c ?? 255));
+    ch.on("close", () => resolve(code));
+    ch.resume();
+    ch.stderr.resume();
+    ch.end(input);
+  });
+}
+
+/** Puts the helper into the guest (once per content); returns its guest path. */
+export async function installHelper(ssh: GuestSsh): Promise<string> {
+  const arch = helperArch(await ssh.run(["uname", "-m"]));
+  if (!arch)
+    throw new HotmountError("GUEST_COMMAND_FAILED", "hotmount has no watch helper for this guest's architecture", { hint: "Add the mount with --no-watch." });
+  const bin = await helperBinary(arch);
+  const path = `${GUEST_HELPER_DIR}/watch-helper-${createHash("sha256").update(bin).digest("hex").slice(0, 12)}`;
+  if ((await ssh.exec(["test", "-x", path], { root: true })).code === 0) return path;
+  const ch = await ssh.channel(["sh", "-c", 'mkdir -p "$1" && cat > "$2.tmp" && chmod 755 "$2.tmp" && mv -f "$2.tmp" "$2"', "sh", GUEST_HELPER_DIR, path]);
+  const code = await channelDone(ch, bin);
+  if (code !== 0) throw new HotmountError("GUEST_COMMAND_FAILED", `could not copy the watch helper into the guest (exit ${code})`);
+  return path;
+}
+
+export class GuestHelper {
+  private ch: ClientChannel | null = null;
+  private starting: Promise<ClientChannel> | null = null;
+  private buf = "";
+  private seq = 0;
+  private readonly waiting = new Map<string, () => void>();
+  private readonly roots = new Set<string>();
+  /** Commands the guest skipped because a guest process made that change (echo). */
+  skipped = 0;
+
+  constructor(
+    private readonly ssh: () => Promise<GuestSsh>,
+    private readonly log: Logger,
+  ) {}
+
+  get running(): boolean {
+    return this.ch !== null;
+  }
+
+  async addRoot(mountPoint: string): Promise<void> {
+    this.roots.add(mountPoint);
+    await this.batch([`R ${escapePath(mountPoint)}`]);
+  }
+
+  /** No answer awaited: the guest may be going away with the mount. */
+  removeRoot(mountPoint: string): void {
+    this.roots.delete(mountPoint);
+    this.ch?.write(`U ${escapePath(mountPoint)}\n`);
+  }
+
+  /** Sends lines and waits until the helper has carried out all of them. */
+  async batch(lines: string[]): Promise<void> {
+    const ch = await this.channel();
+    const token = String(++this.seq);
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(token);
+        reject(new HotmountError("TIMEOUT", "the guest watch helper did not answer"));
+      }, BATCH_TIMEOUT_MS);
+      this.waiting.set(token, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    ch.write(lines.join("\n") + `\nP ${token}\n`);
+    return done;
+  }
+
+  /** Ends the helper (its stdin closes) and waits for the channel to close. */
+  async close(): Promise<void> {
+    const ch = this.ch;
+    this.ch = null;
+    if (!ch) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 5000);
+      ch.once("close", () => {
+        clearTimeout(t);
+        resolve();
+      });
+      ch.end();
+    });
+  }
+
+  private channel(): Promise<ClientChannel> {
+    if (this.ch) return Promise.resolve(this.ch);
+    this.starting ??= this.start().finally(() => (this.starting = null));
+    return this.starting;
+  }
+
+  private async start(): Promise<ClientChannel> {
+    const ssh = await this.ssh();
+    const path = await installHelper(ssh);
+    const ch = await ssh.channel([path]);
+    this.ch = ch;
+    this.buf = "";
+    ch.on("data", (d: Buffer) => this.onData(d));
+    ch.stderr.on("data", (d: Buffer) => this.log.warn("guest watch helper", { stderr: d.toString().trim() }));
+    ch.on("error", () => {});
+    ch.on("close", () => {
+      if (this.ch === ch) {
+        this.ch = null;
+        this.log.warn("the guest watch helper ended; it is started again on the next change");
+      }
+      for (const w of this.waiting.values()) w();
+      this.waiting.clear();
+    });
+    // A restarted helper tracks guest-made changes under every watched mount again.
+    const again = [...this.roots].map((r) => `R ${escapePath(r)}`);
+    if (again.length) ch.write(again.join("\n") + "\n");
+    this.log.info("guest watch helper started", { path });
+    return ch;
+  }
+
+  private onData(d: Buffer): void {
+    this.buf += d.toString();
+    let i: number;
+    while ((i = this.buf.indexOf("\n")) >= 0) {
+      const line = this.buf.slice(0, i);
+      this.buf = this.buf.slice(i + 1);
+      if (line.startsWith("P ")) {
+        const w = this.waiting.get(line.slice(2));
+        this.waiting.delete(line.slice(2));
+        w?.();
+      } else if (line.startsWith("S ")) {
+        this.skipped++;
+      } else if (line.startsWith("E ")) {
+        this.log.warn("guest watch helper", { error: line.slice(2) });
+      }
+    }
+  }
+}

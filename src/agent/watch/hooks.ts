@@ -1,0 +1,24 @@
+// Connects the watch service to the mount registry: a ready mount with `watch` on is watched, a
+// mount about to be removed is not any more, and `mount list` carries the watch's warning.
+import type { Logger } from "../../core/model.ts";
+import type { GuestSsh } from "../../guest-exec/ssh-client.ts";
+import type { MountHooks } from "../mount-service.ts";
+import { WatchService } from "./index.ts";
+
+export function watchHooks(ssh: () => Promise<GuestSsh>, log: Logger): { hooks: MountHooks; service: WatchService; stopAll(): Promise<void> } {
+  const service = new WatchService(ssh, log);
+  const hooks: MountHooks = {
+    async ready(rec) {
+      if (rec.watch === false) return;
+      await service.start({ id: rec.id, hostPath: rec.hostPath, mountPoint: rec.mountPoint, writable: rec.writable });
+    },
+    async beforeRemove(rec) {
+      await service.stop(rec.id);
+    },
+    decorate(m) {
+      const w = service.warning(m.id);
+      return w ? { ...m, watchWarning: w } : m;
+    },
+  };
+  return { hooks, service, stopAll: () => service.stopAll() };
+}

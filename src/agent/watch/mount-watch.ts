@@ -1,0 +1,186 @@
+// One mount's watch: host events are coalesced (a quiet period, with a cap on how long a busy
+// stream waits), each changed path is looked at once per flush, and the result goes to the guest
+// helper as commands (see guest-helper.c for the protocol, docs/watch.md for the events).
+//
+// No echo, two rules:
+//  - here: a path whose state (size, mtime, mode, inode) is what the guest was last told about is
+//    not sent again, so the host events raised by a replay itself (its same-value chmod) stop here;
+//  - in the guest: the helper watches the mount, and skips a command for a path a guest process
+//    changed to exactly the state the host reports (same size and mtime second).
+// No storm: pending paths are a set (a path changed 100 times is sent once), capped; past the cap
+// only folders are recorded; one batch is in flight at a time, so the agent's memory stays bounded
+// however slow the guest is.
+import { lstatSync, type Stats } from "node:fs";
+import { dirname, relative } from "node:path";
+import type { Logger } from "../../core/model.ts";
+import { HostWatcher, type HostEventKind } from "./host-watcher.ts";
+
+export const QUIET_MS = 30;
+export const MAX_WAIT_MS = 150;
+const MAX_PENDING = 20_000;
+const MAX_KNOWN = 200_000;
+const BURST_PATHS = 500;
+
+export interface WatchTarget {
+  id: string;
+  hostPath: string;
+  mountPoint: string;
+  writable: boolean;
+}
+
+/** Sends a batch of command lines; resolves when the guest has done them all. */
+export type SendBatch = (lines: string[]) => Promise<void>;
+
+export const escapePath = (p: string) => p.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+
+function sig(st: Stats | null): string {
+  return st ? `${st.size}:${st.mtimeMs}:${st.mode}:${st.ino}` : "-";
+}
+
+function stat(p: string): Stats | null {
+  try {
+    return lstatSync(p, { bigint: false });
+  } catch {
+    return null;
+  }
+}
+
+export class MountWatch {
+  private readonly watcher: HostWatcher;
+  private pending = new Map<string, HostEventKind>();
+  private overflowDirs = new Set<string>();
+  private readonly known = new Map<string, string>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private firstAt = 0;
+  private busy = false;
+  private stopped = false;
+  private lastWarning: string | null = null;
+  /** Replayed commands so far (for the log and tests). */
+  sent = 0;
+
+  constructor(
+    readonly target: WatchTarget,
+    private readonly send: SendBatch,
+    private readonly log: Logger,
+  ) {
+    this.watcher = new HostWatcher(target.hostPath, (k, p) => this.onEvent(k, p));
+    this.checkWarning();
+  }
+
+  get warning(): string | null {
+    return this.watcher.warning;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.watcher.close();
+  }
+
+  private checkWarning(): void {
+    const w = this.watcher.warning;
+    if (w && w !== this.lastWarning) this.log.warn("host watch degraded", { id: this.target.id, warning: w });
+    this.lastWarning = w;
+  }
+
+  private onEvent(kind: HostEventKind, path: string): void {
+    if (this.stopped) return;
+    if (this.pending.size < MAX_PENDING) {
+      if (this.pending.get(path) !== "rename") this.pending.set(path, kind);
+    } else {
+      this.overflowDirs.add(dirname(path));
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.busy || this.stopped) return;
+    const now = Date.now();
+    if (!this.timer) this.firstAt = now;
+    else clearTimeout(this.timer);
+    const wait = Math.max(0, Math.min(QUIET_MS, this.firstAt + MAX_WAIT_MS - now));
+    this.timer = setTimeout(() => void this.flush(), wait);
+  }
+
+  private guestPath(hostPath: string): string | null {
+    const rel = relative(this.target.hostPath, hostPath);
+    if (rel.startsWith("..")) return null;
+    return rel ? `${this.target.mountPoint === "/" ? "" : this.target.mountPoint}/${rel}` : this.target.mountPoint;
+  }
+
+  private remember(path: string, s: string): void {
+    this.known.delete(path);
+    this.known.set(path, s);
+    if (this.known.size > MAX_KNOWN) {
+      let drop = MAX_KNOWN / 2;
+      for (const k of this.known.keys()) {
+        this.known.delete(k);
+        if (--drop <= 0) break;
+      }
+    }
+  }
+
+  private async flush(): Promise<void> {
+    this.timer = null;
+    if (this.stopped) return;
+    const batch = this.pending;
+    const overflow = this.overflowDirs;
+    this.pending = new Map();
+    this.overflowDirs = new Set();
+    // A burst: fewer guest round trips per file (no IN_MODIFY on virtiofs; see docs/watch.md).
+    const mode = this.target.writable ? (batch.size > BURST_PATHS ? "b" : "w") : "r";
+    const files: string[] = [];
+    const dirs = new Set<string>();
+    const root = this.target.hostPath;
+    for (const d of overflow) dirs.add(d);
+    for (const [path, kind] of batch) {
+      const st = stat(path);
+      if (kind === "rename" && path !== root) dirs.add(dirname(path));
+      if (!st) {
+        if (kind === "rename") this.watcher.dropTree(path);
+        this.remember(path, "-");
+        continue;
+      }
+      const s = sig(st);
+      if (this.known.get(path) === s && kind === "change") continue;
+      this.remember(path, s);
+      if (st.isDirectory()) {
+        if (kind === "rename") this.watcher.addTree(path);
+        dirs.add(path);
+      } else if (st.isFile()) {
+        const g = this.guestPath(path);
+        if (g) files.push(`F ${mode} ${st.size} ${Math.floor(st.mtimeMs / 1000)} ${mtimeNs(path)} ${escapePath(g)}`);
+      }
+    }
+    const lines: string[] = [];
+    for (const d of dirs) {
+      const st = stat(d);
+      const g = this.guestPath(d);
+      if (!st?.isDirectory() || !g) continue;
+      this.remember(d, sig(st));
+      lines.push(`D ${mode} ${Math.floor(st.mtimeMs / 1000)} ${escapePath(g)}`);
+    }
+    lines.push(...files);
+    this.checkWarning();
+    if (!lines.length) return;
+    this.busy = true;
+    try {
+      await this.send(lines);
+      this.sent += lines.length;
+    } catch (e) {
+      this.log.warn("watch replay failed", { id: this.target.id, error: e instanceof Error ? e.message : String(e) });
+    } finally {
+      this.busy = false;
+      if (this.pending.size || this.overflowDirs.size) this.schedule();
+    }
+  }
+}
+
+/** The mtime's nanoseconds, which the guest compares before it dates a file back (see the helper). */
+function mtimeNs(path: string): string {
+  try {
+    return String(lstatSync(path, { bigint: true }).mtimeNs % 1_000_000_000n);
+  } catch {
+    return "0";
+  }
+}
