@@ -33,7 +33,9 @@ export function register(program: Command): void {
         const hostPath = resolveHostPath(hostdir);
         const mountPoint = normalizeGuestPath(guestdir ?? hostPath);
         p.step(`mounting ${hostPath} at ${mountPoint} (${type})`);
-        const m = await (await cliClient()).addMount(instance, {
+        const m = await (
+          await cliClient()
+        ).addMount(instance, {
           hostPath,
           mountPoint,
           type,
