@@ -44,7 +44,7 @@ export async function extendGrant(instance: string, idOrMountPoint: string, forS
 
 /**
  * Follows the event stream: calls `onEvent` for each event, in order, until `signal` aborts or
- * the agent ends the stream (returns then). `since` replays the kept events after that seq.
+ * the agent ends the stream (AGENT_UNREACHABLE, with the --since to continue from). `since` replays the kept events after that seq.
  */
 export async function watchEvents(
   instance: string,
@@ -66,21 +66,33 @@ export async function watchEvents(
   const reader = res.body!.getReader();
   const dec = new TextDecoder();
   let buf = "";
+  let last: number | undefined;
+  const ended = (cause?: unknown) =>
+    new HotmountError("AGENT_UNREACHABLE", `the agent of "${instance}" ended the event stream (it stopped or died)`, {
+      cause,
+      hint: `When the VM runs again, \`hotmount mount watch ${instance}${last === undefined ? "" : ` --since ${last}`}\` continues where this one stopped.`,
+    });
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) return;
+      if (done) {
+        if (opts.signal?.aborted) return;
+        throw ended();
+      }
       buf += dec.decode(value, { stream: true });
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line) onEvent(Event.parse(JSON.parse(line)));
+        if (!line) continue;
+        const ev = Event.parse(JSON.parse(line));
+        last = ev.seq;
+        onEvent(ev);
       }
     }
   } catch (e) {
     if (opts.signal?.aborted) return;
-    throw unreachable(instance, e);
+    throw e instanceof HotmountError ? e : ended(e);
   }
 }
 
