@@ -4,7 +4,7 @@
 // watchers stop cleanly on SIGTERM; hostile `since` values get 400 INVALID_ARGUMENT.
 // The burst is made of real operations: `mount extend` of one timed grant, 200 times through the
 // API (each is a full agent operation, journaled and audited, without a guest round trip).
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Event, Mount } from "../src/agent/api.ts";
@@ -18,9 +18,16 @@ useVm(NAME, ["--memory", "384M", "--slots", "2", "--9p-slots", "0"]);
 const root = mkdtempSync("/tmp/hmt-events-");
 const sock = () => instancePaths(NAME).agentSock;
 
+const started: Bun.Subprocess[] = [];
+// A failed assertion must not leave a watcher running.
+afterEach(() => {
+  for (const p of started.splice(0)) p.kill("SIGKILL");
+});
+
 /** A `hotmount mount watch --json` process whose stdout lines are collected as they come. */
 function watcher(extra: string[] = []) {
-  const p = Bun.spawn([...hotmountArgv(), "mount", "watch", NAME, "--json", ...extra], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const p = Bun.spawn([...hotmountArgv(), "mount", "watch", NAME, "--json", ...extra], { env: { ...process.env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  started.push(p);
   const events: Event[] = [];
   let err = "";
   void (async () => {
@@ -127,10 +134,14 @@ describe("event stream", () => {
   });
 
   test("after kill -9 of the agent and vm start, the sequence continues, agent-started says restarted, and events from before replay", async () => {
+    const dir = join(root, "restart");
+    mkdirSync(dir);
+    const m = (await hmOk(["mount", "add", NAME, dir, "/mnt/restart", "--for", "1d", "--json"])).json() as Mount;
+    await extend(m.id);
     const before = (await hmOk(["mount", "list", NAME, "--json"])).json() as Mount[];
     const probe = watcher(["--since", "0"]);
     expect(await probe.ready()).toBe(true);
-    expect(await waitUntil(() => probe.events.length > 0 && probe.events.at(-1)!.type === "mount-extended", 30_000)).toBe(true);
+    expect(await waitUntil(() => probe.events.at(-1)?.type === "mount-extended" && probe.events.at(-1)?.mountId === m.id, 30_000)).toBe(true);
     const lastSeq = probe.events.at(-1)!.seq;
     expect(probe.events[0]!.seq).toBe(1);
     expect(probe.events[0]!.type).toBe("agent-started");

@@ -100,6 +100,8 @@ describe("timed grants", () => {
       expect(res.status).toBe(400);
       expect(((await res.json()) as { code: string }).code).toBe("INVALID_ARGUMENT");
     }
+    const persist = await hm(["mount", "add", NAME, dir, "/mnt/hostile", "--for", "1h", "--persist", "--json"]);
+    expect(persist.json().error.message).toContain("cannot also be persistent");
     const ext = await hm(["mount", "extend", NAME, "/mnt/hostile", "--for", "-1h", "--json"]);
     expect(ext.code).toBe(2);
     expect(ext.json().error.code).toBe("INVALID_ARGUMENT");

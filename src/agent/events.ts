@@ -15,12 +15,15 @@ type Fields = Omit<Event, "seq" | "time" | "type" | "instance">;
 type Subscriber = { push(line: Uint8Array): void; close(): void };
 
 const enc = new TextEncoder();
+/** A blank line this often on every stream, so a dead client is noticed and proxies keep it open. */
+const KEEPALIVE_MS = 30_000;
 
 export class EventHub {
   private readonly ring: Event[] = [];
   private seq = 0;
   private readonly subs = new Set<Subscriber>();
   private readonly file: JsonlLog;
+  private keepalive: ReturnType<typeof setInterval> | null = null;
 
   constructor(
     readonly instance: string,
@@ -65,7 +68,7 @@ export class EventHub {
     const n = Number(raw);
     if (n > this.seq) {
       throw new HotmountError("INVALID_ARGUMENT", `since ${n} is ahead of the last event (${this.seq})`, {
-        hint: `Pass a seq you received from this instance's agent, at most ${this.seq}.`,
+        hint: `Pass as since a seq you received from this instance's agent, at most ${this.seq}.`,
       });
     }
     return n;
@@ -76,6 +79,9 @@ export class EventHub {
     let sub: Subscriber | null = null;
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
+        // A blank line at once: the response (and its headers) leave now, so the client knows it
+        // is subscribed before anything happens. Readers skip blank lines (also the keep-alives).
+        controller.enqueue(enc.encode("\n"));
         if (since !== null) {
           const first = this.ring[0]?.seq ?? this.seq + 1;
           if (since < first - 1) {
@@ -108,6 +114,10 @@ export class EventHub {
           },
         };
         this.subs.add(sub);
+        this.keepalive ??= setInterval(() => {
+          for (const s of this.subs) s.push(enc.encode("\n"));
+        }, KEEPALIVE_MS);
+        this.keepalive.unref?.();
       },
       cancel: () => {
         if (sub) this.subs.delete(sub);
@@ -117,6 +127,8 @@ export class EventHub {
 
   /** Ends every open stream (agent exit), so watchers see the end rather than a hang. */
   closeAll(): void {
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.keepalive = null;
     for (const s of this.subs) s.close();
     this.subs.clear();
   }

@@ -4,7 +4,8 @@
 // guest process holds it, its onExpiry decides: "wait" retries until it is free, "force" stops
 // the holders as `mount remove --force` does. The event stream says which happened.
 import type { Logger } from "../core/model.ts";
-import { asHotmountError } from "../core/errors.ts";
+import { MAX_GRANT_SECONDS } from "../core/duration.ts";
+import { asHotmountError, HotmountError } from "../core/errors.ts";
 import type { MountRecord } from "./journal.ts";
 
 /** setTimeout holds at most 2^31-1 ms (~24.8 days); longer waits are chained. */
@@ -16,6 +17,20 @@ export type ExpiryOutcome =
 export interface GrantTarget {
   /** Removes the mount if its grant is (still) due; says what happened. */
   expire(id: string): Promise<ExpiryOutcome>;
+}
+
+/** The expiry of `rec` pushed `seconds` later (from now if overdue), as ISO time; refused beyond a year. */
+export function extendedExpiry(rec: Pick<MountRecord, "mountPoint" | "expiresAt">, seconds: number, now = Date.now()): string {
+  if (!rec.expiresAt) {
+    throw new HotmountError("INVALID_ARGUMENT", `${rec.mountPoint} has no time limit to extend`, {
+      hint: "Only a mount added with --for has an expiry; remove it and add it again with --for to limit it.",
+    });
+  }
+  const next = Math.max(Date.parse(rec.expiresAt), now) + seconds * 1000;
+  if (next - now > MAX_GRANT_SECONDS * 1000) {
+    throw new HotmountError("INVALID_ARGUMENT", "the grant would end more than 366 days from now", { hint: "Extend by less." });
+  }
+  return new Date(next).toISOString();
 }
 
 export class Grants {

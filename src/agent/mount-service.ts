@@ -6,9 +6,8 @@ import { failpoint } from "../core/failpoint.ts";
 import { instancePaths } from "../core/paths.ts";
 import { guestPathKey, newMountId, normalizeGuestPath, resolveHostPath } from "../core/validate.ts";
 import type { Mount, MountRequest, OnExpiry, Transport, TransportChoice } from "./api.ts";
-import type { ExpiryOutcome } from "./grants.ts";
+import { extendedExpiry, type ExpiryOutcome } from "./grants.ts";
 import { rankTransports } from "./transport-choice.ts";
-import { MAX_GRANT_SECONDS } from "../core/duration.ts";
 import { MountRequest as MountRequestSchema } from "./api.ts";
 import { checkMountPoint, createMountPoint, guestMounts, removeCreatedDir } from "./guest-fs.ts";
 import { unmountForRemove } from "./guest-unmount.ts";
@@ -143,6 +142,9 @@ export class MountService {
       throw new HotmountError("INVALID_ARGUMENT", `the host path ${req.hostPath} is not absolute`, {
         hint: "The API takes absolute host paths; the CLI resolves relative ones.",
       });
+    // A persistent mount comes back at every vm start: an expired grant must not.
+    if (req.persist && req.forSeconds)
+      throw new HotmountError("INVALID_ARGUMENT", "a timed grant (--for) cannot also be persistent (--persist)", { hint: "Pass one of them." });
     const hostPath = resolveHostPath(req.hostPath);
     const mountPoint = normalizeGuestPath(req.mountPoint ?? hostPath);
     const type = req.type;
@@ -330,17 +332,7 @@ export class MountService {
           hint: `See \`hotmount mount list ${this.ctx.cfg.name}\`.`,
         });
       }
-      if (!rec.expiresAt) {
-        throw new HotmountError("INVALID_ARGUMENT", `${rec.mountPoint} has no time limit to extend`, {
-          hint: "Only a mount added with --for has an expiry; remove it and add it again with --for to limit it.",
-        });
-      }
-      const now = Date.now();
-      const next = Math.max(Date.parse(rec.expiresAt), now) + seconds * 1000;
-      if (next - now > MAX_GRANT_SECONDS * 1000) {
-        throw new HotmountError("INVALID_ARGUMENT", `the grant would end more than 366 days from now`, { hint: "Extend by less." });
-      }
-      rec.expiresAt = new Date(next).toISOString();
+      rec.expiresAt = extendedExpiry(rec, seconds);
       this.persist();
       this.hooks?.changed("extended", rec);
       return toMount(rec);

@@ -94,7 +94,7 @@ test("a torn last line (crash mid-write) does not hide the others", async () => 
 async function lines(s: ReadableStream<Uint8Array>, n: number): Promise<Event[]> {
   const reader = s.getReader();
   let text = "";
-  while (text.split("\n").length - 1 < n) {
+  while (text.split("\n").filter(Boolean).length < n) {
     const { done, value } = await reader.read();
     if (done) break;
     text += new TextDecoder().decode(value);
