@@ -14,7 +14,7 @@ import { hm, hmOk, hotmountArgv } from "./helpers/cli.ts";
 import { useVm } from "./helpers/vm.ts";
 
 const NAME = "events";
-useVm(NAME, ["--memory", "384M", "--slots", "2", "--9p-slots", "0"]);
+const vm = useVm(NAME, ["--memory", "384M", "--slots", "2", "--9p-slots", "0"]);
 const root = mkdtempSync("/tmp/hmt-events-");
 const sock = () => instancePaths(NAME).agentSock;
 
@@ -26,7 +26,12 @@ afterEach(() => {
 
 /** A `hotmount mount watch --json` process whose stdout lines are collected as they come. */
 function watcher(extra: string[] = []) {
-  const p = Bun.spawn([...hotmountArgv(), "mount", "watch", NAME, "--json", ...extra], { env: { ...process.env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const p = Bun.spawn([...hotmountArgv(), "mount", "watch", NAME, "--json", ...extra], {
+    env: { ...process.env },
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
   started.push(p);
   const events: Event[] = [];
   let err = "";
@@ -147,11 +152,17 @@ describe("event stream", () => {
     expect(probe.events[0]!.type).toBe("agent-started");
     const pid = Number(readFileSync(instancePaths(NAME).agentPid, "utf8"));
     process.kill(pid, "SIGKILL");
-    expect(await waitUntil(() => !isAlive(pid), 5000)).toBe(true);
-    // The stream ends with the agent: the watcher says so (AGENT_UNREACHABLE) and how to go on.
-    expect(await probe.p.exited).toBe(15);
-    expect(await waitUntil(() => probe.stderr().includes(`--since ${lastSeq}`), 5000)).toBe(true);
-    await hmOk(["vm", "start", NAME]);
+    try {
+      expect(await waitUntil(() => !isAlive(pid), 5000)).toBe(true);
+      // The stream ends with the agent: the watcher says so (AGENT_UNREACHABLE, as JSON on stdout
+      // with --json) and how to go on.
+      expect(await probe.p.exited).toBe(15);
+      const end = probe.events.at(-1) as unknown as { error: { code: string; hint: string } };
+      expect(end.error.code).toBe("AGENT_UNREACHABLE");
+      expect(end.error.hint).toContain(`--since ${lastSeq}`);
+    } finally {
+      await hmOk(["vm", "start", NAME]);
+    }
     const after = watcher(["--since", String(lastSeq)]);
     expect(await after.ready()).toBe(true);
     expect(await waitUntil(() => after.events.length >= 1, 30_000)).toBe(true);
@@ -173,6 +184,25 @@ describe("event stream", () => {
     expect(mine.map((e) => e.type)).toEqual(["mount-added", "mount-ready", "mount-removed"]);
     expect(mine[1]!.mount).toMatchObject({ id: m.id, state: "ready", type: "reverse-sshfs", mountPoint: "/mnt/one" });
     expect(consecutive(mine)).toBe(true);
+    expect(await w.stop()).toBe(0);
+  });
+
+  test("a guest reboot is an event, and so is the mount it broke", async () => {
+    // Last: the guest comes back without the mount.
+    const w = watcher();
+    expect(await w.ready()).toBe(true);
+    const dir = join(root, "boot");
+    mkdirSync(dir);
+    const m = (await hmOk(["mount", "add", NAME, dir, "/mnt/boot", "--json"])).json() as Mount;
+    await vm.exec(["sh", "-c", "(sleep 1; reboot -f) >/dev/null 2>&1 &"]);
+    vm.reconnect();
+    const seen = (t: string) => w.events.some((e) => e.type === t && (t === "guest-rebooted" || e.mountId === m.id));
+    expect(await waitUntil(() => seen("guest-rebooted") && seen("mount-failed"), 150_000, 500)).toBe(true);
+    const failed = w.events.find((e) => e.type === "mount-failed" && e.mountId === m.id)!;
+    expect(failed.error?.code).toBe("MOUNT_BROKEN");
+    expect(failed.mount?.state).toBe("failed");
+    expect(w.events.find((e) => e.type === "guest-rebooted")!.message).toContain("rebooted");
+    await hmOk(["mount", "remove", NAME, m.id, "--force"]);
     expect(await w.stop()).toBe(0);
   });
 });
