@@ -171,7 +171,7 @@ describe("timed grants", () => {
     const waiting = await eventsOf(m.id, (e) => e.some((x) => x.type === "expiry-waiting"));
     expect(waiting.at(-1)!.message).toMatch(/busy \(held by \d+ sleep.*\): retrying every 1s \(on-expiry wait\)/);
     // Still there and working while held (each retry shows it as "removing" for its moment).
-    expect(["ready", "removing"]).toContain((await list()).find((x) => x.id === m.id)?.state);
+    expect(["ready", "removing"]).toContain(String((await list()).find((x) => x.id === m.id)?.state));
     expect(await vm.run(["cat", "/mnt/wait/hello"])).toBe("hello wait\n");
     expect(await sleepers()).not.toBe("");
     await vm.run(["sh", "-c", "pkill -f 'sleep 3600' || killall sleep"]);

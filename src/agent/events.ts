@@ -52,8 +52,17 @@ export class EventHub {
       // The stream still works from memory; a full disk must not stop a mount operation.
     }
     const line = enc.encode(JSON.stringify(ev) + "\n");
-    for (const s of this.subs) s.push(line);
+    for (const s of this.subs) this.send(s, line);
     return ev;
+  }
+
+  /** A watcher that is gone (its stream closed under us) is dropped; it never fails an emit. */
+  private send(s: Subscriber, line: Uint8Array): void {
+    try {
+      s.push(line);
+    } catch {
+      this.subs.delete(s);
+    }
   }
 
   /** Checks a `since` query value: a whole number from 0 to the last sequence number. */
@@ -115,7 +124,7 @@ export class EventHub {
         };
         this.subs.add(sub);
         this.keepalive ??= setInterval(() => {
-          for (const s of this.subs) s.push(enc.encode("\n"));
+          for (const s of this.subs) this.send(s, enc.encode("\n"));
         }, KEEPALIVE_MS);
         this.keepalive.unref?.();
       },

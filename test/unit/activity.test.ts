@@ -159,3 +159,15 @@ test("auto ranks virtiofs, then 9p, then reverse-sshfs, with the reasons", async
   const noHp = await rankTransports({ driver: "lima-ssh" } as unknown as DriverSession, 0, []);
   expect(noHp.order).toEqual(["reverse-sshfs"]);
 });
+
+test("events: a watcher that went away never fails an emit, and is dropped", async () => {
+  const hub = new EventHub("d", join(dir, "gone.jsonl"));
+  const s = hub.stream(null);
+  const reader = s.getReader();
+  await reader.read(); // the opening blank line
+  await reader.cancel();
+  hub.closeAll();
+  expect(() => hub.emit("mount-added")).not.toThrow();
+  const live = await lines(hub.stream(0), 1);
+  expect(live.map((e) => e.type)).toEqual(["mount-added"]);
+});
