@@ -109,16 +109,16 @@ describe("timed grants", () => {
   });
 
   test("a grant expires and is removed with nothing left; list shows the time left; history says who and what", async () => {
-    const m = await addGrant("expire", "/mnt/expire", ["--for", "8s"]);
+    const m = await addGrant("expire", "/mnt/expire", ["--for", "20s"]);
+    expect(await vm.run(["cat", "/mnt/expire/hello"])).toBe("hello expire\n");
     expect(m.onExpiry).toBe("wait");
     const left = Date.parse(m.expiresAt!) - Date.now();
     expect(left).toBeGreaterThan(0);
-    expect(left).toBeLessThanOrEqual(8000);
+    expect(left).toBeLessThanOrEqual(20_000);
     expect((await list()).find((x) => x.id === m.id)?.expiresAt).toBe(m.expiresAt);
     const human = (await hmOk(["mount", "list", NAME])).stdout;
     expect(human).toContain("EXPIRES");
-    expect(human).toMatch(/\s\ds\s|expired/);
-    expect(await vm.run(["cat", "/mnt/expire/hello"])).toBe("hello expire\n");
+    expect(human).toMatch(/\s\d+s\s|expired/);
     expect(await waitUntil(async () => !(await list()).some((x) => x.id === m.id), 90_000, 500)).toBe(true);
     await nothingLeft(m);
     const events = await eventsOf(m.id, (e) => e.some((x) => x.type === "mount-expired"));
@@ -151,7 +151,7 @@ describe("timed grants", () => {
   });
 
   test("an expiry that falls due while the agent is dead is carried out when the agent comes back", async () => {
-    const m = await addGrant("dead", "/mnt/dead", ["--for", "10s"]);
+    const m = await addGrant("dead", "/mnt/dead", ["--for", "15s"]);
     const pid = Number(readFileSync(instancePaths(NAME).agentPid, "utf8"));
     process.kill(pid, "SIGKILL");
     expect(await waitUntil(() => !isAlive(pid), 5000)).toBe(true);
@@ -166,7 +166,7 @@ describe("timed grants", () => {
   });
 
   test("expiry while busy with --on-expiry wait: kept until the guest lets go, and the stream says it waits", async () => {
-    const m = await addGrant("wait", "/mnt/wait", ["--for", "5s", "--on-expiry", "wait"]);
+    const m = await addGrant("wait", "/mnt/wait", ["--for", "15s", "--on-expiry", "wait"]);
     await hold("/mnt/wait");
     const waiting = await eventsOf(m.id, (e) => e.some((x) => x.type === "expiry-waiting"));
     expect(waiting.at(-1)!.message).toMatch(/busy \(held by \d+ sleep.*\): retrying every 1s \(on-expiry wait\)/);
@@ -182,7 +182,7 @@ describe("timed grants", () => {
   });
 
   test("expiry while busy with --on-expiry force: the holders are stopped and it is removed", async () => {
-    const m = await addGrant("force", "/mnt/force", ["--for", "5s", "--on-expiry", "force"]);
+    const m = await addGrant("force", "/mnt/force", ["--for", "15s", "--on-expiry", "force"]);
     await hold("/mnt/force");
     expect(await sleepers()).not.toBe("");
     expect(await waitUntil(async () => !(await list()).some((x) => x.id === m.id), 90_000, 500)).toBe(true);
