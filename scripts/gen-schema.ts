@@ -18,9 +18,9 @@ type Schemas = Record<string, z.ZodType>;
 /** Named so they become $refs instead of being inlined at every use. */
 const SHARED = ["Transport", "MountState", "InstanceState", "SshInfo", "TransportAvailability", "ApiError"];
 /** Response and output shapes: what hotmount emits. */
-const OUTPUTS = ["Mount", "MountList", "Info", "InstanceSummary"];
+const OUTPUTS = ["Mount", "MountList", "Info", "InstanceSummary", "Event", "HistoryRecord"];
 /** Request shapes: what hotmount accepts, so defaults make fields optional. */
-const INPUTS = ["MountRequest"];
+const INPUTS = ["MountRequest", "ExtendRequest"];
 
 // zod marks every object it emits with additionalProperties: false, since a stripping object
 // never outputs unknown keys. As a contract that would make adding a field a breaking change
@@ -55,6 +55,7 @@ export function generateSchema(api: Schemas, errorCodes: Record<string, readonly
     {
       VmListOutput: z.array(api.InstanceSummary!).meta({ description: "`hotmount vm list --json`" }),
       MountListOutput: z.array(api.Mount!).meta({ description: "`hotmount mount list [INSTANCE] --json`" }),
+      HistoryOutput: z.array(api.HistoryRecord!).meta({ description: "`hotmount mount history [INSTANCE] --json`" }),
       // What src/cli/output.ts fail() prints on stdout for a failing command run with --json.
       CliErrorOutput: z.object({ error: api.ApiError! }).meta({ description: "any `hotmount ... --json` that fails (exit status != 0)" }),
       ErrorCode: z.enum(codes as [string, ...string[]]).meta({ description: "ApiError.code values; see x-exitCode and x-httpStatus" }),

@@ -10,7 +10,9 @@ import { instancePaths } from "../core/paths.ts";
 import { type GuestExec, guestExecFor } from "../guest-exec/index.ts";
 import { GuestSsh } from "../guest-exec/ssh-client.ts";
 import { sleep } from "../util/process.ts";
-import type { Info } from "./api.ts";
+import type { Info, TransportAvailability } from "./api.ts";
+import { Activity } from "./activity.ts";
+import { AGENT } from "./audit-log.ts";
 import { MountService } from "./mount-service.ts";
 import { PersistentMounts } from "./persistent-mounts.ts";
 import { reconcile } from "./reconcile.ts";
@@ -60,8 +62,22 @@ export async function runAgent(name: string): Promise<void> {
   );
   service.persistent = new PersistentMounts(cfg, log);
   const watch = watchHooks(getSsh, log);
-  service.hooks = watch.hooks;
-  await reconcile(service, session, getGuest, log).catch((e) => log.error("reconcile failed", { error: String(e) }));
+  service.watchHooks = watch.hooks;
+  const activity = new Activity(service, name, log);
+  const restarted = activity.events.lastSeq > 0;
+  const before = service.allRecords().length;
+  await reconcile(service, session, getGuest, log)
+    .then(() => activity.audit.record("reconcile", AGENT, undefined, { message: `${before} journaled mount(s), ${service.allRecords().length} kept` }))
+    .catch((e) => {
+      log.error("reconcile failed", { error: String(e) });
+      activity.audit.record("reconcile", AGENT, undefined, { error: e });
+    });
+  activity.events.emit("agent-started", {
+    message: `${restarted ? "agent restarted" : "agent started"} (pid ${process.pid}), ${service.allRecords().length} mount(s) kept`,
+  });
+  // Grants that ran out while no agent was running are carried out now.
+  activity.armGrants();
+  const bootIds = bootIdWatcher(getGuest, () => activity.events.emit("guest-rebooted", { message: "the guest's boot id changed: it rebooted" }));
   for (const r of service.allRecords()) if (r.state === "ready") void watch.hooks.ready(r);
   // In the background: the API answers at once, and the persistent mounts queue behind.
   void service.reapplyPersistent((s) => log.info(s)).catch((e) => log.error("persistent mounts failed", { error: String(e) }));
@@ -75,6 +91,8 @@ export async function runAgent(name: string): Promise<void> {
 
   let stopping = false;
   const exit = async (code: number) => {
+    activity.grants.stopAll();
+    activity.events.closeAll();
     server.stop(true);
     await watch.stopAll();
     rmSync(paths.agentSock, { force: true });
@@ -106,6 +124,7 @@ export async function runAgent(name: string): Promise<void> {
     info,
     inventory: async () => asFSHotPlugger(session)?.inventory() ?? { devices: [], backends: [] },
     mounts: service,
+    activity,
     stopVm: async () => {
       stopping = true;
       await service.teardownAll((s) => log.info(s));
@@ -121,8 +140,11 @@ export async function runAgent(name: string): Promise<void> {
     void exit(0);
   });
   // A guest reboot (or a umount behind our back) removes mounts: notice and say so.
+  let ticks = 0;
   const health = setInterval(() => {
-    if (!stopping) service.checkGuest().catch(() => {});
+    if (stopping) return;
+    // The boot id costs a guest command: every 5th check (15 s) is soon enough to say so.
+    void (ticks++ % 5 === 0 ? bootIds() : Promise.resolve()).then(() => service.checkGuest().catch(() => {}));
   }, GUEST_CHECK_MS);
   health.unref();
   process.on("SIGTERM", () => void exit(0));
@@ -149,4 +171,24 @@ async function openWithRetry<T>(fn: () => Promise<T>, deadlineMs: number): Promi
       await sleep(200);
     }
   }
+}
+
+/** Notices a guest reboot (the kernel's boot id changes); checked with the guest health check. */
+function bootIdWatcher(guest: () => Promise<GuestExec>, onReboot: () => void): () => Promise<void> {
+  let known: string | null = null;
+  let busy = false;
+  return async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const r = await (await guest()).exec(["cat", "/proc/sys/kernel/random/boot_id"], { timeoutMs: 5000 });
+      const id = r.code === 0 ? r.stdout.trim() : null;
+      if (id && known && id !== known) onReboot();
+      if (id) known = id;
+    } catch {
+      // The guest is not answering (rebooting): the next check sees the new id.
+    } finally {
+      busy = false;
+    }
+  };
 }

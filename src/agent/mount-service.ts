@@ -5,7 +5,9 @@ import { HotmountError, asHotmountError } from "../core/errors.ts";
 import { failpoint } from "../core/failpoint.ts";
 import { instancePaths } from "../core/paths.ts";
 import { guestPathKey, newMountId, normalizeGuestPath, resolveHostPath } from "../core/validate.ts";
-import type { Mount, MountRequest, Transport } from "./api.ts";
+import type { Mount, MountRequest, OnExpiry, Transport, TransportChoice } from "./api.ts";
+import { extendedExpiry, type ExpiryOutcome } from "./grants.ts";
+import { rankTransports } from "./transport-choice.ts";
 import { MountRequest as MountRequestSchema } from "./api.ts";
 import { checkMountPoint, createMountPoint, guestMounts, removeCreatedDir } from "./guest-mount.ts";
 import { unmountForRemove } from "./guest-unmount.ts";
@@ -19,7 +21,7 @@ import type { TransportContext, TransportDriver } from "./transports/types.ts";
 const RECOVER_TRIES = 3;
 
 /** Called around a mount's life: watching starts once it is ready and stops before it goes. */
-export interface MountHooks {
+export interface WatchHooks {
   ready(rec: MountRecord): Promise<void>;
   beforeRemove(rec: MountRecord): Promise<void>;
   /** Adds live state to a listed mount (e.g. a watch warning). */
@@ -27,12 +29,21 @@ export interface MountHooks {
 }
 const quiet: Progress = () => {};
 
+/** Told about every change of a journaled mount (event stream, grant timers); set by the agent. */
+export interface MountHooks {
+  changed(kind: "added" | "ready" | "failed" | "removed" | "extended", rec: MountRecord, error?: unknown): void;
+}
+
+type AddRequest = MountRequest & { hostPath: string; mountPoint: string; type: Transport; writable: boolean; transportChoice?: TransportChoice };
+
 export class MountService {
   private readonly records = new Map<string, MountRecord>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly transports: Record<Transport, TransportDriver>;
   /** Static shares (vm start --mount): listed and guarded, never journaled or removed. */
   private statics: Mount[] = [];
+  /** See MountHooks; null until the agent wires the event stream in. */
+  hooks: MountHooks | null = null;
 
   constructor(private readonly ctx: TransportContext) {
     const dev = deviceTransport(ctx);
@@ -55,12 +66,12 @@ export class MountService {
     return run;
   }
 
-  /** Set by the agent: see MountHooks. */
-  hooks: MountHooks | null = null;
+  /** Set by the agent: see WatchHooks. */
+  watchHooks: WatchHooks | null = null;
 
   list(): Mount[] {
     const own = [...this.records.values()].map(toMount);
-    return [...this.statics, ...(this.hooks ? own.map((m) => this.hooks!.decorate(m)) : own)];
+    return [...this.statics, ...(this.watchHooks ? own.map((m) => this.watchHooks!.decorate(m)) : own)];
   }
 
   setStatic(mounts: Mount[]): void {
@@ -73,8 +84,10 @@ export class MountService {
 
   /** Drops a record without touching the VM (reconcile has already cleaned up). */
   forget(id: string): void {
+    const rec = this.records.get(id);
     this.records.delete(id);
     this.persist();
+    if (rec) this.hooks?.changed("removed", rec);
   }
 
   find(idOrMountPoint: string): MountRecord | undefined {
@@ -91,6 +104,7 @@ export class MountService {
     r.state = "failed";
     r.error = { code: "MOUNT_BROKEN", message, hint };
     this.persist();
+    this.hooks?.changed("failed", r);
     this.ctx.log.warn("mount failed", { id, message });
   }
 
@@ -105,6 +119,7 @@ export class MountService {
           r.state = "ready";
           delete r.error;
           this.persist();
+          this.hooks?.changed("ready", r);
           this.ctx.log.info("mount re-established", { id });
           return true;
         } catch (e) {
@@ -139,12 +154,32 @@ export class MountService {
       throw new HotmountError("INVALID_ARGUMENT", `the host path ${req.hostPath} is not absolute`, {
         hint: "The API takes absolute host paths; the CLI resolves relative ones.",
       });
+    // A persistent mount comes back at every vm start: an expired grant must not.
+    if (req.persist && req.forSeconds)
+      throw new HotmountError("INVALID_ARGUMENT", "a timed grant (--for) cannot also be persistent (--persist)", { hint: "Pass one of them." });
     const hostPath = resolveHostPath(req.hostPath);
     const mountPoint = normalizeGuestPath(req.mountPoint ?? hostPath);
-    return this.serial(() => this.doAdd({ ...req, hostPath, mountPoint }, progress));
+    const type = req.type;
+    if (type !== "auto") return this.serial(() => this.doAdd({ ...req, type, hostPath, mountPoint }, progress));
+    return this.serial(() => this.addAuto({ ...req, type: "virtiofs", hostPath, mountPoint }, progress));
   }
 
-  private async doAdd(req: MountRequest & { hostPath: string; mountPoint: string; type: Transport; writable: boolean }, progress: Progress): Promise<Mount> {
+  /** type auto: the best transport the VM can take now; one that still turns out full is passed over too. */
+  private async addAuto(req: AddRequest, progress: Progress): Promise<Mount> {
+    const { order, skipped } = await rankTransports(this.ctx.session, this.ctx.cfg.ninePSlots ?? 0, [...this.records.values()]);
+    for (const [i, type] of order.entries()) {
+      try {
+        return await this.doAdd({ ...req, type, transportChoice: { requested: "auto", chosen: type, skipped: [...skipped] } }, progress);
+      } catch (e) {
+        const err = asHotmountError(e);
+        if (i === order.length - 1 || (err.code !== "NO_FREE_SLOT" && err.code !== "UNSUPPORTED")) throw e;
+        skipped.push({ type, reason: err.message });
+      }
+    }
+    throw new HotmountError("INTERNAL", "no transport to try");
+  }
+
+  private async doAdd(req: AddRequest, progress: Progress): Promise<Mount> {
     const dup = [...this.statics, ...this.records.values()].find(
       (r) => r.mountPoint === req.mountPoint || r.mountPoint.startsWith(req.mountPoint + "/") || req.mountPoint.startsWith(r.mountPoint + "/"),
     );
@@ -165,6 +200,8 @@ export class MountService {
       state: "adding",
       createdAt: new Date().toISOString(),
       createdDir: false,
+      ...(req.forSeconds && { expiresAt: new Date(Date.now() + req.forSeconds * 1000).toISOString(), onExpiry: req.onExpiry ?? "wait" }),
+      ...(req.transportChoice && { transportChoice: req.transportChoice }),
     };
     const t = this.transports[req.type];
     const ssh = await this.ctx.guest();
@@ -172,6 +209,7 @@ export class MountService {
     rec.createdDir = await checkMountPoint(ssh, rec.mountPoint);
     this.records.set(rec.id, rec);
     this.persist();
+    this.hooks?.changed("added", rec);
     failpoint("add:journaled");
     let attached = false;
     try {
@@ -184,8 +222,9 @@ export class MountService {
       failpoint("add:mounted");
       rec.state = "ready";
       this.persist();
+      this.hooks?.changed("ready", rec);
       if (rec.persist) this.persistent?.remember(rec);
-      await this.hooks?.ready(rec);
+      await this.watchHooks?.ready(rec);
       this.ctx.log.info("mounted", { id: rec.id, type: rec.type, hostPath: rec.hostPath, mountPoint: rec.mountPoint, slot: rec.slot });
       return toMount(rec);
     } catch (e) {
@@ -194,6 +233,8 @@ export class MountService {
       if (rec.createdDir) await removeCreatedDir(ssh, rec.mountPoint);
       this.records.delete(rec.id);
       this.persist();
+      this.hooks?.changed("failed", { ...rec, state: "failed", error: asHotmountError(e).toJSON() }, e);
+      this.hooks?.changed("removed", rec);
       throw e;
     }
   }
@@ -250,7 +291,7 @@ export class MountService {
 
   private async doRemove(rec: MountRecord, force: boolean, progress: Progress): Promise<void> {
     const before = rec.state;
-    await this.hooks?.beforeRemove(rec);
+    await this.watchHooks?.beforeRemove(rec);
     rec.state = "removing";
     this.persist();
     failpoint("remove:journaled");
@@ -263,7 +304,7 @@ export class MountService {
       // Busy: nothing changed, so the mount stays as it was. Otherwise it may be half gone.
       if (err.code === "MOUNT_BUSY") {
         rec.state = before;
-        if (before === "ready") await this.hooks?.ready(rec);
+        if (before === "ready") await this.watchHooks?.ready(rec);
       } else {
         rec.state = "failed";
         rec.error = { code: err.code, message: err.message, hint: "Retry with --force." };
@@ -277,6 +318,7 @@ export class MountService {
     if (rec.createdDir) await removeCreatedDir(guest, rec.mountPoint);
     this.records.delete(rec.id);
     this.persist();
+    this.hooks?.changed("removed", rec);
     this.ctx.log.info("removed", { id: rec.id, mountPoint: rec.mountPoint });
   }
 
@@ -290,9 +332,50 @@ export class MountService {
         rec.state = "ready";
         delete rec.error;
         this.persist();
+        this.hooks?.changed("ready", rec);
       } catch (e) {
         this.markFailed(rec.id, `could not re-establish: ${asHotmountError(e).message}`, "Remove it and add it again.");
         throw e;
+      }
+    });
+  }
+
+  /** Pushes a timed grant's expiry later by `seconds` (from now if it is already overdue). */
+  extend(idOrMountPoint: string, seconds: number): Promise<Mount> {
+    return this.serial(async () => {
+      const rec = this.find(idOrMountPoint);
+      if (!rec) {
+        throw new HotmountError("MOUNT_NOT_FOUND", `no mount ${idOrMountPoint} on instance "${this.ctx.cfg.name}"`, {
+          hint: `See \`hotmount mount list ${this.ctx.cfg.name}\`.`,
+        });
+      }
+      rec.expiresAt = extendedExpiry(rec, seconds);
+      this.persist();
+      this.hooks?.changed("extended", rec);
+      return toMount(rec);
+    });
+  }
+
+  /** Removes a mount whose grant is due (see grants.ts); busy → per its onExpiry. */
+  expire(id: string): Promise<ExpiryOutcome> {
+    return this.serial(async (): Promise<ExpiryOutcome> => {
+      const rec = this.records.get(id);
+      if (!rec?.expiresAt || Date.parse(rec.expiresAt) > Date.now()) return { kind: "gone" };
+      const onExpiry: OnExpiry = rec.onExpiry ?? "wait";
+      try {
+        await this.doRemove(rec, false, quiet);
+        return { kind: "removed", forced: false };
+      } catch (e) {
+        const err = asHotmountError(e);
+        if (err.code !== "MOUNT_BUSY") return { kind: "error", error: e };
+        const holders = ((err.details?.holders ?? err.details?.mountPoints ?? []) as string[]).map(String);
+        if (onExpiry === "wait") return { kind: "busy", holders };
+        try {
+          await this.doRemove(rec, true, quiet);
+          return { kind: "removed", forced: true, holders };
+        } catch (e2) {
+          return { kind: "error", error: e2 };
+        }
       }
     });
   }

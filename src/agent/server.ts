@@ -3,6 +3,8 @@
 import { chmodSync, rmSync } from "node:fs";
 import { asHotmountError, HotmountError } from "../core/errors.ts";
 import type { DeviceInventory } from "../../drivers/driver.ts";
+import type { Activity } from "./activity.ts";
+import { activityRoute, audited } from "./activity-routes.ts";
 import type { Info } from "./api.ts";
 import type { MountService } from "./mount-service.ts";
 
@@ -14,6 +16,8 @@ export interface AgentHandlers {
   inventory(): Promise<DeviceInventory>;
   mounts: MountService;
   stopVm(): Promise<void>;
+  /** Event stream, audit log and grant timers (GET /v1/events, POST /v1/mounts/{id}/extend). */
+  activity?: Activity;
 }
 
 function json(value: unknown, status = 200): Response {
@@ -36,7 +40,7 @@ function tooBig(): HotmountError {
  * off at the limit, so a huge request costs the agent no memory. Text must be valid UTF-8: a
  * lossy decode would turn a bad byte into U+FFFD and mount a path nobody named.
  */
-async function readJson(req: Request): Promise<unknown> {
+export async function readJson(req: Request): Promise<unknown> {
   if (Number(req.headers.get("content-length") ?? "0") > MAX_BODY_BYTES) throw tooBig();
   const chunks: Uint8Array[] = [];
   let n = 0;
@@ -67,7 +71,7 @@ async function readJson(req: Request): Promise<unknown> {
 }
 
 /** The id or guest path of DELETE /v1/mounts/{key}, checked before it names anything. */
-function mountKey(encoded: string): string {
+export function mountKey(encoded: string): string {
   let key: string;
   try {
     key = decodeURIComponent(encoded);
@@ -95,7 +99,13 @@ function forceFlag(v: string | null): boolean {
   });
 }
 
-const METHODS: Record<string, string[]> = { "/v1/info": ["GET"], "/v1/inventory": ["GET"], "/v1/mounts": ["GET", "POST"], "/v1/vm/stop": ["POST"] };
+const METHODS: Record<string, string[]> = {
+  "/v1/info": ["GET"],
+  "/v1/inventory": ["GET"],
+  "/v1/mounts": ["GET", "POST"],
+  "/v1/vm/stop": ["POST"],
+  "/v1/events": ["GET"],
+};
 
 export async function route(h: AgentHandlers, req: Request): Promise<Response> {
   const url = new URL(req.url);
@@ -103,10 +113,16 @@ export async function route(h: AgentHandlers, req: Request): Promise<Response> {
   if (path === "/v1/info" && req.method === "GET") return json(await h.info());
   if (path === "/v1/inventory" && req.method === "GET") return json(await h.inventory());
   if (path === "/v1/mounts" && req.method === "GET") return json({ mounts: h.mounts.list() });
-  if (path === "/v1/mounts" && req.method === "POST") return json(await h.mounts.add(await readJson(req)), 201);
+  const extra = await activityRoute(h, req, url);
+  if (extra) return extra;
+  if (path === "/v1/mounts" && req.method === "POST") {
+    const body = await readJson(req);
+    return json(await audited(h, req, "add", body, () => h.mounts.add(body)), 201);
+  }
   if (path.startsWith("/v1/mounts/") && req.method === "DELETE") {
     const key = mountKey(path.slice("/v1/mounts/".length));
-    await h.mounts.remove(key, { force: forceFlag(url.searchParams.get("force")) });
+    const force = forceFlag(url.searchParams.get("force"));
+    await audited(h, req, "remove", h.mounts.find(key) ?? { mountPoint: key }, () => h.mounts.remove(key, { force }));
     return new Response(null, { status: 204 });
   }
   if (path === "/v1/vm/stop" && req.method === "POST") {
@@ -115,7 +131,7 @@ export async function route(h: AgentHandlers, req: Request): Promise<Response> {
   }
   // The path is percent-encoded (one line); cut it short so a huge URL makes a short message.
   const shown = path.length > 120 ? `${path.slice(0, 120)}...` : path;
-  const allowed = METHODS[path] ?? (path.startsWith("/v1/mounts/") ? ["DELETE"] : null);
+  const allowed = METHODS[path] ?? (/^\/v1\/mounts\/.+\/extend$/.test(path) ? ["POST"] : path.startsWith("/v1/mounts/") ? ["DELETE"] : null);
   if (allowed) throw new HotmountError("USAGE", `${req.method} is not allowed on ${shown}`, { hint: `Use ${allowed.join(" or ")}; see docs/embedding.md.` });
   throw new HotmountError("USAGE", `no such endpoint: ${req.method} ${shown}`, { hint: "See docs/embedding.md for the API." });
 }

@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import type { DeviceInventory } from "../../drivers/driver.ts";
 import { type ErrorJson, HotmountError } from "../core/errors.ts";
 import { instancePaths } from "../core/paths.ts";
+import { clientHeaders } from "./client-identity.ts";
 import { Info, Mount, MountList, type MountRequest } from "../agent/api.ts";
 
 export class AgentClient {
@@ -35,7 +36,7 @@ export class AgentClient {
       res = await fetch(`http://hotmount${path}`, {
         method,
         unix: this.socket,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
+        headers: { ...clientHeaders(), ...(body === undefined ? {} : { "content-type": "application/json" }) },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       } as RequestInit);

@@ -165,6 +165,10 @@ export interface InstancePaths {
   agentPid: string;
   agentLog: string;
   journal: string;
+  /** Audit log of mount operations (JSON lines, rotated to `.1`); `mount history` reads it. */
+  history: string;
+  /** The agent's recent events (JSON lines, rotated), so `GET /v1/events?since=` survives a restart. */
+  events: string;
   /** virtiofsd sockets and logs live here, one pair per mount id. */
   virtiofsdDir: string;
   /** 9p slot symlinks (slot0 ... slotK-1) that reserved fsdevs point at. */
@@ -200,6 +204,8 @@ export function instancePaths(name: string): InstancePaths {
     agentPid: join(dir, "agent.pid"),
     agentLog: join(dir, "agent.log"),
     journal: join(dir, "mounts.json"),
+    history: join(dir, "history.jsonl"),
+    events: join(dir, "events.jsonl"),
     virtiofsdDir: join(dir, "vfsd"),
     ninePDir: join(dir, "9p"),
     sshfsDir: join(dir, "sshfs"),

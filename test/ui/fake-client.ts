@@ -162,7 +162,7 @@ export class FakeHotmountClient implements HotmountClient {
     }
     await sleep(this.delayMs);
     const n = this.nextId++;
-    const type = req.type ?? "virtiofs";
+    const type = req.type === undefined || req.type === "auto" ? "virtiofs" : req.type;
     const m: Mount = {
       id: `m${n}`,
       instance,

@@ -2,12 +2,12 @@
 // mount about to be removed is not any more, and `mount list` carries the watch's warning.
 import type { Logger } from "../../core/model.ts";
 import type { GuestSsh } from "../../guest-exec/ssh-client.ts";
-import type { MountHooks } from "../mount-service.ts";
+import type { WatchHooks } from "../mount-service.ts";
 import { WatchService } from "./index.ts";
 
-export function watchHooks(ssh: () => Promise<GuestSsh>, log: Logger): { hooks: MountHooks; service: WatchService; stopAll(): Promise<void> } {
+export function watchHooks(ssh: () => Promise<GuestSsh>, log: Logger): { hooks: WatchHooks; service: WatchService; stopAll(): Promise<void> } {
   const service = new WatchService(ssh, log);
-  const hooks: MountHooks = {
+  const hooks: WatchHooks = {
     async ready(rec) {
       if (rec.watch === false) return;
       await service.start({ id: rec.id, hostPath: rec.hostPath, mountPoint: rec.mountPoint, writable: rec.writable });

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { HotmountError } from "../../core/errors.ts";
 import { cliClient } from "../client.ts";
 import { age, printJson, runAction, table } from "../output.ts";
+import { describeChoice, expiresColumn, registerActivity } from "./mount-activity.ts";
 
 export function register(program: Command): void {
   const mount = program.command("mount").description("hot-mount host folders into a running VM, list them, take them out");
@@ -13,11 +14,13 @@ export function register(program: Command): void {
     .argument("<hostdir>", "host folder to share")
     .argument("[guestdir]", "where it appears in the guest (default: the same path as on the host)")
     .description("mount a host folder into the running VM, with no restart")
-    .option("-t, --type <type>", "virtiofs (fast, default), 9p, or reverse-sshfs (alias sshfs: any SSH VM)", "virtiofs")
+    .option("-t, --type <type>", "virtiofs (fast, default), 9p, reverse-sshfs (alias sshfs: any SSH VM), or auto (the best the VM can take now)", "virtiofs")
     .option("-w, --writable", "let the guest write (default: read-only)")
     .option("--read-only", "read-only (the default)")
     .option("--persist", "also mount it at every later `vm start` and after a guest reboot (kept in the instance config)")
     .option("--no-watch", "do not replay host changes in the guest (guest file watchers then miss host edits; docs/watch.md)")
+    .option("--for <duration>", "a timed grant: remove it after this long (30s, 30m, 2h, 1d; at most 366d)")
+    .option("--on-expiry <what>", "when a guest process holds it at expiry: wait (retry until free, default) or force (stop the holders)")
     .option("--json", "print the mount as JSON (see docs/api.schema.json: Mount)")
     .addHelpText(
       "after",
@@ -27,8 +30,10 @@ export function register(program: Command): void {
       runAction(o.json, async (p) => {
         const { parseTransport } = await import("../../agent/api.ts");
         const { resolveHostPath, normalizeGuestPath } = await import("../../core/validate.ts");
-        const type = parseTransport(o.type);
-        if (!type) throw new HotmountError("USAGE", `unknown mount type "${o.type}"`, { hint: "Use virtiofs, 9p or reverse-sshfs (sshfs)." });
+        const { grantOptions } = await import("./mount-activity.ts");
+        const grant = grantOptions(o);
+        const type = o.type === "auto" ? "auto" : parseTransport(o.type);
+        if (!type) throw new HotmountError("USAGE", `unknown mount type "${o.type}"`, { hint: "Use virtiofs, 9p, reverse-sshfs (sshfs) or auto." });
         if (o.writable && o.readOnly) throw new HotmountError("USAGE", "--writable and --read-only contradict each other", { hint: "Pass one of them." });
         const hostPath = resolveHostPath(hostdir);
         const mountPoint = normalizeGuestPath(guestdir ?? hostPath);
@@ -42,12 +47,14 @@ export function register(program: Command): void {
           writable: !!o.writable,
           persist: !!o.persist,
           watch: o.watch !== false,
+          ...grant,
         });
         p.done();
         if (o.json) printJson(m);
         else
           process.stdout.write(
-            `${m.hostPath} is mounted at ${m.mountPoint} in ${instance} (${m.type}, ${m.writable ? "writable" : "read-only"}, id ${m.id})\n`,
+            `${m.hostPath} is mounted at ${m.mountPoint} in ${instance} (${m.type}, ${m.writable ? "writable" : "read-only"}, id ${m.id})\n` +
+              describeChoice(m),
           );
       }),
     );
@@ -86,7 +93,7 @@ export function register(program: Command): void {
         if (!mounts.length) return void process.stdout.write("no mounts\n");
         process.stdout.write(
           table(
-            ["ID", "INSTANCE", "TYPE", "MODE", "STATE", "AGE", "HOST", "GUEST"],
+            ["ID", "INSTANCE", "TYPE", "MODE", "STATE", "AGE", "EXPIRES", "HOST", "GUEST"],
             mounts.map((m) => [
               m.id,
               m.instance,
@@ -94,6 +101,7 @@ export function register(program: Command): void {
               `${m.writable ? "rw" : "ro"}${m.persist ? ",persist" : ""}${m.watch === false ? ",nowatch" : m.watchWarning ? ",watch!" : ""}`,
               m.state,
               age(m.createdAt),
+              expiresColumn(m),
               m.hostPath,
               m.mountPoint,
             ]),
@@ -102,4 +110,6 @@ export function register(program: Command): void {
         for (const m of mounts) if (m.watchWarning) process.stderr.write(`warning: ${m.id}: ${m.watchWarning}\n`);
       }),
     );
+
+  registerActivity(mount);
 }
