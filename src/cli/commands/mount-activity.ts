@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import type { Event, HistoryRecord, Mount } from "../../agent/api.ts";
 import { parseDuration, timeLeft } from "../../core/duration.ts";
 import { HotmountError } from "../../core/errors.ts";
-import { fail, printJson, table } from "../output.ts";
+import { printJson, runAction, table } from "../output.ts";
 
 /** `--for` and `--on-expiry` of `mount add`, checked: INVALID_ARGUMENT with a hint when hostile. */
 export function grantOptions(o: { for?: string; onExpiry?: string }): { forSeconds?: number; onExpiry?: "wait" | "force" } {
@@ -49,17 +49,15 @@ export function registerActivity(mount: Command): void {
     .requiredOption("--for <duration>", "how much longer (30s, 30m, 2h, 1d), added to the time left")
     .option("--json", "print the mount as JSON (Mount, with the new expiresAt)")
     .description("give a timed grant (mount add --for) more time")
-    .action(async (instance: string, target: string, o) => {
-      try {
+    .action((instance: string, target: string, o) =>
+      runAction(o.json, async () => {
         const seconds = parseDuration(o.for);
         const { extendGrant } = await import("../../client/activity-client.ts");
         const m = await extendGrant(instance, target, seconds);
         if (o.json) printJson(m);
         else process.stdout.write(`${m.mountPoint} in ${instance} now expires in ${timeLeft(m.expiresAt!)} (${m.expiresAt})\n`);
-      } catch (e) {
-        fail(e, o.json);
-      }
-    });
+      }),
+    );
 
   mount
     .command("history")
@@ -67,8 +65,8 @@ export function registerActivity(mount: Command): void {
     .option("-n, --lines <n>", "only the last N records")
     .option("--json", "print an array of records (see docs/api.schema.json: HistoryRecord)")
     .description("who added, removed, extended which mount, which grants expired, what failed (the audit log)")
-    .action(async (instance: string | undefined, o) => {
-      try {
+    .action((instance: string | undefined, o) =>
+      runAction(o.json, async () => {
         const n = o.lines === undefined ? Infinity : Number(o.lines);
         if (!Number.isSafeInteger(n) && n !== Infinity)
           throw new HotmountError("USAGE", `--lines must be a whole number, not "${o.lines}"`, { hint: "Example: -n 20" });
@@ -94,10 +92,8 @@ export function registerActivity(mount: Command): void {
             ]),
           ),
         );
-      } catch (e) {
-        fail(e, o.json);
-      }
-    });
+      }),
+    );
 
   mount
     .command("watch")
@@ -110,7 +106,7 @@ export function registerActivity(mount: Command): void {
       const stop = () => ctl.abort();
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
-      try {
+      await runAction(o.json, async () => {
         let since: number | undefined;
         if (o.since !== undefined) {
           if (!/^\d{1,15}$/.test(o.since)) {
@@ -126,9 +122,7 @@ export function registerActivity(mount: Command): void {
           signal: ctl.signal,
           onOpen: () => process.stderr.write(`watching ${instance} (Ctrl-C to stop)\n`),
         });
-        process.exit(0);
-      } catch (e) {
-        fail(e, o.json);
-      }
+      });
+      process.exit(0);
     });
 }
