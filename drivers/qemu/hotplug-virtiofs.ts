@@ -36,6 +36,7 @@ export async function plugVirtiofs(ctx: HotplugContext, req: PlugRequest, progre
     progress("starting virtiofsd");
     const socket = virtiofsdSocket(ctx.cfg.name, req.id);
     const vfsd = await startVirtiofsd({ socket, log: virtiofsdLog(ctx.cfg.name, req.id), source: req.hostPath, writable: req.writable, owner: req.owner });
+    if (vfsd.sandbox?.mode === "none") ctx.log.warn("virtiofsd runs unsandboxed", { id: req.id, why: vfsd.sandbox.detail });
     const tracked = { v: vfsd, expected: false };
     running.set(req.id, tracked);
     vfsd.child?.on("exit", (code, sig) => {
