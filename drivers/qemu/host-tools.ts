@@ -74,13 +74,11 @@ export function chooseVirtiofsd(env = process.env.HOTMOUNT_VIRTIOFSD, candidates
     } catch {}
     if (seen.has(real)) continue;
     seen.add(real);
-    const v = probe(p);
-    if (v.flavour === "rust") {
-      return { ...v, why: found.length ? `${RUST_FIRST} (also found: the C one at ${found[0]!.path})` : "the only virtiofsd found" };
-    }
-    found.push(v);
+    found.push(probe(p));
   }
-  const c = found[0];
+  const rust = found.find((v) => v.flavour === "rust");
+  const c = found.find((v) => v.flavour === "c");
+  if (rust) return { ...rust, why: c ? `${RUST_FIRST} (also found: the C one at ${c.path})` : "the only virtiofsd found" };
   return c ? { ...c, why: "the only flavour found (the Rust virtiofsd would add non-root use, --readonly and ownership mapping)" } : null;
 }
 

@@ -26,7 +26,24 @@ export function unprivilegedUserNamespaces(): boolean {
   if (usernsOk !== undefined) return usernsOk;
   const r = spawnSync(
     "unshare",
-    ["--user", "--map-root-user", "--mount", "--pid", "--net", "--fork", "--propagation", "private", "--", "mount", "-t", "tmpfs", "-o", "size=4k", "hotmount-probe", tmpdir()],
+    [
+      "--user",
+      "--map-root-user",
+      "--mount",
+      "--pid",
+      "--net",
+      "--fork",
+      "--propagation",
+      "private",
+      "--",
+      "mount",
+      "-t",
+      "tmpfs",
+      "-o",
+      "size=4k",
+      "hotmount-probe",
+      tmpdir(),
+    ],
     { timeout: 10_000 },
   );
   usernsOk = r.status === 0;
