@@ -30,6 +30,23 @@ export function qemuBinary(): string {
   return p;
 }
 
+/**
+ * As root, QEMU runs without CAP_MKNOD (dropped from its bounding and inheritable sets by
+ * setpriv, so exec gives it none): a 9p share passes the guest's mknod through as the host's
+ * (security_model=none), and QEMU 10 then makes real device nodes, /dev/mem included, in the
+ * host folder. Fifos and sockets need no capability and still work. Not root: nothing to drop.
+ */
+export function qemuLaunchArgv(argv: string[], uid = process.getuid?.() ?? -1): string[] {
+  if (process.platform !== "linux" || uid !== 0) return argv;
+  const setpriv = which("setpriv");
+  if (!setpriv) {
+    throw new HotmountError("HOST_DEPENDENCY_MISSING", "setpriv is not installed: QEMU would keep root's power to make device nodes", {
+      hint: "Debian/Ubuntu: apt-get install util-linux (setpriv), or run hotmount as a non-root user.",
+    });
+  }
+  return [setpriv, "--inh-caps=-mknod", "--bounding-set=-mknod", "--", ...argv];
+}
+
 export type VirtiofsdFlavour = "c" | "rust";
 export interface Virtiofsd {
   path: string;
