@@ -8,7 +8,7 @@ import { chardevAdd, chardevRemove, deviceAdd, deviceDelAndWait, QmpExecuteError
 import { cmdlineOf, findProcesses, sleep } from "../../src/util/process.ts";
 import type { PlugRequest, PluggedDevice, Progress } from "../driver.ts";
 import type { HotplugContext } from "./session.ts";
-import { startVirtiofsd, stopVirtiofsd, type RunningVirtiofsd } from "./virtiofsd.ts";
+import { isVirtiofsdCommand, startVirtiofsd, stopVirtiofsd, type RunningVirtiofsd } from "./virtiofsd.ts";
 import { virtiofsTuning } from "./virtiofs-tuning.ts";
 
 const DEVICE_DELETED_TIMEOUT_MS = 15_000;
@@ -132,7 +132,7 @@ function pidsFor(name: string, id: string): number[] {
 export function virtiofsdPids(name: string): { id: string; pid: number }[] {
   const dir = instancePaths(name).virtiofsdDir + "/";
   const out: { id: string; pid: number }[] = [];
-  for (const pid of findProcesses((argv) => argv[0]?.includes("virtiofsd") === true && argv.some((a) => a.includes(dir)))) {
+  for (const pid of findProcesses((argv) => isVirtiofsdCommand(argv) && argv.some((a) => a.includes(dir)))) {
     const arg = fileArg(pid, dir);
     if (arg) out.push({ id: basename(arg, ".sock"), pid });
   }

@@ -84,6 +84,17 @@ export function virtiofsdArgv(v: Virtiofsd, s: VirtiofsdSpec, sandbox = rustSand
   return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", RO_WRAPPER, "hotmount-ro", s.source, ...base];
 }
 
+/**
+ * Whether a process's argv is a virtiofsd: the program itself, or a virtiofsd started through
+ * its own dynamic loader (`ld-linux… --library-path … /path/virtiofsd`, as a virtiofsd built for
+ * a newer libc than the host's runs, e.g. scripts/host-stack).
+ */
+export function isVirtiofsdCommand(argv: string[]): boolean {
+  const base = (a: string | undefined) => (a ?? "").replace(/^.*\//, "");
+  if (base(argv[0]).includes("virtiofsd")) return true;
+  return /^ld-linux/.test(base(argv[0])) && argv.slice(1).some((a) => base(a) === "virtiofsd");
+}
+
 export interface RunningVirtiofsd {
   pid: number;
   child: ChildProcess | null;

@@ -5,7 +5,7 @@ import { afterAll, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chooseVirtiofsd } from "../../drivers/qemu/host-tools.ts";
-import { virtiofsdArgv } from "../../drivers/qemu/virtiofsd.ts";
+import { isVirtiofsdCommand, virtiofsdArgv } from "../../drivers/qemu/virtiofsd.ts";
 import { rustSandbox, unprivilegedUserNamespaces } from "../../drivers/qemu/virtiofsd-sandbox.ts";
 
 const dir = mkdtempSync("/tmp/hmt-vchoice-");
@@ -65,4 +65,12 @@ test("the Rust sandbox: namespace as root; namespace without root where user nam
   const rust = { path: "/v", flavour: "rust" as const, version: "1.13" };
   expect(virtiofsdArgv(rust, spec, "namespace").join(" ")).toContain("--sandbox namespace");
   expect(virtiofsdArgv(rust, spec, "none").join(" ")).toContain("--sandbox none");
+});
+
+test("a virtiofsd is recognised by its argv, also when started through its own dynamic loader", () => {
+  expect(isVirtiofsdCommand(["/usr/lib/qemu/virtiofsd", "--socket-path=/s"])).toBe(true);
+  expect(isVirtiofsdCommand(["/x/usr/lib64/ld-linux-x86-64.so.2", "--library-path", "/x/lib", "/x/usr/libexec/virtiofsd", "--socket-path", "/s"])).toBe(true);
+  expect(isVirtiofsdCommand(["/lib64/ld-linux-x86-64.so.2", "/usr/bin/sftp-server"])).toBe(false);
+  expect(isVirtiofsdCommand(["unshare", "--mount", "--", "sh", "-c", "x", "hotmount-ro", "/src", "/usr/lib/qemu/virtiofsd"])).toBe(false);
+  expect(isVirtiofsdCommand([])).toBe(false);
 });
