@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { findVirtiofsd } from "../drivers/qemu/host-tools.ts";
 import { readInstanceConfig } from "../src/core/instance-config.ts";
 import { instancePaths } from "../src/core/paths.ts";
 import { ensureDebianImage, cachedDebianImage } from "../src/guest-image/debian/image.ts";
@@ -31,18 +32,36 @@ const KINDS = [
   { flag: "sshfs", fstype: "fuse.sshfs" },
 ] as const;
 
+const RUST = findVirtiofsd()?.flavour === "rust";
+
+/**
+ * The Rust virtiofsd with --translate-uid/gid (drivers/qemu/virtiofsd.ts): every guest id is the
+ * host user virtiofsd runs as, and that host user's files are dev's in the guest.
+ */
+const rustRow = (host: string): OwnershipRow => ({
+  hostFileInGuest: "1000:1000",
+  devWritesHostFile: true,
+  devCreatesInHostDir: true,
+  devFileOnHost: host,
+  devFileInGuest: "1000:1000",
+  devRewritesOwnFile: true,
+  rootFileOnHost: host,
+});
+
 /** Ownership measured on this machine (docs/ownership.md): host user root, guest user dev (1000). */
 const AS_ROOT: Record<string, OwnershipRow> = {
   // The C virtiofsd and 9p (security_model=none, QEMU as root) pass guest ids straight through.
-  virtiofs: {
-    hostFileInGuest: "0:0",
-    devWritesHostFile: false,
-    devCreatesInHostDir: false,
-    devFileOnHost: "1000:1000",
-    devFileInGuest: "1000:1000",
-    devRewritesOwnFile: true,
-    rootFileOnHost: "0:0",
-  },
+  virtiofs: RUST
+    ? rustRow("0:0")
+    : {
+        hostFileInGuest: "0:0",
+        devWritesHostFile: false,
+        devCreatesInHostDir: false,
+        devFileOnHost: "1000:1000",
+        devFileInGuest: "1000:1000",
+        devRewritesOwnFile: true,
+        rootFileOnHost: "0:0",
+      },
   "9p": {
     hostFileInGuest: "0:0",
     devWritesHostFile: false,
@@ -174,10 +193,12 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by root", () => {
   });
 });
 
-// The same image, hotmount run by a non-root host user (nobody): QEMU, the agent and sftp-server
-// run as that user. The C virtiofsd only runs as root, so virtiofs is refused.
+// The same image, hotmount run by a non-root host user (nobody): QEMU, the agent, sftp-server
+// and the Rust virtiofsd run as that user. The C virtiofsd only runs as root, so there virtiofs
+// is refused.
 const NOBODY = 65534;
 const AS_NOBODY: Record<string, OwnershipRow> = {
+  ...(RUST ? { virtiofs: rustRow("65534:65534") } : {}),
   // QEMU's chown to the guest's uid fails as non-root and security_model=none ignores that: the
   // file is the host user's, and dev cannot open it again for writing.
   "9p": {
@@ -204,7 +225,10 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by a non-root host use
   const NAME2 = "debn";
   const home = `${process.env.HOTMOUNT_TEST_HOME}-nobody`;
   const env = { HOTMOUNT_HOME: join(home, "hm"), HOTMOUNT_CACHE: join(home, "cache"), HOME: home, XDG_CACHE_HOME: join(home, "cache") };
-  const as = (args: string[]) => hmAs(NOBODY, NOBODY, args, env);
+  // A host stack from scripts/host-stack lives in root's cache: nobody gets hard links of it.
+  const stack = process.env.HOTMOUNT_VIRTIOFSD && dirname(dirname(process.env.HOTMOUNT_VIRTIOFSD));
+  const stackEnv: Record<string, string> = {};
+  const as = (args: string[]) => hmAs(NOBODY, NOBODY, args, { ...env, ...stackEnv });
   const asOk = async (args: string[]) => {
     const r = await as(args);
     if (r.code !== 0) throw new Error(`hotmount (as nobody) ${args.join(" ")} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
@@ -217,6 +241,15 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by a non-root host use
     for (const d of [home, env.HOTMOUNT_HOME, env.HOTMOUNT_CACHE, join(home, "img"), join(home, "shares")]) {
       mkdirSync(d, { recursive: true, mode: 0o700 });
       chownSync(d, NOBODY, NOBODY);
+    }
+    if (stack && existsSync(join(stack, "root"))) {
+      if (!existsSync(join(home, "stack"))) expect(Bun.spawnSync(["cp", "-al", stack, join(home, "stack")]).exitCode).toBe(0);
+      for (const [k, v] of [
+        ["HOTMOUNT_VIRTIOFSD", process.env.HOTMOUNT_VIRTIOFSD],
+        ["HOTMOUNT_QEMU", process.env.HOTMOUNT_QEMU],
+      ] as const) {
+        if (v?.startsWith(`${stack}/`)) stackEnv[k] = join(home, "stack", v.slice(stack.length + 1));
+      }
     }
     // The cached image lives under root's home; the non-root user boots hard links of it (--image PATH).
     const img = cachedDebianImage()!;
@@ -243,7 +276,7 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by a non-root host use
     expect(left).toEqual([]);
   }, 120_000);
 
-  test("QEMU and the agent run as the non-root user; virtiofs is refused with a hint", async () => {
+  test.skipIf(RUST)("QEMU and the agent run as the non-root user; virtiofs is refused with a hint", async () => {
     const pid = Number(readFileSync(join(env.HOTMOUNT_HOME, "instances", NAME2, "qemu.pid"), "utf8"));
     expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(new RegExp(`^Uid:\\s+${NOBODY}\\s`, "m"));
     const host = join(home, "shares", "vfs");
@@ -255,7 +288,32 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by a non-root host use
     expect(r.json().error.hint).toMatch(/9p|reverse-sshfs/);
   });
 
-  test.each(["9p", "sshfs"])("%s: bytes both ways and ownership", async (flag) => {
+  test.skipIf(!RUST)("QEMU and the agent run as the non-root user; the Rust virtiofsd too, sandboxed in a user namespace", async () => {
+    const pid = Number(readFileSync(join(env.HOTMOUNT_HOME, "instances", NAME2, "qemu.pid"), "utf8"));
+    expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(new RegExp(`^Uid:\\s+${NOBODY}\\s`, "m"));
+    const host = join(home, "shares", "vfs-sandbox");
+    mkdirSync(host);
+    chownSync(host, NOBODY, NOBODY);
+    await asOk(["mount", "add", NAME2, host, "/mnt/vfs-sandbox", "--type", "virtiofs"]);
+    const daemons = ourProcesses(env.HOTMOUNT_HOME).filter((p) => p.argv.includes("virtiofsd"));
+    expect(daemons.length).toBeGreaterThan(0);
+    expect(daemons.every((p) => p.argv.includes("--sandbox namespace"))).toBe(true);
+    // The one serving the share: its own user, mount and pid namespaces (it is pid 1 in the
+    // last), only nobody mapped, and its root is the share.
+    const inner = daemons.filter((p) => /^NSpid:\s+\d+\s+1$/m.test(readFileSync(`/proc/${p.pid}/status`, "utf8")));
+    expect(inner.length).toBe(1);
+    const pidDir = `/proc/${inner[0]!.pid}`;
+    for (const ns of ["user", "mnt", "pid"]) expect(readlinkSync(`${pidDir}/ns/${ns}`)).not.toBe(readlinkSync(`/proc/self/ns/${ns}`));
+    expect(readFileSync(`${pidDir}/uid_map`, "utf8").trim().split(/\s+/)).toEqual(["65534", "65534", "1"]);
+    expect(readFileSync(`${pidDir}/status`, "utf8")).toMatch(new RegExp(`^Uid:\\s+${NOBODY}\\s`, "m"));
+    writeFileSync(join(host, "marker"), "m");
+    expect(readdirSync(`${pidDir}/root`)).toEqual(["marker"]);
+    const log = readFileSync(join(env.HOTMOUNT_HOME, "instances", NAME2, "agent.log"), "utf8");
+    expect(log).not.toContain("unsandboxed");
+    await asOk(["mount", "remove", NAME2, "/mnt/vfs-sandbox"]);
+  });
+
+  test.each(RUST ? ["virtiofs", "9p", "sshfs"] : ["9p", "sshfs"])("%s: bytes both ways and ownership", async (flag) => {
     const host = join(home, "shares", flag);
     ownershipFixture(host, NOBODY, NOBODY);
     const big = randomBytes(1 << 20);
@@ -280,6 +338,6 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by a non-root host use
 
   test("ownership table (host user nobody)", () => {
     console.error(`ownership, host user nobody:\n${JSON.stringify(nobodyTable, null, 1)}`);
-    expect(Object.keys(nobodyTable).sort()).toEqual(["9p", "sshfs"]);
+    expect(Object.keys(nobodyTable).sort()).toEqual(RUST ? ["9p", "sshfs", "virtiofs"] : ["9p", "sshfs"]);
   });
 });

@@ -21,7 +21,7 @@ const dir = (n: string) => {
 };
 const virtiofsds = () => ourProcesses().filter((p) => p.argv.includes("virtiofsd"));
 /** The C virtiofsd forks into a sandbox: count shares by socket, not processes. */
-const virtiofsdShares = () => new Set(virtiofsds().map((p) => /--socket-path=(\S+)/.exec(p.argv)?.[1])).size;
+const virtiofsdShares = () => new Set(virtiofsds().map((p) => /--socket-path[= ](\S+)/.exec(p.argv)?.[1])).size;
 
 async function add(host: string, guest: string, ...flags: string[]) {
   return (await hmOk(["mount", "add", NAME, host, guest, "--json", ...flags])).json();

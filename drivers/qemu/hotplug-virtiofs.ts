@@ -8,7 +8,7 @@ import { chardevAdd, chardevRemove, deviceAdd, deviceDelAndWait, QmpExecuteError
 import { cmdlineOf, findProcesses, sleep } from "../../src/util/process.ts";
 import { deviceTag, type DeviceLostListener, type PlugRequest, type PluggedDevice, type Progress } from "../driver.ts";
 import type { HotplugContext } from "./session.ts";
-import { startVirtiofsd, stopVirtiofsd, type RunningVirtiofsd } from "./virtiofsd.ts";
+import { isVirtiofsdCommand, startVirtiofsd, stopVirtiofsd, type RunningVirtiofsd } from "./virtiofsd.ts";
 import { virtiofsTuning } from "./virtiofs-tuning.ts";
 
 const DEVICE_DELETED_TIMEOUT_MS = 15_000;
@@ -69,6 +69,7 @@ export async function plugVirtiofs(ctx: HotplugContext, req: PlugRequest, progre
     progress("starting virtiofsd");
     const socket = virtiofsdSocket(ctx.cfg.name, req.id);
     const vfsd = await startVirtiofsd({ socket, log: virtiofsdLog(ctx.cfg.name, req.id), source: req.hostPath, writable: req.writable, owner: req.owner });
+    if (vfsd.sandbox?.mode === "none") ctx.log.warn("virtiofsd runs unsandboxed", { id: req.id, why: vfsd.sandbox.detail });
     undo.push(ctx.virtiofsds.track(req.id, vfsd));
     failpoint("plug:virtiofsd");
 
@@ -150,7 +151,7 @@ function pidsFor(ctx: HotplugContext, id: string): number[] {
 export function virtiofsdPids(name: string): { id: string; pid: number }[] {
   const dir = instancePaths(name).virtiofsdDir + "/";
   const out: { id: string; pid: number }[] = [];
-  for (const pid of findProcesses((argv) => argv[0]?.includes("virtiofsd") === true && argv.some((a) => a.includes(dir)))) {
+  for (const pid of findProcesses((argv) => isVirtiofsdCommand(argv) && argv.some((a) => a.includes(dir)))) {
     const arg = fileArg(pid, dir);
     if (arg) out.push({ id: basename(arg, ".sock"), pid });
   }

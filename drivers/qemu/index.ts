@@ -18,3 +18,4 @@ export { findVirtiofsd, qemuBinary, qemuVersion } from "./host-tools.ts";
 export { prepareWrapDirs } from "./instance-dirs.ts";
 export { wrapQemuArgv } from "./qemu-wrap.ts";
 export { virtiofsTuning } from "./virtiofs-tuning.ts";
+export { rustSandbox } from "./virtiofsd-sandbox.ts";

@@ -9,6 +9,7 @@ import type { GuestOwner } from "../../src/core/mount-options.ts";
 import { isAlive, tailFile, terminate, waitUntil } from "../../src/util/process.ts";
 import { requireVirtiofsd, type Virtiofsd } from "./host-tools.ts";
 import { cVirtiofsdTuningArgs, rustVirtiofsdTuningArgs, virtiofsTuning } from "./virtiofs-tuning.ts";
+import { rustSandbox, type SandboxChoice } from "./virtiofsd-sandbox.ts";
 
 export interface VirtiofsdSpec {
   socket: string;
@@ -53,9 +54,8 @@ export function cVirtiofsdOptValue(v: string): string {
  */
 const NO_MKNOD = "-mknod";
 
-export function virtiofsdArgv(v: Virtiofsd, s: VirtiofsdSpec): string[] {
+export function virtiofsdArgv(v: Virtiofsd, s: VirtiofsdSpec, sandbox = rustSandbox().mode): string[] {
   if (v.flavour === "rust") {
-    const sandbox = process.getuid?.() === 0 ? "namespace" : "none";
     const a = [
       v.path,
       "--socket-path",
@@ -84,10 +84,23 @@ export function virtiofsdArgv(v: Virtiofsd, s: VirtiofsdSpec): string[] {
   return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", RO_WRAPPER, "hotmount-ro", s.source, ...base];
 }
 
+/**
+ * Whether a process's argv is a virtiofsd: the program itself, or a virtiofsd started through
+ * its own dynamic loader (`ld-linux… --library-path … /path/virtiofsd`, as a virtiofsd built for
+ * a newer libc than the host's runs, e.g. scripts/host-stack).
+ */
+export function isVirtiofsdCommand(argv: string[]): boolean {
+  const base = (a: string | undefined) => (a ?? "").replace(/^.*\//, "");
+  if (base(argv[0]).includes("virtiofsd")) return true;
+  return /^ld-linux/.test(base(argv[0])) && argv.slice(1).some((a) => base(a) === "virtiofsd");
+}
+
 export interface RunningVirtiofsd {
   pid: number;
   child: ChildProcess | null;
   socket: string;
+  /** How the Rust virtiofsd is confined (the C one, root only, always sandboxes itself). */
+  sandbox?: SandboxChoice;
 }
 
 export async function startVirtiofsd(s: VirtiofsdSpec): Promise<RunningVirtiofsd> {
@@ -99,8 +112,9 @@ export async function startVirtiofsd(s: VirtiofsdSpec): Promise<RunningVirtiofsd
   }
   mkdirSync(dirname(s.socket), { recursive: true, mode: 0o700 });
   rmSync(s.socket, { force: true });
-  const argv = virtiofsdArgv(v, s);
-  writeFileSync(s.log, `# ${new Date().toISOString()} ${JSON.stringify(argv)}\n`);
+  const sandbox = v.flavour === "rust" ? rustSandbox() : undefined;
+  const argv = virtiofsdArgv(v, s, sandbox?.mode);
+  writeFileSync(s.log, `# ${new Date().toISOString()} ${JSON.stringify(argv)}\n${sandbox ? `# ${sandbox.detail}\n` : ""}`);
   const fd = openSync(s.log, "a");
   // Detached: it must outlive an agent crash, or the guest's mount would hang.
   const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", fd, fd] });
@@ -111,11 +125,11 @@ export async function startVirtiofsd(s: VirtiofsdSpec): Promise<RunningVirtiofsd
   if (!ready || !existsSync(s.socket)) {
     await terminate(pid, 500);
     throw new HotmountError("HOST_DEPENDENCY_MISSING", `virtiofsd did not start for ${s.source}`, {
-      hint: `virtiofsd said: ${tailFile(s.log, 4).replace(/^# .*\n?/m, "") || "(nothing)"}`,
+      hint: `virtiofsd said: ${tailFile(s.log, 4).replace(/^# .*\n?/gm, "") || "(nothing)"}`,
       details: { log: s.log },
     });
   }
-  return { pid, child, socket: s.socket };
+  return { pid, child, socket: s.socket, sandbox };
 }
 
 /** After chardev-remove the C virtiofsd exits by itself within ~2 s; make sure it is gone. */

@@ -13,7 +13,7 @@ import { findProcesses, freeLoopbackPort, isAlive, readPidFile, removeQuietly, s
 import { QmpClient } from "../../src/qmp/index.ts";
 import { chooseAccel } from "./accel.ts";
 import { buildQemuArgv } from "./argv.ts";
-import { qemuBinary } from "./host-tools.ts";
+import { qemuBinary, qemuLaunchArgv } from "./host-tools.ts";
 import { startStaticShares, staticShares } from "./static-shares.ts";
 
 const BOOT_DEADLINE_MS = 180_000;
@@ -71,23 +71,25 @@ export async function startVm(cfg: InstanceConfig, progress: Progress): Promise<
   for (let attempt = 0; ; attempt++) {
     cfg.ssh.port = await freeLoopbackPort();
     writeInstanceConfig(cfg);
-    const argv = buildQemuArgv(qemu, {
-      accel: accel.accel,
-      memoryMiB: cfg.memoryMiB,
-      cpus: cfg.cpus,
-      slots: cfg.slots,
-      ninePLinks: links,
-      kernel: cfg.kernel,
-      initrd: cfg.initrd,
-      append: cfg.append,
-      qmpSocket: paths.qmpSock,
-      qgaSocket: paths.qgaSock,
-      serialLog: paths.serialLog,
-      sshPort: cfg.ssh.port,
-      staticShares: staticShares(cfg),
-      disk: cfg.disk?.path,
-      seed: cfg.seed?.path,
-    });
+    const argv = qemuLaunchArgv(
+      buildQemuArgv(qemu, {
+        accel: accel.accel,
+        memoryMiB: cfg.memoryMiB,
+        cpus: cfg.cpus,
+        slots: cfg.slots,
+        ninePLinks: links,
+        kernel: cfg.kernel,
+        initrd: cfg.initrd,
+        append: cfg.append,
+        qmpSocket: paths.qmpSock,
+        qgaSocket: paths.qgaSock,
+        serialLog: paths.serialLog,
+        sshPort: cfg.ssh.port,
+        staticShares: staticShares(cfg),
+        disk: cfg.disk?.path,
+        seed: cfg.seed?.path,
+      }),
+    );
     // Per attempt: the C virtiofsd serves one connection and exits when that QEMU goes.
     if (cfg.staticMounts.length) progress("starting virtiofsd for the static shares");
     await startStaticShares(cfg);

@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .action((o) =>
       runAction(o.json, async () => {
         const checks = await runChecks(!!o.probe);
-        if (o.json) return printJson({ ok: checks.every((c) => c.ok || c.name === "kvm"), checks });
+        if (o.json) return printJson({ ok: checks.every((c) => c.ok || c.name === "kvm" || c.name === "virtiofsd-sandbox"), checks });
         process.stdout.write(
           table(
             ["CHECK", "OK", "DETAIL"],
@@ -54,9 +54,14 @@ async function runChecks(reprobe: boolean): Promise<Check[]> {
     name: "virtiofsd",
     ok: !!v,
     detail: v
-      ? `${v.path} (${v.flavour === "c" ? "C, from QEMU ≤ 7.2: root only, read-only via a read-only bind mount" : "Rust"}; ${v.version})`
+      ? `${v.path} (${v.flavour === "c" ? "C, from QEMU ≤ 7.2: root only, read-only via a read-only bind mount" : "Rust"}; ${v.version}); chosen: ${v.why}`
       : "not found: virtiofs unavailable (install virtiofsd or qemu-system-x86)",
   });
+  if (v?.flavour === "rust") {
+    const { rustSandbox } = await import("../../../drivers/index.ts");
+    const sb = rustSandbox();
+    checks.push({ name: "virtiofsd-sandbox", ok: sb.mode !== "none", detail: sb.detail });
+  }
   const sftp = findSftpServer();
   checks.push({
     name: "sftp-server",
