@@ -1,7 +1,7 @@
 // The driver contract. A driver is one folder under drivers/ that implements `Driver`.
 // Extra powers are optional capabilities that callers detect (`asFSHotPlugger`), never
 // "unimplemented" stubs: a session without the capability simply does not have the methods.
-import type { DeviceTransport, InstanceState, Logger, PluggedDevice, Progress, Transport, TransportAvailability } from "../src/core/model.ts";
+import type { DeviceTransport, DiscoveredVm, InstanceState, Logger, PluggedDevice, Progress, Transport, TransportAvailability } from "../src/core/model.ts";
 import type { InstanceConfig } from "../src/core/instance-config.ts";
 import { HotmountError } from "../src/core/errors.ts";
 
@@ -28,6 +28,17 @@ export interface Driver {
   stop(cfg: InstanceConfig, progress: Progress): Promise<void>;
   /** The control session the instance's agent holds for the VM's lifetime. */
   openSession(cfg: InstanceConfig, log: Logger): Promise<DriverSession>;
+}
+
+/** Optional: a driver whose VMs something else starts (Lima, libvirt) finds them itself. */
+export interface VmDiscovery {
+  discover(): Promise<DiscoveredVm[]>;
+  register(name: string): Promise<InstanceConfig | null>;
+}
+
+export function asVmDiscovery(d: Driver): (Driver & VmDiscovery) | undefined {
+  const c = d as Partial<VmDiscovery>;
+  return typeof c.discover === "function" && typeof c.register === "function" ? (d as Driver & VmDiscovery) : undefined;
 }
 
 export interface DriverSession {

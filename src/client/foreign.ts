@@ -1,13 +1,15 @@
-// VMs hotmount did not boot: Lima instances (found in $LIMA_HOME) and QEMU command lines adopted
-// by `hotmount run`. Each gets a hotmount instance dir and the usual agent; hotmount attaches to
+// VMs hotmount did not boot: Lima instances (found in $LIMA_HOME), libvirt domains (found through
+// virsh) and QEMU command lines adopted by `hotmount run`. Each gets a hotmount instance dir and the usual agent; hotmount attaches to
 // the VM but never boots it. A Lima instance is registered (instance.json written, agent started)
-// the first time a mount is added to it, so `vm list` alone starts nothing.
+// the first time a mount is added to it, and so is a libvirt domain, so `vm list` alone starts nothing.
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { limaInstanceByHmName, listLimaInstances, type LimaInstance } from "../../drivers/lima/lima-instance.ts";
 import { limaLinkPath } from "../../drivers/lima/lima-paths.ts";
 import { limaTransports } from "../../drivers/lima/lima-session.ts";
 import { liveWrap, readLimaLink, writeLimaLink } from "../../drivers/lima/wrap-marker.ts";
 import type { Progress } from "../../drivers/driver.ts";
+import { libvirtDriver } from "../../drivers/libvirt/index.ts";
+import { discoveredVm, domainByHmName, listDomains } from "../../drivers/libvirt/discovery.ts";
 import type { InstanceSummary, SshInfo } from "../agent/api.ts";
 import { HotmountError } from "../core/errors.ts";
 import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, writeInstanceConfig } from "../core/instance-config.ts";
@@ -16,10 +18,10 @@ import { withLock } from "../util/lock.ts";
 import { isAlive, readPidFile } from "../util/process.ts";
 import { ensureHome, startAgent } from "./instances.ts";
 
-function readExternal(name: string): "lima" | "run" | null {
+function readExternal(name: string): "lima" | "run" | "libvirt" | null {
   try {
     const c = JSON.parse(readFileSync(instancePaths(name).config, "utf8")) as { external?: string };
-    return c.external === "lima" || c.external === "run" ? c.external : existsSync(limaLinkPath(name)) ? "lima" : null;
+    return c.external === "lima" || c.external === "run" || c.external === "libvirt" ? c.external : existsSync(limaLinkPath(name)) ? "lima" : null;
   } catch {
     return existsSync(limaLinkPath(name)) ? "lima" : null;
   }
@@ -27,6 +29,24 @@ function readExternal(name: string): "lima" | "run" | null {
 
 /** A hotmount instance dir that stands for a Lima instance (listed through discovery instead). */
 export const isLimaRegistration = (name: string) => readExternal(name) === "lima";
+
+/** A hotmount instance dir that stands for a libvirt domain (listed through discovery instead). */
+export const isLibvirtRegistration = (name: string) => readExternal(name) === "libvirt";
+
+/** Every libvirt domain, through its agent when it has one (and is still the same domain). */
+export async function libvirtSummaries(summarize: (name: string) => Promise<InstanceSummary>): Promise<InstanceSummary[]> {
+  const domains = await listDomains();
+  return Promise.all(
+    domains.map((d) => (d.state === "running" && agentUp(d.hmName) && isLibvirtRegistration(d.hmName) ? summarize(d.hmName) : discoveredVm(d))),
+  );
+}
+
+/** The summary of a registered libvirt domain whose agent is not running; null otherwise. */
+export async function libvirtForeignSummary(name: string): Promise<InstanceSummary | null> {
+  if (!isLibvirtRegistration(name) || agentUp(name)) return null;
+  const d = await domainByHmName(name);
+  return d ? discoveredVm(d) : null;
+}
 
 function agentUp(name: string): boolean {
   const pid = readPidFile(instancePaths(name).agentPid);
@@ -94,7 +114,7 @@ export function registerLima(inst: LimaInstance): InstanceConfig {
 /** Makes sure a running Lima instance called `name` has an agent; false when `name` is no Lima instance. */
 export async function ensureForeignAgent(name: string): Promise<boolean> {
   const inst = limaInstanceByHmName(name);
-  if (!inst) return false;
+  if (!inst) return ensureLibvirtAgent(name);
   if (inst.state !== "running") {
     throw new HotmountError("INSTANCE_NOT_RUNNING", `Lima instance "${inst.limaName}" is not running`, { hint: `Start it: limactl start ${inst.limaName}` });
   }
@@ -113,6 +133,34 @@ export async function ensureForeignAgent(name: string): Promise<boolean> {
   return true;
 }
 
+/** Registers the running libvirt domain listed as `name` and starts its agent; false when there is no such domain. */
+async function ensureLibvirtAgent(name: string): Promise<boolean> {
+  const reg = readExternal(name);
+  // One of hotmount's own VMs (or a Lima or adopted one) is never a libvirt domain.
+  if (reg !== null && reg !== "libvirt") return false;
+  if (reg === null && existsSync(instancePaths(name).config)) return false;
+  if (agentUp(name)) return true;
+  ensureHome();
+  const existed = existsSync(instancePaths(name).dir);
+  mkdirSync(instancePaths(name).dir, { recursive: true, mode: 0o700 });
+  let found = true;
+  await withLock(
+    instancePaths(name).lock,
+    `instance "${name}"`,
+    async () => {
+      if (agentUp(name)) return;
+      if (!(await libvirtDriver.register(name))) {
+        found = false;
+        return;
+      }
+      await startAgent(name);
+    },
+    30_000,
+  );
+  if (!found && !existed) rmSync(instancePaths(name).dir, { recursive: true, force: true });
+  return found;
+}
+
 /**
  * `vm start NAME` for an instance hotmount did not boot: attach an agent when the VM runs; refuse
  * otherwise, saying who starts it. Returns false when `name` is an ordinary hotmount VM.
@@ -122,6 +170,10 @@ export async function startExternal(name: string, progress: Progress): Promise<b
   if (kind === "lima") {
     progress("attaching to the Lima instance");
     return ensureForeignAgent(name);
+  }
+  if (kind === "libvirt") {
+    progress("attaching to the libvirt domain");
+    return ensureLibvirtAgent(name);
   }
   if (kind !== "run") return false;
   const pid = readPidFile(instancePaths(name).qemuPid);

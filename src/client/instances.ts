@@ -198,19 +198,20 @@ export async function stopInstance(name: string, progress: Progress): Promise<vo
 
 export async function listInstances(): Promise<InstanceSummary[]> {
   const dir = instancesDir();
-  const { isLimaRegistration, limaSummaries } = await import("./foreign.ts");
+  const { isLibvirtRegistration, isLimaRegistration, libvirtSummaries, limaSummaries } = await import("./foreign.ts");
   // Lima instances come from $LIMA_HOME (registered or not), the rest from hotmount's own dirs.
   const names = existsSync(dir)
     ? readdirSync(dir)
-        .filter((n) => existsSync(instancePaths(n).config) && !isLimaRegistration(n))
+        .filter((n) => existsSync(instancePaths(n).config) && !isLimaRegistration(n) && !isLibvirtRegistration(n))
         .sort()
     : [];
-  const all = [...(await Promise.all(names.map(summarize))), ...(await limaSummaries(summarize))];
+  const all = [...(await Promise.all(names.map(summarize))), ...(await limaSummaries(summarize)), ...(await libvirtSummaries(summarize))];
   return all.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export async function summarize(name: string): Promise<InstanceSummary> {
-  const lima = (await import("./foreign.ts")).foreignSummary(name);
+  const foreign = await import("./foreign.ts");
+  const lima = foreign.foreignSummary(name) ?? (await foreign.libvirtForeignSummary(name));
   if (lima) return lima;
   const cfg = readInstanceConfig(name);
   const st = await getDriver(cfg.driver).status(cfg);

@@ -1,0 +1,65 @@
+// The libvirt driver: domains that libvirt runs (virt-manager, virsh, GNOME Boxes, Vagrant's
+// libvirt provider), seen from hotmount. libvirt starts and stops them; hotmount discovers them,
+// attaches an agent to a running one on first use, and hot-plugs virtiofs through libvirt.
+import { existsSync, mkdirSync } from "node:fs";
+import { HotmountError } from "../../src/core/errors.ts";
+import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, readInstanceConfig, writeInstanceConfig } from "../../src/core/instance-config.ts";
+import { instancePaths } from "../../src/core/paths.ts";
+import type { Driver, RuntimeStatus, VmDiscovery } from "../driver.ts";
+import { discoveredVm, domainByHmName, libvirtInstanceConfig, listDomains, readDomain } from "./discovery.ts";
+import { libvirtRef } from "./libvirt-ref.ts";
+import { LibvirtSession } from "./libvirt-session.ts";
+
+async function status(cfg: InstanceConfig): Promise<RuntimeStatus> {
+  const ref = libvirtRef(cfg);
+  const d = await readDomain(ref.uri, ref.domain);
+  if (!d || d.view.uuid !== ref.uuid) return { state: "stopped", pid: null, accel: null };
+  return { state: d.state, pid: d.pid, accel: d.accel };
+}
+
+function ownerHint(cfg: InstanceConfig): string {
+  const r = cfg.libvirt;
+  return r ? `virsh -c ${r.uri}` : "virsh";
+}
+
+export const libvirtDriver: Driver & VmDiscovery = {
+  name: "libvirt",
+  async start(cfg) {
+    throw new HotmountError("UNSUPPORTED", `"${cfg.name}" is a libvirt domain: libvirt starts it, not hotmount`, {
+      hint: `Start it with \`${ownerHint(cfg)} start ${cfg.libvirt?.domain ?? cfg.name}\`; hotmount attaches on the next \`mount add\`.`,
+    });
+  },
+  status,
+  async stop(cfg) {
+    // Reached after the agent removed every mount and exited: the domain itself is libvirt's.
+    throw new HotmountError(
+      "UNSUPPORTED",
+      `hotmount removed its mounts from libvirt domain "${cfg.libvirt?.domain ?? cfg.name}" and detached; the domain belongs to libvirt and keeps running`,
+      {
+        hint: `Stop it with \`${ownerHint(cfg)} shutdown ${cfg.libvirt?.domain ?? cfg.name}\`.`,
+      },
+    );
+  },
+  openSession: (cfg, log) => LibvirtSession.open(cfg, log),
+  async discover() {
+    return (await listDomains()).map((d) => discoveredVm(d));
+  },
+  /** Writes instance.json for a running domain called `name` in hotmount; null when there is no such domain. */
+  async register(name) {
+    const d = await domainByHmName(name);
+    if (!d) return null;
+    if (d.state !== "running") {
+      throw new HotmountError("INSTANCE_NOT_RUNNING", `libvirt domain "${d.view.name}" is not running (${d.libvirtState})`, {
+        hint: `Start it with libvirt: virsh -c ${d.uri} start ${d.view.name}`,
+      });
+    }
+    let prev: InstanceConfig | null = null;
+    try {
+      if (existsSync(instancePaths(name).config)) prev = readInstanceConfig(name);
+    } catch {}
+    const cfg = InstanceConfigSchema.parse({ ...libvirtInstanceConfig(d), persistentMounts: prev?.persistentMounts ?? [] });
+    mkdirSync(instancePaths(name).dir, { recursive: true, mode: 0o700 });
+    writeInstanceConfig(cfg);
+    return cfg;
+  },
+};
