@@ -49,7 +49,7 @@ export function hmNameFor(domain: string, uri: string): string {
   return `libvirt-${domain.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.slice(0, 31).replace(/-+$/, "");
 }
 
-function toState(s: string): InstanceState {
+export function toState(s: string): InstanceState {
   if (/^running|^paused|^pmsuspended/.test(s)) return "running";
   if (/^in shutdown/.test(s)) return "stopping";
   if (/^crashed/.test(s)) return "broken";
@@ -144,7 +144,7 @@ export function libvirtInstanceConfig(d: LibvirtDomain): InstanceConfig {
     ninePSlots: 0,
     kernel: "",
     append: "",
-    accel: "auto",
+    accel: d.accel === "kvm" || d.accel === "tcg" ? d.accel : "auto",
     ssh: d.ssh ?? { host: "", port: 0, user: process.env.HOTMOUNT_LIBVIRT_SSH_USER || "root", identityFile: sshKeyPath() },
     staticMounts: [],
     persistentMounts: [],

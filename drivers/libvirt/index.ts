@@ -6,15 +6,21 @@ import { HotmountError } from "../../src/core/errors.ts";
 import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, readInstanceConfig, writeInstanceConfig } from "../../src/core/instance-config.ts";
 import { instancePaths } from "../../src/core/paths.ts";
 import type { Driver, RuntimeStatus, VmDiscovery } from "../driver.ts";
-import { discoveredVm, domainByHmName, libvirtInstanceConfig, listDomains, readDomain } from "./discovery.ts";
+import { isAlive, readPidFile } from "../../src/util/process.ts";
+import { SYSTEM_URI, virsh } from "../../src/util/virsh.ts";
+import { discoveredVm, domainByHmName, libvirtInstanceConfig, listDomains, toState } from "./discovery.ts";
 import { libvirtRef } from "./libvirt-ref.ts";
 import { LibvirtSession } from "./libvirt-session.ts";
 
+/** Cheap (one `virsh dominfo`): the agent asks every second. A domain redefined under the same name is another VM. */
 async function status(cfg: InstanceConfig): Promise<RuntimeStatus> {
   const ref = libvirtRef(cfg);
-  const d = await readDomain(ref.uri, ref.domain);
-  if (!d || d.view.uuid !== ref.uuid) return { state: "stopped", pid: null, accel: null };
-  return { state: d.state, pid: d.pid, accel: d.accel };
+  const r = await virsh(ref.uri, ["dominfo", ref.domain], { timeoutMs: 10_000 });
+  const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, "m").exec(r.stdout)?.[1]?.trim() ?? "";
+  if (r.code !== 0 || field("UUID") !== ref.uuid) return { state: "stopped", pid: null, accel: null };
+  const state = toState(field("State"));
+  const pid = state === "running" && ref.uri === SYSTEM_URI ? readPidFile(`/run/libvirt/qemu/${ref.domain}.pid`) : null;
+  return { state, pid: pid && isAlive(pid) ? pid : null, accel: cfg.accel === "auto" ? null : cfg.accel };
 }
 
 function ownerHint(cfg: InstanceConfig): string {

@@ -17,6 +17,7 @@ import { libvirtVirtiofsd, markedVirtiofsd, reapVirtiofsd, removeWrapper, writeW
 
 /** How long libvirt may take to report a detached device gone (the guest must acknowledge the unplug). */
 export const DEVICE_REMOVED_TIMEOUT_MS = 20_000;
+const VIEW_TTL_MS = 1000;
 
 export const NINEP_REFUSAL =
   "libvirt cannot hot-plug 9p filesystems: it adds a 9p <filesystem> only when the domain starts, and refuses attach-device --live for it";
@@ -72,18 +73,31 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
     return new LibvirtSession(cfg, ref, log);
   }
 
+  private cached: { at: number; view: Promise<DomainView> } | null = null;
+
+  /** The live XML, read at most once per VIEW_TTL_MS for queries (info asks for transports and capacity together). */
+  private viewCached(): Promise<DomainView> {
+    if (!this.cached || Date.now() - this.cached.at > VIEW_TTL_MS) {
+      const view = this.view();
+      this.cached = { at: Date.now(), view };
+      view.catch(() => (this.cached = null));
+    }
+    return this.cached.view;
+  }
+
   async view(): Promise<DomainView> {
+    this.cached = null;
     const r = await virsh(this.ref.uri, ["dumpxml", this.ref.domain], { timeoutMs: 15_000 });
     if (r.code !== 0) throw new HotmountError("INSTANCE_NOT_RUNNING", `cannot read libvirt domain "${this.ref.domain}": ${virshMessage(r)}`);
     return parseDomain(r.stdout);
   }
 
   async transports(): Promise<TransportAvailability[]> {
-    return libvirtTransports(await this.view(), this.ref.uri, this.cfg.ssh.port > 0);
+    return libvirtTransports(await this.viewCached(), this.ref.uri, this.cfg.ssh.port > 0);
   }
 
   async capacity(): Promise<{ total: number; used: number }> {
-    const v = await this.view();
+    const v = await this.viewCached();
     const ours = v.filesystems.filter((f) => isMountId(idOfAlias(f.alias) ?? "")).length;
     return { total: v.freeRootPorts.length + ours, used: ours };
   }
