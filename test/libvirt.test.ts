@@ -166,8 +166,9 @@ d("libvirt domains", () => {
     const pid = readPidFile(instancePaths("hmtest-main").agentPid)!;
     process.kill(pid, "SIGKILL");
     await waitUntil(() => !isAlive(pid), 5000);
-    // The next agent starts with a failpoint: it dies (SIGKILL) right after the device is attached.
-    const r = await hm(["mount", "add", "hmtest-main", share, "/mnt/crash", "--json"], { env: { HOTMOUNT_FAILPOINT: "add:attached" } });
+    // A dead agent is restarted by `vm start`; this one with a failpoint: it dies (SIGKILL) right after the device is attached.
+    await hmOk(["vm", "start", "hmtest-main"], { env: { HOTMOUNT_FAILPOINT: "add:attached" } });
+    const r = await hm(["mount", "add", "hmtest-main", share, "/mnt/crash", "--json"]);
     expect(r.code).not.toBe(0);
     expect((await ours(main)).length).toBe(1);
     // A new agent reconciles from the journal and libvirt's live XML: the device goes, virtiofsd with it.
@@ -187,6 +188,22 @@ d("libvirt domains", () => {
     await hmOk(["mount", "remove", "hmtest-main", "/mnt/keep"]);
     await nothingLeft(main);
   }, 900_000);
+
+  test("a libvirtd restart while mounted: the mount stays, and removes cleanly after", async () => {
+    if (!up.startedByUs) return console.warn("libvirtd was running before this file: not restarting someone else's daemon");
+    await hmOk(["mount", "add", "hmtest-main", share, "/mnt/lvr"]);
+    const pidFile = "/run/hotmount-libvirt/libvirtd.pid";
+    const pid = readPidFile(pidFile)!;
+    process.kill(pid, "SIGTERM");
+    expect(await waitUntil(() => !isAlive(pid), 20_000)).toBe(true);
+    const r = Bun.spawnSync([join(import.meta.dir, "..", "scripts", "libvirt-up")]);
+    expect(r.exitCode).toBe(0);
+    expect(await main.run(["cat", "/mnt/lvr/from-host.txt"])).toBe("bytes from the host\n");
+    expect((await hmOk(["mount", "list", "hmtest-main", "--json"])).json()).toMatchObject([{ mountPoint: "/mnt/lvr", state: "ready" }]);
+    // The agent lived through it (its status check falls back to QEMU's pid file) and detaches through the new libvirtd.
+    await hmOk(["mount", "remove", "hmtest-main", "/mnt/lvr"]);
+    await nothingLeft(main);
+  }, 600_000);
 
   test("libvirt prepare: shows the diff, edits only the named domain, refuses a running one without --next-boot", async () => {
     const { SYSTEM_URI, virsh, virshOk } = await import("../src/util/virsh.ts");

@@ -17,6 +17,11 @@ async function status(cfg: InstanceConfig): Promise<RuntimeStatus> {
   const ref = libvirtRef(cfg);
   const r = await virsh(ref.uri, ["dominfo", ref.domain], { timeoutMs: 10_000 });
   const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, "m").exec(r.stdout)?.[1]?.trim() ?? "";
+  if (r.code !== 0 && /failed to connect|Cannot recv data|End of file while reading/i.test(r.stderr)) {
+    // libvirtd is restarting: the domain's QEMU runs on without it, so ask its pid file.
+    const pid = ref.uri === SYSTEM_URI ? readPidFile(`/run/libvirt/qemu/${ref.domain}.pid`) : null;
+    return pid && isAlive(pid) ? { state: "running", pid, accel: null } : { state: "stopped", pid: null, accel: null };
+  }
   if (r.code !== 0 || field("UUID") !== ref.uuid) return { state: "stopped", pid: null, accel: null };
   const state = toState(field("State"));
   const pid = state === "running" && ref.uri === SYSTEM_URI ? readPidFile(`/run/libvirt/qemu/${ref.domain}.pid`) : null;
