@@ -12,20 +12,28 @@ import { discoveredVm, domainByHmName, libvirtInstanceConfig, listDomains, toSta
 import { libvirtRef } from "./libvirt-ref.ts";
 import { LibvirtSession } from "./libvirt-session.ts";
 
-/** Cheap (one `virsh dominfo`): the agent asks every second. A domain redefined under the same name is another VM. */
+/**
+ * Cheap (one `virsh dominfo`): the agent asks every second, and leaves when this says the VM is
+ * gone, so only libvirt's own word makes a domain stopped (no such domain, shut off, another UUID
+ * under the name). When virsh cannot answer (libvirtd restarting, a slow host), QEMU's pid file
+ * that libvirt keeps decides.
+ */
 async function status(cfg: InstanceConfig): Promise<RuntimeStatus> {
   const ref = libvirtRef(cfg);
-  const r = await virsh(ref.uri, ["dominfo", ref.domain], { timeoutMs: 10_000 });
+  const r = await virsh(ref.uri, ["dominfo", ref.domain], { timeoutMs: 20_000 });
   const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, "m").exec(r.stdout)?.[1]?.trim() ?? "";
-  if (r.code !== 0 && /failed to connect|Cannot recv data|End of file while reading/i.test(r.stderr)) {
-    // libvirtd is restarting: the domain's QEMU runs on without it, so ask its pid file.
+  const qemuPid = () => {
     const pid = ref.uri === SYSTEM_URI ? readPidFile(`/run/libvirt/qemu/${ref.domain}.pid`) : null;
-    return pid && isAlive(pid) ? { state: "running", pid, accel: null } : { state: "stopped", pid: null, accel: null };
+    return pid && isAlive(pid) ? pid : null;
+  };
+  if (r.code !== 0) {
+    if (/failed to get domain|Domain not found|no domain with matching/i.test(r.stderr)) return { state: "stopped", pid: null, accel: null };
+    const pid = qemuPid();
+    return pid || ref.uri !== SYSTEM_URI ? { state: "running", pid, accel: null } : { state: "stopped", pid: null, accel: null };
   }
-  if (r.code !== 0 || field("UUID") !== ref.uuid) return { state: "stopped", pid: null, accel: null };
+  if (field("UUID") !== ref.uuid) return { state: "stopped", pid: null, accel: null };
   const state = toState(field("State"));
-  const pid = state === "running" && ref.uri === SYSTEM_URI ? readPidFile(`/run/libvirt/qemu/${ref.domain}.pid`) : null;
-  return { state, pid: pid && isAlive(pid) ? pid : null, accel: cfg.accel === "auto" ? null : cfg.accel };
+  return { state, pid: state === "running" ? qemuPid() : null, accel: cfg.accel === "auto" ? null : cfg.accel };
 }
 
 function ownerHint(cfg: InstanceConfig): string {
