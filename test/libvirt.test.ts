@@ -36,7 +36,7 @@ beforeAll(async () => {
   if (b.status === "fulfilled") noshm = b.value;
   if (a.status === "rejected") throw a.reason;
   if (b.status === "rejected") throw b.reason;
-}, 400_000);
+}, 600_000);
 
 afterAll(async () => {
   if (up.problem) return;
@@ -189,22 +189,6 @@ d("libvirt domains", () => {
     await nothingLeft(main);
   }, 900_000);
 
-  test("a libvirtd restart while mounted: the mount stays, and removes cleanly after", async () => {
-    if (!up.startedByUs) return console.warn("libvirtd was running before this file: not restarting someone else's daemon");
-    await hmOk(["mount", "add", "hmtest-main", share, "/mnt/lvr"]);
-    const pidFile = "/run/hotmount-libvirt/libvirtd.pid";
-    const pid = readPidFile(pidFile)!;
-    process.kill(pid, "SIGTERM");
-    expect(await waitUntil(() => !isAlive(pid), 20_000)).toBe(true);
-    const r = Bun.spawnSync([join(import.meta.dir, "..", "scripts", "libvirt-up")]);
-    expect(r.exitCode).toBe(0);
-    expect(await main.run(["cat", "/mnt/lvr/from-host.txt"])).toBe("bytes from the host\n");
-    expect((await hmOk(["mount", "list", "hmtest-main", "--json"])).json()).toMatchObject([{ mountPoint: "/mnt/lvr", state: "ready" }]);
-    // The agent lived through it (its status check falls back to QEMU's pid file) and detaches through the new libvirtd.
-    await hmOk(["mount", "remove", "hmtest-main", "/mnt/lvr"]);
-    await nothingLeft(main);
-  }, 600_000);
-
   test("libvirt prepare: shows the diff, edits only the named domain, refuses a running one without --next-boot", async () => {
     const { SYSTEM_URI, virsh, virshOk } = await import("../src/util/virsh.ts");
     // A shut-off domain defined by hand: the no-shared-memory domain's XML under another name and UUID.
@@ -248,4 +232,21 @@ d("libvirt domains", () => {
     }
     await nothingLeft(main);
   }, 1_800_000);
+  // Last: after a libvirtd 9.0 restart, attaching virtiofs fails here with "'virtiofs' requires shared memory"
+  // although the live XML still has <access mode='shared'/> (seen once; not yet understood).
+  test("a libvirtd restart while mounted: the mount stays, and removes cleanly after", async () => {
+    if (!up.startedByUs) return console.warn("libvirtd was running before this file: not restarting someone else's daemon");
+    await hmOk(["mount", "add", "hmtest-main", share, "/mnt/lvr"]);
+    const pidFile = "/run/hotmount-libvirt/libvirtd.pid";
+    const pid = readPidFile(pidFile)!;
+    process.kill(pid, "SIGTERM");
+    expect(await waitUntil(() => !isAlive(pid), 20_000)).toBe(true);
+    const r = Bun.spawnSync([join(import.meta.dir, "..", "scripts", "libvirt-up")]);
+    expect(r.exitCode).toBe(0);
+    expect(await main.run(["cat", "/mnt/lvr/from-host.txt"])).toBe("bytes from the host\n");
+    expect((await hmOk(["mount", "list", "hmtest-main", "--json"])).json()).toMatchObject([{ mountPoint: "/mnt/lvr", state: "ready" }]);
+    // The agent lived through it (its status check falls back to QEMU's pid file) and detaches through the new libvirtd.
+    await hmOk(["mount", "remove", "hmtest-main", "/mnt/lvr"]);
+    await nothingLeft(main);
+  }, 600_000);
 });

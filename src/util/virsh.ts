@@ -14,12 +14,15 @@ export interface VirshResult {
   stderr: string;
 }
 
-/** Runs `virsh -c URI ARGS...`; resolves with the exit code, never throws on a non-zero exit. */
+/**
+ * Runs `virsh -c URI ARGS...`; resolves with the exit code, never throws on a non-zero exit.
+ * LIBVIRT_AUTOSTART=0: looking (`vm list` as a non-root user) must not spawn a session libvirtd.
+ */
 export function virsh(uri: string, args: readonly string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<VirshResult> {
   return new Promise((resolve, reject) => {
     const child = spawn("virsh", ["-q", "-c", uri, ...args], {
       stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-      env: { ...process.env, LC_ALL: "C" },
+      env: { ...process.env, LC_ALL: "C", LIBVIRT_AUTOSTART: "0" },
     });
     let stdout = "";
     let stderr = "";

@@ -127,10 +127,10 @@ export async function startDemoDomain(s: DomainSpec): Promise<TestDomain> {
     },
   };
   if (s.agent !== false) {
-    const up = await waitUntil(async () => (await qga.probe(3000)) === null, 240_000, 1000);
+    const up = await waitUntil(async () => (await qga.probe(3000)) === null, 420_000, 1000);
     if (!up) {
       await d.destroy();
-      throw new Error(`domain ${s.name}: the guest agent did not answer within 240 s`);
+      throw new Error(`domain ${s.name}: the guest agent did not answer within 420 s`);
     }
   }
   return d;
