@@ -3,11 +3,12 @@
 // the few driver-specific helpers re-exported below (host probes, the QEMU and Lima wrappers).
 import { HotmountError } from "../src/core/errors.ts";
 import type { Driver } from "./driver.ts";
+import { libvirtDriver } from "./libvirt/index.ts";
 import { limaDriver } from "./lima/index.ts";
 import { qemuDriver } from "./qemu/index.ts";
 import { createVzDriver } from "./vz/vz-driver.ts";
 
-const DRIVERS: Record<string, Driver> = { qemu: qemuDriver, vz: createVzDriver(), lima: limaDriver };
+const DRIVERS: Record<string, Driver> = { qemu: qemuDriver, vz: createVzDriver(), lima: limaDriver, libvirt: libvirtDriver };
 
 /** QEMU on Linux hosts, Virtualization.framework on macOS. */
 export function defaultDriverName(): string {
@@ -29,3 +30,5 @@ export function allDrivers(): Driver[] {
 export { chooseAccel, findVirtiofsd, kvmUsable, prepareWrapDirs, qemuBinary, qemuVersion, rustSandbox, virtiofsTuning, wrapQemuArgv } from "./qemu/index.ts";
 /** Lima: hotmount's QEMU wrapper for Lima's launches (`hotmount qemu-wrap`). */
 export { hostArch, installShim, recordWrappedPid, wrapLimaLaunch } from "./lima/index.ts";
+/** libvirt: make a domain's persistent XML hot-plug ready (`hotmount libvirt prepare`). */
+export { prepareDomain } from "./libvirt/prepare.ts";

@@ -5,6 +5,7 @@ import { register as agent } from "./commands/agent.ts";
 import { register as bench } from "./commands/bench.ts";
 import { register as completion } from "./commands/completion.ts";
 import { register as doctor } from "./commands/doctor.ts";
+import { register as libvirt } from "./commands/libvirt.ts";
 import { register as mount } from "./commands/mount.ts";
 import { register as qemuWrap } from "./commands/qemu-wrap.ts";
 import { register as run } from "./commands/run.ts";
@@ -35,7 +36,7 @@ State lives in $HOTMOUNT_HOME (default ~/.hotmount). Exit codes: docs/embedding.
     // command line on with its own options.
     .enablePositionalOptions()
     .exitOverride();
-  for (const r of [vm, mount, shell, doctor, bench, run, qemuWrap, tui, version, completion, agent]) r(program);
+  for (const r of [vm, mount, shell, doctor, bench, run, qemuWrap, libvirt, tui, version, completion, agent]) r(program);
   return program;
 }
 

@@ -52,6 +52,8 @@ export async function discoveredSummaries(summarize: (name: string) => Promise<I
 /** The summary of `name` when it is a discovered VM without an agent; null otherwise. */
 export async function foreignSummary(name: string): Promise<InstanceSummary | null> {
   if (registeredWithAgent(name)) return null;
+  // One of hotmount's own VMs (or one adopted by `run`) is never a discovered one: no driver asked.
+  if (existsSync(instancePaths(name).config) && !isDiscoveredRegistration(name)) return null;
   for (const d of discoveringDrivers()) {
     const row = (await d.discover()).find((r) => r.name === name);
     if (row) return row;

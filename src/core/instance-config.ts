@@ -42,7 +42,9 @@ export const InstanceConfig = z.object({
   staticMounts: z.array(z.object({ hostPath: z.string(), mountPoint: z.string(), tag: z.string(), writable: z.boolean().default(true) })).default([]),
   persistentMounts: z.array(PersistentMount).default([]),
   /** Booted outside `vm start` (a Lima instance, or `hotmount run`): hotmount attaches, never boots it. */
-  external: z.enum(["lima", "run"]).optional(),
+  external: z.enum(["lima", "run", "libvirt"]).optional(),
+  /** A libvirt domain (driver libvirt): the connection URI, the domain's name and UUID. */
+  libvirt: z.object({ uri: z.string(), domain: z.string(), uuid: z.string() }).optional(),
   /** `vm start --image`: "debian" or the base image's absolute path (a restart boots it again). */
   image: z.string().optional(),
   /** The instance's qcow2 overlay (virtio-blk, the guest's /dev/vda) over the image. */

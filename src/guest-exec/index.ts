@@ -9,6 +9,7 @@ import { instancePaths } from "../core/paths.ts";
 import type { ExecOptions, ExecResult, GuestSsh } from "./ssh-client.ts";
 import { qgaExecFor } from "./qga-exec.ts";
 import type { GuestExec } from "./types.ts";
+import { VirshQgaExec } from "./virsh-qga-exec.ts";
 
 export type { ExecOptions, ExecResult } from "./ssh-client.ts";
 export { checkExit, type GuestCommands, type GuestExec } from "./types.ts";
@@ -34,14 +35,20 @@ export class SshGuestExec implements GuestExec {
 }
 
 /**
- * QGA when the instance has its channel and qemu-guest-agent answers a ping within `pingMs`;
+ * QGA when the instance has its channel (a libvirt domain: through libvirt's qemu-agent-command) and qemu-guest-agent answers a ping within `pingMs`;
  * SSH otherwise (a guest without qemu-ga, a hung or restarting one, a driver with no channel).
  * Asked per operation, so the choice follows the guest: a qemu-ga that comes back is used again.
  */
 export async function guestExecFor(cfg: InstanceConfig, ssh: () => Promise<GuestSsh>, pingMs = QGA_PING_MS): Promise<GuestExec> {
   const sock = instancePaths(cfg.name).qgaSock;
   let why = "the VM has no qemu-guest-agent channel";
-  if (existsSync(sock)) {
+  if (cfg.libvirt) {
+    // libvirt holds the channel; a virsh round trip costs more than a socket ping.
+    const qga = new VirshQgaExec(cfg.libvirt.uri, cfg.libvirt.domain);
+    const problem = await qga.probe(Math.max(pingMs, 3000));
+    if (!problem) return qga;
+    why = problem;
+  } else if (existsSync(sock)) {
     const qga = qgaExecFor(sock);
     const problem = await qga.probe(pingMs);
     if (!problem) return qga;

@@ -1,0 +1,201 @@
+// The agent's session on a libvirt domain. libvirt owns the domain's QEMU and its monitor, so
+// every device change goes through libvirt (virsh attach-device/detach-device --live), and the
+// live domain XML is the inventory. virtiofs only: libvirt cannot hot-plug 9p. The domain
+// belongs to libvirt: hotmount never starts or stops it.
+import { writeFileSync } from "node:fs";
+import type { TransportAvailability } from "../../src/core/model.ts";
+import { HotmountError } from "../../src/core/errors.ts";
+import type { InstanceConfig } from "../../src/core/instance-config.ts";
+import { hotmountHome, instancePaths } from "../../src/core/paths.ts";
+import { isMountId } from "../../src/core/validate.ts";
+import { sleep } from "../../src/util/process.ts";
+import { virsh, virshMessage } from "../../src/util/virsh.ts";
+import type { DeviceInventory, DriverSession, FSHotPlugger, Logger, PluggedDevice, PlugRequest, Progress } from "../driver.ts";
+import { fsAlias, idOfAlias, parseDomain, virtiofsXml, type DomainView } from "./domain-xml.ts";
+import { libvirtRef, type LibvirtRef } from "./libvirt-ref.ts";
+import { libvirtVirtiofsd, markedVirtiofsd, reapVirtiofsd, removeWrapper, writeWrapper } from "./virtiofsd-wrapper.ts";
+
+/** How long libvirt may take to report a detached device gone (the guest must acknowledge the unplug). */
+export const DEVICE_REMOVED_TIMEOUT_MS = 20_000;
+const VIEW_TTL_MS = 1000;
+
+export const NINEP_REFUSAL =
+  "libvirt cannot hot-plug 9p filesystems: it adds a 9p <filesystem> only when the domain starts, and refuses attach-device --live for it";
+export const NINEP_HINT = "Use --type virtiofs (hot-pluggable through libvirt) or --type reverse-sshfs (needs SSH into the guest).";
+
+/** Why virtiofs cannot be hot-plugged into this domain now, or null when it can. */
+export function virtiofsProblem(v: DomainView, uri: string): string | null {
+  if (uri.includes("/session")) return "libvirt 9 runs virtiofsd only for qemu:///system domains, not qemu:///session";
+  if (!v.sharedMemory)
+    return "the domain's RAM is not shared memory (needs <memoryBacking><source type='memfd'/><access mode='shared'/>; see `hotmount libvirt prepare`)";
+  if (!libvirtVirtiofsd()) return "virtiofsd is not installed on the host";
+  if (v.freeRootPorts.length === 0) {
+    return v.rootPorts.length === 0
+      ? "the domain has no pcie-root-port to hot-plug into (see `hotmount libvirt prepare --slots N`)"
+      : `no free PCIe root port: all ${v.rootPorts.length} are taken (see \`hotmount libvirt prepare --slots N\`)`;
+  }
+  return null;
+}
+
+export function libvirtTransports(v: DomainView, uri: string, ssh: boolean): TransportAvailability[] {
+  const vp = virtiofsProblem(v, uri);
+  return [
+    vp ? { type: "virtiofs", available: false, reason: vp } : { type: "virtiofs", available: true },
+    { type: "9p", available: false, reason: NINEP_REFUSAL },
+    ssh
+      ? { type: "reverse-sshfs", available: true }
+      : {
+          type: "reverse-sshfs",
+          available: false,
+          reason: "hotmount knows no SSH address for the guest (no guest agent reporting one, no DHCP lease, no hostfwd)",
+        },
+  ];
+}
+
+export class LibvirtSession implements DriverSession, FSHotPlugger {
+  readonly driver = "libvirt";
+
+  constructor(
+    private readonly cfg: InstanceConfig,
+    private readonly ref: LibvirtRef,
+    private readonly log: Logger,
+  ) {}
+
+  static async open(cfg: InstanceConfig, log: Logger): Promise<LibvirtSession> {
+    const ref = libvirtRef(cfg);
+    const st = await virsh(ref.uri, ["domstate", ref.domain], { timeoutMs: 10_000 });
+    if (st.code !== 0) throw new HotmountError("INSTANCE_NOT_FOUND", `libvirt domain "${ref.domain}" not found on ${ref.uri}: ${virshMessage(st)}`);
+    if (!/running|paused/.test(st.stdout)) {
+      throw new HotmountError("INSTANCE_NOT_RUNNING", `libvirt domain "${ref.domain}" is not running (${st.stdout.trim()})`, {
+        hint: `Start it with libvirt: virsh -c ${ref.uri} start ${ref.domain}`,
+      });
+    }
+    return new LibvirtSession(cfg, ref, log);
+  }
+
+  private cached: { at: number; view: Promise<DomainView> } | null = null;
+
+  /** The live XML, read at most once per VIEW_TTL_MS for queries (info asks for transports and capacity together). */
+  private viewCached(): Promise<DomainView> {
+    if (!this.cached || Date.now() - this.cached.at > VIEW_TTL_MS) {
+      const view = this.view();
+      this.cached = { at: Date.now(), view };
+      view.catch(() => (this.cached = null));
+    }
+    return this.cached.view;
+  }
+
+  async view(): Promise<DomainView> {
+    this.cached = null;
+    const r = await virsh(this.ref.uri, ["dumpxml", this.ref.domain], { timeoutMs: 15_000 });
+    if (r.code !== 0) throw new HotmountError("INSTANCE_NOT_RUNNING", `cannot read libvirt domain "${this.ref.domain}": ${virshMessage(r)}`);
+    return parseDomain(r.stdout);
+  }
+
+  async transports(): Promise<TransportAvailability[]> {
+    return libvirtTransports(await this.viewCached(), this.ref.uri, this.cfg.ssh.port > 0);
+  }
+
+  async capacity(): Promise<{ total: number; used: number }> {
+    const v = await this.viewCached();
+    const ours = v.filesystems.filter((f) => isMountId(idOfAlias(f.alias) ?? "")).length;
+    return { total: v.freeRootPorts.length + ours, used: ours };
+  }
+
+  async plug(req: PlugRequest, progress: Progress): Promise<PluggedDevice> {
+    if (req.type === "9p") throw new HotmountError("UNSUPPORTED", `${NINEP_REFUSAL}`, { hint: NINEP_HINT, details: { driver: "libvirt", type: "9p" } });
+    const v = await this.view();
+    const problem = virtiofsProblem(v, this.ref.uri);
+    if (problem) {
+      const noPort = v.sharedMemory && v.freeRootPorts.length === 0 && !this.ref.uri.includes("/session");
+      throw new HotmountError(noPort ? "NO_FREE_SLOT" : "UNSUPPORTED", `cannot hot-plug virtiofs into libvirt domain "${this.ref.domain}": ${problem}`, {
+        hint: noPort
+          ? `Remove a mount, or give the domain more spare root ports: \`hotmount libvirt prepare ${this.ref.domain} --slots 8 --next-boot\`, then restart it. reverse-sshfs needs no slot.`
+          : `Run \`hotmount libvirt prepare ${this.ref.domain}\` (applies at the next boot), or use --type reverse-sshfs.`,
+      });
+    }
+    const vfsd = libvirtVirtiofsd()!;
+    progress("attaching the device through libvirt");
+    const binary = writeWrapper(this.cfg.name, req.id, {
+      virtiofsd: vfsd,
+      source: req.hostPath,
+      writable: req.writable,
+      marker: `${this.ref.uuid}/${req.id}`,
+      home: hotmountHome(),
+    });
+    const xmlFile = `${instancePaths(this.cfg.name).virtiofsdDir}/${req.id}.xml`;
+    writeFileSync(xmlFile, virtiofsXml({ id: req.id, source: req.hostPath, binary }), { mode: 0o600 });
+    const r = await virsh(this.ref.uri, ["attach-device", this.ref.domain, xmlFile, "--live"], { timeoutMs: 30_000 });
+    if (r.code !== 0) {
+      removeWrapper(this.cfg.name, req.id);
+      const msg = virshMessage(r);
+      // libvirt may have started virtiofsd before QEMU refused the device.
+      await reapVirtiofsd(this.ref.uuid, req.id, 500);
+      if (/No more available PCI slots/i.test(msg)) {
+        throw new HotmountError("NO_FREE_SLOT", `libvirt domain "${this.ref.domain}" has no free PCIe slot left: ${msg}`, {
+          hint: `Remove a mount, or \`hotmount libvirt prepare ${this.ref.domain} --slots 8 --next-boot\` and restart the domain. reverse-sshfs needs no slot.`,
+        });
+      }
+      throw new HotmountError("UNSUPPORTED", `libvirt refused to attach the virtiofs device: ${msg}`, { details: { stderr: r.stderr } });
+    }
+    try {
+      const fs = (await this.view()).filesystems.find((f) => f.alias === fsAlias(req.id));
+      if (!fs) throw new HotmountError("INTERNAL", `libvirt said the device was attached, but ${fsAlias(req.id)} is not in the live XML`);
+      return { id: req.id, type: "virtiofs", tag: req.id, slot: fs.bus === null ? "pci" : `pci.${fs.bus}` };
+    } catch (e) {
+      await this.scrub(req.id).catch(() => {});
+      throw e;
+    }
+  }
+
+  async unplug(dev: PluggedDevice, progress: Progress): Promise<void> {
+    progress("detaching the device through libvirt");
+    await this.detachAndWait(dev.id);
+    progress("waiting for virtiofsd to exit");
+    await reapVirtiofsd(this.ref.uuid, dev.id);
+    removeWrapper(this.cfg.name, dev.id);
+  }
+
+  /** detach-device-alias --live, then the device-removed wait: the alias gone from the live XML, bounded. */
+  private async detachAndWait(id: string): Promise<void> {
+    const alias = fsAlias(id);
+    const present = async () => (await this.view()).filesystems.some((f) => f.alias === alias);
+    if (!(await present())) return;
+    const r = await virsh(this.ref.uri, ["detach-device-alias", this.ref.domain, alias, "--live"], { timeoutMs: 30_000 });
+    if (r.code !== 0 && (await present())) {
+      throw new HotmountError("INTERNAL", `libvirt could not detach ${alias}: ${virshMessage(r)}`, {
+        hint: "See the domain's log under /var/log/libvirt/qemu/.",
+      });
+    }
+    const end = Date.now() + DEVICE_REMOVED_TIMEOUT_MS;
+    for (let d = 20; await present(); d = Math.min(250, d * 2)) {
+      if (Date.now() > end) {
+        throw new HotmountError("TIMEOUT", `the guest did not release ${alias} within ${DEVICE_REMOVED_TIMEOUT_MS / 1000} s`, {
+          hint: "The guest must acknowledge a PCIe unplug; a hung or busy guest delays it. Retry the remove later.",
+        });
+      }
+      await sleep(d);
+    }
+  }
+
+  async scrub(id: string): Promise<void> {
+    await this.detachAndWait(id).catch((e) => this.log.warn("scrub: detach failed", { id, error: String(e) }));
+    await reapVirtiofsd(this.ref.uuid, id, 1000);
+    removeWrapper(this.cfg.name, id);
+  }
+
+  async inventory(): Promise<DeviceInventory> {
+    const v = await this.view();
+    const devices = v.filesystems
+      .map((f) => ({ id: idOfAlias(f.alias), slot: f.bus === null ? null : `pci.${f.bus}` }))
+      .filter((d): d is { id: string; slot: string | null } => !!d.id && isMountId(d.id));
+    const backends = markedVirtiofsd(this.ref.uuid).map((b) => ({ id: b.id, kind: "virtiofsd", pid: b.pid }));
+    return { devices, backends };
+  }
+
+  async powerOff(): Promise<void> {
+    this.log.info(`the domain belongs to libvirt: leaving it running (stop it with virsh -c ${this.ref.uri} shutdown ${this.ref.domain})`);
+  }
+
+  async close(): Promise<void> {}
+}

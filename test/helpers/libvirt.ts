@@ -1,0 +1,141 @@
+// Real libvirt for tests and benchmarks: starts libvirtd and virtlogd through scripts/libvirt-up
+// (only when qemu:///system does not answer yet) and stops exactly what that started; defines
+// domains from the demo guest (direct kernel boot, q35, TCG) the way a user writes them with
+// `virsh define`, and undefines them after. Names start with hmtest- (scripts/libvirt-down
+// removes any such domain left by a crashed run).
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ensureSshKey } from "../../src/core/ssh-key.ts";
+import { demoGuestAppend, QGA_PORT_NAME } from "../../src/guest-image/contract.ts";
+import { ensureDemoGuest } from "../../src/guest-image/demo-guest.ts";
+import { VirshQgaExec } from "../../src/guest-exec/virsh-qga-exec.ts";
+import { freeLoopbackPort, waitUntil } from "../../src/util/process.ts";
+import { SYSTEM_URI, virsh, virshOk } from "../../src/util/virsh.ts";
+
+const REPO = join(import.meta.dir, "..", "..");
+const IMAGES = "/var/lib/libvirt/images";
+
+/** Why libvirt cannot run here, or null when qemu:///system answers (started by us or already up). */
+export function libvirtUp(): { startedByUs: boolean; problem: string | null } {
+  if (process.getuid?.() !== 0) return { startedByUs: false, problem: "the libvirt tests need root (qemu:///system)" };
+  const before = spawnSync("virsh", ["-c", SYSTEM_URI, "version"], { stdio: "ignore" });
+  if (before.error) return { startedByUs: false, problem: "virsh is not installed (scripts/setup installs scripts/deps/libvirt.txt)" };
+  if (before.status === 0) return { startedByUs: false, problem: null };
+  const r = spawnSync(join(REPO, "scripts", "libvirt-up"), { encoding: "utf8", timeout: 60_000 });
+  return { startedByUs: r.status === 0, problem: r.status === 0 ? null : `scripts/libvirt-up failed: ${r.stderr.trim()}` };
+}
+
+export function libvirtDown(): void {
+  spawnSync(join(REPO, "scripts", "libvirt-down"), { stdio: "ignore", timeout: 60_000 });
+}
+
+export interface DomainSpec {
+  name: string;
+  /** memfd shared memory backing (virtiofs needs it). */
+  sharedMemory: boolean;
+  /** Spare pcie-root-ports beyond those libvirt's own devices take. */
+  sparePorts: number;
+  /** The qemu-guest-agent channel. */
+  agent?: boolean;
+}
+
+export interface TestDomain {
+  name: string;
+  sshPort: number;
+  xml: string;
+  qga: VirshQgaExec;
+  /** Runs argv in the guest as root through libvirt's guest agent. */
+  run(argv: string[], timeoutMs?: number): Promise<string>;
+  exec(argv: string[], timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }>;
+  liveXml(): Promise<string>;
+  destroy(): Promise<void>;
+}
+
+/** The domain XML a user would write for the demo guest: what hotmount needs and nothing it added. */
+export function demoDomainXml(s: DomainSpec, g: { kernel: string; initrd: string; append: string; sshPort: number; serial: string }): string {
+  // virtio-serial and virtio-rng each take one root port of their own.
+  const ports = s.sparePorts + (s.agent === false ? 1 : 2);
+  return `<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>${s.name}</name>
+  <memory unit='MiB'>384</memory>
+  <vcpu>1</vcpu>
+${s.sharedMemory ? "  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>\n" : ""}  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>${g.kernel}</kernel>
+    <initrd>${g.initrd}</initrd>
+    <cmdline>${g.append}</cmdline>
+  </os>
+  <features><acpi/><apic/></features>
+  <cpu mode='maximum'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <controller type='pci' model='pcie-root'/>
+${"    <controller type='pci' model='pcie-root-port'/>\n".repeat(ports)}    <controller type='usb' model='none'/>
+${s.agent === false ? "" : `    <controller type='virtio-serial'/>\n    <channel type='unix'><target type='virtio' name='${QGA_PORT_NAME}'/></channel>\n`}    <serial type='file'><source path='${g.serial}'/></serial>
+    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
+    <memballoon model='none'/>
+  </devices>
+  <qemu:commandline>
+    <qemu:arg value='-netdev'/>
+    <qemu:arg value='user,id=hmnet,hostfwd=tcp:127.0.0.1:${g.sshPort}-:22'/>
+    <qemu:arg value='-device'/>
+    <qemu:arg value='virtio-net-pci,netdev=hmnet,bus=pcie.0,addr=0x1e'/>
+  </qemu:commandline>
+</domain>
+`;
+}
+
+/** Defines (virsh define) and starts a demo-guest domain; waits for its guest agent when it has one. */
+export async function startDemoDomain(s: DomainSpec): Promise<TestDomain> {
+  const g = await ensureDemoGuest();
+  // libvirt runs QEMU as libvirt-qemu, which cannot read a build cache under /root.
+  const dir = mkdtempSync(join(IMAGES, `${s.name}-`));
+  chmodSync(dir, 0o755);
+  copyFileSync(g.kernel, join(dir, "vmlinuz"));
+  copyFileSync(g.initrd, join(dir, "initrd"));
+  const sshPort = await freeLoopbackPort();
+  const xml = demoDomainXml(s, {
+    kernel: join(dir, "vmlinuz"),
+    initrd: join(dir, "initrd"),
+    append: demoGuestAppend(ensureSshKey().publicKeyLine),
+    sshPort,
+    serial: join(dir, "serial.log"),
+  });
+  const xmlFile = join(dir, "domain.xml");
+  writeFileSync(xmlFile, xml);
+  await virsh(SYSTEM_URI, ["destroy", s.name]);
+  await virsh(SYSTEM_URI, ["undefine", s.name]);
+  await virshOk(SYSTEM_URI, ["define", xmlFile]);
+  await virshOk(SYSTEM_URI, ["start", s.name]);
+  const qga = new VirshQgaExec(SYSTEM_URI, s.name);
+  const d: TestDomain = {
+    name: s.name,
+    sshPort,
+    xml,
+    qga,
+    exec: (argv, timeoutMs = 60_000) => qga.exec(argv, { timeoutMs }),
+    run: (argv, timeoutMs = 60_000) => qga.run(argv, { timeoutMs }),
+    liveXml: () => virshOk(SYSTEM_URI, ["dumpxml", s.name]),
+    async destroy() {
+      await virsh(SYSTEM_URI, ["destroy", s.name]);
+      await virsh(SYSTEM_URI, ["undefine", s.name]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  if (s.agent !== false) {
+    const up = await waitUntil(async () => (await qga.probe(3000)) === null, 420_000, 1000);
+    if (!up) {
+      await d.destroy();
+      throw new Error(`domain ${s.name}: the guest agent did not answer within 420 s`);
+    }
+  }
+  return d;
+}
+
+export function imagesDirReady(): void {
+  mkdirSync(IMAGES, { recursive: true });
+}
