@@ -4,6 +4,7 @@
 // journaled mounts. Also `hotmount shell NAME CMD ARGS...` with the command's own options.
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { instancePaths } from "../src/core/paths.ts";
 import { isAlive, readPidFile, waitUntil } from "../src/util/process.ts";
@@ -13,7 +14,7 @@ import { selectInstance, tmuxAvailable, TmuxSession, withTerminalReport } from "
 
 const NAME = "revive";
 const vm = useVm(NAME, ["--memory", "384M", "--slots", "2"]);
-const root = mkdtempSync("/tmp/hmt-revive-");
+const root = mkdtempSync(`${tmpdir()}/hmt-revive-`);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const share = join(root, "share");
 mkdirSync(share);
@@ -141,4 +142,18 @@ describe("shell NAME CMD ARGS", () => {
     const failing = await hm(["shell", NAME, "sh", "-c", "exit 7"]);
     expect(failing.code).toBe(7);
   }, 180_000);
+});
+
+describe("one agent per instance", () => {
+  test("a second `hotmount agent NAME` (e.g. from a service manager) refuses with exit 5 and leaves the first alone", async () => {
+    await hmOk(["mount", "list", NAME]); // the agent is up (restarted if an earlier test left it dead)
+    const pid = readPidFile(instancePaths(NAME).agentPid)!;
+    expect(isAlive(pid)).toBe(true);
+    const second = await hm(["agent", NAME], { timeoutMs: 60_000 });
+    expect(second.code).toBe(5);
+    expect(second.stdout).toContain(`the agent of \\"${NAME}\\" already runs (pid ${pid})`);
+    expect(readPidFile(instancePaths(NAME).agentPid)).toBe(pid);
+    expect(isAlive(pid)).toBe(true);
+    expect((await hmOk(["mount", "list", NAME])).stderr).not.toContain(NOTE);
+  });
 });

@@ -6,6 +6,7 @@
 // Debian 12's and again on QEMU 10 with the Rust virtiofsd).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hmOk } from "./helpers/cli.ts";
 import { useVm } from "./helpers/vm.ts";
@@ -20,7 +21,7 @@ let outside: string;
 let secret: string;
 
 beforeAll(() => {
-  root = mkdtempSync("/tmp/hmt-esc-");
+  root = mkdtempSync(`${tmpdir()}/hmt-esc-`);
   // The host folder beside every share, with a file no guest may read or link to.
   outside = join(root, "outside");
   mkdirSync(outside);

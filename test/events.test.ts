@@ -4,8 +4,9 @@
 // watchers stop cleanly on SIGTERM; hostile `since` values get 400 INVALID_ARGUMENT.
 // The burst is made of real operations: `mount extend` of one timed grant, 200 times through the
 // API (each is a full agent operation, journaled and audited, without a guest round trip).
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Event, Mount } from "../src/agent/api.ts";
 import { instancePaths } from "../src/core/paths.ts";
@@ -15,7 +16,8 @@ import { useVm } from "./helpers/vm.ts";
 
 const NAME = "events";
 const vm = useVm(NAME, ["--memory", "384M", "--slots", "2", "--9p-slots", "0"]);
-const root = mkdtempSync("/tmp/hmt-events-");
+const root = mkdtempSync(`${tmpdir()}/hmt-events-`);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 const sock = () => instancePaths(NAME).agentSock;
 
 const started: Bun.Subprocess[] = [];

@@ -3,8 +3,9 @@
 // mount at expiry with --on-expiry wait (kept until free) and force (holders stopped);
 // `mount extend`; hostile --for values; and --type auto passing over full slots and a VM without
 // reserved 9p slots, saying why.
-import { describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Event, HistoryRecord, Mount } from "../src/agent/api.ts";
 import { AgentClient } from "../src/client/agent-client.ts";
@@ -19,7 +20,8 @@ const NAME = "grants";
 // Retry a busy expiry every second, not every 5 s, so the wait case is quick.
 const ENV = { HOTMOUNT_EXPIRY_RETRY_MS: "1000" };
 const vm = useVm(NAME, ["--memory", "384M", "--slots", "2", "--9p-slots", "0"], ENV);
-const root = mkdtempSync("/tmp/hmt-grants-");
+const root = mkdtempSync(`${tmpdir()}/hmt-grants-`);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function hostDir(name: string): string {
   const d = join(root, name);

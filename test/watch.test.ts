@@ -5,6 +5,7 @@
 // The guest-side watcher is the helper's own --watch mode (recursive; busybox inotifyd is not).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ClientChannel } from "ssh2";
 import { readInstanceConfig } from "../src/core/instance-config.ts";
@@ -15,7 +16,7 @@ import { useVm } from "./helpers/vm.ts";
 const NAME = "wt";
 // A budget of 6 folders per mount: the limit test has 9, every other test fewer.
 const vm = useVm(NAME, ["--slots", "4", "--9p-slots", "3"], { HOTMOUNT_WATCH_MAX_DIRS: "6" });
-const root = mkdtempSync("/tmp/hmt-watch-");
+const root = mkdtempSync(`${tmpdir()}/hmt-watch-`);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 let ssh: GuestSsh;

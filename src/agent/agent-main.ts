@@ -5,11 +5,12 @@ import { getDriver } from "../../drivers/index.ts";
 import { asFSHotPlugger, asVmLifecycle, type Driver } from "../../drivers/driver.ts";
 import { buildInfo } from "../core/build-info.ts";
 import { readInstanceConfig } from "../core/instance-config.ts";
+import { HotmountError } from "../core/errors.ts";
 import { jsonLogger } from "../core/log.ts";
 import { instancePaths } from "../core/paths.ts";
 import { type GuestExec, guestExecFor } from "../guest-exec/index.ts";
 import { GuestSsh } from "../guest-exec/ssh-client.ts";
-import { sleep } from "../util/process.ts";
+import { cmdlineOf, isAlive, readPidFile, sleep } from "../util/process.ts";
 import type { Info, TransportAvailability } from "./api.ts";
 import { Activity } from "./activity.ts";
 import { AGENT } from "./audit-log.ts";
@@ -27,6 +28,15 @@ export async function runAgent(name: string): Promise<void> {
   const paths = instancePaths(name);
   const log = jsonLogger();
   const startedAt = new Date().toISOString();
+  // One agent per instance, whoever starts it (vm start, a command that revives it, a service
+  // manager): a second one would fight the first for QEMU's one QMP connection.
+  const other = readPidFile(paths.agentPid);
+  if (other && other !== process.pid && isAlive(other) && cmdlineOf(other).includes("agent")) {
+    throw new HotmountError("INSTANCE_ALREADY_RUNNING", `the agent of "${name}" already runs (pid ${other})`, {
+      hint: "Nothing to do: one agent serves the instance. Under a service manager, do not restart on this exit code (5).",
+      details: { pid: other },
+    });
+  }
   writeFileSync(paths.agentPid, String(process.pid));
   log.info("agent starting", { instance: name, pid: process.pid });
 

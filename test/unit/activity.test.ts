@@ -3,8 +3,9 @@
 // and the ranking behind `--type auto` for a VM without shared memory (hotmount's own VMs always
 // have it, so the VM tests cannot reach that branch; the session here is a stand-in for QEMU's
 // report). The real-VM behaviour is in test/grants.test.ts and test/events.test.ts.
-import { expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DriverSession } from "../../drivers/driver.ts";
 import { Event } from "../../src/agent/api.ts";
@@ -14,7 +15,8 @@ import { rankTransports } from "../../src/agent/transport-choice.ts";
 import { MAX_GRANT_SECONDS, parseDuration, timeLeft } from "../../src/core/duration.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 
-const dir = mkdtempSync("/tmp/hmt-act-");
+const dir = mkdtempSync(`${tmpdir()}/hmt-act-`);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test.each([
   ["30s", 30],

@@ -3,6 +3,7 @@
 // which optional capability, with the refusal a driver without lifecycle gives.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { asVmDiscovery, asVmLifecycle, deviceTag, requireVmLifecycle } from "../../drivers/driver.ts";
 import { allDrivers, getDriver } from "../../drivers/index.ts";
 import { plug9p } from "../../drivers/qemu/hotplug-9p.ts";
@@ -10,7 +11,7 @@ import { plugVirtiofs } from "../../drivers/qemu/hotplug-virtiofs.ts";
 import type { HotplugContext } from "../../drivers/qemu/session.ts";
 import { InstanceConfig } from "../../src/core/instance-config.ts";
 
-const limaHome = mkdtempSync("/tmp/hmt-lima-");
+const limaHome = mkdtempSync(`${tmpdir()}/hmt-lima-`);
 process.env.LIMA_HOME = limaHome;
 afterAll(() => rmSync(limaHome, { recursive: true, force: true }));
 

@@ -3,10 +3,11 @@
 // the real launch prefix around a shell instead of QEMU.
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { qemuLaunchArgv } from "../../drivers/qemu/host-tools.ts";
 
-const dir = mkdtempSync("/tmp/hmt-launch-");
+const dir = mkdtempSync(`${tmpdir()}/hmt-launch-`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("not root: the command line is QEMU's own", () => {

@@ -3,12 +3,13 @@
 // --version like the real ones (a process edge); the sandbox probe is the real kernel's.
 import { afterAll, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chooseVirtiofsd } from "../../drivers/qemu/host-tools.ts";
 import { isVirtiofsdCommand, virtiofsdArgv } from "../../drivers/qemu/virtiofsd.ts";
 import { rustSandbox, unprivilegedUserNamespaces } from "../../drivers/qemu/virtiofsd-sandbox.ts";
 
-const dir = mkdtempSync("/tmp/hmt-vchoice-");
+const dir = mkdtempSync(`${tmpdir()}/hmt-vchoice-`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function fake(name: string, help: string, version: string): string {
