@@ -13,8 +13,8 @@ const SENTINEL = 0xff;
 const NEWLINE = 0x0a;
 const HINT = "Is qemu-guest-agent running in the guest? Without it hotmount runs guest commands over SSH.";
 
-/** What guest-exec-status returns (QAPI GuestExecStatus). */
-interface ExecStatus {
+/** What guest-exec-status returns (QAPI GuestExecStatus), over a socket or through libvirt. */
+export interface ExecStatus {
   exited: boolean;
   exitcode?: number;
   signal?: number;

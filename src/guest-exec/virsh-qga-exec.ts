@@ -3,18 +3,11 @@
 // the argv as a JSON array (execve in the guest: no shell, no quoting, no sudo), then
 // guest-exec-status until the program has exited.
 import { HotmountError } from "../core/errors.ts";
-import type { ExecOptions, ExecResult } from "../guest-exec/ssh-client.ts";
+import type { ExecStatus } from "./qga-client.ts";
+import type { ExecOptions, ExecResult } from "./ssh-client.ts";
 import { sleep } from "../util/process.ts";
 import { virsh, virshMessage } from "../util/virsh.ts";
 import { checkExit, type GuestExec } from "./types.ts";
-
-interface ExecStatus {
-  exited: boolean;
-  exitcode?: number;
-  signal?: number;
-  "out-data"?: string;
-  "err-data"?: string;
-}
 
 const decode = (b64?: string) => (b64 ? Buffer.from(b64, "base64").toString("utf8") : "");
 
