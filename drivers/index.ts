@@ -27,7 +27,18 @@ export function allDrivers(): Driver[] {
 }
 
 /** QEMU: host tools (`doctor`, the benchmark's host record) and adopting a command line (`hotmount run`). */
-export { chooseAccel, findVirtiofsd, kvmUsable, prepareWrapDirs, qemuBinary, qemuVersion, rustSandbox, virtiofsTuning, wrapQemuArgv } from "./qemu/index.ts";
+export {
+  chooseAccel,
+  findVirtiofsd,
+  kvmUsable,
+  prepareWrapDirs,
+  qemuBinary,
+  qemuLaunchArgv,
+  qemuVersion,
+  rustSandbox,
+  virtiofsTuning,
+  wrapQemuArgv,
+} from "./qemu/index.ts";
 /** Lima: hotmount's QEMU wrapper for Lima's launches (`hotmount qemu-wrap`). */
 export { hostArch, installShim, recordWrappedPid, wrapLimaLaunch } from "./lima/index.ts";
 /** libvirt: make a domain's persistent XML hot-plug ready (`hotmount libvirt prepare`). */

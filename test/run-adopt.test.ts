@@ -111,6 +111,11 @@ test("hotmount run adopts a plain QEMU command line: virtiofs and 9p hot-mount i
   expect(ready && run.exitCode === null).toBe(true);
   console.log(`run → ready for hot-mounts: ${Math.round(performance.now() - t0)} ms`);
   expect(runErr).toContain("adopt: QEMU is pid");
+  // As root, the adopted QEMU cannot make device nodes (CAP_MKNOD, bit 27, out of its bounding set).
+  const qemuPid = Number(/adopt: QEMU is pid (\d+)/.exec(runErr)![1]);
+  const capBnd = BigInt("0x" + /CapBnd:\s*([0-9a-f]+)/.exec(readFileSync(`/proc/${qemuPid}/status`, "utf8"))![1]);
+  if (process.getuid?.() === 0) expect(capBnd & (1n << 27n)).toBe(0n);
+  expect(readFileSync(`/proc/${qemuPid}/cmdline`, "utf8")).toContain("qemu-system");
 
   const row = ((await hmOk(["vm", "list", "--json"])).json() as any[]).find((i) => i.name === "adopt");
   expect(row).toMatchObject({ driver: "qemu", state: "running", accel: "tcg", slots: { total: 4, used: 0 } });

@@ -14,7 +14,7 @@ export const qemuDriver: Driver & VmLifecycle = {
 };
 
 export { chooseAccel, kvmUsable } from "./accel.ts";
-export { findVirtiofsd, qemuBinary, qemuVersion } from "./host-tools.ts";
+export { findVirtiofsd, qemuBinary, qemuLaunchArgv, qemuVersion } from "./host-tools.ts";
 export { prepareWrapDirs } from "./instance-dirs.ts";
 export { wrapQemuArgv } from "./qemu-wrap.ts";
 export { virtiofsTuning } from "./virtiofs-tuning.ts";

@@ -71,7 +71,7 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
   const { ensureHome } = await import("../../client/home.ts");
   const { startAgent } = await import("../../client/agent-supervisor.ts");
   const { registerAdopted } = await import("../../client/foreign.ts");
-  const { prepareWrapDirs, wrapQemuArgv } = await import("../../../drivers/index.ts");
+  const { prepareWrapDirs, qemuLaunchArgv, wrapQemuArgv } = await import("../../../drivers/index.ts");
   const { withLock } = await import("../../util/lock.ts");
   const { isAlive, readPidFile, removeQuietly, sleep, terminate, waitUntil } = await import("../../util/process.ts");
   const { GuestSsh } = await import("../../guest-exec/ssh-client.ts");
@@ -115,7 +115,9 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
     }
     prepareWrapDirs(name, ninePSlots);
     registerAdopted({ name, memoryMiB: w.memoryMiB, cpus: w.cpus, slots, ninePSlots, ssh });
-    const c = spawn(w.argv[0]!, w.argv.slice(1), { stdio: "inherit" });
+    // As root, without the power to make device nodes (see qemuLaunchArgv); setpriv execs QEMU, so the pid is QEMU's.
+    const launch = qemuLaunchArgv(w.argv);
+    const c = spawn(launch[0]!, launch.slice(1), { stdio: "inherit" });
     const done = new Promise<number>((ok) => c.on("exit", (code, sig) => ok(code ?? (sig ? 128 : 1))));
     const pid = await new Promise<number>((ok, bad) => {
       c.once("spawn", () => ok(c.pid!));
