@@ -8,7 +8,8 @@ import { AGENT, AuditLog } from "./audit-log.ts";
 import { EventHub } from "./events.ts";
 import { Grants, type ExpiryOutcome } from "./grants.ts";
 import { toMount, type MountRecord } from "./journal.ts";
-import type { MountHooks, MountService } from "./mount-service.ts";
+import type { MountHooks } from "./mount-hooks.ts";
+import type { MountService } from "./mount-service.ts";
 
 export class Activity implements MountHooks {
   readonly events: EventHub;

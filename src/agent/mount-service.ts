@@ -12,6 +12,7 @@ import { MountRequest as MountRequestSchema } from "./api.ts";
 import { checkMountPoint, createMountPoint, guestMounts, removeCreatedDir } from "./guest-mount.ts";
 import { unmountForRemove } from "./guest-unmount.ts";
 import { loadJournal, saveJournal, toMount, type MountRecord } from "./journal.ts";
+import type { MountHooks, WatchHooks } from "./mount-hooks.ts";
 import type { PersistentMounts } from "./persistent-mounts.ts";
 import { deviceTransport } from "./transports/device.ts";
 import { reverseSshfsTransport } from "./transports/reverse-sshfs.ts";
@@ -20,19 +21,7 @@ import type { TransportContext, TransportDriver } from "./transports/types.ts";
 
 const RECOVER_TRIES = 3;
 
-/** Called around a mount's life: watching starts once it is ready and stops before it goes. */
-export interface WatchHooks {
-  ready(rec: MountRecord): Promise<void>;
-  beforeRemove(rec: MountRecord): Promise<void>;
-  /** Adds live state to a listed mount (e.g. a watch warning). */
-  decorate(m: Mount): Mount;
-}
 const quiet: Progress = () => {};
-
-/** Told about every change of a journaled mount (event stream, grant timers); set by the agent. */
-export interface MountHooks {
-  changed(kind: "added" | "ready" | "failed" | "removed" | "extended", rec: MountRecord, error?: unknown): void;
-}
 
 type AddRequest = MountRequest & { hostPath: string; mountPoint: string; type: Transport; writable: boolean; transportChoice?: TransportChoice };
 

@@ -2,7 +2,7 @@
 // mount about to be removed is not any more, and `mount list` carries the watch's warning.
 import type { Logger } from "../../core/model.ts";
 import type { GuestSsh } from "../../guest-exec/ssh-client.ts";
-import type { WatchHooks } from "../mount-service.ts";
+import type { WatchHooks } from "../mount-hooks.ts";
 import { WatchService } from "./index.ts";
 
 export function watchHooks(ssh: () => Promise<GuestSsh>, log: Logger): { hooks: WatchHooks; service: WatchService; stopAll(): Promise<void> } {
