@@ -80,21 +80,23 @@ const RAW_SFTP = `op=$1 path=$2 data=$3 P=$4
 kill -STOP "$P"; trap 'kill -CONT "$P"' EXIT
 be32() { printf "\\\\$(printf %03o $((($1>>24)&255)))\\\\$(printf %03o $((($1>>16)&255)))\\\\$(printf %03o $((($1>>8)&255)))\\\\$(printf %03o $(($1&255)))"; }
 recv() { L=$((0x$(timeout 10 dd bs=1 count=4 2>/dev/null <&4 | xxd -p))); timeout 10 dd bs=1 count="$L" 2>/dev/null <&4 | xxd -p | tr -d '\\n'; }
+# The reply to request $1; a reply left over from an earlier exchange (our CLOSE) is skipped.
+reply() { while :; do r=$(recv); [ -n "$r" ] || return; [ "$(echo "$r" | cut -c3-10)" = "$(printf %08x "$1")" ] && { echo "$r"; return; }; done; }
 status() { echo "REFUSED $1 status=$((0x$(echo "$2" | cut -c11-18)))"; }
 exec 3>"/proc/$P/fd/1" 4<"/proc/$P/fd/0"
 if [ "$op" = read ]; then fl=1; else fl=26; fi
 { be32 $((13+\${#path}+4)); printf '\\003'; be32 7000001; be32 \${#path}; printf %s "$path"; be32 $fl; be32 0; } >&3
-r=$(recv)
+r=$(reply 7000001)
 case $r in 66*) ;; 65*) status open "$r"; exit 0;; *) echo "BAD $r"; exit 1;; esac
 hl=$((0x$(echo "$r" | cut -c11-18)))
 h=$(echo "$r" | cut -c19-$((18+2*hl)))
 if [ "$op" = read ]; then
   { be32 $((9+hl+12)); printf '\\005'; be32 7000002; be32 $hl; echo "$h" | xxd -r -p; be32 0; be32 0; be32 4096; } >&3
-  r=$(recv)
+  r=$(reply 7000002)
   case $r in 67*) printf DATA:; echo "$r" | cut -c19- | xxd -r -p; echo;; *) status read "$r";; esac
 else
   { be32 $((9+hl+8+4+\${#data})); printf '\\006'; be32 7000002; be32 $hl; echo "$h" | xxd -r -p; be32 0; be32 0; be32 \${#data}; printf %s "$data"; } >&3
-  r=$(recv)
+  r=$(reply 7000002)
   case $r in 65*) if [ "$(echo "$r" | cut -c11-18)" = 00000000 ]; then echo WROTE; else status write "$r"; fi;; *) echo "BAD $r";; esac
 fi
 { be32 $((9+hl)); printf '\\004'; be32 7000003; be32 $hl; echo "$h" | xxd -r -p; } >&3
