@@ -10,7 +10,6 @@
 // such option, both tested below.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ERROR_CODES, type ErrorCode } from "../src/core/errors.ts";
 import { instancePaths } from "../src/core/paths.ts";
@@ -28,7 +27,8 @@ let R: string;
 const at = (s: string) => s.replaceAll("@R", R).replaceAll("@HOME", process.env.HOTMOUNT_HOME!);
 
 beforeAll(async () => {
-  R = mkdtempSync(`${tmpdir()}/hmt-hostile-`);
+  // Directly in /tmp: the "../../etc" case climbs exactly two levels from here to /etc.
+  R = mkdtempSync("/tmp/hmt-hostile-");
   rmSync(HOST_CANARY, { force: true });
   await vm.run(["rm", "-f", GUEST_CANARY]);
   // Host folders the cases name; each working one holds a marker that says which folder it is.
