@@ -5,10 +5,9 @@ import { HotmountError, asHotmountError } from "../core/errors.ts";
 import { failpoint } from "../core/failpoint.ts";
 import { instancePaths } from "../core/paths.ts";
 import { guestPathKey, newMountId, normalizeGuestPath, resolveHostPath } from "../core/validate.ts";
-import type { Mount, MountRequest, OnExpiry, Transport, TransportChoice } from "./api.ts";
 import { extendedExpiry, type ExpiryOutcome } from "./grants.ts";
-import { rankTransports } from "./transport-choice.ts";
-import { MountRequest as MountRequestSchema } from "./api.ts";
+import { addFirstThatFits, rankTransports } from "./transport-choice.ts";
+import { type Mount, type MountRequest, MountRequest as MountRequestSchema, type OnExpiry, type Transport, type TransportChoice } from "./api.ts";
 import { checkMountPoint, createMountPoint, guestMounts, removeCreatedDir } from "./guest-mount.ts";
 import { unmountForRemove } from "./guest-unmount.ts";
 import { loadJournal, saveJournal, toMount, type MountRecord } from "./journal.ts";
@@ -155,17 +154,8 @@ export class MountService {
 
   /** type auto: the best transport the VM can take now; one that still turns out full is passed over too. */
   private async addAuto(req: AddRequest, progress: Progress): Promise<Mount> {
-    const { order, skipped } = await rankTransports(this.ctx.session, this.ctx.cfg.ninePSlots ?? 0, [...this.records.values()]);
-    for (const [i, type] of order.entries()) {
-      try {
-        return await this.doAdd({ ...req, type, transportChoice: { requested: "auto", chosen: type, skipped: [...skipped] } }, progress);
-      } catch (e) {
-        const err = asHotmountError(e);
-        if (i === order.length - 1 || (err.code !== "NO_FREE_SLOT" && err.code !== "UNSUPPORTED")) throw e;
-        skipped.push({ type, reason: err.message });
-      }
-    }
-    throw new HotmountError("INTERNAL", "no transport to try");
+    const ranking = await rankTransports(this.ctx.session, this.ctx.cfg.ninePSlots ?? 0, [...this.records.values()]);
+    return addFirstThatFits(ranking, (type, transportChoice) => this.doAdd({ ...req, type, transportChoice }, progress));
   }
 
   private async doAdd(req: AddRequest, progress: Progress): Promise<Mount> {

@@ -3,6 +3,7 @@
 // backends) and its slot capacity; each better transport that is passed over keeps its reason,
 // and the Mount reply carries them (transportChoice).
 import { asFSHotPlugger, type DriverSession } from "../../drivers/driver.ts";
+import { asHotmountError, HotmountError } from "../core/errors.ts";
 import type { Transport, TransportChoice } from "./api.ts";
 
 export interface Ranking {
@@ -34,4 +35,22 @@ export async function rankTransports(session: DriverSession, ninePSlots: number,
   }
   order.push("reverse-sshfs");
   return { order, skipped };
+}
+
+/**
+ * Tries the ranked transports in order; one that still turns out full or unsupported is passed
+ * over with its reason, and the last one's error is the caller's.
+ */
+export async function addFirstThatFits<T>(ranking: Ranking, attempt: (type: Transport, choice: TransportChoice) => Promise<T>): Promise<T> {
+  const { order, skipped } = ranking;
+  for (const [i, type] of order.entries()) {
+    try {
+      return await attempt(type, { requested: "auto", chosen: type, skipped: [...skipped] });
+    } catch (e) {
+      const err = asHotmountError(e);
+      if (i === order.length - 1 || (err.code !== "NO_FREE_SLOT" && err.code !== "UNSUPPORTED")) throw e;
+      skipped.push({ type, reason: err.message });
+    }
+  }
+  throw new HotmountError("INTERNAL", "no transport to try");
 }
