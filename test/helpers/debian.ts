@@ -21,7 +21,8 @@ export interface GuestUser {
 
 export function guestUser(target: () => SshInfo): GuestUser {
   let ssh: GuestSsh | null = null;
-  const conn = async () => (ssh?.isConnected ? ssh : (ssh = await GuestSsh.connect(target())));
+  // A guest under load may reset a connection attempt (sshd's MaxStartups): retried, bounded.
+  const conn = async () => (ssh?.isConnected ? ssh : (ssh = await GuestSsh.connectWithRetry(target(), 60_000)));
   const g: GuestUser = {
     dev: async (argv, timeoutMs = 60_000) => (await conn()).exec(argv, { root: false, timeoutMs }),
     root: async (argv, timeoutMs = 60_000) => (await conn()).exec(argv, { root: true, timeoutMs }),

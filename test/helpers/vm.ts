@@ -32,7 +32,7 @@ export function useVm(name: string, flags: string[] = [], env: Record<string, st
     await hm(["vm", "stop", name], { env });
   }, 120_000);
   const conn = async () => {
-    if (!ssh?.isConnected) ssh = await GuestSsh.connect(readInstanceConfig(name).ssh);
+    if (!ssh?.isConnected) ssh = await GuestSsh.connectWithRetry(readInstanceConfig(name).ssh, 60_000);
     return ssh;
   };
   const vm: TestVm = {

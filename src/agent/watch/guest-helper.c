@@ -9,8 +9,10 @@
  * the guest's watchers already saw) is not replayed when the host reports it back.
  *
  * Protocol (stdin, one command per line; paths escaped: "\\" for a backslash, "\n" for a newline):
- *   R <root>                       start tracking guest-made changes under a mount point
- *   U <root>                       stop tracking it
+ *   R <root>                       start tracking guest-made changes under a mount point (F and D
+ *                                  are carried out only under a tracked one)
+ *   U <root>                       stop tracking it; commands for paths under it that are already
+ *                                  queued are skipped from the moment the helper reads the line
  *   F <w|r> <size> <mtime> <ns> <path>  a file changed on the host (its size, mtime s and ns there)
  *   D <w|r> <mtime> <path>         a folder's entries changed on the host (created, deleted, renamed)
  *   P <token>                      answers "P <token>" once every earlier command is done
@@ -85,10 +87,15 @@ static int watched(const char *dir) {
   return 0;
 }
 
-static void drop_root(const char *root) {
+/* path is root or below it */
+static int under(const char *path, const char *root) {
   size_t n = strlen(root);
+  return !strncmp(path, root, n) && (path[n] == 0 || path[n] == '/');
+}
+
+static void drop_root(const char *root) {
   for (int i = 0; i < MAX_WATCHES; i++) {
-    if (wd_path[i] && !strncmp(wd_path[i], root, n) && (wd_path[i][n] == 0 || wd_path[i][n] == '/')) {
+    if (wd_path[i] && under(wd_path[i], root)) {
       inotify_rm_watch(ifd, i);
       free(wd_path[i]);
       wd_path[i] = NULL;
@@ -201,6 +208,103 @@ static void drain(const char *own) {
   }
 }
 
+/* ---- input, read ahead for U: a mount being removed must not be held by a queued replay ---- */
+
+#define INBUF (1 << 20)
+#define MAX_ROOTS 256
+static char inbuf[INBUF];
+static size_t in_len = 0, in_off = 0, in_scan = 0;
+static int in_eof = 0;
+
+static void unescape(char *s) {
+  char *o = s;
+  for (; *s; s++) {
+    if (*s == '\\' && s[1]) {
+      s++;
+      *o++ = *s == 'n' ? '\n' : *s;
+    } else {
+      *o++ = *s;
+    }
+  }
+  *o = 0;
+}
+
+/* A set of mount points: the tracked ones (R..U), and those whose U has been read but not yet reached. */
+struct roots {
+  char *r[MAX_ROOTS];
+};
+static struct roots active, leaving;
+
+static int in_roots(const struct roots *set, const char *path) {
+  for (int i = 0; i < MAX_ROOTS; i++)
+    if (set->r[i] && under(path, set->r[i])) return 1;
+  return 0;
+}
+
+static void set_root(struct roots *set, const char *root, int on) {
+  for (int i = 0; i < MAX_ROOTS; i++)
+    if (set->r[i] && !strcmp(set->r[i], root)) {
+      if (on) return;
+      free(set->r[i]);
+      set->r[i] = NULL;
+    }
+  for (int i = 0; on && i < MAX_ROOTS; i++)
+    if (!set->r[i]) {
+      set->r[i] = strdup(root);
+      return;
+    }
+}
+
+/* A replay is made only under a tracked mount point that is not about to go. */
+static int replayable(const char *path) { return in_roots(&active, path) && !in_roots(&leaving, path); }
+
+/* Reads what stdin has (waiting for it when `wait`), and notes every complete "U" line read. */
+static void fill(int wait) {
+  if (in_eof) return;
+  if (in_off && (wait || in_len == INBUF)) {
+    memmove(inbuf, inbuf + in_off, in_len - in_off);
+    in_len -= in_off;
+    in_scan -= in_off;
+    in_off = 0;
+  }
+  if (in_len == INBUF) return;
+  struct pollfd pf = {0, POLLIN, 0};
+  if (!wait && poll(&pf, 1, 0) <= 0) return;
+  ssize_t n = read(0, inbuf + in_len, INBUF - in_len);
+  if (n <= 0) {
+    in_eof = 1;
+    return;
+  }
+  in_len += (size_t)n;
+  char *nl;
+  while ((nl = memchr(inbuf + in_scan, '\n', in_len - in_scan))) {
+    size_t len = (size_t)(nl - (inbuf + in_scan));
+    if (len > 2 && inbuf[in_scan] == 'U' && inbuf[in_scan + 1] == ' ' && len < PATH_MAX) {
+      char root[PATH_MAX];
+      memcpy(root, inbuf + in_scan + 2, len - 2);
+      root[len - 2] = 0;
+      unescape(root);
+      set_root(&leaving, root, 1);
+    }
+    in_scan += len + 1;
+  }
+}
+
+/* The next complete line (copied into `line`), or 0 when none is buffered. */
+static int next_line(char *line, size_t size) {
+  char *nl = memchr(inbuf + in_off, '\n', in_len - in_off);
+  if (!nl) {
+    if (in_len - in_off == INBUF) in_off = in_scan = in_len = 0; /* an over-long line: dropped */
+    return 0;
+  }
+  size_t len = (size_t)(nl - (inbuf + in_off));
+  if (len >= size) len = size - 1;
+  memcpy(line, inbuf + in_off, len);
+  line[len] = 0;
+  in_off = (size_t)(nl - inbuf) + 1;
+  return 1;
+}
+
 /* ---- replay operations ---- */
 
 static void fail(const char *op, const char *path) { printf("E %d %s %s\n", errno, op, path); }
@@ -212,6 +316,8 @@ static void same_chmod(int fd, const char *path) {
 }
 
 static void replay_file(int writable, int burst, long long size, long long mtime, long long ns, const char *path) {
+  fill(0);
+  if (!replayable(path)) return;
   drain(NULL);
   if (guest_made(path, size, mtime)) {
     printf("S %s\n", path); /* kept: a later report of the same state is the same echo */
@@ -261,6 +367,8 @@ static void replay_file(int writable, int burst, long long size, long long mtime
 }
 
 static void replay_dir(int writable, long long mtime, const char *path) {
+  fill(0);
+  if (!replayable(path)) return;
   drain(NULL);
   if (guest_made(path, -2, mtime)) {
     printf("S %s\n", path); /* kept: a later report of the same state is the same echo */
@@ -283,20 +391,7 @@ static void replay_dir(int writable, long long mtime, const char *path) {
   drain(path);
 }
 
-/* ---- input ---- */
-
-static void unescape(char *s) {
-  char *o = s;
-  for (; *s; s++) {
-    if (*s == '\\' && s[1]) {
-      s++;
-      *o++ = *s == 'n' ? '\n' : *s;
-    } else {
-      *o++ = *s;
-    }
-  }
-  *o = 0;
-}
+/* ---- commands ---- */
 
 static void command(char *line) {
   char *rest = line + 2;
@@ -308,11 +403,14 @@ static void command(char *line) {
     return;
   case 'R':
     unescape(rest);
+    set_root(&active, rest, 1);
     add_tree(rest, GUEST_MASK, 0);
     return;
   case 'U':
     unescape(rest);
     drop_root(rest);
+    set_root(&active, rest, 0);
+    set_root(&leaving, rest, 0);
     return;
   case 'F': {
     char mode;
@@ -361,28 +459,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s            (commands on stdin, see the source)\n       %s --watch DIR\n", argv[0], argv[0]);
     return 2;
   }
-  static char buf[2 * PATH_MAX + 64];
-  size_t have = 0;
+  static char line[2 * PATH_MAX + 64];
   struct pollfd pf[2] = {{0, POLLIN, 0}, {ifd, POLLIN, 0}};
   for (;;) {
+    while (next_line(line, sizeof line)) command(line);
+    if (in_eof) return 0; /* the agent closed the channel: nothing more to do */
     if (poll(pf, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return 1;
     }
     if (pf[1].revents & POLLIN) drain(NULL);
-    if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = read(0, buf + have, sizeof buf - 1 - have);
-      if (n <= 0) return 0; /* the agent closed the channel: nothing more to do */
-      have += (size_t)n;
-      char *start = buf, *nl;
-      while ((nl = memchr(start, '\n', have - (size_t)(start - buf)))) {
-        *nl = 0;
-        command(start);
-        start = nl + 1;
-      }
-      have -= (size_t)(start - buf);
-      memmove(buf, start, have);
-      if (have == sizeof buf - 1) have = 0; /* an over-long line: dropped */
-    }
+    if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) fill(1);
   }
 }

@@ -12,6 +12,7 @@ import { escapePath } from "./mount-watch.ts";
 
 export const GUEST_HELPER_DIR = "/run/hotmount";
 const BATCH_TIMEOUT_MS = 600_000;
+const UNWATCH_TIMEOUT_MS = 10_000;
 
 async function channelDone(ch: ClientChannel, input?: Buffer): Promise<number> {
   return new Promise((resolve) => {
@@ -62,21 +63,28 @@ export class GuestHelper {
     await this.batch([`R ${escapePath(mountPoint)}`]);
   }
 
-  /** No answer awaited: the guest may be going away with the mount. */
-  removeRoot(mountPoint: string): void {
+  /**
+   * Stops replaying under a mount point, and waits (bounded: the guest may be going away with the
+   * mount) until the helper holds nothing there. The helper reads ahead for this line, so
+   * replays still queued for that mount are dropped rather than waited for.
+   */
+  async removeRoot(mountPoint: string): Promise<void> {
     this.roots.delete(mountPoint);
-    this.ch?.write(`U ${escapePath(mountPoint)}\n`);
+    if (!this.ch) return;
+    await this.batch([`U ${escapePath(mountPoint)}`], UNWATCH_TIMEOUT_MS).catch((e) =>
+      this.log.warn("the guest watch helper did not confirm it let go of a mount", { mountPoint, error: e instanceof Error ? e.message : String(e) }),
+    );
   }
 
   /** Sends lines and waits until the helper has carried out all of them. */
-  async batch(lines: string[]): Promise<void> {
+  async batch(lines: string[], timeoutMs = BATCH_TIMEOUT_MS): Promise<void> {
     const ch = await this.channel();
     const token = String(++this.seq);
     const done = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(token);
         reject(new HotmountError("TIMEOUT", "the guest watch helper did not answer"));
-      }, BATCH_TIMEOUT_MS);
+      }, timeoutMs);
       this.waiting.set(token, () => {
         clearTimeout(timer);
         resolve();

@@ -40,7 +40,7 @@ export class WatchService {
     if (!w) return;
     this.watches.delete(id);
     w.stop();
-    this.helper.removeRoot(w.target.mountPoint);
+    await this.helper.removeRoot(w.target.mountPoint);
     if (!this.watches.size) await this.helper.close();
   }
 

@@ -20,6 +20,7 @@ export const MAX_WAIT_MS = 150;
 const MAX_PENDING = 20_000;
 const MAX_KNOWN = 200_000;
 const BURST_PATHS = 500;
+const CHUNK_LINES = 500;
 
 export interface WatchTarget {
   id: string;
@@ -165,8 +166,12 @@ export class MountWatch {
     if (!lines.length) return;
     this.busy = true;
     try {
-      await this.send(lines);
-      this.sent += lines.length;
+      // In chunks, so that a stop (the mount is being removed) is never queued behind thousands.
+      for (let i = 0; i < lines.length && !this.stopped; i += CHUNK_LINES) {
+        const chunk = lines.slice(i, i + CHUNK_LINES);
+        await this.send(chunk);
+        this.sent += chunk.length;
+      }
     } catch (e) {
       this.log.warn("watch replay failed", { id: this.target.id, error: e instanceof Error ? e.message : String(e) });
     } finally {
