@@ -6,7 +6,7 @@ import { guestMounts, holders, unmount } from "./guest-mount.ts";
 import type { MountRecord } from "./journal.ts";
 
 export const UMOUNT_DEADLINE_MS = 15_000;
-const OWN_HOLDER_RETRIES = 10;
+const OWN_HOLDER_RETRIES = 6;
 /** `holders()` names a process "PID COMM"; the watch helper's COMM starts so (see watch/guest-helper.ts). */
 const OWN_HOLDER = /^\d+ watch-helper-/;
 
@@ -21,11 +21,12 @@ export async function unmountForRemove(guest: GuestCommands, rec: MountRecord, f
     await guest.exec(["sync"], { timeoutMs: UMOUNT_DEADLINE_MS }).catch(() => {});
     let r = await unmount(guest, rec.mountPoint, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
     let who: string[] = [];
-    // Held only by our own watch helper (a replay it had begun before it was told to let go): it
-    // closes within a request or two, so that is waited for rather than reported as busy.
+    // Busy with no holder to name (a path lookup in flight holds a mount for a moment), or held
+    // only by our own watch helper (a replay it had begun before it let go): both pass within a
+    // request or two, so they are waited for (bounded) rather than reported as busy.
     for (let i = 0; !r.ok && r.busy && i < OWN_HOLDER_RETRIES; i++) {
       who = await holders(guest, rec.mountPoint).catch(() => []);
-      if (!who.length || !who.every((h) => OWN_HOLDER.test(h))) break;
+      if (!who.every((h) => OWN_HOLDER.test(h))) break;
       await Bun.sleep(500);
       r = await unmount(guest, rec.mountPoint, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
       who = [];

@@ -158,8 +158,13 @@ static const char *NAMES[] = {"ACCESS", "MODIFY", "ATTRIB", "CLOSE_WRITE", "CLOS
  * Reads what is queued. `own` (may be NULL) is the path of the operation the helper just made:
  * events for it are the helper's own and are not remembered. Returns when nothing is queued.
  */
+static void fill(int wait);
+static int replayable(const char *path);
+static int in_eof = 0; /* the agent closed the channel: nothing more to do */
+
 static void drain(const char *own) {
   char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
+  unsigned count = 0;
   for (;;) {
     ssize_t n = read(ifd, buf, sizeof buf);
     if (n <= 0) return;
@@ -201,6 +206,11 @@ static void drain(const char *own) {
         continue;
       }
       if (own && !strcmp(path, own)) continue;
+      /* Remembering stats the path, a guest request each: a mount being removed must not wait
+         behind (or be held busy by) thousands of them, so its U is looked for as they go. */
+      if (++count % 64 == 0) fill(0);
+      if (in_eof) return;
+      if (!replayable(path)) continue;
       remember(path);
       /* A guest-made create, delete or rename also changed its folder. */
       if (ev->len && (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))) remember(wd_path[ev->wd]);
@@ -214,7 +224,6 @@ static void drain(const char *own) {
 #define MAX_ROOTS 256
 static char inbuf[INBUF];
 static size_t in_len = 0, in_off = 0, in_scan = 0;
-static int in_eof = 0;
 
 static void unescape(char *s) {
   char *o = s;
@@ -462,8 +471,8 @@ int main(int argc, char **argv) {
   static char line[2 * PATH_MAX + 64];
   struct pollfd pf[2] = {{0, POLLIN, 0}, {ifd, POLLIN, 0}};
   for (;;) {
-    while (next_line(line, sizeof line)) command(line);
-    if (in_eof) return 0; /* the agent closed the channel: nothing more to do */
+    while (!in_eof && next_line(line, sizeof line)) command(line);
+    if (in_eof) return 0;
     if (poll(pf, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return 1;
