@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { parseDomain } from "../drivers/libvirt/domain-xml.ts";
 import { markedVirtiofsd } from "../drivers/libvirt/virtiofsd-wrapper.ts";
 import { instancePaths } from "../src/core/paths.ts";
-import { isAlive, readPidFile, waitUntil } from "../src/util/process.ts";
+import { findProcesses, isAlive, readPidFile, waitUntil } from "../src/util/process.ts";
+import { SYSTEM_URI, virshOk } from "../src/util/virsh.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
 import { imagesDirReady, libvirtDown, libvirtUp, startDemoDomain, type TestDomain } from "./helpers/libvirt.ts";
 
@@ -62,6 +63,27 @@ async function guestMountsUnder(dom: TestDomain, prefix: string): Promise<string
     .split("\n")
     .map((l) => l.split(" ")[1] ?? "")
     .filter((m) => m.startsWith(prefix));
+}
+
+function procText(pid: number, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** Processes this file's hotmount started (they carry its HOTMOUNT_HOME), other than those of `keep` agents and their children. */
+function ourProcesses(keep: number[]): number[] {
+  const home = `HOTMOUNT_HOME=${process.env.HOTMOUNT_HOME}`;
+  return findProcesses(() => true).filter((pid) => {
+    const ppid = Number(
+      procText(pid, "stat")
+        .replace(/^.*\) /s, "")
+        .split(" ")[1],
+    );
+    return !keep.includes(pid) && !keep.includes(ppid) && procText(pid, "environ").split("\0").includes(home);
+  });
 }
 
 /** Nothing of ours on the domain: no <filesystem> in the live XML, no virtiofsd, no guest mount. */
@@ -146,6 +168,36 @@ d("libvirt domains", () => {
     expect(r.json().error.hint).toContain("libvirt prepare");
     await nothingLeft(noshm);
     expect((await noshm.exec(["test", "-e", "/mnt/x"])).code).not.toBe(0);
+  }, 900_000);
+
+  test("rollback: the guest mount fails (a mount point under /proc, a file as mount point)", async () => {
+    await main.run(["sh", "-c", "echo a file > /tmp/hm-file"]);
+    for (const mp of ["/proc/hm-x", "/tmp/hm-file"]) {
+      const r = await hm(["mount", "add", "hmtest-main", share, mp, "--json"]);
+      expect(r.code).not.toBe(0);
+      const err = r.json().error;
+      expect(err.message).toContain(mp);
+      expect(err.hint ?? "").not.toBe("");
+      await nothingLeft(main);
+      // Run alone, this is the domain's first add: it never got registered, so there is no instance to list.
+      const list = await hm(["mount", "list", "hmtest-main", "--json"]);
+      expect(list.code === 0 ? list.json() : list.json().error.code).toEqual(list.code === 0 ? [] : "INSTANCE_NOT_FOUND");
+    }
+    expect(await main.run(["cat", "/tmp/hm-file"])).toBe("a file\n");
+    expect((await main.exec(["test", "-e", "/proc/hm-x"])).code).not.toBe(0);
+    await main.exec(["rm", "-f", "/tmp/hm-file"]);
+  }, 900_000);
+
+  test("reverse-sshfs over the domain's SSH: bytes both ways, remove leaves nothing", async () => {
+    const add = (await hmOk(["mount", "add", "hmtest-main", share, "/mnt/sshfs", "--type", "reverse-sshfs", "--writable", "--json"])).json();
+    expect(add).toMatchObject({ type: "reverse-sshfs", state: "ready" });
+    expect(await ours(main)).toEqual([]);
+    expect(await main.run(["cat", "/mnt/sshfs/from-host.txt"])).toBe("bytes from the host\n");
+    await main.run(["sh", "-c", "echo over sshfs > /mnt/sshfs/from-sshfs.txt"]);
+    expect(readFileSync(join(share, "from-sshfs.txt"), "utf8")).toBe("over sshfs\n");
+    await hmOk(["mount", "remove", "hmtest-main", add.id]);
+    await nothingLeft(main);
+    rmSync(join(share, "from-sshfs.txt"));
   }, 900_000);
 
   test("8 mounts on 8 spare root ports; the 9th is refused and leaves nothing", async () => {
@@ -249,4 +301,46 @@ d("libvirt domains", () => {
     await hmOk(["mount", "remove", "hmtest-main", "/mnt/lvr"]);
     await nothingLeft(main);
   }, 600_000);
+  test("virsh destroy while mounted: nothing of ours keeps running, the records say why, and a restarted domain mounts again", async () => {
+    const uuid = parseDomain(await main.liveXml()).uuid;
+    const vfs = (await hmOk(["mount", "add", "hmtest-main", share, "/mnt/d1", "--writable", "--json"])).json();
+    await hmOk(["mount", "add", "hmtest-main", share, "/mnt/d2", "--type", "reverse-sshfs", "--json"]);
+    await hmOk(["mount", "add", "hmtest-main", share, "/mnt/d3", "--persist", "--json"]);
+    expect(new Set(markedVirtiofsd(uuid).map((v) => v.id)).size).toBe(2);
+    const agent = readPidFile(instancePaths("hmtest-main").agentPid)!;
+    const noshmAgent = readPidFile(instancePaths("hmtest-noshm").agentPid) ?? -1;
+    await virshOk(SYSTEM_URI, ["destroy", "hmtest-main"]);
+    expect(await waitUntil(() => !isAlive(agent), 30_000)).toBe(true);
+    // No agent, virtiofsd (or its wrapper), sftp-server or SSH channel of this domain is left.
+    await waitUntil(() => ourProcesses([noshmAgent]).length === 0, 10_000);
+    expect(ourProcesses([noshmAgent]).map((p) => `${p} ${procText(p, "cmdline").replaceAll("\0", " ")}`)).toEqual([]);
+    expect(markedVirtiofsd(uuid)).toEqual([]);
+    expect(existsSync(join(instancePaths("hmtest-main").virtiofsdDir, `${vfs.id}.sh`))).toBe(false);
+    // The journal keeps only the persistent mount, failed with why; the events say what happened.
+    const journal = JSON.parse(readFileSync(instancePaths("hmtest-main").journal, "utf8")).mounts;
+    expect(journal).toMatchObject([{ mountPoint: "/mnt/d3", state: "failed", error: { message: expect.stringContaining("VM stopped") } }]);
+    const events = readFileSync(instancePaths("hmtest-main").events, "utf8");
+    expect(events).toContain(`"mountId":"${vfs.id}"`);
+    expect(events).toMatch(/"type":"mount-failed"[^\n]*the VM stopped while mounted/);
+    const vm = (await hmOk(["vm", "list", "--json"])).json().find((i: any) => i.name === "hmtest-main");
+    expect(vm).toMatchObject({ state: "stopped", mounts: 0 });
+    expect((await hmOk(["mount", "list", "--json"])).json().filter((m: any) => m.instance === "hmtest-main")).toEqual([]);
+
+    // Started again by libvirt: the persistent mount comes back with the agent, and new mounts work.
+    await virshOk(SYSTEM_URI, ["start", "hmtest-main"]);
+    expect(await waitUntil(async () => (await main.qga.probe(3000)) === null, 420_000, 1000)).toBe(true);
+    await hmOk(["mount", "add", "hmtest-main", share, "/mnt/d1", "--writable"]);
+    expect(await main.run(["cat", "/mnt/d1/from-host.txt"])).toBe("bytes from the host\n");
+    const listed = async () =>
+      (await hmOk(["mount", "list", "hmtest-main", "--json"]))
+        .json()
+        .map((m: any) => `${m.mountPoint} ${m.state}`)
+        .sort()
+        .join(", ");
+    await waitUntil(async () => (await listed()) === "/mnt/d1 ready, /mnt/d3 ready", 120_000, 1000);
+    expect(await listed()).toBe("/mnt/d1 ready, /mnt/d3 ready");
+    await hmOk(["mount", "remove", "hmtest-main", "/mnt/d1"]);
+    await hmOk(["mount", "remove", "hmtest-main", "/mnt/d3"]);
+    await nothingLeft(main);
+  }, 900_000);
 });
