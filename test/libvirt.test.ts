@@ -3,11 +3,11 @@
 // memory, 8 spare root ports, the guest-agent channel) and one without shared memory. hotmount
 // finds them, registers one on the first `mount add`, and hot-plugs virtiofs through libvirt.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseDomain } from "../drivers/libvirt/domain-xml.ts";
 import { markedVirtiofsd } from "../drivers/libvirt/virtiofsd-wrapper.ts";
-import { instancePaths } from "../src/core/paths.ts";
+import { instancePaths, sshKeyPath } from "../src/core/paths.ts";
 import { findProcesses, isAlive, readPidFile, waitUntil } from "../src/util/process.ts";
 import { SYSTEM_URI, virshOk } from "../src/util/virsh.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
@@ -73,7 +73,10 @@ function procText(pid: number, file: string): string {
   }
 }
 
-/** Processes this file's hotmount started (they carry its HOTMOUNT_HOME), other than those of `keep` agents and their children. */
+/**
+ * Processes this file's hotmount started (they carry its HOTMOUNT_HOME), other than those of
+ * `keep` agents and their children, and libvirt's daemons (scripts/libvirt-up ran with that env).
+ */
 function ourProcesses(keep: number[]): number[] {
   const home = `HOTMOUNT_HOME=${process.env.HOTMOUNT_HOME}`;
   return findProcesses(() => true).filter((pid) => {
@@ -82,7 +85,8 @@ function ourProcesses(keep: number[]): number[] {
         .replace(/^.*\) /s, "")
         .split(" ")[1],
     );
-    return !keep.includes(pid) && !keep.includes(ppid) && procText(pid, "environ").split("\0").includes(home);
+    const daemon = ["libvirtd", "virtlogd"].includes(procText(pid, "comm").trim());
+    return !daemon && !keep.includes(pid) && !keep.includes(ppid) && procText(pid, "environ").split("\0").includes(home);
   });
 }
 
@@ -188,9 +192,22 @@ d("libvirt domains", () => {
     await main.exec(["rm", "-f", "/tmp/hm-file"]);
   }, 900_000);
 
-  test("reverse-sshfs over the domain's SSH: bytes both ways, remove leaves nothing", async () => {
+  test("reverse-sshfs over the domain's SSH, with the login `libvirt ssh` saved: bytes both ways, remove leaves nothing", async () => {
+    const key = join(root, "guest-key");
+    copyFileSync(sshKeyPath(), key);
+    chmodSync(key, 0o600);
+    expect((await hmOk(["libvirt", "ssh", "hmtest-main", "--user", "root", "--identity", key, "--json"])).json()).toMatchObject({
+      user: "root",
+      identityFile: key,
+      from: { user: "flags", identityFile: "flags" },
+    });
+    // A running agent keeps its session: detach it, and the next add attaches with the saved login.
+    await hm(["vm", "stop", "hmtest-main"]);
+    const listed = (await hmOk(["vm", "list", "--json"])).json().find((i: any) => i.name === "hmtest-main");
+    expect(listed.ssh).toMatchObject({ user: "root", identityFile: key, port: main.sshPort });
     const add = (await hmOk(["mount", "add", "hmtest-main", share, "/mnt/sshfs", "--type", "reverse-sshfs", "--writable", "--json"])).json();
     expect(add).toMatchObject({ type: "reverse-sshfs", state: "ready" });
+    expect(JSON.parse(readFileSync(instancePaths("hmtest-main").config, "utf8")).ssh).toMatchObject({ user: "root", identityFile: key });
     expect(await ours(main)).toEqual([]);
     expect(await main.run(["cat", "/mnt/sshfs/from-host.txt"])).toBe("bytes from the host\n");
     await main.run(["sh", "-c", "echo over sshfs > /mnt/sshfs/from-sshfs.txt"]);
@@ -198,6 +215,7 @@ d("libvirt domains", () => {
     await hmOk(["mount", "remove", "hmtest-main", add.id]);
     await nothingLeft(main);
     rmSync(join(share, "from-sshfs.txt"));
+    expect((await hmOk(["libvirt", "ssh", "hmtest-main", "--clear", "--json"])).json().from).toEqual({ user: "default", identityFile: "default" });
   }, 900_000);
 
   test("8 mounts on 8 spare root ports; the 9th is refused and leaves nothing", async () => {
