@@ -7,20 +7,26 @@
 import { asFSHotPlugger, type DriverSession, type Logger } from "../../drivers/driver.ts";
 import type { MountService } from "./mount-service.ts";
 
-const SCRUB_BOUND_MS = 5000;
+/** libvirt may be slow to answer right after a domain ended; the agent exits after this anyway. */
+const SCRUB_BOUND_MS = 20_000;
 
 export async function endMountsOfStoppedVm(service: MountService, session: DriverSession, log: Logger, why: string): Promise<void> {
   const hp = asFSHotPlugger(session);
-  for (const rec of service.allRecords()) {
+  const records = service.allRecords();
+  for (const rec of records) {
     service.markFailed(
       rec.id,
       `${why} while mounted`,
       rec.persist ? "A persistent mount: the next start of the VM applies it again." : "The mount ended with the VM; add it again after the VM is started.",
     );
-    if (hp && rec.type !== "reverse-sshfs") {
-      const scrub = hp.scrub(rec.id).catch((e) => log.warn("cleanup after the VM stopped failed", { id: rec.id, error: String(e) }));
-      await Promise.race([scrub, new Promise((r) => setTimeout(r, SCRUB_BOUND_MS).unref())]);
-    }
-    if (!rec.persist) service.forget(rec.id);
   }
+  if (hp) {
+    const scrubs = records
+      .filter((r) => r.type !== "reverse-sshfs")
+      .map((r) => hp.scrub(r.id).catch((e) => log.warn("cleanup after the VM stopped failed", { id: r.id, error: String(e) })));
+    const started = Date.now();
+    await Promise.race([Promise.all(scrubs), new Promise((r) => setTimeout(r, SCRUB_BOUND_MS).unref())]);
+    log.info("cleanup after the VM stopped", { ms: Date.now() - started });
+  }
+  for (const rec of records) if (!rec.persist) service.forget(rec.id);
 }
