@@ -167,10 +167,15 @@ export async function runAgent(name: string): Promise<void> {
 }
 
 function watchVm(cfg: ReturnType<typeof readInstanceConfig>, driver: Driver, onGone: () => Promise<void>): void {
+  // One check at a time (a status call may outlast the interval), and onGone once.
+  let busy = false;
   const t = setInterval(async () => {
-    const st = await driver.status(cfg);
+    if (busy) return;
+    busy = true;
+    const st = await driver.status(cfg).finally(() => (busy = false));
     if (st.state !== "running") {
       clearInterval(t);
+      busy = true;
       void onGone();
     }
   }, 1000);
