@@ -363,6 +363,33 @@ d("libvirt domains", () => {
     await hmOk(["mount", "remove", "hmtest-main", "/mnt/d3"]);
     await nothingLeft(main);
   }, 900_000);
+
+  test("the guest powers itself off while mounted (as `virsh shutdown` ends a guest that honours ACPI): the same clean end", async () => {
+    const uuid = parseDomain(await main.liveXml()).uuid;
+    const m = (await hmOk(["mount", "add", "hmtest-main", share, "/mnt/off", "--json"])).json();
+    const agent = readPidFile(instancePaths("hmtest-main").agentPid)!;
+    const noshmAgent = readPidFile(instancePaths("hmtest-noshm").agentPid) ?? -1;
+    // The demo guest has no ACPI daemon: it powers off from inside (guest-exec returns before it ends).
+    await main.exec(["sh", "-c", "(sleep 1; poweroff -f) >/dev/null 2>&1 &"]).catch(() => {});
+    expect(await waitUntil(async () => /shut off/.test(await virshOk(SYSTEM_URI, ["domstate", "hmtest-main"])), 120_000, 500)).toBe(true);
+    expect(await waitUntil(() => !isAlive(agent), 30_000)).toBe(true);
+    await waitUntil(() => ourProcesses([noshmAgent]).length === 0, 10_000);
+    expect(ourProcesses([noshmAgent]).map((p) => `${p} ${procText(p, "cmdline").replaceAll("\0", " ")}`)).toEqual([]);
+    expect(markedVirtiofsd(uuid)).toEqual([]);
+    expect(JSON.parse(readFileSync(instancePaths("hmtest-main").journal, "utf8")).mounts).toEqual([]);
+    const events = readFileSync(instancePaths("hmtest-main").events, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.find((e) => e.type === "mount-failed" && e.mountId === m.id)?.message).toBe("the VM stopped while mounted");
+    await virshOk(SYSTEM_URI, ["start", "hmtest-main"]);
+    expect(await waitUntil(async () => (await main.qga.probe(3000)) === null, 420_000, 1000)).toBe(true);
+    await hmOk(["mount", "add", "hmtest-main", share, "/mnt/off"]);
+    expect(await main.run(["cat", "/mnt/off/from-host.txt"])).toBe("bytes from the host\n");
+    await hmOk(["mount", "remove", "hmtest-main", "/mnt/off"]);
+    await nothingLeft(main);
+  }, 900_000);
+
   test("a domain without the guest-agent channel: guest commands go over SSH, virtiofs add/remove works", async () => {
     const dom = await startDemoDomain({ name: "hmtest-noqga", sharedMemory: true, sparePorts: 2, agent: false });
     const ssh = (cmd: string) =>
