@@ -43,3 +43,6 @@ export {
 export { hostArch, installShim, recordWrappedPid, wrapLimaLaunch } from "./lima/index.ts";
 /** libvirt: make a domain's persistent XML hot-plug ready (`hotmount libvirt prepare`). */
 export { prepareDomain } from "./libvirt/prepare.ts";
+/** libvirt: the SSH login hotmount uses for a domain (`hotmount libvirt ssh`). */
+export { setLibvirtSshLogin } from "./libvirt/index.ts";
+export { sshLogin as libvirtSshLogin } from "./libvirt/ssh-login.ts";

@@ -3,12 +3,13 @@
 // memory, 8 spare root ports, the guest-agent channel) and one without shared memory. hotmount
 // finds them, registers one on the first `mount add`, and hot-plugs virtiofs through libvirt.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseDomain } from "../drivers/libvirt/domain-xml.ts";
 import { markedVirtiofsd } from "../drivers/libvirt/virtiofsd-wrapper.ts";
-import { instancePaths } from "../src/core/paths.ts";
-import { isAlive, readPidFile, waitUntil } from "../src/util/process.ts";
+import { instancePaths, sshKeyPath } from "../src/core/paths.ts";
+import { findProcesses, isAlive, readPidFile, waitUntil } from "../src/util/process.ts";
+import { SYSTEM_URI, virshOk } from "../src/util/virsh.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
 import { imagesDirReady, libvirtDown, libvirtUp, startDemoDomain, type TestDomain } from "./helpers/libvirt.ts";
 
@@ -62,6 +63,31 @@ async function guestMountsUnder(dom: TestDomain, prefix: string): Promise<string
     .split("\n")
     .map((l) => l.split(" ")[1] ?? "")
     .filter((m) => m.startsWith(prefix));
+}
+
+function procText(pid: number, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Processes this file's hotmount started (they carry its HOTMOUNT_HOME), other than those of
+ * `keep` agents and their children, and libvirt's daemons (scripts/libvirt-up ran with that env).
+ */
+function ourProcesses(keep: number[]): number[] {
+  const home = `HOTMOUNT_HOME=${process.env.HOTMOUNT_HOME}`;
+  return findProcesses(() => true).filter((pid) => {
+    const ppid = Number(
+      procText(pid, "stat")
+        .replace(/^.*\) /s, "")
+        .split(" ")[1],
+    );
+    const daemon = ["libvirtd", "virtlogd"].includes(procText(pid, "comm").trim());
+    return !daemon && !keep.includes(pid) && !keep.includes(ppid) && procText(pid, "environ").split("\0").includes(home);
+  });
 }
 
 /** Nothing of ours on the domain: no <filesystem> in the live XML, no virtiofsd, no guest mount. */
@@ -148,6 +174,67 @@ d("libvirt domains", () => {
     expect((await noshm.exec(["test", "-e", "/mnt/x"])).code).not.toBe(0);
   }, 900_000);
 
+  test("rollback: the guest refuses the mount point or the mount itself; nothing is left", async () => {
+    // Refused before anything is attached: a path under /proc, a file as mount point.
+    await main.run(["sh", "-c", "echo a file > /tmp/hm-file"]);
+    for (const mp of ["/proc/hm-x", "/tmp/hm-file"]) {
+      const r = await hm(["mount", "add", "hmtest-main", share, mp, "--json"]);
+      expect(r.code).not.toBe(0);
+      const err = r.json().error;
+      expect(err.message).toContain(mp);
+      expect(err.hint ?? "").not.toBe("");
+      await nothingLeft(main);
+    }
+    expect(await main.run(["cat", "/tmp/hm-file"])).toBe("a file\n");
+    expect((await main.exec(["test", "-e", "/proc/hm-x"])).code).not.toBe(0);
+    await main.exec(["rm", "-f", "/tmp/hm-file"]);
+
+    // The guest's mount(8) fails after libvirt attached the device: the guest may hold no more
+    // mounts (fs.mount-max). The device is detached again, its virtiofsd ends, the folder we made goes.
+    const max = (await main.run(["cat", "/proc/sys/fs/mount-max"])).trim();
+    const count = (await main.run(["cat", "/proc/mounts"])).trim().split("\n").length;
+    await main.run(["sh", "-c", `echo ${count} > /proc/sys/fs/mount-max`]);
+    try {
+      const r = await hm(["mount", "add", "hmtest-main", share, "/mnt/full", "--json"]);
+      expect(r.code).toBe(11);
+      expect(r.json().error).toMatchObject({ code: "GUEST_COMMAND_FAILED", message: expect.stringContaining("could not mount /mnt/full") });
+      expect(r.json().error.message).toMatch(/No space left/i);
+    } finally {
+      await main.run(["sh", "-c", `echo ${max} > /proc/sys/fs/mount-max`]);
+    }
+    await nothingLeft(main);
+    expect((await main.exec(["test", "-e", "/mnt/full"])).code).not.toBe(0);
+    const list = await hm(["mount", "list", "hmtest-main", "--json"]);
+    expect(list.code).toBe(0);
+    expect(list.json()).toEqual([]);
+  }, 900_000);
+
+  test("reverse-sshfs over the domain's SSH, with the login `libvirt ssh` saved: bytes both ways, remove leaves nothing", async () => {
+    const key = join(root, "guest-key");
+    copyFileSync(sshKeyPath(), key);
+    chmodSync(key, 0o600);
+    expect((await hmOk(["libvirt", "ssh", "hmtest-main", "--user", "root", "--identity", key, "--json"])).json()).toMatchObject({
+      user: "root",
+      identityFile: key,
+      from: { user: "flags", identityFile: "flags" },
+    });
+    // A running agent keeps its session: detach it, and the next add attaches with the saved login.
+    await hm(["vm", "stop", "hmtest-main"]);
+    const listed = (await hmOk(["vm", "list", "--json"])).json().find((i: any) => i.name === "hmtest-main");
+    expect(listed.ssh).toMatchObject({ user: "root", identityFile: key, port: main.sshPort });
+    const add = (await hmOk(["mount", "add", "hmtest-main", share, "/mnt/sshfs", "--type", "reverse-sshfs", "--writable", "--json"])).json();
+    expect(add).toMatchObject({ type: "reverse-sshfs", state: "ready" });
+    expect(JSON.parse(readFileSync(instancePaths("hmtest-main").config, "utf8")).ssh).toMatchObject({ user: "root", identityFile: key });
+    expect(await ours(main)).toEqual([]);
+    expect(await main.run(["cat", "/mnt/sshfs/from-host.txt"])).toBe("bytes from the host\n");
+    await main.run(["sh", "-c", "echo over sshfs > /mnt/sshfs/from-sshfs.txt"]);
+    expect(readFileSync(join(share, "from-sshfs.txt"), "utf8")).toBe("over sshfs\n");
+    await hmOk(["mount", "remove", "hmtest-main", add.id]);
+    await nothingLeft(main);
+    rmSync(join(share, "from-sshfs.txt"));
+    expect((await hmOk(["libvirt", "ssh", "hmtest-main", "--clear", "--json"])).json().from).toEqual({ user: "default", identityFile: "default" });
+  }, 900_000);
+
   test("8 mounts on 8 spare root ports; the 9th is refused and leaves nothing", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 8; i++) ids.push((await hmOk(["mount", "add", "hmtest-main", share, `/mnt/m${i}`, "--json"])).json().id);
@@ -232,6 +319,118 @@ d("libvirt domains", () => {
     }
     await nothingLeft(main);
   }, 1_800_000);
+  test("virsh destroy while mounted: nothing of ours keeps running, the records say why, and a restarted domain mounts again", async () => {
+    const uuid = parseDomain(await main.liveXml()).uuid;
+    const vfs = (await hmOk(["mount", "add", "hmtest-main", share, "/mnt/d1", "--writable", "--json"])).json();
+    await hmOk(["mount", "add", "hmtest-main", share, "/mnt/d2", "--type", "reverse-sshfs", "--json"]);
+    await hmOk(["mount", "add", "hmtest-main", share, "/mnt/d3", "--persist", "--json"]);
+    expect(new Set(markedVirtiofsd(uuid).map((v) => v.id)).size).toBe(2);
+    const agent = readPidFile(instancePaths("hmtest-main").agentPid)!;
+    const noshmAgent = readPidFile(instancePaths("hmtest-noshm").agentPid) ?? -1;
+    await virshOk(SYSTEM_URI, ["destroy", "hmtest-main"]);
+    expect(await waitUntil(() => !isAlive(agent), 30_000)).toBe(true);
+    // No agent, virtiofsd (or its wrapper), sftp-server or SSH channel of this domain is left.
+    await waitUntil(() => ourProcesses([noshmAgent]).length === 0, 10_000);
+    expect(ourProcesses([noshmAgent]).map((p) => `${p} ${procText(p, "cmdline").replaceAll("\0", " ")}`)).toEqual([]);
+    expect(markedVirtiofsd(uuid)).toEqual([]);
+    // Its wrapper script is gone too (on failure, the agent's last words say why).
+    const lastWords = () => readFileSync(instancePaths("hmtest-main").agentLog, "utf8").trimEnd().split("\n").slice(-12).join("\n");
+    expect(existsSync(join(instancePaths("hmtest-main").virtiofsdDir, `${vfs.id}.sh`)) ? lastWords() : "").toBe("");
+    // The journal keeps only the persistent mount, failed with why; the events say what happened.
+    const journal = JSON.parse(readFileSync(instancePaths("hmtest-main").journal, "utf8")).mounts;
+    expect(journal).toMatchObject([{ mountPoint: "/mnt/d3", state: "failed", error: { message: expect.stringContaining("VM stopped") } }]);
+    const events = readFileSync(instancePaths("hmtest-main").events, "utf8");
+    expect(events).toContain(`"mountId":"${vfs.id}"`);
+    expect(events).toMatch(/"type":"mount-failed"[^\n]*the VM stopped while mounted/);
+    const vm = (await hmOk(["vm", "list", "--json"])).json().find((i: any) => i.name === "hmtest-main");
+    expect(vm).toMatchObject({ state: "stopped", mounts: 0 });
+    expect((await hmOk(["mount", "list", "--json"])).json().filter((m: any) => m.instance === "hmtest-main")).toEqual([]);
+
+    // Started again by libvirt: the persistent mount comes back with the agent, and new mounts work.
+    await virshOk(SYSTEM_URI, ["start", "hmtest-main"]);
+    expect(await waitUntil(async () => (await main.qga.probe(3000)) === null, 420_000, 1000)).toBe(true);
+    await hmOk(["mount", "add", "hmtest-main", share, "/mnt/d1", "--writable"]);
+    expect(await main.run(["cat", "/mnt/d1/from-host.txt"])).toBe("bytes from the host\n");
+    const listed = async () =>
+      (await hmOk(["mount", "list", "hmtest-main", "--json"]))
+        .json()
+        .map((m: any) => `${m.mountPoint} ${m.state}`)
+        .sort()
+        .join(", ");
+    await waitUntil(async () => (await listed()) === "/mnt/d1 ready, /mnt/d3 ready", 120_000, 1000);
+    expect(await listed()).toBe("/mnt/d1 ready, /mnt/d3 ready");
+    await hmOk(["mount", "remove", "hmtest-main", "/mnt/d1"]);
+    await hmOk(["mount", "remove", "hmtest-main", "/mnt/d3"]);
+    await nothingLeft(main);
+  }, 900_000);
+
+  test("the guest powers itself off while mounted (as `virsh shutdown` ends a guest that honours ACPI): the same clean end", async () => {
+    const uuid = parseDomain(await main.liveXml()).uuid;
+    const m = (await hmOk(["mount", "add", "hmtest-main", share, "/mnt/off", "--json"])).json();
+    const agent = readPidFile(instancePaths("hmtest-main").agentPid)!;
+    const noshmAgent = readPidFile(instancePaths("hmtest-noshm").agentPid) ?? -1;
+    // The demo guest has no ACPI daemon: it powers off from inside (guest-exec returns before it ends).
+    await main.exec(["sh", "-c", "(sleep 1; poweroff -f) >/dev/null 2>&1 &"]).catch(() => {});
+    expect(await waitUntil(async () => /shut off/.test(await virshOk(SYSTEM_URI, ["domstate", "hmtest-main"])), 120_000, 500)).toBe(true);
+    expect(await waitUntil(() => !isAlive(agent), 30_000)).toBe(true);
+    await waitUntil(() => ourProcesses([noshmAgent]).length === 0, 10_000);
+    expect(ourProcesses([noshmAgent]).map((p) => `${p} ${procText(p, "cmdline").replaceAll("\0", " ")}`)).toEqual([]);
+    expect(markedVirtiofsd(uuid)).toEqual([]);
+    expect(JSON.parse(readFileSync(instancePaths("hmtest-main").journal, "utf8")).mounts).toEqual([]);
+    const events = readFileSync(instancePaths("hmtest-main").events, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.find((e) => e.type === "mount-failed" && e.mountId === m.id)?.message).toBe("the VM stopped while mounted");
+    await virshOk(SYSTEM_URI, ["start", "hmtest-main"]);
+    expect(await waitUntil(async () => (await main.qga.probe(3000)) === null, 420_000, 1000)).toBe(true);
+    await hmOk(["mount", "add", "hmtest-main", share, "/mnt/off"]);
+    expect(await main.run(["cat", "/mnt/off/from-host.txt"])).toBe("bytes from the host\n");
+    await hmOk(["mount", "remove", "hmtest-main", "/mnt/off"]);
+    await nothingLeft(main);
+  }, 900_000);
+
+  test("a domain without the guest-agent channel: guest commands go over SSH, virtiofs add/remove works", async () => {
+    const dom = await startDemoDomain({ name: "hmtest-noqga", sharedMemory: true, sparePorts: 2, agent: false });
+    const ssh = (cmd: string) =>
+      Bun.spawnSync(
+        [
+          "ssh",
+          "-i",
+          sshKeyPath(),
+          "-p",
+          String(dom.sshPort),
+          "-o",
+          "BatchMode=yes",
+          "-o",
+          "ConnectTimeout=5",
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "root@127.0.0.1",
+          cmd,
+        ],
+        { stdout: "pipe", stderr: "pipe", timeout: 30_000 },
+      );
+    try {
+      expect(await waitUntil(() => ssh("true").exitCode === 0, 420_000, 2000)).toBe(true);
+      const add = (await hmOk(["mount", "add", "hmtest-noqga", share, "/mnt/viassh", "--writable", "--json"])).json();
+      expect(add).toMatchObject({ type: "virtiofs", state: "ready" });
+      expect(ssh("cat /mnt/viassh/from-host.txt").stdout.toString()).toBe("bytes from the host\n");
+      expect(ssh("echo via ssh > /mnt/viassh/from-noqga.txt").exitCode).toBe(0);
+      expect(readFileSync(join(share, "from-noqga.txt"), "utf8")).toBe("via ssh\n");
+      expect(readFileSync(instancePaths("hmtest-noqga").agentLog, "utf8")).toContain("guest commands via ssh");
+      await hmOk(["mount", "remove", "hmtest-noqga", "/mnt/viassh"]);
+      expect(parseDomain(await dom.liveXml()).filesystems).toEqual([]);
+      expect(ssh("grep -c /mnt/viassh /proc/mounts").stdout.toString().trim()).toBe("0");
+    } finally {
+      rmSync(join(share, "from-noqga.txt"), { force: true });
+      const pid = readPidFile(instancePaths("hmtest-noqga").agentPid);
+      await dom.destroy();
+      if (pid) await waitUntil(() => !isAlive(pid), 10_000);
+    }
+  }, 900_000);
   // Last: after a libvirtd 9.0 restart, attaching virtiofs fails here with "'virtiofs' requires shared memory"
   // although the live XML still has <access mode='shared'/> (seen once; not yet understood).
   test("a libvirtd restart while mounted: the mount stays, and removes cleanly after", async () => {

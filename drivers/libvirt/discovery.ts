@@ -5,11 +5,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { DiscoveredVm, InstanceState, SshInfo } from "../../src/core/model.ts";
 import { INSTANCE_NAME_RE, type InstanceConfig } from "../../src/core/instance-config.ts";
-import { instancePaths, sshKeyPath } from "../../src/core/paths.ts";
+import { instancePaths } from "../../src/core/paths.ts";
 import { isAlive, readPidFile } from "../../src/util/process.ts";
 import { SESSION_URI, SYSTEM_URI, virsh } from "../../src/util/virsh.ts";
 import { parseDomain, type DomainView } from "./domain-xml.ts";
 import { libvirtTransports } from "./libvirt-session.ts";
+import { sshLogin } from "./ssh-login.ts";
 
 export interface LibvirtDomain {
   uri: string;
@@ -58,14 +59,14 @@ export function toState(s: string): InstanceState {
 
 /** The guest's SSH: a user-mode hostfwd to port 22, else an address the guest agent or a DHCP lease reports. */
 async function sshOf(uri: string, v: DomainView): Promise<SshInfo | null> {
-  const user = process.env.HOTMOUNT_LIBVIRT_SSH_USER || "root";
-  if (v.sshForward) return { host: v.sshForward.host, port: v.sshForward.port, user, identityFile: sshKeyPath() };
+  const { user, identityFile } = sshLogin(uri, v.name);
+  if (v.sshForward) return { host: v.sshForward.host, port: v.sshForward.port, user, identityFile };
   for (const source of v.agentChannel === "connected" ? ["agent", "lease"] : ["lease"]) {
     const r = await virsh(uri, ["domifaddr", v.name, "--source", source], { timeoutMs: 5000 });
     if (r.code !== 0) continue;
     for (const line of r.stdout.split("\n")) {
       const m = /\bipv4\s+(\d+\.\d+\.\d+\.\d+)\//.exec(line);
-      if (m && !m[1]!.startsWith("127.")) return { host: m[1]!, port: 22, user, identityFile: sshKeyPath() };
+      if (m && !m[1]!.startsWith("127.")) return { host: m[1]!, port: 22, user, identityFile };
     }
   }
   return null;
@@ -133,6 +134,7 @@ export function discoveredVm(d: LibvirtDomain, mounts = 0): DiscoveredVm {
 
 /** instance.json for a running domain: hotmount attaches to it, never boots it. */
 export function libvirtInstanceConfig(d: LibvirtDomain): InstanceConfig {
+  const login = sshLogin(d.uri, d.view.name);
   return {
     name: d.hmName,
     driver: "libvirt",
@@ -145,7 +147,7 @@ export function libvirtInstanceConfig(d: LibvirtDomain): InstanceConfig {
     kernel: "",
     append: "",
     accel: d.accel === "kvm" || d.accel === "tcg" ? d.accel : "auto",
-    ssh: d.ssh ?? { host: "", port: 0, user: process.env.HOTMOUNT_LIBVIRT_SSH_USER || "root", identityFile: sshKeyPath() },
+    ssh: d.ssh ?? { host: "", port: 0, user: login.user, identityFile: login.identityFile },
     staticMounts: [],
     persistentMounts: [],
   };

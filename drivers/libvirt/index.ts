@@ -8,9 +8,10 @@ import { instancePaths } from "../../src/core/paths.ts";
 import type { Driver, RuntimeStatus, VmDiscovery } from "../driver.ts";
 import { isAlive, readPidFile } from "../../src/util/process.ts";
 import { SYSTEM_URI, virsh } from "../../src/util/virsh.ts";
-import { discoveredVm, domainByHmName, libvirtInstanceConfig, listDomains, toState } from "./discovery.ts";
+import { discoveredVm, domainByHmName, hmNameFor, libvirtInstanceConfig, listDomains, toState } from "./discovery.ts";
 import { libvirtRef } from "./libvirt-ref.ts";
 import { LibvirtSession } from "./libvirt-session.ts";
+import { type SavedLogin, savedLogin, saveLogin, type SshLogin, sshLogin } from "./ssh-login.ts";
 
 /**
  * Cheap (one `virsh dominfo`): the agent asks every second, and leaves when this says the VM is
@@ -82,3 +83,30 @@ export const libvirtDriver: Driver & VmDiscovery = {
     return cfg;
   },
 };
+
+/**
+ * `hotmount libvirt ssh`: saves (or clears) the SSH login for one domain and returns the login
+ * that now applies. A registered domain's instance config follows at once, so the next agent of
+ * the domain uses it; a running agent keeps its SSH session until it is restarted.
+ */
+export function setLibvirtSshLogin(uri: string, domain: string, login: SavedLogin | null): SshLogin & { instance: string; agentRunning: boolean } {
+  if (login?.identityFile && !existsSync(login.identityFile)) {
+    throw new HotmountError("INVALID_ARGUMENT", `no key file ${login.identityFile}`, {
+      hint: "Pass the private key's path to --identity (e.g. ~/.ssh/id_ed25519).",
+    });
+  }
+  if (login) saveLogin(uri, domain, { ...savedLogin(uri, domain), ...login });
+  else saveLogin(uri, domain, null);
+  const now = sshLogin(uri, domain);
+  const instance = hmNameFor(domain, uri);
+  let agentRunning = false;
+  if (existsSync(instancePaths(instance).config)) {
+    const cfg = readInstanceConfig(instance);
+    if (cfg.external === "libvirt" && cfg.libvirt?.domain === domain && cfg.libvirt.uri === uri) {
+      writeInstanceConfig({ ...cfg, ssh: { ...cfg.ssh, user: now.user, identityFile: now.identityFile } });
+      const pid = readPidFile(instancePaths(instance).agentPid);
+      agentRunning = !!pid && isAlive(pid);
+    }
+  }
+  return { ...now, instance, agentRunning };
+}

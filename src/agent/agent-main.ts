@@ -20,6 +20,7 @@ import { reconcile } from "./reconcile.ts";
 import { serveAgent } from "./server.ts";
 import { watchHooks } from "./watch/hooks.ts";
 import { mountStaticShares } from "./static-mounts.ts";
+import { endMountsOfStoppedVm } from "./vm-stopped.ts";
 
 const GUEST_CHECK_MS = 3000;
 
@@ -145,8 +146,12 @@ export async function runAgent(name: string): Promise<void> {
   log.info("agent ready", { socket: paths.agentSock });
 
   // The VM went away (guest poweroff, crash): nothing left to serve.
-  watchVm(cfg, driver, () => {
-    if (!stopping) log.warn("the VM is gone; agent exits");
+  watchVm(cfg, driver, async () => {
+    if (!stopping) {
+      log.warn("the VM is gone; agent exits");
+      stopping = true;
+      await endMountsOfStoppedVm(service, session, log, "the VM stopped").catch((e) => log.error("cleanup after the VM stopped failed", { error: String(e) }));
+    }
     void exit(0);
   });
   // A guest reboot (or a umount behind our back) removes mounts: notice and say so.
@@ -161,12 +166,17 @@ export async function runAgent(name: string): Promise<void> {
   process.on("SIGINT", () => void exit(0));
 }
 
-function watchVm(cfg: ReturnType<typeof readInstanceConfig>, driver: Driver, onGone: () => void): void {
+function watchVm(cfg: ReturnType<typeof readInstanceConfig>, driver: Driver, onGone: () => Promise<void>): void {
+  // One check at a time (a status call may outlast the interval), and onGone once.
+  let busy = false;
   const t = setInterval(async () => {
-    const st = await driver.status(cfg);
+    if (busy) return;
+    busy = true;
+    const st = await driver.status(cfg).finally(() => (busy = false));
     if (st.state !== "running") {
       clearInterval(t);
-      onGone();
+      busy = true;
+      void onGone();
     }
   }, 1000);
 }

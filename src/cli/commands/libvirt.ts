@@ -1,10 +1,12 @@
 // `hotmount libvirt prepare DOMAIN`: makes a libvirt domain hot-plug ready at its next boot.
+// `hotmount libvirt ssh DOMAIN`: the SSH user and key hotmount logs in with (reverse-sshfs, and
+// guest commands when the domain has no guest agent).
 import type { Command } from "commander";
 import { fail, printJson } from "../output.ts";
 import { intIn } from "../parse.ts";
 
 export function register(program: Command): void {
-  const lv = program.command("libvirt").description("libvirt domains: get one ready for hot-plugging");
+  const lv = program.command("libvirt").description("libvirt domains: get one ready for hot-plugging, set how hotmount logs in");
   lv.command("prepare")
     .argument("<domain>", "the libvirt domain's own name (virsh list --all)")
     .description("edit the domain's persistent XML: memfd shared memory, spare PCIe root ports, the guest-agent channel")
@@ -33,6 +35,43 @@ export function register(program: Command): void {
         process.stdout.write(
           `changed ${domain}:\n${what}\n${r.nextBoot ? "It applies at the domain's next boot: shut it down and start it again.\n" : "It applies when the domain starts.\n"}`,
         );
+      } catch (e) {
+        fail(e, !!o.json);
+      }
+    });
+  lv.command("ssh")
+    .argument("<domain>", "the libvirt domain's own name (virsh list --all)")
+    .description("set (or show) the SSH user and key hotmount logs in with; the address comes from libvirt")
+    .option("-u, --user <user>", "log in as this user (saved for this domain)")
+    .option("-i, --identity <file>", "with this private key (saved for this domain)")
+    .option("--clear", "forget what was saved for this domain")
+    .option("-c, --connect <uri>", "libvirt URI (default qemu:///system as root, qemu:///session otherwise)")
+    .option("--json", "print {user, identityFile, from, instance, agentRunning} as JSON")
+    .addHelpText(
+      "after",
+      "\nWithout flags it shows the login in use. Order: the flags saved here, HOTMOUNT_LIBVIRT_SSH_USER, a User/IdentityFile\nthat your ~/.ssh/config gives this domain's name (`ssh -G DOMAIN`), then root with hotmount's own key.\n",
+    )
+    .action(async (domain: string, o) => {
+      try {
+        const { resolve } = await import("node:path");
+        const { setLibvirtSshLogin } = await import("../../../drivers/index.ts");
+        const { SESSION_URI, SYSTEM_URI } = await import("../../util/virsh.ts");
+        const uri: string = o.connect ?? (process.getuid?.() === 0 ? SYSTEM_URI : SESSION_URI);
+        const login =
+          o.user || o.identity ? { ...(o.user && { user: o.user as string }), ...(o.identity && { identityFile: resolve(o.identity as string) }) } : null;
+        if (!login && !o.clear) {
+          const { libvirtSshLogin } = await import("../../../drivers/index.ts");
+          const now = libvirtSshLogin(uri, domain);
+          if (o.json) return printJson(now);
+          return void process.stdout.write(`${domain}: user ${now.user} (${now.from.user}), key ${now.identityFile} (${now.from.identityFile})\n`);
+        }
+        const r = setLibvirtSshLogin(uri, domain, o.clear ? null : login);
+        if (o.json) return printJson(r);
+        process.stdout.write(`${domain}: user ${r.user} (${r.from.user}), key ${r.identityFile} (${r.from.identityFile})\n`);
+        if (r.agentRunning)
+          process.stdout.write(
+            `hotmount's agent for "${r.instance}" keeps its current SSH session until it restarts (\`hotmount vm stop ${r.instance}\` detaches it).\n`,
+          );
       } catch (e) {
         fail(e, !!o.json);
       }
