@@ -436,7 +436,7 @@ d("libvirt domains", () => {
   test("a libvirtd restart while mounted: the mount stays, and removes cleanly after", async () => {
     if (!up.startedByUs) return console.warn("libvirtd was running before this file: not restarting someone else's daemon");
     await hmOk(["mount", "add", "hmtest-main", share, "/mnt/lvr"]);
-    const pidFile = "/run/hotmount-libvirt/libvirtd.pid";
+    const pidFile = join(process.env.HOTMOUNT_LIBVIRT_RUN ?? "/run/hotmount-libvirt", "libvirtd.pid");
     const pid = readPidFile(pidFile)!;
     process.kill(pid, "SIGTERM");
     expect(await waitUntil(() => !isAlive(pid), 20_000)).toBe(true);
