@@ -8,10 +8,21 @@ import { join } from "node:path";
 import { parseDomain } from "../drivers/libvirt/domain-xml.ts";
 import { markedVirtiofsd } from "../drivers/libvirt/virtiofsd-wrapper.ts";
 import { instancePaths, sshKeyPath } from "../src/core/paths.ts";
-import { findProcesses, isAlive, readPidFile, waitUntil } from "../src/util/process.ts";
+import { isAlive, readPidFile, waitUntil } from "../src/util/process.ts";
 import { SYSTEM_URI, virshOk } from "../src/util/virsh.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
-import { imagesDirReady, libvirtDown, libvirtUp, startDemoDomain, type TestDomain } from "./helpers/libvirt.ts";
+import {
+  guestMountsUnder,
+  imagesDirReady,
+  libvirtDown,
+  libvirtUp,
+  nothingLeft,
+  ours,
+  ourProcesses,
+  procText,
+  startDemoDomain,
+  type TestDomain,
+} from "./helpers/libvirt.ts";
 
 const CYCLES = Number(process.env.HOTMOUNT_LIBVIRT_CYCLES ?? 30);
 const up = libvirtUp();
@@ -51,52 +62,6 @@ afterAll(async () => {
   if (up.startedByUs) libvirtDown();
   rmSync(root, { recursive: true, force: true });
 }, 120_000);
-
-async function ours(dom: TestDomain) {
-  const v = parseDomain(await dom.liveXml());
-  return v.filesystems.filter((f) => f.alias?.startsWith("ua-hm"));
-}
-
-async function guestMountsUnder(dom: TestDomain, prefix: string): Promise<string[]> {
-  const text = await dom.run(["cat", "/proc/mounts"]);
-  return text
-    .split("\n")
-    .map((l) => l.split(" ")[1] ?? "")
-    .filter((m) => m.startsWith(prefix));
-}
-
-function procText(pid: number, file: string): string {
-  try {
-    return readFileSync(`/proc/${pid}/${file}`, "utf8");
-  } catch {
-    return "";
-  }
-}
-
-/**
- * Processes this file's hotmount started (they carry its HOTMOUNT_HOME), other than those of
- * `keep` agents and their children, and libvirt's daemons (scripts/libvirt-up ran with that env).
- */
-function ourProcesses(keep: number[]): number[] {
-  const home = `HOTMOUNT_HOME=${process.env.HOTMOUNT_HOME}`;
-  return findProcesses(() => true).filter((pid) => {
-    const ppid = Number(
-      procText(pid, "stat")
-        .replace(/^.*\) /s, "")
-        .split(" ")[1],
-    );
-    const daemon = ["libvirtd", "virtlogd"].includes(procText(pid, "comm").trim());
-    return !daemon && !keep.includes(pid) && !keep.includes(ppid) && procText(pid, "environ").split("\0").includes(home);
-  });
-}
-
-/** Nothing of ours on the domain: no <filesystem> in the live XML, no virtiofsd, no guest mount. */
-async function nothingLeft(dom: TestDomain) {
-  expect(await ours(dom)).toEqual([]);
-  const uuid = parseDomain(await dom.liveXml()).uuid;
-  expect(await waitUntil(() => markedVirtiofsd(uuid).length === 0, 10_000)).toBe(true);
-  expect(await guestMountsUnder(dom, "/mnt/")).toEqual([]);
-}
 
 d("libvirt domains", () => {
   test("vm list finds both domains, with what each can take and why not", async () => {

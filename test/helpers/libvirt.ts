@@ -2,15 +2,19 @@
 // (only when qemu:///system does not answer yet) and stops exactly what that started; defines
 // domains from the demo guest (direct kernel boot, q35, TCG) the way a user writes them with
 // `virsh define`, and undefines them after. Names start with hmtest- (scripts/libvirt-down
-// removes any such domain left by a crashed run).
+// removes any such domain left by a crashed run). Also the checks the libvirt tests share: what of
+// ours is left on a domain, in the guest, and among the host's processes.
+import { expect } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseDomain } from "../../drivers/libvirt/domain-xml.ts";
+import { markedVirtiofsd } from "../../drivers/libvirt/virtiofsd-wrapper.ts";
 import { ensureSshKey } from "../../src/core/ssh-key.ts";
 import { demoGuestAppend, QGA_PORT_NAME } from "../../src/guest-image/contract.ts";
 import { ensureDemoGuest } from "../../src/guest-image/demo-guest.ts";
 import { VirshQgaExec } from "../../src/guest-exec/virsh-qga-exec.ts";
-import { freeLoopbackPort, waitUntil } from "../../src/util/process.ts";
+import { findProcesses, freeLoopbackPort, waitUntil } from "../../src/util/process.ts";
 import { SYSTEM_URI, virsh, virshOk } from "../../src/util/virsh.ts";
 
 const REPO = join(import.meta.dir, "..", "..");
@@ -138,4 +142,50 @@ export async function startDemoDomain(s: DomainSpec): Promise<TestDomain> {
 
 export function imagesDirReady(): void {
   mkdirSync(IMAGES, { recursive: true });
+}
+
+export async function ours(dom: TestDomain) {
+  const v = parseDomain(await dom.liveXml());
+  return v.filesystems.filter((f) => f.alias?.startsWith("ua-hm"));
+}
+
+export async function guestMountsUnder(dom: TestDomain, prefix: string): Promise<string[]> {
+  const text = await dom.run(["cat", "/proc/mounts"]);
+  return text
+    .split("\n")
+    .map((l) => l.split(" ")[1] ?? "")
+    .filter((m) => m.startsWith(prefix));
+}
+
+export function procText(pid: number, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Processes this file's hotmount started (they carry its HOTMOUNT_HOME), other than those of
+ * `keep` agents and their children, and libvirt's daemons (scripts/libvirt-up ran with that env).
+ */
+export function ourProcesses(keep: number[]): number[] {
+  const home = `HOTMOUNT_HOME=${process.env.HOTMOUNT_HOME}`;
+  return findProcesses(() => true).filter((pid) => {
+    const ppid = Number(
+      procText(pid, "stat")
+        .replace(/^.*\) /s, "")
+        .split(" ")[1],
+    );
+    const daemon = ["libvirtd", "virtlogd"].includes(procText(pid, "comm").trim());
+    return !daemon && !keep.includes(pid) && !keep.includes(ppid) && procText(pid, "environ").split("\0").includes(home);
+  });
+}
+
+/** Nothing of ours on the domain: no <filesystem> in the live XML, no virtiofsd, no guest mount. */
+export async function nothingLeft(dom: TestDomain) {
+  expect(await ours(dom)).toEqual([]);
+  const uuid = parseDomain(await dom.liveXml()).uuid;
+  expect(await waitUntil(() => markedVirtiofsd(uuid).length === 0, 10_000)).toBe(true);
+  expect(await guestMountsUnder(dom, "/mnt/")).toEqual([]);
 }
