@@ -17,7 +17,8 @@
  *   D <w|r> <mtime> <path>         a folder's entries changed on the host (created, deleted, renamed)
  *   P <token>                      answers "P <token>" once every earlier command is done
  * w: the mount is writable (open for write, fallocate, same-value chmod); b: writable, in a burst
- * (the same-value chmod alone); r: read-only (reads only).
+ * (the same-value chmod alone; consecutive b lines are checked for echoes together and their
+ * chmods run on several threads); r: read-only (reads only).
  * Output (stdout): "P <token>", "S <path>" (skipped: the guest made that change itself),
  * "E <errno> <op> <path>" (an operation failed; the next command goes on).
  *
