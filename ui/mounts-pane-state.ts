@@ -1,4 +1,5 @@
-// State of the mounts pane: the mounts of one instance and the selected mount (by id).
+// State of the mounts pane: the mounts of one instance and the selected mount (by id), and how a
+// mount's watch state (docs/watch.md) is shown.
 import type { Mount } from "../src/agent/api.ts";
 import type { ErrorView } from "./error-view.ts";
 import { moveSelection, reconcileSelection } from "./list-selection.ts";
@@ -71,4 +72,20 @@ export function mountsReducer(state: MountsState, action: MountsAction): MountsS
 
 export function selectedMount(state: MountsState): Mount | undefined {
   return state.items.find((m) => m.id === state.selected);
+}
+
+export interface WatchView {
+  /** The WATCH column. */
+  label: string;
+  /** For the detail line. */
+  detail: string;
+  color?: string;
+}
+
+/** A mount's watch state: watching, not watched (--no-watch), or watching degraded (its warning). */
+export function watchView(m: Mount): WatchView {
+  if (m.watch === false) return { label: "off", detail: "not watched (--no-watch)" };
+  if (m.watchWarning) return { label: "watch!", detail: `watch degraded: ${m.watchWarning}`, color: "yellow" };
+  if (m.watch) return { label: "watch", detail: "watching host changes" };
+  return { label: "-", detail: "" };
 }

@@ -1,11 +1,12 @@
-// The mounts pane for the selected instance: host path, guest path, type, rw/ro, state, age,
-// and a detail line for the selected mount (its error and hint when it failed).
+// The mounts pane for the selected instance: host path, guest path, type, rw/ro, watch, state,
+// age, and a detail line for the selected mount (its error and hint when it failed, else its
+// device and watch details; a watch warning in yellow).
 import { Box, Text } from "ink";
 import type { InstanceSummary, Mount } from "../src/agent/api.ts";
 import { columnWidths, fit, formatAge, STATE_COLORS, tildify, transportLabel, truncate, type ColumnSpec } from "./format.ts";
 import { windowStart } from "./list-selection.ts";
 import { Pane } from "./pane.tsx";
-import type { MountsState } from "./mounts-pane-state.ts";
+import { watchView, type MountsState } from "./mounts-pane-state.ts";
 import { keysFor } from "./keymap.ts";
 
 const SPECS: ColumnSpec[] = [
@@ -14,6 +15,7 @@ const SPECS: ColumnSpec[] = [
   { min: 10, flex: 1 }, // GUEST PATH
   { min: 8 }, // TYPE (virtiofs; reverse-sshfs shows as sshfs)
   { min: 4 }, // MODE
+  { min: 6 }, // WATCH (watch, off, watch!)
   { min: 8 }, // STATE
   { min: 4 }, // AGE
 ];
@@ -38,13 +40,15 @@ function emptyText(state: MountsState, inst: InstanceSummary | undefined): { tex
 
 export function MountsPane({ state, instance, focused, width, rows, now, home }: MountsPaneProps) {
   const w = columnWidths(width - 2, SPECS);
-  const header = ["", "HOST PATH", "GUEST PATH", "TYPE", "MODE", "STATE", "AGE"].map((h, i) => fit(h, w[i]!, "end", i === 6 ? "right" : "left")).join(" ");
+  const header = ["", "HOST PATH", "GUEST PATH", "TYPE", "MODE", "WATCH", "STATE", "AGE"]
+    .map((h, i) => fit(h, w[i]!, "end", i === 7 ? "right" : "left"))
+    .join(" ");
   const sel = state.items.findIndex((m) => m.id === state.selected);
   const start = windowStart(state.items.length, sel, rows);
   const shown = state.items.slice(start, start + rows);
   const count = state.items.length > rows ? ` ${sel + 1}/${state.items.length}` : state.items.length > 0 ? ` (${state.items.length})` : "";
   const empty = state.items.length === 0 ? emptyText(state, instance) : null;
-  const [mk, host, guest, type, mode, st, age] = w as [number, number, number, number, number, number, number];
+  const [mk, host, guest, type, mode, watch, st, age] = w as [number, number, number, number, number, number, number, number];
   return (
     <Pane title={`Mounts${instance ? ` · ${instance.name}` : ""}${count}`} focused={focused} width={width} height={rows + 3}>
       <Text dimColor wrap="truncate-end">
@@ -57,11 +61,15 @@ export function MountsPane({ state, instance, focused, width, rows, now, home }:
       ) : null}
       {shown.map((m) => {
         const selected = m.id === state.selected;
+        const wv = watchView(m);
         return (
           <Text key={m.id} wrap="truncate-end" inverse={selected && focused} bold={selected}>
             {fit(selected ? "›" : " ", mk)} {fit(tildify(m.hostPath, home), host, "middle")} {fit(m.mountPoint, guest, "middle")}{" "}
-            {fit(transportLabel(m.type), type)} {fit(m.writable ? "rw" : "ro", mode)} <Text color={STATE_COLORS[m.state]}>{fit(m.state, st)}</Text>{" "}
-            {fit(formatAge(m.createdAt, now), age, "end", "right")}
+            {fit(transportLabel(m.type), type)} {fit(m.writable ? "rw" : "ro", mode)}{" "}
+            <Text color={wv.color} dimColor={!wv.color}>
+              {fit(wv.label, watch)}
+            </Text>{" "}
+            <Text color={STATE_COLORS[m.state]}>{fit(m.state, st)}</Text> {fit(formatAge(m.createdAt, now), age, "end", "right")}
           </Text>
         );
       })}
@@ -80,12 +88,21 @@ export function MountDetail({ mount, width }: { mount: Mount | undefined; width:
       </Box>
     );
   }
+  const wv = watchView(mount);
+  if (wv.color) {
+    return (
+      <Box height={1} width={width} flexShrink={0}>
+        <Text wrap="truncate-end" color={wv.color}>{` ! ${truncate(wv.detail, width - 4)}`}</Text>
+      </Box>
+    );
+  }
   const bits = [
     mount.id,
     mount.type,
     mount.tag ? `tag ${mount.tag}` : "",
     mount.slot ? `slot ${mount.slot}` : "",
     mount.persist ? "persists across restarts" : "",
+    wv.detail,
   ].filter(Boolean);
   return (
     <Box height={1} width={width} flexShrink={0}>

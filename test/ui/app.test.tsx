@@ -28,8 +28,8 @@ test("the main screen fills 80x24 exactly and lists instances and the selected i
   expect(f).toMatch(/dev\s+qemu\s+running\s+kvm\s+3\s+2\/8\s+virtiofs 9p/);
   expect(f).toMatch(/lima-default\s+lima\s+stopped/);
   expect(f).toContain("not offered: sshfs: sshfs is not installed in the guest");
-  expect(f).toMatch(/\/data\/imagenet\s+9p\s+ro\s+ready\s+3h/);
-  expect(f).toMatch(/\/mnt\/notes\s+sshfs\s+rw\s+failed\s+3m/);
+  expect(f).toMatch(/\/data\/imagenet\s+9p\s+ro\s+off\s+ready\s+3h/);
+  expect(f).toMatch(/\/mnt\/notes\s+sshfs\s+rw\s+-\s+failed\s+3m/);
   expect(f).toContain("q quit");
 });
 
@@ -84,7 +84,7 @@ test("adding a mount through the form: completion, default guest path, type, wri
     "dev",
     { hostPath: "/home/dev/src/app", mountPoint: "/home/dev/src/app", type: "9p", writable: true },
   ]);
-  expect(selectedRow(h.frame())).toContainEqual(expect.stringMatching(/~\/src\/app\s+\/home\/dev\/src\/app\s+9p\s+rw\s+ready/));
+  expect(selectedRow(h.frame())).toContainEqual(expect.stringMatching(/~\/src\/app\s+\/home\/dev\/src\/app\s+9p\s+rw\s+watch\s+ready/));
 });
 
 test("keys typed faster than the screen redraws still reach the dialog they opened", async () => {

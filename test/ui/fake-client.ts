@@ -171,6 +171,7 @@ export class FakeHotmountClient implements HotmountClient {
       type,
       writable: req.writable ?? false,
       persist: req.persist ?? false,
+      watch: req.watch ?? true,
       state: this.readyAfterMs > 0 ? "adding" : "ready",
       ...(type === "reverse-sshfs" ? {} : { tag: `hm${n}`, slot: `rp${n}` }),
       createdAt: new Date(this.now()).toISOString(),
@@ -234,7 +235,14 @@ export function sampleClient(opts: FakeOptions = {}): FakeHotmountClient {
     summary: fakeInstance("dev", { slots: { total: 8, used: 2 }, mounts: 3 }),
     mounts: [
       fakeMount("dev", 1, { hostPath: "/home/dev/src/hotmount", mountPoint: "/work/hotmount", createdAt: ago(42) }),
-      fakeMount("dev", 2, { hostPath: "/home/dev/datasets/imagenet-subset", mountPoint: "/data/imagenet", type: "9p", writable: false, createdAt: ago(185) }),
+      fakeMount("dev", 2, {
+        hostPath: "/home/dev/datasets/imagenet-subset",
+        mountPoint: "/data/imagenet",
+        type: "9p",
+        writable: false,
+        watch: false,
+        createdAt: ago(185),
+      }),
       fakeMount("dev", 3, {
         hostPath: "/home/dev/notes",
         mountPoint: "/mnt/notes",

@@ -14,7 +14,7 @@ import {
 import { agentLogReducer, createAgentLogState, visibleLogLines } from "../../ui/agent-log-state.ts";
 import { appReducer, initialAppState, NOTICE_MS, taskFor } from "../../ui/app-state.ts";
 import { initialInstancesState, instancesReducer, selectedInstance } from "../../ui/instances-pane-state.ts";
-import { initialMountsState, mountsReducer, selectedMount } from "../../ui/mounts-pane-state.ts";
+import { initialMountsState, mountsReducer, selectedMount, watchView } from "../../ui/mounts-pane-state.ts";
 import { createRemoveConfirmState, removeConfirmReducer } from "../../ui/remove-confirm-state.ts";
 import { applyEdit, textField } from "../../ui/text-field-state.ts";
 import { ALL_TRANSPORTS, fakeInstance, fakeMount } from "./fake-client.ts";
@@ -55,6 +55,21 @@ describe("mounts", () => {
   test("a failure keeps the error for the pane", () => {
     const s = mountsReducer(show, { type: "mounts/failed", instance: "dev", error: { code: "AGENT_UNREACHABLE", message: "down" } });
     expect(s.error?.message).toBe("down");
+  });
+  test("watch state: watching, not watched, a warning that comes and goes with a reload", () => {
+    let s = mountsReducer(show, {
+      type: "mounts/loaded",
+      instance: "dev",
+      items: [fakeMount("dev", 1, { watch: true }), fakeMount("dev", 2, { watch: false })],
+    });
+    expect(s.items.map((m) => watchView(m).label)).toEqual(["watch", "off"]);
+    expect(watchView(s.items[1]!).detail).toBe("not watched (--no-watch)");
+    const warning = "watching 6 of 9 folders: the host's inotify watch limit is reached";
+    s = mountsReducer(s, { type: "mounts/loaded", instance: "dev", items: [fakeMount("dev", 1, { watch: true, watchWarning: warning }), s.items[1]!] });
+    expect(watchView(selectedMount(s)!)).toEqual({ label: "watch!", detail: `watch degraded: ${warning}`, color: "yellow" });
+    s = mountsReducer(s, { type: "mounts/loaded", instance: "dev", items: [fakeMount("dev", 1, { watch: true })] });
+    expect(watchView(selectedMount(s)!).label).toBe("watch");
+    expect(watchView(fakeMount("dev", 3)).label).toBe("-");
   });
 });
 

@@ -47,7 +47,7 @@ test("instance detail: why transports are not offered, else the ssh address", ()
   expect(show(<InstanceDetail inst={all} width={80} />)).toContain("all transports available · ssh hm@127.0.0.1 -p 60022");
 });
 
-test("mounts pane: paths ellipsized, type, mode, state, age; empty and stopped states", () => {
+test("mounts pane: paths ellipsized, type, mode, watch, state, age; empty and stopped states", () => {
   let s = mountsReducer(initialMountsState, { type: "mounts/show", instance: "dev" });
   const long = fakeMount("dev", 2, {
     hostPath: "/home/dev/a/very/deep/directory/tree/with/a/long/name",
@@ -55,11 +55,12 @@ test("mounts pane: paths ellipsized, type, mode, state, age; empty and stopped s
     writable: false,
     state: "removing",
   });
-  s = mountsReducer(s, { type: "mounts/loaded", instance: "dev", items: [fakeMount("dev", 1), long] });
+  s = mountsReducer(s, { type: "mounts/loaded", instance: "dev", items: [fakeMount("dev", 1, { watch: true }), long] });
   const f = show(<MountsPane state={s} instance={fakeInstance("dev")} focused width={80} rows={4} now={NOW} home="/home/dev" />);
   expect(rows(f)[0]).toContain("Mounts · dev (2)");
-  expect(f).toMatch(/│› ~\/src\/project-1\s+\/mnt\/project-1\s+virtiofs rw\s+ready\s+5m│/);
-  expect(f).toMatch(/~\/a\/very\/dee…a\/long\/name\s+\/mnt\/project-2\s+sshfs\s+ro\s+removing\s+5m/);
+  expect(rows(f)[1]).toMatch(/MODE\s+WATCH\s+STATE/);
+  expect(f).toMatch(/│› ~\/src\/project-1\s+\/mnt\/project-1\s+virtiofs rw\s+watch\s+ready\s+5m│/);
+  expect(f).toMatch(/~\/a\/very\/d…long\/name\s+\/mnt\/project-2\s+sshfs\s+ro\s+-\s+removing\s+5m/);
   for (const r of rows(f)) expect(Bun.stringWidth(r)).toBe(80);
   const empty = mountsReducer(mountsReducer(initialMountsState, { type: "mounts/show", instance: "dev" }), {
     type: "mounts/loaded",
@@ -83,6 +84,10 @@ test("mount detail: device details, or the error with its hint", () => {
     error: { code: "GUEST_COMMAND_FAILED", message: "mount: unknown filesystem type 'virtiofs'", hint: "The guest kernel lacks virtiofs." },
   });
   expect(show(<MountDetail mount={failed} width={100} />)).toContain("✗ mount: unknown filesystem type 'virtiofs' — The guest kernel lacks virtiofs.");
+  expect(show(<MountDetail mount={fakeMount("dev", 1, { watch: false })} width={120} />)).toContain("slot rp1 · not watched (--no-watch)");
+  expect(show(<MountDetail mount={fakeMount("dev", 1, { watch: true })} width={120} />)).toContain("slot rp1 · watching host changes");
+  const degraded = fakeMount("dev", 1, { watch: true, watchWarning: "watching 6 of 9 folders" });
+  expect(show(<MountDetail mount={degraded} width={100} />)).toContain("! watch degraded: watching 6 of 9 folders");
 });
 
 test("add-mount form: fields, focused marker, candidates, unavailable transports, error", () => {

@@ -81,7 +81,7 @@ describe.skipIf(skipReason !== null)(`TUI end to end on ${instance || "(no insta
 
       // It shows up selected in the mounts pane and becomes ready.
       // The token is [a-z0-9-] only, so the guest path needs no regex escaping.
-      const row = new RegExp(`${guestPath}\\s+\\S+\\s+rw\\s+ready`);
+      const row = new RegExp(`${guestPath}\\s+\\S+\\s+rw\\s+watch\\s+ready`);
       const main = await t.waitFor(row, readyMs);
       console.log(`tui-e2e: main screen with the mount ready:\n${main}`);
       if (process.env.HOTMOUNT_E2E_CAPTURE) writeFileSync(process.env.HOTMOUNT_E2E_CAPTURE, main);

@@ -48,7 +48,7 @@ describe.skipIf(!tmuxAvailable())("TUI in tmux (fake client)", () => {
     await t.key("Space");
     await t.waitFor("[x] yes, read-write");
     await t.key("Enter");
-    await t.waitFor(/│› .*\/mnt\/alpha\s+virtiofs rw\s+ready/);
+    await t.waitFor(/│› .*\/mnt\/alpha\s+virtiofs rw\s+watch\s+ready/);
     await t.key("d");
     await t.waitFor("Remove it?");
     await t.key("y");

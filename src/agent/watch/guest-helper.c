@@ -17,7 +17,8 @@
  *   D <w|r> <mtime> <path>         a folder's entries changed on the host (created, deleted, renamed)
  *   P <token>                      answers "P <token>" once every earlier command is done
  * w: the mount is writable (open for write, fallocate, same-value chmod); b: writable, in a burst
- * (the same-value chmod alone); r: read-only (reads only).
+ * (the same-value chmod alone; consecutive b lines are checked for echoes together and their
+ * chmods run on several threads); r: read-only (reads only).
  * Output (stdout): "P <token>", "S <path>" (skipped: the guest made that change itself),
  * "E <errno> <op> <path>" (an operation failed; the next command goes on).
  *
@@ -33,6 +34,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,7 @@
 #define TEST_MASK (IN_ALL_EVENTS)
 
 static int ifd = -1;
+static int is_own(const char *path);
 static char *wd_path[MAX_WATCHES]; /* watch descriptor -> folder path (wds are small ints) */
 static int watch_mode = 0;
 
@@ -156,7 +159,8 @@ static const char *NAMES[] = {"ACCESS", "MODIFY", "ATTRIB", "CLOSE_WRITE", "CLOS
 
 /*
  * Reads what is queued. `own` (may be NULL) is the path of the operation the helper just made:
- * events for it are the helper's own and are not remembered. Returns when nothing is queued.
+ * events for it (and for a burst batch's paths, is_own) are the helper's own and are not
+ * remembered. Returns when nothing is queued.
  */
 static void fill(int wait);
 static int replayable(const char *path);
@@ -205,7 +209,7 @@ static void drain(const char *own) {
         printf("%s %s\n", names, path);
         continue;
       }
-      if (own && !strcmp(path, own)) continue;
+      if ((own && !strcmp(path, own)) || is_own(path)) continue;
       /* Remembering stats the path, a guest request each: a mount being removed must not wait
          behind (or be held busy by) thousands of them, so its U is looked for as they go. */
       if (++count % 64 == 0) fill(0);
@@ -324,16 +328,18 @@ static void same_chmod(int fd, const char *path) {
   if (fstat(fd, &st) == 0 && fchmod(fd, st.st_mode & 07777) != 0) fail("chmod", path);
 }
 
-static void replay_file(int writable, int burst, long long size, long long mtime, long long ns, const char *path) {
-  fill(0);
-  if (!replayable(path)) return;
-  drain(NULL);
-  if (guest_made(path, size, mtime)) {
-    printf("S %s\n", path); /* kept: a later report of the same state is the same echo */
-    return;
+static void replay_file(int writable, int burst, long long size, long long mtime, long long ns, const char *path, int checked) {
+  if (!checked) {
+    fill(0);
+    if (!replayable(path)) return;
+    drain(NULL);
+    if (guest_made(path, size, mtime)) {
+      printf("S %s\n", path); /* kept: a later report of the same state is the same echo */
+      return;
+    }
   }
   int fd = -1;
-  if (burst) {
+  if (burst && !checked) {
     /* A burst: the same-mode chmod by path alone (IN_ATTRIB), two guest requests instead of five. */
     struct stat st;
     if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && fchmodat(AT_FDCWD, path, st.st_mode & 07777, 0) == 0) {
@@ -400,6 +406,92 @@ static void replay_dir(int writable, long long mtime, const char *path) {
   drain(path);
 }
 
+/* ---- a burst: consecutive "F b" lines are carried out together, the chmods by several threads ---- */
+
+#define BATCH_MAX 256
+#define BATCH_THREADS 8
+#define OWN_SLOTS 1024
+struct item {
+  char path[PATH_MAX];
+  long long size, mtime;
+  int skip, done;
+};
+static struct item batch[BATCH_MAX];
+static int nbatch = 0, next_item = 0;
+static pthread_mutex_t batch_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *own_set[OWN_SLOTS]; /* the running batch's paths, while its events are drained */
+
+static int is_own(const char *path) {
+  for (unsigned i = hash(path) % OWN_SLOTS, k = 0; own_set[i] && k < OWN_SLOTS; i = (i + 1) % OWN_SLOTS, k++)
+    if (!strcmp(own_set[i], path)) return 1;
+  return 0;
+}
+
+/* A worker: the same-mode chmod by path (IN_ATTRIB), item after item. Guest requests are round
+   trips to the host, so several in flight keep the guest's vCPUs and the host's server busy. */
+static void *chmod_worker(void *arg) {
+  (void)arg;
+  for (;;) {
+    pthread_mutex_lock(&batch_lock);
+    int i = next_item < nbatch ? next_item++ : -1;
+    pthread_mutex_unlock(&batch_lock);
+    if (i < 0) return NULL;
+    struct item *it = &batch[i];
+    struct stat st;
+    if (it->skip) continue;
+    it->done = fstatat(AT_FDCWD, it->path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && fchmodat(AT_FDCWD, it->path, st.st_mode & 07777, 0) == 0;
+  }
+}
+
+/* Echo checks first (one thread: they read the helper's inotify), then the chmods in parallel;
+   a path the chmod could not serve gets the one-path replay. */
+static void run_batch(void) {
+  if (!nbatch) return;
+  fill(0);
+  drain(NULL);
+  for (int i = 0; i < nbatch; i++) {
+    struct item *it = &batch[i];
+    it->done = 0;
+    it->skip = !replayable(it->path);
+    if (!it->skip && guest_made(it->path, it->size, it->mtime)) {
+      printf("S %s\n", it->path);
+      it->skip = 1;
+    }
+    if (!it->skip) {
+      unsigned h = hash(it->path) % OWN_SLOTS;
+      while (own_set[h]) h = (h + 1) % OWN_SLOTS;
+      own_set[h] = it->path;
+    }
+  }
+  next_item = 0;
+  pthread_t t[BATCH_THREADS];
+  int started = 0;
+  for (; started < BATCH_THREADS && started < nbatch; started++)
+    if (pthread_create(&t[started], NULL, chmod_worker, NULL) != 0) break;
+  if (!started) chmod_worker(NULL);
+  for (int k = 0; k < started; k++) pthread_join(t[k], NULL);
+  drain(NULL);
+  memset(own_set, 0, sizeof own_set);
+  for (int i = 0; i < nbatch; i++)
+    if (!batch[i].skip && !batch[i].done) replay_file(1, 1, batch[i].size, batch[i].mtime, 0, batch[i].path, 1);
+  nbatch = 0;
+}
+
+/* A "F b" line goes into the batch (1), anything else is carried out by command() (0). */
+static int batch_line(char *line) {
+  long long size, mtime, ns;
+  int off = 0;
+  if (line[0] != 'F' || strncmp(line, "F b ", 4)) return 0;
+  if (sscanf(line + 4, "%lld %lld %lld %n", &size, &mtime, &ns, &off) < 3 || !off) return 1;
+  unescape(line + 4 + off);
+  struct item *it = &batch[nbatch++];
+  snprintf(it->path, sizeof it->path, "%s", line + 4 + off);
+  it->size = size;
+  it->mtime = mtime;
+  if (nbatch == BATCH_MAX) run_batch();
+  return 1;
+}
+
 /* ---- commands ---- */
 
 static void command(char *line) {
@@ -427,7 +519,7 @@ static void command(char *line) {
     int off = 0;
     if (sscanf(rest, "%c %lld %lld %lld %n", &mode, &size, &mtime, &ns, &off) < 4 || !off) return;
     unescape(rest + off);
-    replay_file(mode == 'w' || mode == 'b', mode == 'b', size, mtime, ns, rest + off);
+    replay_file(mode == 'w' || mode == 'b', mode == 'b', size, mtime, ns, rest + off, 0);
     return;
   }
   case 'D': {
@@ -451,13 +543,19 @@ int main(int argc, char **argv) {
   }
   if (argc == 3 && !strcmp(argv[1], "--watch")) {
     watch_mode = 1;
+    /* Its output goes out once per read of the queue, not per line: one SSH packet per burst. */
+    setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     add_tree(argv[2], TEST_MASK, 0);
     printf("READY\n");
+    fflush(stdout);
     /* Ends when its stdin closes (the test's channel), like the replay mode. */
     struct pollfd pw[2] = {{ifd, POLLIN, 0}, {0, POLLIN, 0}};
     for (;;) {
       if (poll(pw, 2, -1) < 0 && errno != EINTR) return 1;
-      if (pw[0].revents & POLLIN) drain(NULL);
+      if (pw[0].revents & POLLIN) {
+        drain(NULL);
+        fflush(stdout);
+      }
       if (pw[1].revents & (POLLIN | POLLHUP | POLLERR)) {
         char c[256];
         if (read(0, c, sizeof c) <= 0) return 0;
@@ -471,8 +569,16 @@ int main(int argc, char **argv) {
   static char line[2 * PATH_MAX + 64];
   struct pollfd pf[2] = {{0, POLLIN, 0}, {ifd, POLLIN, 0}};
   for (;;) {
-    while (!in_eof && next_line(line, sizeof line)) command(line);
-    if (in_eof) return 0;
+    while (!in_eof && next_line(line, sizeof line)) {
+      if (batch_line(line)) continue;
+      run_batch();
+      command(line);
+    }
+    if (nbatch && !in_eof) {
+      run_batch(); /* its read-ahead may have buffered more lines: those come before any wait */
+      continue;
+    }
+    if (in_eof) return 0; /* the agent closed the channel: nothing more to do */
     if (poll(pf, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return 1;

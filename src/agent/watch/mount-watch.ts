@@ -19,7 +19,10 @@ export const QUIET_MS = 30;
 export const MAX_WAIT_MS = 150;
 const MAX_PENDING = 20_000;
 const MAX_KNOWN = 200_000;
-const BURST_PATHS = 500;
+/** A burst: this many paths in one flush, or BURST_RECENT within BURST_WINDOW_MS (a burst is flushed in pieces while the guest is busy). */
+const BURST_PATHS = 100;
+const BURST_RECENT = 300;
+const BURST_WINDOW_MS = 3000;
 const CHUNK_LINES = 500;
 
 export interface WatchTarget {
@@ -56,6 +59,7 @@ export class MountWatch {
   private busy = false;
   private stopped = false;
   private lastWarning: string | null = null;
+  private recent: Array<{ at: number; n: number }> = [];
   /** Replayed commands so far (for the log and tests). */
   sent = 0;
 
@@ -121,6 +125,13 @@ export class MountWatch {
     }
   }
 
+  private inBurst(n: number): boolean {
+    const now = Date.now();
+    this.recent = this.recent.filter((r) => now - r.at < BURST_WINDOW_MS);
+    this.recent.push({ at: now, n });
+    return n > BURST_PATHS || this.recent.reduce((a, r) => a + r.n, 0) > BURST_RECENT;
+  }
+
   private async flush(): Promise<void> {
     this.timer = null;
     if (this.stopped) return;
@@ -129,7 +140,7 @@ export class MountWatch {
     this.pending = new Map();
     this.overflowDirs = new Set();
     // A burst: fewer guest round trips per file (no IN_MODIFY on virtiofs; see docs/watch.md).
-    const mode = this.target.writable ? (batch.size > BURST_PATHS ? "b" : "w") : "r";
+    const mode = this.target.writable ? (this.inBurst(batch.size) ? "b" : "w") : "r";
     const files: string[] = [];
     const dirs = new Set<string>();
     const root = this.target.hostPath;
