@@ -1,6 +1,6 @@
 // One mount's watch: host events are coalesced (a quiet period, with a cap on how long a busy
 // stream waits), each changed path is looked at once per flush, and the result goes to the guest
-// helper as commands (see guest-helper.c for the protocol, docs/watch.md for the events).
+// helper as commands (see guest-helper/main.c for the protocol, docs/watch.md for the events).
 //
 // No echo, two rules:
 //  - here: a path whose state (size, mtime, mode, inode) is what the guest was last told about is

@@ -1,0 +1,125 @@
+/*
+ * hotmount's guest helper: makes the guest kernel's inotify fire for changes made on the host.
+ *
+ * virtiofs, 9p and sshfs never tell the guest kernel about host-side changes, so guest file
+ * watchers stay silent. The agent watches the host folder and sends this helper one line per
+ * change over one long-lived SSH channel (stdin); the helper performs guest-side operations that
+ * raise inotify events without changing the file's bytes (docs/watch.md has the table per
+ * transport). It also watches the mounts itself, so that a change a guest process made (which
+ * the guest's watchers already saw) is not replayed when the host reports it back.
+ *
+ * Protocol (stdin, one command per line; paths escaped: "\\" for a backslash, "\n" for a newline):
+ *   R <root>                       start tracking guest-made changes under a mount point (F and D
+ *                                  are carried out only under a tracked one)
+ *   U <root>                       stop tracking it; commands for paths under it that are already
+ *                                  queued are skipped from the moment the helper reads the line
+ *   F <w|r> <size> <mtime> <ns> <path>  a file changed on the host (its size, mtime s and ns there)
+ *   D <w|r> <mtime> <path>         a folder's entries changed on the host (created, deleted, renamed)
+ *   P <token>                      answers "P <token>" once every earlier command is done
+ * w: the mount is writable (open for write, fallocate, same-value chmod); b: writable, in a burst
+ * (the same-value chmod alone; consecutive b lines are checked for echoes together and their
+ * chmods run on several threads); r: read-only (reads only).
+ * Output (stdout): "P <token>", "S <path>" (skipped: the guest made that change itself),
+ * "E <errno> <op> <path>" (an operation failed; the next command goes on).
+ *
+ * `--watch DIR`: a test watcher; prints "<EVENTS> <path>" per inotify event under DIR, recursively
+ * ("READY" once the watches are set), e.g. "ATTRIB,CLOSE_WRITE /mnt/a/f". Busybox's inotifyd is
+ * not recursive and the demo guest's may lack it.
+ *
+ * Built static (no libc in the guest is assumed) for x86_64 and aarch64, from the .c files of
+ * this folder (helper.h says which does what).
+ */
+#include "helper.h"
+
+static void command(char *line) {
+  char *rest = line + 2;
+  if (!line[0] || line[1] != ' ') return;
+  switch (line[0]) {
+  case 'P':
+    drain(NULL);
+    printf("P %s\n", rest);
+    return;
+  case 'R':
+    unescape(rest);
+    track_root(rest);
+    add_tree(rest, GUEST_MASK, 0);
+    return;
+  case 'U':
+    unescape(rest);
+    drop_root(rest);
+    untrack_root(rest);
+    return;
+  case 'F': {
+    char mode;
+    long long size, mtime, ns;
+    int off = 0;
+    if (sscanf(rest, "%c %lld %lld %lld %n", &mode, &size, &mtime, &ns, &off) < 4 || !off) return;
+    unescape(rest + off);
+    replay_file(mode == 'w' || mode == 'b', mode == 'b', size, mtime, ns, rest + off, 0);
+    return;
+  }
+  case 'D': {
+    char mode;
+    long long mtime;
+    int off = 0;
+    if (sscanf(rest, "%c %lld %n", &mode, &mtime, &off) < 2 || !off) return;
+    unescape(rest + off);
+    replay_dir(mode == 'w' || mode == 'b', mtime, rest + off);
+    return;
+  }
+  }
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (ifd < 0) {
+    perror("inotify_init1");
+    return 1;
+  }
+  if (argc == 3 && !strcmp(argv[1], "--watch")) {
+    watch_mode = 1;
+    /* Its output goes out once per read of the queue, not per line: one SSH packet per burst. */
+    setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+    add_tree(argv[2], TEST_MASK, 0);
+    printf("READY\n");
+    fflush(stdout);
+    /* Ends when its stdin closes (the test's channel), like the replay mode. */
+    struct pollfd pw[2] = {{ifd, POLLIN, 0}, {0, POLLIN, 0}};
+    for (;;) {
+      if (poll(pw, 2, -1) < 0 && errno != EINTR) return 1;
+      if (pw[0].revents & POLLIN) {
+        drain(NULL);
+        fflush(stdout);
+      }
+      if (pw[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+        char c[256];
+        if (read(0, c, sizeof c) <= 0) return 0;
+      }
+    }
+  }
+  if (argc != 1) {
+    fprintf(stderr, "usage: %s            (commands on stdin, see the source)\n       %s --watch DIR\n", argv[0], argv[0]);
+    return 2;
+  }
+  static char line[2 * PATH_MAX + 64];
+  struct pollfd pf[2] = {{0, POLLIN, 0}, {ifd, POLLIN, 0}};
+  for (;;) {
+    while (!in_eof && next_line(line, sizeof line)) {
+      if (batch_line(line)) continue;
+      run_batch();
+      command(line);
+    }
+    if (batch_pending() && !in_eof) {
+      run_batch(); /* its read-ahead may have buffered more lines: those come before any wait */
+      continue;
+    }
+    if (in_eof) return 0; /* the agent closed the channel: nothing more to do */
+    if (poll(pf, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    if (pf[1].revents & POLLIN) drain(NULL);
+    if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) fill(1);
+  }
+}

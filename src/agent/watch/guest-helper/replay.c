@@ -1,0 +1,180 @@
+/*
+ * The guest helper's replays: the guest-side operations that make the guest kernel's inotify fire
+ * for a host change without changing a byte (docs/watch.md has the table per transport), one path
+ * at a time, or for a burst the same-mode chmods on several threads after one echo-check pass.
+ */
+#include "helper.h"
+
+static void fail(const char *op, const char *path) { printf("E %d %s %s\n", errno, op, path); }
+
+/* Same-value chmod: IN_ATTRIB, and only ctime changes on the host. */
+static void same_chmod(int fd, const char *path) {
+  struct stat st;
+  if (fstat(fd, &st) == 0 && fchmod(fd, st.st_mode & 07777) != 0) fail("chmod", path);
+}
+
+void replay_file(int writable, int burst, long long size, long long mtime, long long ns, const char *path, int checked) {
+  if (!checked) {
+    fill(0);
+    if (!replayable(path)) return;
+    drain(NULL);
+    if (guest_made(path, size, mtime)) {
+      printf("S %s\n", path); /* kept: a later report of the same state is the same echo */
+      return;
+    }
+  }
+  int fd = -1;
+  if (burst && !checked) {
+    /* A burst: the same-mode chmod by path alone (IN_ATTRIB), two guest requests instead of five. */
+    struct stat st;
+    if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && fchmodat(AT_FDCWD, path, st.st_mode & 07777, 0) == 0) {
+      drain(path);
+      return;
+    }
+  }
+  if (writable) {
+    /* No O_TRUNC, no O_CREAT: opening for write and closing changes no byte (IN_OPEN, IN_CLOSE_WRITE). */
+    fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0) {
+      /* Allocating inside the file's size changes no byte and no size: IN_MODIFY where the
+         transport forwards fallocate (virtiofs; 9p and sshfs refuse it, which raises nothing).
+         The host's filesystem moves the mtime, so it is put back, and only when the guest sees
+         exactly the mtime the host reported (a newer host write is never dated back). */
+      /* AT_STATX_FORCE_SYNC: the transport's cached attributes (FUSE keeps them a while) may predate the host's write. */
+      struct statx sx;
+      if (!burst && statx(fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &sx) == 0 && S_ISREG(sx.stx_mode) && sx.stx_size > 0 &&
+          (long long)sx.stx_size == size && (long long)sx.stx_mtime.tv_sec == mtime && (long long)sx.stx_mtime.tv_nsec == ns &&
+          fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 1) == 0) {
+        struct timespec t[2] = {{0, UTIME_OMIT}, {sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec}};
+        if (futimens(fd, t) != 0) fail("futimens", path);
+      }
+      same_chmod(fd, path);
+    }
+  }
+  if (fd < 0) {
+    /* Read-only (or not ours to write): a one-byte read gives IN_OPEN, IN_ACCESS, IN_CLOSE_NOWRITE. */
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno != ENOENT && errno != ELOOP) fail("open", path);
+      drain(path);
+      return;
+    }
+    char c;
+    if (pread(fd, &c, 1, 0) < 0 && errno != EISDIR) fail("read", path);
+  }
+  close(fd);
+  drain(path);
+}
+
+void replay_dir(int writable, long long mtime, const char *path) {
+  fill(0);
+  if (!replayable(path)) return;
+  drain(NULL);
+  if (guest_made(path, -2, mtime)) {
+    printf("S %s\n", path); /* kept: a later report of the same state is the same echo */
+    return;
+  }
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT) fail("opendir", path);
+    drain(path);
+    return;
+  }
+  if (writable) same_chmod(fd, path);
+  /* A folder the host made: track guest-made changes in it from now on (this folder only). */
+  add_tree(path, GUEST_MASK, 65);
+  /* One bounded read of the entries: IN_ACCESS|IN_ISDIR (with the open and close: IN_OPEN and
+     IN_CLOSE_NOWRITE|IN_ISDIR) at the cost of one request, however big the folder. */
+  char ents[4096];
+  if (syscall(SYS_getdents64, fd, ents, sizeof ents) < 0) fail("getdents", path);
+  close(fd);
+  drain(path);
+}
+
+/* ---- a burst: consecutive "F b" lines are carried out together, the chmods by several threads ---- */
+
+#define BATCH_MAX 256
+#define BATCH_THREADS 8
+#define OWN_SLOTS 1024
+struct item {
+  char path[PATH_MAX];
+  long long size, mtime;
+  int skip, done;
+};
+static struct item batch[BATCH_MAX];
+static int nbatch = 0, next_item = 0;
+static pthread_mutex_t batch_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *own_set[OWN_SLOTS]; /* the running batch's paths, while its events are drained */
+
+int is_own(const char *path) {
+  for (unsigned i = hash(path) % OWN_SLOTS, k = 0; own_set[i] && k < OWN_SLOTS; i = (i + 1) % OWN_SLOTS, k++)
+    if (!strcmp(own_set[i], path)) return 1;
+  return 0;
+}
+
+/* A worker: the same-mode chmod by path (IN_ATTRIB), item after item. Guest requests are round
+   trips to the host, so several in flight keep the guest's vCPUs and the host's server busy. */
+static void *chmod_worker(void *arg) {
+  (void)arg;
+  for (;;) {
+    pthread_mutex_lock(&batch_lock);
+    int i = next_item < nbatch ? next_item++ : -1;
+    pthread_mutex_unlock(&batch_lock);
+    if (i < 0) return NULL;
+    struct item *it = &batch[i];
+    struct stat st;
+    if (it->skip) continue;
+    it->done = fstatat(AT_FDCWD, it->path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && fchmodat(AT_FDCWD, it->path, st.st_mode & 07777, 0) == 0;
+  }
+}
+
+/* Echo checks first (one thread: they read the helper's inotify), then the chmods in parallel;
+   a path the chmod could not serve gets the one-path replay. */
+void run_batch(void) {
+  if (!nbatch) return;
+  fill(0);
+  drain(NULL);
+  for (int i = 0; i < nbatch; i++) {
+    struct item *it = &batch[i];
+    it->done = 0;
+    it->skip = !replayable(it->path);
+    if (!it->skip && guest_made(it->path, it->size, it->mtime)) {
+      printf("S %s\n", it->path);
+      it->skip = 1;
+    }
+    if (!it->skip) {
+      unsigned h = hash(it->path) % OWN_SLOTS;
+      while (own_set[h]) h = (h + 1) % OWN_SLOTS;
+      own_set[h] = it->path;
+    }
+  }
+  next_item = 0;
+  pthread_t t[BATCH_THREADS];
+  int started = 0;
+  for (; started < BATCH_THREADS && started < nbatch; started++)
+    if (pthread_create(&t[started], NULL, chmod_worker, NULL) != 0) break;
+  if (!started) chmod_worker(NULL);
+  for (int k = 0; k < started; k++) pthread_join(t[k], NULL);
+  drain(NULL);
+  memset(own_set, 0, sizeof own_set);
+  for (int i = 0; i < nbatch; i++)
+    if (!batch[i].skip && !batch[i].done) replay_file(1, 1, batch[i].size, batch[i].mtime, 0, batch[i].path, 1);
+  nbatch = 0;
+}
+
+/* A "F b" line goes into the batch (1), anything else is carried out by command() (0). */
+int batch_line(char *line) {
+  long long size, mtime, ns;
+  int off = 0;
+  if (line[0] != 'F' || strncmp(line, "F b ", 4)) return 0;
+  if (sscanf(line + 4, "%lld %lld %lld %n", &size, &mtime, &ns, &off) < 3 || !off) return 1;
+  unescape(line + 4 + off);
+  struct item *it = &batch[nbatch++];
+  snprintf(it->path, sizeof it->path, "%s", line + 4 + off);
+  it->size = size;
+  it->mtime = mtime;
+  if (nbatch == BATCH_MAX) run_batch();
+  return 1;
+}
+
+int batch_pending(void) { return nbatch > 0; }
