@@ -5,7 +5,20 @@
 // scripts/test-debian set it; the image is built first if it is not cached.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { findVirtiofsd } from "../drivers/qemu/host-tools.ts";
@@ -14,7 +27,8 @@ import { instancePaths } from "../src/core/paths.ts";
 import { ensureDebianImage, cachedDebianImage } from "../src/guest-image/debian/image.ts";
 import { READY_MARKER } from "../src/guest-image/contract.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
-import { guestUser, hmAs, ownershipFixture, probeOwnership, sha, type OwnershipRow } from "./helpers/debian.ts";
+import { guestUser, hmAs, hostEditsWakeWatchers, ownershipFixture, probeOwnership, sha, type OwnershipRow } from "./helpers/debian.ts";
+import { waitUntil } from "../src/util/process.ts";
 import { ourProcesses } from "./helpers/leaks.ts";
 
 // Two TCG boots of a systemd guest (about 2 minutes, plus the image build on a fresh machine):
@@ -184,6 +198,27 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by root", () => {
       expect(readFileSync(join(host, "keep"), "utf8")).toBe("keep\n");
       await hmOk(["mount", "remove", NAME, mp]);
     });
+  });
+
+  // Host edits wake a user's watcher in the guest (docs/watch.md): inotifywait as dev, on a
+  // writable and a read-only mount; the guest's own write is not replayed back to it.
+  test.each(KINDS)("$flag: inotifywait as dev wakes for host edits, read-only too, and not for its own writes", async (k) => {
+    const host = join(root, `watch-${k.flag}`);
+    const ro = join(root, `watch-ro-${k.flag}`);
+    for (const d of [host, ro]) {
+      mkdirSync(d, { mode: 0o777 });
+      chmodSync(d, 0o777);
+      writeFileSync(join(d, "a"), "1\n", { mode: 0o666 });
+    }
+    const mp = `/mnt/w-${k.flag}`;
+    const mpRo = `/mnt/w-ro-${k.flag}`;
+    await hmOk(["mount", "add", NAME, host, mp, "--type", k.flag, "--writable"]);
+    await hmOk(["mount", "add", NAME, ro, mpRo, "--type", k.flag]);
+    await hostEditsWakeWatchers(g, { host, mp, ro, mpRo });
+    await hmOk(["mount", "remove", NAME, mp]);
+    await hmOk(["mount", "remove", NAME, mpRo]);
+    // The last watched mount gone: the guest helper ends too ('[w]' keeps pgrep off its own shell).
+    expect(await waitUntil(async () => (await g.dev(["pgrep", "-f", "[w]atch-helper"])).code === 1, 20_000)).toBe(true);
   });
 
   test("ownership table (host user root); cloud-init finished without errors", async () => {

@@ -1,10 +1,13 @@
 // The Debian guest tier's helpers: guest commands as the non-root user (and as root through
-// sudo), hotmount run as another host user, and the ownership probe behind docs/ownership.md.
+// sudo), hotmount run as another host user, the ownership probe behind docs/ownership.md, and
+// a user's file watcher (inotifywait) for the watch replay (docs/watch.md).
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { expect } from "bun:test";
 import { join } from "node:path";
 import type { SshInfo } from "../../src/agent/api.ts";
 import { GuestSsh, type ExecResult } from "../../src/guest-exec/ssh-client.ts";
+import { waitUntil } from "../../src/util/process.ts";
 import { hotmountArgv, type RunResult } from "./cli.ts";
 
 export const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
@@ -16,7 +19,17 @@ export interface GuestUser {
   root(argv: string[], timeoutMs?: number): Promise<ExecResult>;
   /** dev, throwing unless exit 0; returns stdout. */
   devOk(argv: string[], timeoutMs?: number): Promise<string>;
+  /** `inotifywait -m -r` as dev on a guest folder: a user's file watcher, as dev tools run it. */
+  watch(dir: string): Promise<GuestWatch>;
   close(): void;
+}
+
+export interface GuestWatch {
+  /** Event lines so far, "EVENTS path" (a folder's own events name it with a trailing /). */
+  lines: string[];
+  /** Waits until a line after index `from` names `path` with one of `events`. */
+  expect(from: number, path: string, events: string[]): Promise<void>;
+  close(): Promise<void>;
 }
 
 export function guestUser(target: () => SshInfo): GuestUser {
@@ -30,6 +43,44 @@ export function guestUser(target: () => SshInfo): GuestUser {
       const r = await g.dev(argv, timeoutMs);
       if (r.code !== 0) throw new Error(`guest (dev) ${argv.join(" ")} exited ${r.code}: ${r.stderr}`);
       return r.stdout;
+    },
+    async watch(dir) {
+      // Ends when the channel's stdin closes, as a watcher killed with its terminal would.
+      const script = 'inotifywait -m -r --format "%e %w%f" "$1" & p=$!; read _; kill $p';
+      const ch = await (await conn()).channel(["sh", "-c", script, "sh", dir], { root: false });
+      const lines: string[] = [];
+      let buf = "";
+      let ready = false;
+      ch.on("data", (d: Buffer) => {
+        buf += d.toString();
+        for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+          lines.push(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+      });
+      ch.stderr.on("data", (d: Buffer) => (ready ||= d.toString().includes("Watches established")));
+      const closed = new Promise<void>((r) => ch.on("close", () => r()));
+      await waitUntil(() => ready, 30_000);
+      const seen = (from: number, path: string, events: string[]) =>
+        lines.slice(from).some(
+          (l) =>
+            l.endsWith(` ${path}`) &&
+            l
+              .split(" ")[0]!
+              .split(",")
+              .some((e) => events.includes(e)),
+        );
+      return {
+        lines,
+        async expect(from, path, events) {
+          if (!(await waitUntil(() => seen(from, path, events), 20_000)))
+            throw new Error(`no ${events.join("|")} on ${path} within 20 s; inotifywait saw: ${lines.slice(from).join(" | ")}`);
+        },
+        async close() {
+          ch.end();
+          await Promise.race([closed, Bun.sleep(5000)]);
+        },
+      };
     },
     close: () => ssh?.close(),
   };
@@ -140,4 +191,52 @@ export async function probeOwnership(g: GuestUser, hostDir: string, mp: string):
     devRewritesOwnFile: again.code === 0 && readFileSync(join(hostDir, "open", "dev-file"), "utf8") === "again\n",
     rootFileOnHost: owner(join(hostDir, "open", "root-file")),
   };
+}
+
+/**
+ * Host edits on a writable mount (append, create, mkdir, rename, delete) and a read-only one
+ * (append) wake inotifywait as dev with the events docs/watch.md promises; the guest's own write
+ * is not replayed back to it (no second CLOSE_WRITE, no ATTRIB after a later host edit shows).
+ */
+export async function hostEditsWakeWatchers(g: GuestUser, m: { host: string; mp: string; ro: string; mpRo: string }): Promise<void> {
+  const { host, mp, ro, mpRo } = m;
+  const w = await g.watch(mp);
+  const wRo = await g.watch(mpRo);
+  try {
+    const written = ["CLOSE_WRITE", "ATTRIB", "MODIFY"];
+    const folder = ["ATTRIB", "OPEN", "ACCESS", "CLOSE_NOWRITE"];
+    let from = w.lines.length;
+    appendFileSync(join(host, "a"), "2\n");
+    await w.expect(from, `${mp}/a`, written);
+    from = w.lines.length;
+    writeFileSync(join(host, "made"), "new\n");
+    await w.expect(from, `${mp}/made`, written);
+    from = w.lines.length;
+    mkdirSync(join(host, "sub"));
+    await w.expect(from, `${mp}/sub`, folder);
+    from = w.lines.length;
+    renameSync(join(host, "made"), join(host, "renamed"));
+    await w.expect(from, `${mp}/renamed`, written);
+    from = w.lines.length;
+    rmSync(join(host, "renamed"));
+    await w.expect(from, `${mp}/`, folder);
+    expect((await g.devOk(["ls", mp])).split("\n").filter(Boolean).sort()).toEqual(["a", "sub"]);
+
+    const ownFrom = w.lines.length;
+    await g.devOk(["sh", "-c", 'echo guest > "$1/by-guest"', "sh", mp]);
+    await w.expect(ownFrom, `${mp}/by-guest`, ["CLOSE_WRITE"]);
+    const marker = w.lines.length;
+    appendFileSync(join(host, "a"), "3\n"); // a later host edit: its replay has come when this shows
+    await w.expect(marker, `${mp}/a`, written);
+    expect(w.lines.slice(ownFrom).filter((l) => l.endsWith(`${mp}/by-guest`) && l.startsWith("ATTRIB"))).toEqual([]);
+    expect(w.lines.slice(ownFrom).filter((l) => l.endsWith(`${mp}/by-guest`) && l.includes("CLOSE_WRITE")).length).toBe(1);
+
+    from = wRo.lines.length;
+    appendFileSync(join(ro, "a"), "2\n");
+    await wRo.expect(from, `${mpRo}/a`, ["OPEN", "ACCESS", "CLOSE_NOWRITE"]);
+    expect(wRo.lines.slice(from).filter((l) => /ATTRIB|CLOSE_WRITE|MODIFY/.test(l.split(" ")[0]!))).toEqual([]);
+  } finally {
+    await w.close();
+    await wRo.close();
+  }
 }

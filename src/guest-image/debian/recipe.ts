@@ -40,6 +40,7 @@ export const DEBIAN_PACKAGES: readonly DebianPackage[] = [
   { name: "python3-cffi-backend", why: "a dependency debootstrap cannot resolve by itself" },
   { name: "procps", why: "ps, pkill, sysctl" },
   { name: "psmisc", why: "fuser: which guest processes hold a mount" },
+  { name: "inotify-tools", why: "inotifywait: the file watcher dev tools build on, for seeing host edits wake the guest" },
 ];
 
 /** Timers and services that wake up under TCG for minutes of CPU and do nothing useful here. */
