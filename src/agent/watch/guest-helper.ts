@@ -1,6 +1,7 @@
 // The guest end of watching: one helper process per instance, started over the agent's SSH
 // connection (guest-exec cannot stream stdin) and fed command lines on its stdin. The binary is
-// copied into the guest's /run once per content (its name carries its hash). The helper exits
+// copied into the guest once per content (its name carries its hash), to /run or, where /run is
+// noexec (systemd), /var/lib. A helper that ends unasked fails the commands it had. It exits
 // when its stdin closes: on close(), when the SSH connection drops, or when the agent dies.
 import { createHash } from "node:crypto";
 import type { ClientChannel } from "ssh2";
@@ -10,7 +11,11 @@ import type { GuestSsh } from "../../guest-exec/ssh-client.ts";
 import { helperArch, helperBinary } from "./helper-binary.ts";
 import { escapePath } from "./mount-watch.ts";
 
-export const GUEST_HELPER_DIR = "/run/hotmount";
+/**
+ * Where the helper goes in the guest, first that lets it run: /run is a tmpfs (gone at reboot),
+ * but systemd mounts it noexec, so /var/lib is the fallback.
+ */
+export const GUEST_HELPER_DIRS = ["/run/hotmount", "/var/lib/hotmount"];
 const BATCH_TIMEOUT_MS = 600_000;
 const UNWATCH_TIMEOUT_MS = 10_000;
 
@@ -25,18 +30,31 @@ async function channelDone(ch: ClientChannel, input?: Buffer): Promise<number> {
   });
 }
 
-/** Puts the helper into the guest (once per content); returns its guest path. */
+/** Puts the helper into the guest (once per content, where it can run); returns its guest path. */
 export async function installHelper(ssh: GuestSsh): Promise<string> {
   const arch = helperArch(await ssh.run(["uname", "-m"]));
   if (!arch)
     throw new HotmountError("GUEST_COMMAND_FAILED", "hotmount has no watch helper for this guest's architecture", { hint: "Add the mount with --no-watch." });
   const bin = await helperBinary(arch);
-  const path = `${GUEST_HELPER_DIR}/watch-helper-${createHash("sha256").update(bin).digest("hex").slice(0, 12)}`;
-  if ((await ssh.exec(["test", "-x", path], { root: true })).code === 0) return path;
-  const ch = await ssh.channel(["sh", "-c", 'mkdir -p "$1" && cat > "$2.tmp" && chmod 755 "$2.tmp" && mv -f "$2.tmp" "$2"', "sh", GUEST_HELPER_DIR, path]);
-  const code = await channelDone(ch, bin);
-  if (code !== 0) throw new HotmountError("GUEST_COMMAND_FAILED", `could not copy the watch helper into the guest (exit ${code})`);
-  return path;
+  const name = `watch-helper-${createHash("sha256").update(bin).digest("hex").slice(0, 12)}`;
+  const tried: string[] = [];
+  for (const dir of GUEST_HELPER_DIRS) {
+    const path = `${dir}/${name}`;
+    if ((await ssh.exec([path, "--probe"], { root: true })).code === 0) return path;
+    const ch = await ssh.channel(["sh", "-c", 'mkdir -p "$1" && cat > "$2.tmp" && chmod 755 "$2.tmp" && mv -f "$2.tmp" "$2"', "sh", dir, path]);
+    const code = await channelDone(ch, bin);
+    if (code !== 0) {
+      tried.push(`${dir}: copy failed (exit ${code})`);
+      continue;
+    }
+    const probe = await ssh.exec([path, "--probe"], { root: true });
+    if (probe.code === 0) return path;
+    tried.push(`${dir}: ${probe.stderr.trim().split("\n").pop() || `exit ${probe.code}`}`);
+    await ssh.exec(["rm", "-f", path], { root: true }).catch(() => {});
+  }
+  throw new HotmountError("GUEST_COMMAND_FAILED", `the watch helper cannot run in the guest (${tried.join("; ")})`, {
+    hint: "Both folders are mounted noexec in the guest? Add the mount with --no-watch, or allow exec on /var/lib.",
+  });
 }
 
 export class GuestHelper {
@@ -44,7 +62,9 @@ export class GuestHelper {
   private starting: Promise<ClientChannel> | null = null;
   private buf = "";
   private seq = 0;
-  private readonly waiting = new Map<string, () => void>();
+  /** Batches not answered yet: settled with null on their answer (or an asked-for end), else with why the helper ended. */
+  private readonly waiting = new Map<string, (err: Error | null) => void>();
+  private stderrTail = "";
   private readonly roots = new Set<string>();
   /** Commands the guest skipped because a guest process made that change (echo). */
   skipped = 0;
@@ -85,9 +105,10 @@ export class GuestHelper {
         this.waiting.delete(token);
         reject(new HotmountError("TIMEOUT", "the guest watch helper did not answer"));
       }, timeoutMs);
-      this.waiting.set(token, () => {
+      this.waiting.set(token, (err) => {
         clearTimeout(timer);
-        resolve();
+        if (err) reject(err);
+        else resolve();
       });
     });
     ch.write(lines.join("\n") + `\nP ${token}\n`);
@@ -122,14 +143,27 @@ export class GuestHelper {
     this.ch = ch;
     this.buf = "";
     ch.on("data", (d: Buffer) => this.onData(d));
-    ch.stderr.on("data", (d: Buffer) => this.log.warn("guest watch helper", { stderr: d.toString().trim() }));
+    this.stderrTail = "";
+    ch.stderr.on("data", (d: Buffer) => {
+      this.stderrTail = (this.stderrTail + d.toString()).slice(-500);
+      this.log.warn("guest watch helper", { stderr: d.toString().trim() });
+    });
     ch.on("error", () => {});
     ch.on("close", () => {
-      if (this.ch === ch) {
+      // Ended by close() (this.ch already cleared): its batches are done with. Ended by itself
+      // (a crash, a guest that cannot run it, the connection dropped): they failed, and say why.
+      const unasked = this.ch === ch;
+      const why = unasked
+        ? new HotmountError(
+            "GUEST_COMMAND_FAILED",
+            `the guest watch helper ended${this.stderrTail.trim() ? `: ${this.stderrTail.trim().replace(/\s+/g, " ")}` : ""}`,
+          )
+        : null;
+      if (unasked) {
         this.ch = null;
         this.log.warn("the guest watch helper ended; it is started again on the next change");
       }
-      for (const w of this.waiting.values()) w();
+      for (const w of this.waiting.values()) w(why);
       this.waiting.clear();
     });
     // A restarted helper tracks guest-made changes under every watched mount again.
@@ -148,7 +182,7 @@ export class GuestHelper {
       if (line.startsWith("P ")) {
         const w = this.waiting.get(line.slice(2));
         this.waiting.delete(line.slice(2));
-        w?.();
+        w?.(null);
       } else if (line.startsWith("S ")) {
         this.skipped++;
       } else if (line.startsWith("E ")) {

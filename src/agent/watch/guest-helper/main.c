@@ -22,6 +22,7 @@
  * Output (stdout): "P <token>", "S <path>" (skipped: the guest made that change itself),
  * "E <errno> <op> <path>" (an operation failed; the next command goes on).
  *
+ * `--probe`: exits 0 (the agent checks that the folder it was copied to lets it run).
  * `--watch DIR`: a test watcher; prints "<EVENTS> <path>" per inotify event under DIR, recursively
  * ("READY" once the watches are set), e.g. "ATTRIB,CLOSE_WRITE /mnt/a/f". Busybox's inotifyd is
  * not recursive and the demo guest's may lack it.
@@ -77,6 +78,7 @@ int main(int argc, char **argv) {
     perror("inotify_init1");
     return 1;
   }
+  if (argc == 2 && !strcmp(argv[1], "--probe")) return 0; /* the agent checks it can run here */
   if (argc == 3 && !strcmp(argv[1], "--watch")) {
     watch_mode = 1;
     /* Its output goes out once per read of the queue, not per line: one SSH packet per burst. */
