@@ -2,7 +2,7 @@
 // pulled from under a live superblock (or a bind mount of it) makes the guest wait forever.
 import { HotmountError } from "../core/errors.ts";
 import type { GuestCommands } from "../guest-exec/index.ts";
-import { guestMounts, holders, unmount } from "./guest-mount.ts";
+import { guestMounts, holders, unmount, type GuestMountEntry } from "./guest-mount.ts";
 import type { MountRecord } from "./journal.ts";
 
 export const UMOUNT_DEADLINE_MS = 15_000;
@@ -17,6 +17,8 @@ const OWN_HOLDER = /^\d+ watch-helper-/;
  */
 export async function unmountForRemove(guest: GuestCommands, rec: MountRecord, force: boolean): Promise<void> {
   const mounts = await guestMounts(guest);
+  // Refused before anything is unmounted, so that a refusal leaves the mount as it was.
+  if (rec.type !== "reverse-sshfs" && !force) refuseIfElsewhere(rec, mounts);
   if (mounts.some((m) => m.mountPoint === rec.mountPoint)) {
     await guest.exec(["sync"], { timeoutMs: UMOUNT_DEADLINE_MS }).catch(() => {});
     let r = await unmount(guest, rec.mountPoint, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
@@ -54,16 +56,24 @@ async function forceUnmount(guest: GuestCommands, mountPoint: string) {
   return r.ok ? r : unmount(guest, mountPoint, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
 }
 
+/** Other mounts of the device in the guest (bind mounts of it), outside `rec.mountPoint`. */
+function elsewhere(rec: MountRecord, mounts: GuestMountEntry[]): string[] {
+  const tag = rec.tag ?? rec.device?.tag ?? rec.id;
+  return mounts.filter((m) => m.source === tag && (m.fstype === "9p" || m.fstype === "virtiofs") && m.mountPoint !== rec.mountPoint).map((m) => m.mountPoint);
+}
+
+function refuseIfElsewhere(rec: MountRecord, mounts: GuestMountEntry[]): void {
+  const others = elsewhere(rec, mounts);
+  if (!others.length) return;
+  throw new HotmountError("MOUNT_BUSY", `the device of ${rec.mountPoint} is still mounted in the guest at ${others.join(", ")}`, {
+    hint: "Unmount those in the guest first (bind mounts of it), or remove with --force, which unmounts them too.",
+    details: { mountPoints: others },
+  });
+}
+
 /** Bind mounts of the device elsewhere in the guest: refused, or with force unmounted too. */
 async function unmountElsewhere(guest: GuestCommands, rec: MountRecord, force: boolean): Promise<void> {
-  const tag = rec.tag ?? rec.device?.tag ?? rec.id;
-  const others = (await guestMounts(guest)).filter((m) => m.source === tag && (m.fstype === "9p" || m.fstype === "virtiofs")).map((m) => m.mountPoint);
-  if (!others.length) return;
-  if (!force) {
-    throw new HotmountError("MOUNT_BUSY", `the device of ${rec.mountPoint} is still mounted in the guest at ${others.join(", ")}`, {
-      hint: "Unmount those in the guest first (bind mounts of it), or remove with --force, which unmounts them too.",
-      details: { mountPoints: others },
-    });
-  }
-  for (const mp of others.reverse()) await forceUnmount(guest, mp);
+  const mounts = await guestMounts(guest);
+  if (!force) return refuseIfElsewhere(rec, mounts);
+  for (const mp of elsewhere(rec, mounts).reverse()) await forceUnmount(guest, mp);
 }
