@@ -123,7 +123,7 @@ describe.skipIf(!tmuxAvailable())("the TUI", () => {
     await t.waitFor("Instances", 60_000);
     await t.waitFor(NOTE, 120_000);
     await selectInstance(t, NAME);
-    await t.waitFor(/\/mnt\/tui\s+\S+\s+ro\s+ready/, 60_000);
+    await t.waitFor(/\/mnt\/tui\s+\S+\s+ro\s+watch\s+ready/, 60_000);
     expect(agentStarts()).toBe(starts + 1);
     await t.key("q");
     await t.waitFor("TUI-EXIT=0");
