@@ -2,7 +2,7 @@
 // `hotmount libvirt ssh DOMAIN`: the SSH user and key hotmount logs in with (reverse-sshfs, and
 // guest commands when the domain has no guest agent).
 import type { Command } from "commander";
-import { fail, printJson } from "../output.ts";
+import { printJson, runAction } from "../output.ts";
 import { intIn } from "../parse.ts";
 
 export function register(program: Command): void {
@@ -15,11 +15,10 @@ export function register(program: Command): void {
     .option("--dry-run", "only show the change")
     .option("-c, --connect <uri>", "libvirt URI (default qemu:///system as root, qemu:///session otherwise)")
     .option("--json", "print {domain, uri, changes, diff, applied, nextBoot} as JSON")
-    .action(async (domain: string, o) => {
-      try {
+    .action((domain: string, o) =>
+      runAction(o.json, async () => {
         const { prepareDomain } = await import("../../../drivers/index.ts");
-        const { SESSION_URI, SYSTEM_URI } = await import("../../util/virsh.ts");
-        const uri: string = o.connect ?? (process.getuid?.() === 0 ? SYSTEM_URI : SESSION_URI);
+        const uri = await libvirtUri(o.connect);
         const r = await prepareDomain({
           uri,
           domain,
@@ -35,10 +34,8 @@ export function register(program: Command): void {
         process.stdout.write(
           `changed ${domain}:\n${what}\n${r.nextBoot ? "It applies at the domain's next boot: shut it down and start it again.\n" : "It applies when the domain starts.\n"}`,
         );
-      } catch (e) {
-        fail(e, !!o.json);
-      }
-    });
+      }),
+    );
   lv.command("ssh")
     .argument("<domain>", "the libvirt domain's own name (virsh list --all)")
     .description("set (or show) the SSH user and key hotmount logs in with; the address comes from libvirt")
@@ -51,16 +48,14 @@ export function register(program: Command): void {
       "after",
       "\nWithout flags it shows the login in use. Order: the flags saved here, HOTMOUNT_LIBVIRT_SSH_USER, a User/IdentityFile\nthat your ~/.ssh/config gives this domain's name (`ssh -G DOMAIN`), then root with hotmount's own key.\n",
     )
-    .action(async (domain: string, o) => {
-      try {
+    .action((domain: string, o) =>
+      runAction(o.json, async () => {
         const { resolve } = await import("node:path");
-        const { setLibvirtSshLogin } = await import("../../../drivers/index.ts");
-        const { SESSION_URI, SYSTEM_URI } = await import("../../util/virsh.ts");
-        const uri: string = o.connect ?? (process.getuid?.() === 0 ? SYSTEM_URI : SESSION_URI);
+        const { libvirtSshLogin, setLibvirtSshLogin } = await import("../../../drivers/index.ts");
+        const uri = await libvirtUri(o.connect);
         const login =
           o.user || o.identity ? { ...(o.user && { user: o.user as string }), ...(o.identity && { identityFile: resolve(o.identity as string) }) } : null;
         if (!login && !o.clear) {
-          const { libvirtSshLogin } = await import("../../../drivers/index.ts");
           const now = libvirtSshLogin(uri, domain);
           if (o.json) return printJson(now);
           return void process.stdout.write(`${domain}: user ${now.user} (${now.from.user}), key ${now.identityFile} (${now.from.identityFile})\n`);
@@ -72,8 +67,12 @@ export function register(program: Command): void {
           process.stdout.write(
             `hotmount's agent for "${r.instance}" keeps its current SSH session until it restarts (\`hotmount vm stop ${r.instance}\` detaches it).\n`,
           );
-      } catch (e) {
-        fail(e, !!o.json);
-      }
-    });
+      }),
+    );
+}
+
+/** `--connect`, else libvirt's own default for this user: qemu:///system as root, qemu:///session otherwise. */
+async function libvirtUri(connect: string | undefined): Promise<string> {
+  const { SESSION_URI, SYSTEM_URI } = await import("../../util/virsh.ts");
+  return connect ?? (process.getuid?.() === 0 ? SYSTEM_URI : SESSION_URI);
 }
