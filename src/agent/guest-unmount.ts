@@ -71,7 +71,11 @@ function refuseIfElsewhere(rec: MountRecord, mounts: GuestMountEntry[]): void {
   });
 }
 
-/** Bind mounts of the device elsewhere in the guest: refused, or with force unmounted too. */
+/**
+ * Bind mounts of the device elsewhere in the guest: refused, or with force unmounted too. Read
+ * again after the first check on purpose: one made meanwhile must not have its device detached
+ * from under it.
+ */
 async function unmountElsewhere(guest: GuestCommands, rec: MountRecord, force: boolean): Promise<void> {
   const mounts = await guestMounts(guest);
   if (!force) return refuseIfElsewhere(rec, mounts);
