@@ -71,23 +71,33 @@ export function sshConfigDelta(forDomain: string, forNobody: string): SavedLogin
 
 /** Names no Host block is likely to match: what `ssh -G` says without any domain-specific block. */
 const NOBODY = "hotmount-no-such-host.invalid";
-const nobodyOut = new Map<string, string>();
+
+/**
+ * Kept a while per process: discovery asks for every domain on every `vm list` (the TUI polls it),
+ * and `ssh -G` is a process spawned synchronously. An edit of the SSH config shows within the TTL.
+ */
+const SSH_G_TTL_MS = 30_000;
+const sshGCache = new Map<string, { at: number; out: string }>();
 
 function sshG(host: string): string {
   const cfg = process.env.HOTMOUNT_LIBVIRT_SSH_CONFIG;
+  const k = `${cfg ?? ""}\0${host}`;
+  const hit = sshGCache.get(k);
+  if (hit && Date.now() - hit.at < SSH_G_TTL_MS) return hit.out;
+  let out = "";
   try {
     const r = Bun.spawnSync(["ssh", ...(cfg ? ["-F", cfg] : []), "-G", "--", host], { stdout: "pipe", stderr: "ignore", timeout: 5000 });
-    return r.exitCode === 0 ? r.stdout.toString() : "";
+    out = r.exitCode === 0 ? r.stdout.toString() : "";
   } catch {
-    return ""; // no ssh client: nothing configured
+    // no ssh client: nothing configured
   }
+  sshGCache.set(k, { at: Date.now(), out });
+  return out;
 }
 
 export function sshConfigLogin(domain: string): SavedLogin {
   if (!/^[A-Za-z0-9._-]+$/.test(domain)) return {};
-  const cfg = process.env.HOTMOUNT_LIBVIRT_SSH_CONFIG ?? "";
-  if (!nobodyOut.has(cfg)) nobodyOut.set(cfg, sshG(NOBODY));
-  return sshConfigDelta(sshG(domain), nobodyOut.get(cfg)!);
+  return sshConfigDelta(sshG(domain), sshG(NOBODY));
 }
 
 export function sshLogin(uri: string, domain: string): SshLogin {
