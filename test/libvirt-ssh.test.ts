@@ -38,7 +38,7 @@ afterAll(async () => {
   if (pid && isAlive(pid)) process.kill(pid, "SIGTERM");
   if (pid) await waitUntil(() => !isAlive(pid), 10_000);
   await dom?.destroy();
-  if (up.startedByUs) libvirtDown();
+  libvirtDown();
   rmSync(root, { recursive: true, force: true });
 }, 120_000);
 

@@ -59,7 +59,7 @@ afterAll(async () => {
   }
   await main?.destroy();
   await noshm?.destroy();
-  if (up.startedByUs) libvirtDown();
+  libvirtDown();
   rmSync(root, { recursive: true, force: true });
 }, 120_000);
 

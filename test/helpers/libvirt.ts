@@ -20,16 +20,20 @@ import { SYSTEM_URI, virsh, virshOk } from "../../src/util/virsh.ts";
 const REPO = join(import.meta.dir, "..", "..");
 const IMAGES = "/var/lib/libvirt/images";
 
-/** Why libvirt cannot run here, or null when qemu:///system answers (started by us or already up). */
+/**
+ * Why libvirt cannot run here, or null when qemu:///system answers. scripts/libvirt-up runs either
+ * way: it starts libvirtd only when qemu:///system does not answer yet (startedByUs), and it also
+ * opens /dev/kvm to libvirt-qemu as udev would, without which every define re-probes QEMU.
+ */
 export function libvirtUp(): { startedByUs: boolean; problem: string | null } {
   if (process.getuid?.() !== 0) return { startedByUs: false, problem: "the libvirt tests need root (qemu:///system)" };
   const before = spawnSync("virsh", ["-c", SYSTEM_URI, "version"], { stdio: "ignore" });
   if (before.error) return { startedByUs: false, problem: "virsh is not installed (scripts/setup installs scripts/deps/libvirt.txt)" };
-  if (before.status === 0) return { startedByUs: false, problem: null };
   const r = spawnSync(join(REPO, "scripts", "libvirt-up"), { encoding: "utf8", timeout: 60_000 });
-  return { startedByUs: r.status === 0, problem: r.status === 0 ? null : `scripts/libvirt-up failed: ${r.stderr.trim()}` };
+  return { startedByUs: before.status !== 0 && r.status === 0, problem: r.status === 0 ? null : `scripts/libvirt-up failed: ${r.stderr.trim()}` };
 }
 
+/** Stops what scripts/libvirt-up started (daemons only when startedByUs) and undoes its /dev/kvm change. */
 export function libvirtDown(): void {
   spawnSync(join(REPO, "scripts", "libvirt-down"), { stdio: "ignore", timeout: 60_000 });
 }
@@ -111,10 +115,20 @@ export async function startDemoDomain(s: DomainSpec): Promise<TestDomain> {
   });
   const xmlFile = join(dir, "domain.xml");
   writeFileSync(xmlFile, xml);
-  await virsh(SYSTEM_URI, ["destroy", s.name]);
-  await virsh(SYSTEM_URI, ["undefine", s.name]);
-  await virshOk(SYSTEM_URI, ["define", xmlFile]);
-  await virshOk(SYSTEM_URI, ["start", s.name]);
+  const undefine = async () => {
+    await virsh(SYSTEM_URI, ["destroy", s.name]);
+    await virsh(SYSTEM_URI, ["undefine", s.name]);
+  };
+  await undefine();
+  try {
+    await virshOk(SYSTEM_URI, ["define", xmlFile]);
+    await virshOk(SYSTEM_URI, ["start", s.name]);
+  } catch (e) {
+    // A virsh that timed out may still have defined (or started) the domain in libvirtd.
+    await undefine();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const qga = new VirshQgaExec(SYSTEM_URI, s.name);
   const d: TestDomain = {
     name: s.name,
@@ -125,8 +139,7 @@ export async function startDemoDomain(s: DomainSpec): Promise<TestDomain> {
     run: (argv, timeoutMs = 60_000) => qga.run(argv, { timeoutMs }),
     liveXml: () => virshOk(SYSTEM_URI, ["dumpxml", s.name]),
     async destroy() {
-      await virsh(SYSTEM_URI, ["destroy", s.name]);
-      await virsh(SYSTEM_URI, ["undefine", s.name]);
+      await undefine();
       rmSync(dir, { recursive: true, force: true });
     },
   };
