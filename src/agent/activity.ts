@@ -8,7 +8,7 @@ import { AGENT, AuditLog } from "./audit-log.ts";
 import { EventHub } from "./events.ts";
 import { Grants, type ExpiryOutcome } from "./grants.ts";
 import { toMount, type MountRecord } from "./journal.ts";
-import type { MountHooks } from "./mount-hooks.ts";
+import type { MountChange, MountHooks } from "./mount-hooks.ts";
 import type { MountService } from "./mount-service.ts";
 
 export class Activity implements MountHooks {
@@ -29,7 +29,7 @@ export class Activity implements MountHooks {
     service.hooks = this;
   }
 
-  changed(kind: "added" | "ready" | "failed" | "removed" | "extended", rec: MountRecord, error?: unknown): void {
+  changed(kind: MountChange, rec: MountRecord, error?: unknown, note?: string): void {
     const base = { mountId: rec.id, mountPoint: rec.mountPoint };
     switch (kind) {
       case "added":
@@ -37,6 +37,11 @@ export class Activity implements MountHooks {
         break;
       case "ready":
         this.events.emit("mount-ready", { ...base, mount: toMount(rec) });
+        this.grants.arm(rec);
+        break;
+      case "restored":
+        this.events.emit("mount-restored", { ...base, mount: toMount(rec), ...(note && { message: note }) });
+        this.audit.record("restore", AGENT, rec, { message: note });
         this.grants.arm(rec);
         break;
       case "failed": {

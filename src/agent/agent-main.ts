@@ -9,7 +9,7 @@ import { HotmountError } from "../core/errors.ts";
 import { jsonLogger } from "../core/log.ts";
 import { instancePaths } from "../core/paths.ts";
 import { type GuestExec, guestExecFor } from "../guest-exec/index.ts";
-import { GuestSsh } from "../guest-exec/ssh-client.ts";
+import type { GuestSsh } from "../guest-exec/ssh-client.ts";
 import { cmdlineOf, isAlive, readPidFile, sleep } from "../util/process.ts";
 import type { Info, TransportAvailability } from "./api.ts";
 import { Activity } from "./activity.ts";
@@ -18,9 +18,11 @@ import { MountService } from "./mount-service.ts";
 import { PersistentMounts } from "./persistent-mounts.ts";
 import { reconcile } from "./reconcile.ts";
 import { serveAgent } from "./server.ts";
+import { SshGate } from "./ssh-gate.ts";
 import { watchHooks } from "./watch/hooks.ts";
 import { mountStaticShares } from "./static-mounts.ts";
 import { endMountsOfStoppedVm } from "./vm-stopped.ts";
+import { GuestHealth } from "./guest-health.ts";
 
 const GUEST_CHECK_MS = 3000;
 
@@ -46,14 +48,11 @@ export async function runAgent(name: string): Promise<void> {
   if (lifecycle?.vmLivesInCaller) await lifecycle.start(cfg, (step) => log.info(step));
   const session = await openWithRetry(() => driver.openSession(cfg, log), 30_000);
 
-  let ssh: GuestSsh | null = null;
-  let connecting: Promise<GuestSsh> | null = null;
-  const getSsh = async (): Promise<GuestSsh> => {
-    if (ssh?.isConnected) return ssh;
-    connecting ??= GuestSsh.connectWithRetry(cfg.ssh, 20_000).finally(() => (connecting = null));
-    ssh = await connecting;
-    return ssh;
-  };
+  // One SSH connection, made when first needed; a login that fails is remembered (ssh-gate.ts).
+  // Tried once at start, so that the first watch set-up finds its outcome known.
+  const sshGate = new SshGate(cfg, log);
+  const getSsh = (): Promise<GuestSsh> => sshGate.get();
+  void getSsh().catch(() => {});
   // Chosen per operation (a qemu-guest-agent may stop or come back); the log says when it changes.
   let guestVia: string | null = null;
   const getGuest = async (): Promise<GuestExec> => {
@@ -63,7 +62,17 @@ export async function runAgent(name: string): Promise<void> {
     return g;
   };
 
-  const service: MountService = new MountService({ cfg, session, ssh: getSsh, guest: getGuest, log, markFailed: (id, m, h) => service.markFailed(id, m, h) });
+  const service: MountService = new MountService({
+    cfg,
+    session,
+    ssh: getSsh,
+    guest: getGuest,
+    log,
+    markFailed: (id, m, h) => service.markFailed(id, m, h),
+    bootId: () => health.currentBoot,
+  });
+  // A guest reboot (or a umount behind our back) removes mounts: notice, say so, mount them again.
+  const health: GuestHealth = new GuestHealth(service, getGuest, log, (message) => activity.events.emit("guest-rebooted", { message }));
   asFSHotPlugger(session)?.onDeviceLost?.((id, why) =>
     service.markFailed(
       id,
@@ -72,7 +81,8 @@ export async function runAgent(name: string): Promise<void> {
     ),
   );
   service.persistent = new PersistentMounts(cfg, log);
-  const watch = watchHooks(getSsh, log);
+  // The watch can do without SSH: it takes a remembered failure of any kind at once.
+  const watch = watchHooks(() => sshGate.get({ patient: false }), log);
   service.watchHooks = watch.hooks;
   const activity = new Activity(service, name, log);
   const restarted = activity.events.lastSeq > 0;
@@ -88,7 +98,7 @@ export async function runAgent(name: string): Promise<void> {
   });
   // Grants that ran out while no agent was running are carried out now.
   activity.armGrants();
-  const bootIds = bootIdWatcher(getGuest, () => activity.events.emit("guest-rebooted", { message: "the guest's boot id changed: it rebooted" }));
+  void health.check();
   for (const r of service.allRecords()) if (r.state === "ready") void watch.hooks.ready(r);
   // In the background: the API answers at once, and the persistent mounts queue behind.
   void service.reapplyPersistent((s) => log.info(s)).catch((e) => log.error("persistent mounts failed", { error: String(e) }));
@@ -108,7 +118,7 @@ export async function runAgent(name: string): Promise<void> {
     await watch.stopAll();
     rmSync(paths.agentSock, { force: true });
     rmSync(paths.agentPid, { force: true });
-    ssh?.close();
+    sshGate.close();
     await session.close();
     log.info("agent exiting", { code });
     process.exit(code);
@@ -154,14 +164,8 @@ export async function runAgent(name: string): Promise<void> {
     }
     void exit(0);
   });
-  // A guest reboot (or a umount behind our back) removes mounts: notice and say so.
-  let ticks = 0;
-  const health = setInterval(() => {
-    if (stopping) return;
-    // The boot id costs a guest command: every 5th check (15 s) is soon enough to say so.
-    void (ticks++ % 5 === 0 ? bootIds() : Promise.resolve()).then(() => service.checkGuest().catch(() => {}));
-  }, GUEST_CHECK_MS);
-  health.unref();
+  const checks = setInterval(() => void (stopping ? null : health.check()), GUEST_CHECK_MS);
+  checks.unref();
   process.on("SIGTERM", () => void exit(0));
   process.on("SIGINT", () => void exit(0));
 }
@@ -191,24 +195,4 @@ async function openWithRetry<T>(fn: () => Promise<T>, deadlineMs: number): Promi
       await sleep(200);
     }
   }
-}
-
-/** Notices a guest reboot (the kernel's boot id changes); checked with the guest health check. */
-function bootIdWatcher(guest: () => Promise<GuestExec>, onReboot: () => void): () => Promise<void> {
-  let known: string | null = null;
-  let busy = false;
-  return async () => {
-    if (busy) return;
-    busy = true;
-    try {
-      const r = await (await guest()).exec(["cat", "/proc/sys/kernel/random/boot_id"], { timeoutMs: 5000 });
-      const id = r.code === 0 ? r.stdout.trim() : null;
-      if (id && known && id !== known) onReboot();
-      if (id) known = id;
-    } catch {
-      // The guest is not answering (rebooting): the next check sees the new id.
-    } finally {
-      busy = false;
-    }
-  };
 }

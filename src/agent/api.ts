@@ -98,6 +98,7 @@ export const EventType = z.enum([
   "mount-added",
   "mount-ready",
   "mount-failed",
+  "mount-restored",
   "mount-removed",
   "mount-expired",
   "mount-extended",
@@ -123,7 +124,7 @@ export const Event = z.object({
 });
 export type Event = z.infer<typeof Event>;
 
-export const HistoryAction = z.enum(["add", "remove", "expire", "extend", "fail", "reconcile"]);
+export const HistoryAction = z.enum(["add", "remove", "expire", "extend", "fail", "restore", "reconcile"]);
 export type HistoryAction = z.infer<typeof HistoryAction>;
 
 /** One line of the audit log (`hotmount mount history --json` prints an array of them). */

@@ -18,7 +18,11 @@ function unescapeMountField(s: string): string {
 }
 
 export async function guestMounts(guest: GuestCommands): Promise<GuestMountEntry[]> {
-  const text = await guest.run(["cat", "/proc/mounts"], { root: false, timeoutMs: 10_000 });
+  return parseMounts(await guest.run(["cat", "/proc/mounts"], { root: false, timeoutMs: 10_000 }));
+}
+
+/** The lines of /proc/mounts. */
+export function parseMounts(text: string): GuestMountEntry[] {
   return text
     .split("\n")
     .filter((l) => l.trim())

@@ -10,6 +10,8 @@ export const MountRecord = Mount.extend({
   device: PluggedDevice.optional(),
   /** We made the guest folder, so removal takes it away again. */
   createdDir: z.boolean().default(false),
+  /** The guest's boot id when it was last mounted: another one means the guest rebooted since. */
+  bootId: z.string().optional(),
 });
 export type MountRecord = z.infer<typeof MountRecord>;
 
@@ -32,6 +34,6 @@ export function saveJournal(path: string, mounts: MountRecord[]): void {
 
 /** The public view of a record (no internal handles). */
 export function toMount(r: MountRecord): Mount {
-  const { device: _d, createdDir: _c, ...m } = r;
+  const { device: _d, createdDir: _c, bootId: _b, ...m } = r;
   return m;
 }

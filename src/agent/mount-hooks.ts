@@ -12,7 +12,11 @@ export interface WatchHooks {
   decorate(m: Mount): Mount;
 }
 
+/** "restored": ready again at the same path after a fault (guest reboot, dead backend). */
+export type MountChange = "added" | "ready" | "restored" | "failed" | "removed" | "extended";
+
 /** Told about every change of a journaled mount (event stream, grant timers); set by the agent. */
 export interface MountHooks {
-  changed(kind: "added" | "ready" | "failed" | "removed" | "extended", rec: MountRecord, error?: unknown): void;
+  /** `error`: why it failed; `note`: what happened, in words (a restore says what it recovered from). */
+  changed(kind: MountChange, rec: MountRecord, error?: unknown, note?: string): void;
 }

@@ -8,7 +8,7 @@ import { guestPathKey, newMountId, normalizeGuestPath, resolveHostPath } from ".
 import { extendedExpiry, type ExpiryOutcome } from "./grants.ts";
 import { addFirstThatFits, rankTransports } from "./transport-choice.ts";
 import { type Mount, type MountRequest, MountRequest as MountRequestSchema, type OnExpiry, type Transport, type TransportChoice } from "./api.ts";
-import { checkMountPoint, createMountPoint, guestMounts, removeCreatedDir } from "./guest-mount.ts";
+import { checkMountPoint, createMountPoint, removeCreatedDir } from "./guest-mount.ts";
 import { unmountForRemove } from "./guest-unmount.ts";
 import { loadJournal, saveJournal, toMount, type MountRecord } from "./journal.ts";
 import type { MountHooks, WatchHooks } from "./mount-hooks.ts";
@@ -33,7 +33,8 @@ export class MountService {
   /** See MountHooks; null until the agent wires the event stream in. */
   hooks: MountHooks | null = null;
 
-  constructor(private readonly ctx: TransportContext) {
+  /** ctx.bootId: the guest's boot id as last seen (guest-health.ts), recorded with each mount. */
+  constructor(private readonly ctx: TransportContext & { bootId?: () => string | null }) {
     const dev = deviceTransport(ctx);
     this.transports = { virtiofs: dev, "9p": dev, "reverse-sshfs": reverseSshfsTransport({ ...ctx, recover: (id, attempt) => this.recover(id, attempt) }) };
     for (const r of loadJournal(this.journalPath)) this.records.set(r.id, r);
@@ -200,6 +201,7 @@ export class MountService {
       await t.mount(rec, progress);
       failpoint("add:mounted");
       rec.state = "ready";
+      rec.bootId = this.ctx.bootId?.() ?? undefined;
       this.persist();
       this.hooks?.changed("ready", rec);
       if (rec.persist) this.persistent?.remember(rec);
@@ -301,6 +303,34 @@ export class MountService {
     this.ctx.log.info("removed", { id: rec.id, mountPoint: rec.mountPoint });
   }
 
+  /**
+   * Brings a mount back at the same path with the same options after a fault (`why`: a guest
+   * reboot, a dead backend), in turn with add/remove. `steps` is that fault's way back; the watch
+   * stops first and starts again after. Ready → event "restored"; else the mount is failed with
+   * why. False when the mount is gone or being removed.
+   */
+  restore(id: string, why: string, steps: (rec: MountRecord, t: TransportDriver) => Promise<void>): Promise<boolean> {
+    return this.serial(async () => {
+      const rec = this.records.get(id);
+      if (!rec || rec.state === "removing" || rec.state === "adding") return false;
+      await this.watchHooks?.beforeRemove(rec).catch(() => {});
+      try {
+        await steps(rec, this.transports[rec.type]);
+      } catch (e) {
+        const err = asHotmountError(e);
+        this.markFailed(id, `${why}; bringing it back failed: ${err.message}`, err.hint ?? "Remove it with `hotmount mount remove --force` and add it again.");
+        return false;
+      }
+      rec.state = "ready";
+      delete rec.error;
+      this.persist();
+      this.hooks?.changed("restored", rec, undefined, `${why}: mounted again at ${rec.mountPoint}`);
+      this.ctx.log.info("mount restored", { id, why });
+      void this.watchHooks?.ready(rec);
+      return true;
+    });
+  }
+
   /** Brings a mount back whose session died with the previous agent (reverse-sshfs). */
   reattach(rec: MountRecord): Promise<void> {
     return this.serial(async () => {
@@ -357,24 +387,6 @@ export class MountService {
         }
       }
     });
-  }
-
-  /** Marks ready mounts that vanished from the guest (guest reboot, someone's umount). */
-  async checkGuest(): Promise<void> {
-    const ready = [...this.records.values()].filter((r) => r.state === "ready");
-    if (!ready.length) return;
-    const ssh = await this.ctx.guest();
-    const mounted = new Set((await guestMounts(ssh)).map((m) => m.mountPoint));
-    for (const r of ready) {
-      if (!mounted.has(r.mountPoint) && r.state === "ready") {
-        this.markFailed(
-          r.id,
-          "no longer mounted in the guest (was the guest rebooted?)",
-          r.persist ? "It is persistent: hotmount mounts it again." : "Remove it with `hotmount mount remove --force` and add it again.",
-        );
-        if (r.persist) void this.reapplyPersistent().catch(() => {});
-      }
-    }
   }
 
   /** Removes every mount (vm stop); keeps going past failures and reports the first. */
