@@ -41,3 +41,19 @@ test("sums every report; each failure is named with its file, line and why, befo
 test("a failed stage without a failed case still counts; a missing report is no crash", () => {
   expect(run("--failed-stages", "2", binary, join(dir, "missing.xml"))).toEqual(["3 passed, 2 failed"]);
 });
+
+test("--times lists each file's seconds per report, slowest first, before the counts", () => {
+  const timed = report(
+    "stage",
+    `<testsuites tests="2" failures="0" skipped="0" time="30">
+  <testsuite name="fast.test.ts" file="fast.test.ts" tests="1" time="2.5"><testcase name="a" file="fast.test.ts" line="1" /></testsuite>
+  <testsuite name="slow.test.ts" file="slow.test.ts" tests="1" time="27.25"><testcase name="b" file="slow.test.ts" line="1" /></testsuite>
+</testsuites>`,
+  );
+  expect(run("--times", timed)).toEqual([
+    "time per file, stage (30 s in 2 files):",
+    "     27.3 s  slow.test.ts",
+    "      2.5 s  fast.test.ts",
+    "2 passed, 0 failed",
+  ]);
+});
