@@ -1,5 +1,6 @@
 // Connects the watch service to the mount registry: a ready mount with `watch` on is watched, a
 // mount about to be removed is not any more, and `mount list` carries the watch's warning.
+// `ready` never holds a `mount add` on a slow or missing SSH login: see WatchService.start.
 import type { Logger } from "../../core/model.ts";
 import type { GuestSsh } from "../../guest-exec/ssh-client.ts";
 import type { WatchHooks } from "../mount-hooks.ts";
