@@ -91,7 +91,7 @@ export function register(program: Command): void {
         const mounts = instance ? await c.listMounts(instance) : await c.listAllMounts();
         if (o.json) return printJson(mounts);
         if (!mounts.length) return void process.stdout.write("no mounts\n");
-        process.stdout.write(
+        await writeOut(
           table(
             ["ID", "INSTANCE", "TYPE", "MODE", "STATE", "AGE", "EXPIRES", "HOST", "GUEST"],
             mounts.map((m) => [
@@ -107,9 +107,23 @@ export function register(program: Command): void {
             ]),
           ),
         );
-        for (const m of mounts) if (m.watchWarning) process.stderr.write(`warning: ${m.id}: ${m.watchWarning}\n`);
+        // On stderr (stdout stays the table), each on lines of its own once the table is out.
+        const warnings = watchWarningLines(mounts);
+        if (warnings.length) process.stderr.write(`\n${warnings.join("\n")}\n`);
       }),
     );
 
   registerActivity(mount);
+}
+
+/** Resolves once `text` has gone out on stdout, so that what follows on stderr comes after it. */
+function writeOut(text: string): Promise<void> {
+  return new Promise((resolve) => process.stdout.write(text, () => resolve()));
+}
+
+/** `mount list`'s watch warnings: one line per distinct warning, naming the mounts it is about. */
+export function watchWarningLines(mounts: ReadonlyArray<{ id: string; mountPoint: string; watchWarning?: string }>): string[] {
+  const byText = new Map<string, string[]>();
+  for (const m of mounts) if (m.watchWarning) byText.set(m.watchWarning, [...(byText.get(m.watchWarning) ?? []), `${m.id} (${m.mountPoint})`]);
+  return [...byText].map(([text, which]) => `warning: ${which.join(", ")}: ${text.replace(/\s*\n\s*/g, " ")}`);
 }
