@@ -23,6 +23,7 @@ import { watchHooks } from "./watch/hooks.ts";
 import { mountStaticShares } from "./static-mounts.ts";
 import { endMountsOfStoppedVm } from "./vm-stopped.ts";
 import { GuestHealth } from "./guest-health.ts";
+import { hostFolderChecker } from "./host-folder.ts";
 
 const GUEST_CHECK_MS = 3000;
 
@@ -164,7 +165,8 @@ export async function runAgent(name: string): Promise<void> {
     }
     void exit(0);
   });
-  const checks = setInterval(() => void (stopping ? null : health.check()), GUEST_CHECK_MS);
+  const hostFolders = hostFolderChecker(service, getGuest);
+  const checks = setInterval(() => void (stopping ? null : Promise.all([health.check(), hostFolders()])), GUEST_CHECK_MS);
   checks.unref();
   process.on("SIGTERM", () => void exit(0));
   process.on("SIGINT", () => void exit(0));

@@ -12,6 +12,8 @@ export const MountRecord = Mount.extend({
   createdDir: z.boolean().default(false),
   /** The guest's boot id when it was last mounted: another one means the guest rebooted since. */
   bootId: z.string().optional(),
+  /** "dev:ino" of the host folder when mounted: another one means it was replaced (host-folder.ts). */
+  hostId: z.string().optional(),
 });
 export type MountRecord = z.infer<typeof MountRecord>;
 
@@ -34,6 +36,6 @@ export function saveJournal(path: string, mounts: MountRecord[]): void {
 
 /** The public view of a record (no internal handles). */
 export function toMount(r: MountRecord): Mount {
-  const { device: _d, createdDir: _c, bootId: _b, ...m } = r;
+  const { device: _d, createdDir: _c, bootId: _b, hostId: _h, ...m } = r;
   return m;
 }

@@ -9,6 +9,7 @@ import { extendedExpiry, type ExpiryOutcome } from "./grants.ts";
 import { addFirstThatFits, rankTransports } from "./transport-choice.ts";
 import { type Mount, type MountRequest, MountRequest as MountRequestSchema, type OnExpiry, type Transport, type TransportChoice } from "./api.ts";
 import { checkMountPoint, createMountPoint, removeCreatedDir } from "./guest-mount.ts";
+import { hostFolderId } from "./host-folder.ts";
 import { unmountForRemove } from "./guest-unmount.ts";
 import { loadJournal, saveJournal, toMount, type MountRecord } from "./journal.ts";
 import type { MountHooks, WatchHooks } from "./mount-hooks.ts";
@@ -202,6 +203,7 @@ export class MountService {
       failpoint("add:mounted");
       rec.state = "ready";
       rec.bootId = this.ctx.bootId?.() ?? undefined;
+      rec.hostId = hostFolderId(rec.hostPath) ?? undefined;
       this.persist();
       this.hooks?.changed("ready", rec);
       if (rec.persist) this.persistent?.remember(rec);
@@ -314,6 +316,12 @@ export class MountService {
       const rec = this.records.get(id);
       if (!rec || rec.state === "removing" || rec.state === "adding") return false;
       await this.watchHooks?.beforeRemove(rec).catch(() => {});
+      // Journaled as broken while it is brought back: an agent that dies here leaves it failed,
+      // and the next one, seeing the same fault, brings it back again.
+      rec.state = "failed";
+      rec.error = { code: "MOUNT_BROKEN", message: `${why}; hotmount is bringing it back`, hint: "Wait a few seconds; `hotmount mount list` shows when it is ready." };
+      this.persist();
+      failpoint("restore:begun");
       try {
         await steps(rec, this.transports[rec.type]);
       } catch (e) {

@@ -10,6 +10,8 @@ export const FAILPOINTS = [
   "remove:unmounted",
   "unplug:deleted",
   "remove:detached",
+  "restore:begun",
+  "rebuild:detached",
 ] as const;
 export type Failpoint = (typeof FAILPOINTS)[number];
 
