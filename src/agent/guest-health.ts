@@ -55,8 +55,7 @@ export class GuestHealth {
       const before = this.boot;
       this.boot = snap.bootId;
       if (before !== null && before !== snap.bootId) this.onReboot("the guest's boot id changed: it rebooted");
-      else if (before === null && records.some((r) => r.bootId && r.bootId !== snap.bootId))
-        this.onReboot("the guest rebooted while no agent was running");
+      else if (before === null && records.some((r) => r.bootId && r.bootId !== snap.bootId)) this.onReboot("the guest rebooted while no agent was running");
       for (const r of records) await this.look(r, snap, before !== null && before !== snap.bootId);
     } catch {
       // Not answering (rebooting, busy): the next check looks again.

@@ -319,7 +319,11 @@ export class MountService {
       // Journaled as broken while it is brought back: an agent that dies here leaves it failed,
       // and the next one, seeing the same fault, brings it back again.
       rec.state = "failed";
-      rec.error = { code: "MOUNT_BROKEN", message: `${why}; hotmount is bringing it back`, hint: "Wait a few seconds; `hotmount mount list` shows when it is ready." };
+      rec.error = {
+        code: "MOUNT_BROKEN",
+        message: `${why}; hotmount is bringing it back`,
+        hint: "Wait a few seconds; `hotmount mount list` shows when it is ready.",
+      };
       this.persist();
       failpoint("restore:begun");
       try {
