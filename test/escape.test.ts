@@ -164,9 +164,23 @@ describe.each(TRANSPORTS)("%s", (type) => {
       // (sshfs may still cache the symlink for a second): the reads above could succeed.
       expect(Number(readFileSync(count, "utf8"))).toBeGreaterThan(10);
       let after = "";
+      let why = "";
       for (let i = 0; i < 40 && after !== "inside"; i++) {
-        after = (await vm.exec(["cat", `${mp}/d/secret.txt`])).stdout;
+        const r = await vm.exec(["cat", `${mp}/d/secret.txt`]);
+        after = r.stdout;
+        why = r.stderr.trim();
         if (after !== "inside") await Bun.sleep(250);
+      }
+      if (after !== "inside") {
+        // What the guest and the host see then, so a failure here can be explained.
+        const seen = await vm.exec([
+          "sh",
+          "-c",
+          `ls -la ${mp} ${mp}/d; grep ' ${mp} ' /proc/mounts; ps -o pid,stat,args | grep -E 'sshfs|watch' | grep -v grep`,
+        ]);
+        console.log(
+          `${type} ${mode}: the guest reads ${JSON.stringify(after)} (${why}) after the swaps stopped; guest:\n${seen.stdout}${seen.stderr}host d: ${lstatSync(join(host, "d")).isDirectory() ? "a folder" : "not a folder"}`,
+        );
       }
       expect(after).toBe("inside");
       expect(lstatSync(join(host, "d")).isDirectory()).toBe(true);

@@ -284,6 +284,30 @@ d("libvirt domains", () => {
     }
     await nothingLeft(main);
   }, 1_800_000);
+  test("the guest reboots in place while mounted (same QEMU process, libvirt's on_reboot=restart): the mount comes back by itself", async () => {
+    const m = (await hmOk(["mount", "add", "hmtest-main", share, "/mnt/rb", "--writable", "--json"])).json();
+    await main.run(["sh", "-c", "echo before > /mnt/rb/rb-before.txt"]);
+    const qemu = (await virshOk(SYSTEM_URI, ["domid", "hmtest-main"])).trim();
+    const t0 = Date.now();
+    await main.exec(["sh", "-c", "(sleep 1; reboot -f) >/dev/null 2>&1 &"]).catch(() => {});
+    expect(readFileSync(join(share, "rb-before.txt"), "utf8")).toBe("before\n");
+    const restored = () =>
+      readFileSync(instancePaths("hmtest-main").events, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l))
+        .some((e) => e.type === "mount-restored" && e.mountId === m.id);
+    expect(await waitUntil(restored, 420_000, 1000)).toBe(true);
+    console.log(`libvirt reboot in place: the mount was back ${((Date.now() - t0) / 1000).toFixed(1)} s after the reboot command`);
+    // The same domain id: libvirt reset the guest in the same QEMU process.
+    expect((await virshOk(SYSTEM_URI, ["domid", "hmtest-main"])).trim()).toBe(qemu);
+    expect(await main.run(["cat", "/mnt/rb/from-host.txt"])).toBe("bytes from the host\n");
+    expect((await hmOk(["mount", "list", "hmtest-main", "--json"])).json()).toMatchObject([{ id: m.id, state: "ready" }]);
+    await hmOk(["mount", "remove", "hmtest-main", m.id]);
+    rmSync(join(share, "rb-before.txt"), { force: true });
+    await nothingLeft(main);
+  }, 600_000);
+
   test("virsh destroy while mounted: nothing of ours keeps running, the records say why, and a restarted domain mounts again", async () => {
     const uuid = parseDomain(await main.liveXml()).uuid;
     const vfs = (await hmOk(["mount", "add", "hmtest-main", share, "/mnt/d1", "--writable", "--json"])).json();
