@@ -94,11 +94,6 @@ export class SshGate {
     this.deadlineMs = opts.deadlineMs ?? SSH_CONNECT_DEADLINE_MS;
   }
 
-  /** The open connection, if any (nothing is attempted). */
-  get current(): GuestSsh | null {
-    return this.ssh?.isConnected ? this.ssh : null;
-  }
-
   /**
    * The connection, made if need be. Fails at once with the remembered error while a failure of
    * the same login is held: a refused login for everyone, an unreachable server only for callers
