@@ -7,6 +7,8 @@ import { writeJsonAtomic } from "../../src/core/instance-config.ts";
 import { accelCachePath, kvmProbeSerialLog, kvmProbeTempPrefix } from "../../src/core/paths.ts";
 import { READY_MARKER, demoGuestAppend } from "../../src/guest-image/contract.ts";
 import { ensureDemoGuest } from "../../src/guest-image/demo-guest.ts";
+import { type GuestArch, hostGuestArch } from "../../src/guest-image/arch.ts";
+import { HotmountError } from "../../src/core/errors.ts";
 import { removeQuietly, sleep } from "../../src/util/process.ts";
 import { qemuVersion } from "./host-tools.ts";
 
@@ -26,8 +28,18 @@ export function kvmUsable(): boolean {
   }
 }
 
-export async function chooseAccel(qemu: string, want: "auto" | "kvm" | "tcg"): Promise<AccelChoice> {
+export async function chooseAccel(qemu: string, want: "auto" | "kvm" | "tcg", arch: GuestArch = "x86_64"): Promise<AccelChoice> {
   if (want === "tcg") return { accel: "tcg", reason: "asked for TCG" };
+  // KVM runs only guests of the host's own architecture.
+  let host: GuestArch | null = null;
+  try {
+    host = hostGuestArch();
+  } catch {}
+  if (arch !== host) {
+    if (want === "kvm")
+      throw new HotmountError("UNSUPPORTED", `KVM cannot run a ${arch} guest on a ${process.arch} host`, { hint: "Use --accel tcg (or auto)." });
+    return { accel: "tcg", reason: `a ${arch} guest on a ${process.arch} host` };
+  }
   if (want === "kvm") return { accel: "kvm", reason: "asked for KVM" };
   if (process.env.HOTMOUNT_ACCEL === "tcg" || process.env.HOTMOUNT_ACCEL === "kvm") {
     return { accel: process.env.HOTMOUNT_ACCEL, reason: "HOTMOUNT_ACCEL" };
@@ -46,11 +58,13 @@ export async function chooseAccel(qemu: string, want: "auto" | "kvm" | "tcg"): P
 
 /** Boots the demo guest under KVM with hotmount.probe=1: it prints the marker and powers off. */
 export async function probeKvm(qemu: string): Promise<{ ok: boolean; why: string }> {
-  const guest = await ensureDemoGuest();
+  const arch = hostGuestArch();
+  const guest = await ensureDemoGuest({ arch });
   const dir = mkdtempSync(kvmProbeTempPrefix());
   const log = kvmProbeSerialLog(dir);
   const argv = [
     qemu,
+    ...(arch === "aarch64" ? ["-machine", "virt,gic-version=host"] : []),
     "-accel",
     "kvm",
     "-cpu",
@@ -68,7 +82,7 @@ export async function probeKvm(qemu: string): Promise<{ ok: boolean; why: string
     "-initrd",
     guest.initrd,
     "-append",
-    demoGuestAppend("ssh-ed25519 AAAA probe", "hotmount.probe=1"),
+    demoGuestAppend("ssh-ed25519 AAAA probe", "hotmount.probe=1", arch),
     "-serial",
     `file:${log}`,
   ];

@@ -1,5 +1,6 @@
 // The argv of a hot-plug-capable QEMU VM. Pure: every input is explicit, so it is unit-tested.
 import { HotmountError } from "../../src/core/errors.ts";
+import type { GuestArch } from "../../src/guest-image/arch.ts";
 import { QGA_PORT_NAME } from "../../src/guest-image/contract.ts";
 
 export const ROOT_PORT_PREFIX = "hp";
@@ -36,6 +37,20 @@ export interface QemuArgvInput {
   disk?: string;
   /** A cloud-init NoCloud seed ISO, attached as an AHCI cdrom so /dev/vda stays the root disk. */
   seed?: string;
+  /** The guest's architecture: x86_64 (the default) boots on q35, aarch64 on virt. */
+  arch?: GuestArch;
+}
+
+/** The machine type per guest architecture: both have a PCIe root complex named pcie.0. */
+export const MACHINE_FOR_ARCH: Record<GuestArch, string> = { x86_64: "q35", aarch64: "virt" };
+
+/**
+ * The CPU model. TCG on aarch64: `max` with the cheap implementation-defined pointer-auth
+ * algorithm (QEMU's architected QARMA one costs TCG a lot on every function return).
+ */
+function cpuArgs(accel: "kvm" | "tcg", arch: GuestArch): string[] {
+  if (accel === "kvm") return ["-accel", "kvm", "-cpu", "host"];
+  return ["-accel", "tcg", "-cpu", arch === "aarch64" ? "max,pauth-impdef=on" : "max"];
 }
 
 export function rootPortId(i: number): string {
@@ -53,15 +68,21 @@ export function buildQemuArgv(qemu: string, i: QemuArgvInput): string[] {
       hint: "Each slot is one spare pcie-root-port: one concurrent virtiofs or 9p mount.",
     });
   }
+  const arch = i.arch ?? "x86_64";
+  if (arch === "aarch64" && i.seed) {
+    throw new HotmountError("UNSUPPORTED", "a cloud-init seed cdrom is not supported on the aarch64 virt machine", {
+      hint: "Boot the demo guest (no --image) with --arch aarch64.",
+    });
+  }
   const mem = `${i.memoryMiB}M`;
   const a: string[] = [qemu];
   a.push("-name", "hotmount,debug-threads=on");
-  if (i.accel === "kvm") a.push("-accel", "kvm", "-cpu", "host");
-  else a.push("-accel", "tcg", "-cpu", "max");
+  a.push(...cpuArgs(i.accel, arch));
   a.push("-smp", String(i.cpus), "-m", mem);
   // virtiofs needs guest RAM the virtiofsd can map: a shared memfd sized exactly to -m.
   a.push("-object", `memory-backend-memfd,id=mem,size=${mem},share=on`);
-  a.push("-machine", "q35,memory-backend=mem");
+  // virt: direct kernel boot, no firmware: QEMU hands the kernel a device tree (docs/arm.md).
+  a.push("-machine", `${MACHINE_FOR_ARCH[arch]},memory-backend=mem`);
   a.push("-nodefaults", "-display", "none", "-no-user-config");
   a.push("-kernel", i.kernel);
   if (i.initrd) a.push("-initrd", i.initrd);

@@ -17,14 +17,23 @@ function which(name: string): string | null {
   return Bun.which(name);
 }
 
-export function qemuBinary(): string {
+/**
+ * The qemu-system binary for a guest architecture (default: the host's). HOTMOUNT_QEMU wins for
+ * the host's architecture; HOTMOUNT_QEMU_AARCH64 / HOTMOUNT_QEMU_X86_64 name one per architecture.
+ */
+export function qemuBinary(guestArch?: string): string {
+  const hostArch = QEMU_ARCH[process.arch] ?? process.arch;
+  const arch = guestArch ?? hostArch;
+  const perArch = process.env[`HOTMOUNT_QEMU_${arch.toUpperCase()}`];
+  if (perArch) return perArch;
   const env = process.env.HOTMOUNT_QEMU;
-  if (env) return env;
-  const name = `qemu-system-${QEMU_ARCH[process.arch] ?? process.arch}`;
+  if (env && arch === hostArch) return env;
+  const name = `qemu-system-${arch}`;
   const p = which(name);
   if (!p) {
+    const pkg = arch === "aarch64" ? "qemu-system-arm" : "qemu-system-x86";
     throw new HotmountError("HOST_DEPENDENCY_MISSING", `${name} is not installed`, {
-      hint: "Debian/Ubuntu: apt-get install qemu-system-x86 (or set HOTMOUNT_QEMU to its path).",
+      hint: `Debian/Ubuntu: apt-get install ${pkg} (or set HOTMOUNT_QEMU_${arch.toUpperCase()} to its path).`,
     });
   }
   return p;

@@ -61,12 +61,13 @@ export async function startVm(cfg: InstanceConfig, progress: Progress): Promise<
       hint: `Stop it first with \`hotmount vm stop ${cfg.name}\`.`,
     });
   }
-  const qemu = qemuBinary();
+  const arch = cfg.arch ?? "x86_64";
+  const qemu = qemuBinary(arch);
   const links = prepareInstanceDirs(cfg.name, cfg.ninePSlots);
   cleanupRuntimeFiles(cfg.name);
   removeQuietly(paths.serialLog, paths.qemuLog);
   progress("choosing the accelerator");
-  const accel = await chooseAccel(qemu, cfg.accel);
+  const accel = await chooseAccel(qemu, cfg.accel, arch);
 
   for (let attempt = 0; ; attempt++) {
     cfg.ssh.port = await freeLoopbackPort();
@@ -88,6 +89,7 @@ export async function startVm(cfg: InstanceConfig, progress: Progress): Promise<
         staticShares: staticShares(cfg),
         disk: cfg.disk?.path,
         seed: cfg.seed?.path,
+        arch,
       }),
     );
     // Per attempt: the C virtiofsd serves one connection and exits when that QEMU goes.

@@ -10,6 +10,7 @@ import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, InstanceNa
 import { instancePaths, instancesDir } from "../core/paths.ts";
 import { ensureSshKey } from "../core/ssh-key.ts";
 import { demoGuestAppend, GUEST_USER } from "../guest-image/contract.ts";
+import { hostGuestArch } from "../guest-image/arch.ts";
 import { ensureDemoGuest } from "../guest-image/demo-guest.ts";
 import { withLock } from "../util/lock.ts";
 import { isAlive, readPidFile, removeQuietly, terminate, waitUntil } from "../util/process.ts";
@@ -49,11 +50,15 @@ async function buildConfig(name: string, f: StartOptions, progress: Progress): P
     : null;
   if (img) ({ kernel, initrd, append } = img);
   const demo = !img && !f.kernel && (!prev || prev.append.includes("hotmount.sshkey="));
+  const arch = f.arch ?? prev?.arch ?? hostGuestArch();
+  if (img && arch !== "x86_64") {
+    throw new HotmountError("UNSUPPORTED", "--image is x86_64 only", { hint: "Boot the aarch64 demo guest: omit --image." });
+  }
   if (demo) {
-    const g = await ensureDemoGuest({ onProgress: progress });
+    const g = await ensureDemoGuest({ onProgress: progress, arch });
     kernel = g.kernel;
     initrd = g.initrd;
-    append = demoGuestAppend(key.publicKeyLine);
+    append = demoGuestAppend(key.publicKeyLine, undefined, arch);
   }
   if (!kernel) throw new HotmountError("USAGE", "no kernel to boot", { hint: "Omit --kernel to boot the demo guest, or pass --kernel K --initrd I." });
   return InstanceConfigSchema.parse({
@@ -71,6 +76,7 @@ async function buildConfig(name: string, f: StartOptions, progress: Progress): P
     staticMounts: f.mounts?.length ? parseStaticMounts(f.mounts) : (prev?.staticMounts ?? []),
     persistentMounts: prev?.persistentMounts ?? [],
     ...(img ? { image: img.image, disk: img.disk, seed: img.seed } : {}),
+    ...(arch !== "x86_64" ? { arch } : {}),
   });
 }
 

@@ -22,6 +22,8 @@ export interface StartOptions {
   mounts?: string[];
   /** `--image debian|PATH`: boot a disk image (cloud-init, user dev) instead of the demo guest. */
   image?: string;
+  /** `--arch x86_64|aarch64`: the guest's architecture (default: the host's). */
+  arch?: "x86_64" | "aarch64";
 }
 
 export interface HotmountClient {

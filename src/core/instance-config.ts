@@ -49,6 +49,8 @@ export const InstanceConfig = z.object({
   image: z.string().optional(),
   /** The instance's qcow2 overlay (virtio-blk, the guest's /dev/vda) over the image. */
   disk: z.object({ path: z.string(), base: z.string(), baseFormat: z.enum(["qcow2", "raw"]) }).optional(),
+  /** The guest's architecture (`vm start --arch`): x86_64 on q35, aarch64 on virt. Absent: x86_64. */
+  arch: z.enum(["x86_64", "aarch64"]).optional(),
   /** The cloud-init NoCloud seed ISO (an AHCI cdrom) and the instance-id in it. */
   seed: z.object({ path: z.string(), instanceId: z.string() }).optional(),
 });

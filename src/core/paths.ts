@@ -66,6 +66,11 @@ export function debCacheDir(): string {
   return join(cacheHome(), "debs");
 }
 
+/** A private apt state (lists, cache, empty dpkg status) for a foreign Debian architecture's packages. */
+export function foreignAptDir(debArch: string): string {
+  return join(cacheHome(), `apt-${debArch}`);
+}
+
 /** A download's private folder inside debCacheDir() starts with this (its files are renamed into place one by one). */
 export const DOWNLOAD_WORK_PREFIX = ".dl-";
 

@@ -5,10 +5,11 @@ import { dirname, join } from "node:path";
 import { HotmountError } from "../core/errors.ts";
 import { demoBuildPaths, demoImageLayout } from "../core/paths.ts";
 import { fetchDebs, resolvePackages } from "./apt.ts";
+import { type GuestArch, hostGuestArch } from "./arch.ts";
 import { GUEST_MODULES } from "./contract.ts";
 import { GUEST_DIRS, GUEST_SYMLINKS, MODULE_LIST_FILE, guestFiles } from "./demo-files.ts";
 import { copyModules } from "./modules.ts";
-import { PRUNE_PATHS, RECIPE_VERSION } from "./recipe.ts";
+import { RECIPE_VERSION, prunePaths } from "./recipe.ts";
 import { checkSharedLibs, installBusyboxLinks, listTree } from "./rootfs.ts";
 import { run } from "./run.ts";
 
@@ -19,13 +20,13 @@ export interface BuildResult {
 }
 
 /** Builds into `work` (which the caller creates and removes); artifacts land in `work/out`. */
-export async function buildGuest(work: string, key: string, debCache: string, say: (l: string) => void): Promise<BuildResult> {
+export async function buildGuest(work: string, key: string, debCache: string, say: (l: string) => void, arch: GuestArch = "x86_64"): Promise<BuildResult> {
   const t0 = performance.now();
   const step = (l: string) => say(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${l}`);
 
-  step("resolving packages");
-  const { kernel: kernelPkg, packages } = await resolvePackages();
-  const debs = await fetchDebs(packages, debCache, step);
+  step(`resolving packages (${arch})`);
+  const { kernel: kernelPkg, packages } = await resolvePackages(arch, step);
+  const debs = await fetchDebs(packages, debCache, step, arch);
 
   const paths = demoBuildPaths(work);
   const { root, kernelRoot: kroot } = paths;
@@ -38,7 +39,7 @@ export async function buildGuest(work: string, key: string, debCache: string, sa
   const kernelDone = run(["dpkg-deb", "-x", kdeb.path, kroot]);
   for (const d of debs) if (d !== kdeb) await run(["dpkg-deb", "-x", d.path, root]);
   await kernelDone;
-  for (const p of PRUNE_PATHS) rmSync(join(root, p), { recursive: true, force: true });
+  for (const p of prunePaths(arch)) rmSync(join(root, p), { recursive: true, force: true });
 
   const mods = copyModules(kroot, root, GUEST_MODULES);
   step(
@@ -65,8 +66,10 @@ export async function buildGuest(work: string, key: string, debCache: string, sa
     chmodSync(join(root, rel), f.mode);
   }
 
-  const busybox = join(root, "bin/busybox");
-  const links = await installBusyboxLinks(root);
+  // The guest's static busybox also does host-side work (applet list, depmod, cpio); for a guest of
+  // another architecture, the host's own Debian busybox-static does it instead (no qemu-user needed).
+  const busybox = await toolBusybox(arch, root, join(work, "tools"), debCache, step);
+  const links = await installBusyboxLinks(root, busybox);
   const programs = checkSharedLibs(root);
   step(`${links} busybox applet links; ${programs} programs have all their libraries`);
   await run([busybox, "depmod", "-b", root, mods.kver]);
@@ -85,6 +88,7 @@ export async function buildGuest(work: string, key: string, debCache: string, sa
     builtAt: new Date().toISOString(),
     buildSeconds: Math.round((performance.now() - t0) / 100) / 10,
     kernel: { package: kernelPkg, version: kdeb.version, release: mods.kver },
+    arch,
     packages: debs.map((d) => ({ name: d.name, version: d.version, arch: d.arch })),
     modules: mods,
     initramfsBytes: statSync(out.initrd).size,
@@ -92,4 +96,17 @@ export async function buildGuest(work: string, key: string, debCache: string, sa
   writeFileSync(out.manifest, JSON.stringify(manifest, null, 2) + "\n");
   step(`initramfs ${(manifest.initramfsBytes / 1e6).toFixed(1)} MB`);
   return { kernel: out.kernel, initrd: out.initrd, manifest };
+}
+
+/** A busybox this host can run: the guest's own, or for a foreign guest the host architecture's busybox-static. */
+async function toolBusybox(arch: GuestArch, root: string, tools: string, debCache: string, step: (l: string) => void): Promise<string> {
+  let host: GuestArch | null = null;
+  try {
+    host = hostGuestArch();
+  } catch {}
+  if (host === arch || !host) return join(root, "bin/busybox");
+  const [deb] = await fetchDebs(["busybox-static"], debCache, step, host);
+  mkdirSync(tools, { recursive: true });
+  await run(["dpkg-deb", "-x", deb!.path, tools]);
+  return join(tools, "bin/busybox");
 }

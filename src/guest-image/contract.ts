@@ -2,6 +2,7 @@
 // Everything the host relies on about the guest lives here, so a change to the guest that
 // breaks the host is a change to this file.
 import { HotmountError } from "../core/errors.ts";
+import { ARCH_PROFILES, type GuestArch } from "./arch.ts";
 
 /** Printed alone on a line on the serial console once dropbear listens (or at once in probe mode). */
 export const READY_MARKER = "HOTMOUNT-GUEST-READY";
@@ -48,6 +49,11 @@ export const CMDLINE_PROBE = "hotmount.probe";
 /** Base of the append string: serial console, reboot (so QEMU -no-reboot exits) on panic, few kernel messages. */
 export const BASE_APPEND = "console=ttyS0 panic=-1 quiet";
 
+/** BASE_APPEND with the architecture's serial console (ttyAMA0, the PL011, on aarch64 virt). */
+export function baseAppend(arch: GuestArch = "x86_64"): string {
+  return BASE_APPEND.replace("console=ttyS0", `console=${ARCH_PROFILES[arch].console}`);
+}
+
 /** OpenSSH key type names: ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256, sk-...@openssh.com. */
 const SSH_KEY_TYPE_RE = /^(ssh-[a-z0-9]+|ecdsa-sha2-[a-z0-9]+|sk-[a-z0-9-]+@openssh\.com|[a-z0-9-]+-cert-v01@openssh\.com)$/;
 
@@ -56,14 +62,14 @@ const SSH_KEY_TYPE_RE = /^(ssh-[a-z0-9]+|ecdsa-sha2-[a-z0-9]+|sk-[a-z0-9-]+@open
  * image) so one cached image serves every HOTMOUNT_HOME. Only type and base64 blob are passed:
  * the comment may contain spaces, which the kernel would split.
  */
-export function demoGuestAppend(publicKeyLine: string, extra?: string): string {
+export function demoGuestAppend(publicKeyLine: string, extra?: string, arch: GuestArch = "x86_64"): string {
   const [type, blob] = publicKeyLine.trim().split(/\s+/);
   if (!type || !blob || !SSH_KEY_TYPE_RE.test(type) || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) {
     throw new HotmountError("INVALID_ARGUMENT", "not an OpenSSH public key line", {
       hint: 'Expected "<type> <base64> [comment]", e.g. the contents of id_ed25519.pub.',
     });
   }
-  const parts = [BASE_APPEND, `${CMDLINE_SSHKEY}=${blob}`, `${CMDLINE_KEYTYPE}=${type}`];
+  const parts = [baseAppend(arch), `${CMDLINE_SSHKEY}=${blob}`, `${CMDLINE_KEYTYPE}=${type}`];
   if (extra?.trim()) parts.push(extra.trim());
   return parts.join(" ");
 }

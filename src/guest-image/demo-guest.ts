@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { join } from "node:path";
 import { HotmountError } from "../core/errors.ts";
 import { BUILD_WORK_PREFIX, DOWNLOAD_WORK_PREFIX, debCacheDir, demoBuildPaths, demoCacheDir, demoImagePaths, type DemoImagePaths } from "../core/paths.ts";
+import type { GuestArch } from "./arch.ts";
 import { buildGuest } from "./build.ts";
 import { filesComplete, publishImage } from "./publish.ts";
 import { recipeKey } from "./recipe.ts";
@@ -13,6 +14,8 @@ export interface DemoGuestOptions {
   onProgress?: (line: string) => void;
   /** Rebuild even when the cache has this recipe's image. */
   force?: boolean;
+  /** The guest's architecture (default x86_64); each has its own recipe key and cached image. */
+  arch?: GuestArch;
 }
 
 export interface DemoGuest {
@@ -45,7 +48,8 @@ function removeStaleWorkDirs(dir: string, prefix: string): void {
 
 export async function ensureDemoGuest(opts: DemoGuestOptions = {}): Promise<DemoGuest> {
   const t0 = performance.now();
-  const key = recipeKey();
+  const arch = opts.arch ?? "x86_64";
+  const key = recipeKey(arch);
   const files = demoImagePaths(key);
   const seconds = () => Math.round(performance.now() - t0) / 1000;
   if (!opts.force && complete(files)) return { kernel: files.kernel, initrd: files.initrd, key, built: false, seconds: seconds() };
@@ -58,7 +62,7 @@ export async function ensureDemoGuest(opts: DemoGuestOptions = {}): Promise<Demo
   // The work directory sits next to the final one so publishing is a rename on one filesystem.
   const work = mkdtempSync(join(cache, BUILD_WORK_PREFIX));
   try {
-    await buildGuest(work, key, debCacheDir(), say);
+    await buildGuest(work, key, debCacheDir(), say, arch);
     publishImage(demoBuildPaths(work).out, files.dir, () => complete(files), work, !!opts.force, say);
   } catch (e) {
     if (e instanceof HotmountError) throw e;

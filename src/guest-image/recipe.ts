@@ -2,14 +2,19 @@
 // GUEST_PACKAGES: with `libs: true` its shared-library packages are found and added at build time,
 // and the build checks that every ELF program's libraries are really in the image.
 import { createHash } from "node:crypto";
+import { ARCH_PROFILES, type GuestArch } from "./arch.ts";
 import { GUEST_MODULES } from "./contract.ts";
 import { GUEST_DIRS, GUEST_SYMLINKS, guestFiles } from "./demo-files.ts";
 
 /** Bump when the build steps change in a way the data below does not show. */
 export const RECIPE_VERSION = 1;
 
-/** A metapackage: resolved at build time to the current ABI's linux-image-<abi>-amd64. */
-export const KERNEL_PACKAGE = "linux-image-amd64";
+/** A metapackage: resolved at build time to the current ABI's linux-image-<abi>-amd64 (x86_64). */
+export const KERNEL_PACKAGE = ARCH_PROFILES.x86_64.kernelPackage;
+
+export function kernelPackage(arch: GuestArch = "x86_64"): string {
+  return ARCH_PROFILES[arch].kernelPackage;
+}
 
 export interface GuestPackage {
   /** Debian package name. */
@@ -53,16 +58,25 @@ export const PRUNE_PATHS = [
   "boot",
 ];
 
-/** Everything that decides the image's content, hashed into the cache key. */
-export function recipe(): Record<string, unknown> {
+/** PRUNE_PATHS with the library directory of `arch` (the list above is x86_64's). */
+export function prunePaths(arch: GuestArch = "x86_64"): string[] {
+  return PRUNE_PATHS.map((p) => p.replace(ARCH_PROFILES.x86_64.triplet, ARCH_PROFILES[arch].triplet));
+}
+
+/**
+ * Everything that decides the image's content, hashed into the cache key. The x86_64 recipe has no
+ * `arch` key, so its key (and every cached x86_64 image) is what it was before aarch64 existed.
+ */
+export function recipe(arch: GuestArch = "x86_64"): Record<string, unknown> {
   return {
     version: RECIPE_VERSION,
-    kernel: KERNEL_PACKAGE,
+    ...(arch === "x86_64" ? {} : { arch }),
+    kernel: kernelPackage(arch),
     packages: GUEST_PACKAGES.map((p) => ({ name: p.name, libs: !!p.libs })),
     libRe: LIB_PACKAGE_RE.source,
     libSkipRe: LIB_PACKAGE_SKIP_RE.source,
     modules: GUEST_MODULES,
-    prune: PRUNE_PATHS,
+    prune: prunePaths(arch),
     files: guestFiles(),
     dirs: GUEST_DIRS,
     symlinks: GUEST_SYMLINKS,
@@ -70,6 +84,8 @@ export function recipe(): Record<string, unknown> {
 }
 
 /** The cache key: sha256 (hex) over the recipe. */
-export function recipeKey(): string {
-  return createHash("sha256").update(JSON.stringify(recipe())).digest("hex");
+export function recipeKey(arch: GuestArch = "x86_64"): string {
+  return createHash("sha256")
+    .update(JSON.stringify(recipe(arch)))
+    .digest("hex");
 }

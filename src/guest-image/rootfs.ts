@@ -41,8 +41,9 @@ export function resolveInRoot(root: string, path: string): string | null {
 }
 
 /** busybox applets as symlinks (what `busybox --install -s` does), done at build time; files that packages ship win. */
-export async function installBusyboxLinks(root: string): Promise<number> {
-  const list = await run([join(root, "bin/busybox"), "--list-full"]);
+export async function installBusyboxLinks(root: string, busybox = join(root, "bin/busybox")): Promise<number> {
+  // The applet list of the busybox that runs here; the guest's is the same Debian build for its arch.
+  const list = await run([busybox, "--list-full"]);
   let n = 0;
   for (const rel of list
     .split("\n")
@@ -67,7 +68,7 @@ function lstatExists(p: string): boolean {
 }
 
 const BIN_DIRS = ["bin", "sbin", "usr/bin", "usr/sbin", "usr/libexec"];
-const LIB_DIRS = ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "lib", "usr/lib"];
+const LIB_DIRS = ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu", "lib64", "lib", "usr/lib"];
 
 /**
  * Every ELF program in the bin directories must find its loader and, transitively, every DT_NEEDED

@@ -21,6 +21,7 @@ export function register(program: Command): void {
       "--image <debian|path>",
       "boot a disk image: debian (built and cached on first use) or a qcow2/raw root filesystem with vmlinuz and initrd.img beside it; cloud-init makes user dev",
     )
+    .option("--arch <arch>", "guest architecture: x86_64 (q35) or aarch64 (virt); default: the host's", oneOf("--arch", ["x86_64", "aarch64"] as const))
     .option("--accel <accel>", "auto (KVM if a probe boot works, else TCG), kvm or tcg", oneOf("--accel", ["auto", "kvm", "tcg"] as const))
     .option("--driver <driver>", "qemu (Linux hosts) or vz (macOS); default: the host's", oneOf("--driver", ["qemu", "vz"] as const))
     .option(
@@ -32,7 +33,7 @@ export function register(program: Command): void {
     .option("--json", "print the instance as JSON when it is up")
     .addHelpText(
       "after",
-      "\nExamples:\n  hotmount vm start dev\n  hotmount vm start dev --mount ~/src:/mnt/src\n  hotmount vm start deb --image debian\n  hotmount vm start big --memory 2G --cpus 4 --slots 16\n",
+      "\nExamples:\n  hotmount vm start dev\n  hotmount vm start dev --mount ~/src:/mnt/src\n  hotmount vm start deb --image debian\n  hotmount vm start big --memory 2G --cpus 4 --slots 16\n  hotmount vm start arm1 --arch aarch64\n",
     )
     .action((name: string, o) =>
       runAction(o.json, async (p) => {
@@ -51,6 +52,7 @@ export function register(program: Command): void {
             driver: o.driver,
             mounts: o.mount,
             image: o.image,
+            arch: o.arch,
           },
           p.step,
         );
