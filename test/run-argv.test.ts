@@ -54,13 +54,17 @@ test("-m forms: MiB by default, suffixes, size= with maxmem; no -m means QEMU's 
   expect(refusal(["q", "-M", "q35", "-m", "lots"]).details).toEqual({ conflict: "memory-size" });
 });
 
-test("a non-q35 machine is refused, naming it; no -machine at all too", () => {
+test("a machine without PCIe root ports (not q35, not virt) is refused, naming it; no -machine at all too", () => {
   const pc = refusal([...base.slice(0, 1), "-machine", "pc", ...base.slice(3)]);
   expect(pc.code).toBe("UNSUPPORTED");
   expect(pc.message).toContain("-machine pc");
   expect(pc.hint).toContain("-machine q35");
   expect(refusal(["q", "-m", "1G"]).message).toContain("no -machine");
-  expect(refusal(["q", "-M", "virt"]).details).toEqual({ conflict: "machine" });
+  expect(refusal(["q", "-M", "microvm"]).details).toEqual({ conflict: "machine" });
+  expect(refusal(["qemu-system-aarch64", "-M", "raspi3b"]).details).toEqual({ conflict: "machine" });
+  const bare = refusal(["/usr/bin/qemu-system-aarch64", "-m", "1G"]);
+  expect(bare.message).toContain("no -machine");
+  expect(bare.hint).toContain("-machine virt");
   // Versioned q35 types are q35.
   expect(wrapQemuArgv(["q", "-machine", "pc-q35-7.2,accel=tcg"], input).accel).toBe("tcg");
 });

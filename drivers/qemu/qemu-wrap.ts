@@ -54,7 +54,12 @@ const FLAGS = new Set([
 const ALIASES: Record<string, string> = { M: "machine" };
 /** Our objects and monitors, named so they cannot be mistaken for the caller's. */
 export const WRAP_MEM_ID = "hm-mem";
-/** pcie.0 slots hotmount takes, from the top down (0x1f holds q35's ICH9 functions). */
+/**
+ * Machines with a PCIe root complex (pcie.0) that takes pcie-root-ports: q35 (x86_64) and virt
+ * (aarch64; Lima's arm64 command line), each also as a versioned type (pc-q35-7.2, virt-7.2).
+ */
+export const PCIE_MACHINE_RE = /^(q35|pc-q35-[\d.]+|virt|virt-[\d.]+)$/;
+/** pcie.0 slots hotmount takes, from the top down (0x1f holds q35's ICH9 functions; kept free on virt too). */
 const TOP_SLOT = 0x1e;
 /** Chassis numbers of our root ports: high, so they do not collide with a user's own ports. */
 const FIRST_CHASSIS = 0xe0;
@@ -278,12 +283,17 @@ export function wrapQemuArgv(argv: readonly string[], input: WrapInput): WrapRes
   }
   const opts = splitQemuArgs(args);
   const machine = machineOf(opts);
-  if (!machine.type || !/^(q35|pc-q35-[\d.]+)$/.test(machine.type)) {
-    const what = machine.type ? `-machine ${machine.type}` : "no -machine, so QEMU's default (pc, i440fx)";
+  if (!machine.type || !PCIE_MACHINE_RE.test(machine.type)) {
+    const arm = /aarch64|arm/.test(qemu.split("/").pop() ?? "");
+    const what = machine.type
+      ? `-machine ${machine.type}`
+      : arm
+        ? "no -machine (qemu-system-aarch64 has no default machine)"
+        : "no -machine, so QEMU's default (pc, i440fx)";
     throw conflict(
       "machine",
-      `hotmount hot-plugs onto PCIe root ports, which need the q35 machine; your command line has ${what}`,
-      "Add -machine q35 (x86_64). Guests usually boot unchanged, but disk and NIC PCI addresses differ from i440fx.",
+      `hotmount hot-plugs onto PCIe root ports, which need the q35 machine (x86_64) or the virt machine (aarch64); your command line has ${what}`,
+      arm ? "Add -machine virt." : "Add -machine q35 (x86_64). Guests usually boot unchanged, but disk and NIC PCI addresses differ from i440fx.",
     );
   }
   if (opts.some((o) => o.name === "daemonize")) {
