@@ -28,14 +28,15 @@ export function kvmUsable(): boolean {
   }
 }
 
-export async function chooseAccel(qemu: string, want: "auto" | "kvm" | "tcg", arch: GuestArch = "x86_64"): Promise<AccelChoice> {
+/** `arch` defaults to the host's own (doctor asks about the host's guests). */
+export async function chooseAccel(qemu: string, want: "auto" | "kvm" | "tcg", arch?: GuestArch): Promise<AccelChoice> {
   if (want === "tcg") return { accel: "tcg", reason: "asked for TCG" };
   // KVM runs only guests of the host's own architecture.
   let host: GuestArch | null = null;
   try {
     host = hostGuestArch();
   } catch {}
-  if (arch !== host) {
+  if (arch !== undefined && arch !== host) {
     if (want === "kvm")
       throw new HotmountError("UNSUPPORTED", `KVM cannot run a ${arch} guest on a ${process.arch} host`, { hint: "Use --accel tcg (or auto)." });
     return { accel: "tcg", reason: `a ${arch} guest on a ${process.arch} host` };
