@@ -72,7 +72,9 @@ const swap = (argv: string[], from: string[], to: string[]) => {
 test("a non-q35 machine is refused before anything starts, naming the argument", async () => {
   const r = await hm(["run", "bad", "--", ...swap(userArgv, ["-machine", "q35"], ["-machine", "pc"])]);
   expect(r.code).toBe(8);
-  expect(r.stderr).toContain("error: hotmount hot-plugs onto PCIe root ports, which need the q35 machine; your command line has -machine pc");
+  expect(r.stderr).toContain(
+    "error: hotmount hot-plugs onto PCIe root ports, which need the q35 machine (x86_64) or the virt machine (aarch64); your command line has -machine pc",
+  );
   expect(r.stderr).toContain("hint: Add -machine q35");
   expect(ourProcesses().filter((p) => p.argv.includes("qemu-system"))).toEqual([]);
   expect(((await hmOk(["vm", "list", "--json"])).json() as any[]).some((i) => i.name === "bad")).toBe(false);
