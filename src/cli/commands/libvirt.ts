@@ -65,7 +65,7 @@ export function register(program: Command): void {
         process.stdout.write(`${domain}: user ${r.user} (${r.from.user}), key ${r.identityFile} (${r.from.identityFile})\n`);
         if (r.agentRunning)
           process.stdout.write(
-            `hotmount's agent for "${r.instance}" keeps its current SSH session until it restarts (\`hotmount vm stop ${r.instance}\` detaches it).\n`,
+            `hotmount's agent for "${r.instance}" uses this login from its next SSH connection (at once if it has none; a session it holds stays until it ends).\n`,
           );
       }),
     );
