@@ -62,6 +62,8 @@ export async function plugVirtiofs(ctx: HotplugContext, req: PlugRequest, progre
   const rollback = async () => {
     for (const u of undo.reverse()) await u().catch((e) => ctx.log.warn("rollback step failed", { id: req.id, error: String(e) }));
   };
+  // A fresh device under the id of one that was removed (a dead backend brought back): nothing of the old one counts.
+  await ctx.dead.forget(req.id);
   try {
     const slot = ctx.slots.take(req.id);
     undo.push(async () => ctx.slots.release(slot));
@@ -110,13 +112,21 @@ async function addChardevWhenListening(ctx: HotplugContext, id: string, socket: 
   }
 }
 
-/** Safe order (the guest has already unmounted): device_del → DEVICE_DELETED → chardev-remove → virtiofsd gone → slot free. */
+/**
+ * Safe order (the guest has already unmounted): device_del → DEVICE_DELETED → chardev-remove →
+ * virtiofsd gone → slot free. A device whose virtiofsd died has its requests answered meanwhile
+ * (the guest's removal drains the queues first).
+ */
 export async function unplugVirtiofs(ctx: HotplugContext, dev: PluggedDevice, progress: Progress): Promise<void> {
   progress("detaching the device");
+  await ctx.dead.unplugging(dev.id);
   try {
     await deviceDelAndWait(ctx.qmp, dev.id, DEVICE_DELETED_TIMEOUT_MS);
   } catch (e) {
-    if (!(e instanceof QmpExecuteError && e.errorClass === "DeviceNotFound")) throw e;
+    if (!(e instanceof QmpExecuteError && e.errorClass === "DeviceNotFound")) {
+      ctx.dead.unplugFailed(dev.id);
+      throw e;
+    }
   }
   ctx.virtiofsds.expectExit(dev.id);
   failpoint("unplug:deleted");
@@ -126,17 +136,25 @@ export async function unplugVirtiofs(ctx: HotplugContext, dev: PluggedDevice, pr
   progress("stopping virtiofsd");
   for (const pid of pidsFor(ctx, dev.id)) await stopVirtiofsd({ pid, socket: virtiofsdSocket(ctx.cfg.name, dev.id) });
   ctx.virtiofsds.forget(dev.id);
+  await ctx.dead.forget(dev.id);
   ctx.slots.release(dev.slot);
 }
 
 /** Removes whatever is left of a mount id: device, chardev, virtiofsd, slot. Idempotent. */
 export async function scrubVirtiofs(ctx: HotplugContext, id: string): Promise<void> {
   const slot = ctx.slots.slotOf(id);
+  // A device whose dead virtiofsd's requests cannot be answered is left in place: deleting it would hang the guest.
+  const safe = await ctx.dead.unplugging(id).then(
+    () => true,
+    (e) => (ctx.log.warn("leaving a device with a dead virtiofsd attached", { id, error: String(e) }), false),
+  );
+  if (!safe) return;
   await deviceDelAndWait(ctx.qmp, id, DEVICE_DELETED_TIMEOUT_MS).catch(() => {});
   ctx.virtiofsds.expectExit(id);
   await chardevRemove(ctx.qmp, chardevId(id)).catch(() => {});
   for (const pid of pidsFor(ctx, id)) await stopVirtiofsd({ pid, socket: virtiofsdSocket(ctx.cfg.name, id) }, 500);
   ctx.virtiofsds.forget(id);
+  await ctx.dead.forget(id);
   if (slot) ctx.slots.release(slot);
 }
 

@@ -1,6 +1,7 @@
 // The agent's control session to one QEMU VM: it owns the QMP connection (QEMU allows one
 // client at a time, and DEVICE_DELETED goes only to it) and implements FSHotPlugger, reporting a
-// virtiofsd that dies under an attached device through onDeviceLost.
+// virtiofsd that dies under an attached device through onDeviceLost (dead-backends.ts: noticed
+// within a second, and its device's requests answered with EIO so that the guest does not hang).
 import type { TransportAvailability } from "../../src/core/model.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import type { InstanceConfig } from "../../src/core/instance-config.ts";
@@ -8,6 +9,7 @@ import { instancePaths } from "../../src/core/paths.ts";
 import { isMountId } from "../../src/core/validate.ts";
 import { QmpClient, queryChardev, queryMemdev, queryPci, qomList } from "../../src/qmp/index.ts";
 import type { DeviceInventory, DeviceLostListener, DriverSession, FSHotPlugger, Logger, PlugRequest, PluggedDevice, Progress } from "../driver.ts";
+import { DeadBackends } from "./dead-backends.ts";
 import { findVirtiofsd } from "./host-tools.ts";
 import { NinePSlots, plug9p, unplug9p } from "./hotplug-9p.ts";
 import { plugVirtiofs, unplugVirtiofs, scrubVirtiofs, virtiofsdPids, VirtiofsdChildren } from "./hotplug-virtiofs.ts";
@@ -20,6 +22,7 @@ export interface HotplugContext {
   slots: SlotAllocator;
   ninep: NinePSlots;
   virtiofsds: VirtiofsdChildren;
+  dead: DeadBackends;
   log: Logger;
 }
 
@@ -34,7 +37,11 @@ export class QemuSession implements DriverSession, FSHotPlugger {
     const slots = new SlotAllocator(cfg.slots);
     slots.loadFromQueryPci(await queryPci(qmp));
     const ninep = new NinePSlots(cfg.name, cfg.ninePSlots);
-    const s = new QemuSession({ cfg, qmp, slots, ninep, virtiofsds: new VirtiofsdChildren(), log });
+    const virtiofsds = new VirtiofsdChildren();
+    const dead = new DeadBackends(cfg, qmp, log, () => virtiofsdPids(cfg.name));
+    virtiofsds.onLost((id, why) => dead.report(id, why));
+    dead.start();
+    const s = new QemuSession({ cfg, qmp, slots, ninep, virtiofsds, dead, log });
     qmp.onDisconnect((e) => e && log.warn("QMP connection lost", { error: e.message }));
     return s;
   }
@@ -65,7 +72,7 @@ export class QemuSession implements DriverSession, FSHotPlugger {
   }
 
   onDeviceLost(listener: DeviceLostListener): void {
-    this.ctx.virtiofsds.onLost(listener);
+    this.ctx.dead.onLost(listener);
   }
 
   async capacity(): Promise<{ total: number; used: number }> {
@@ -114,6 +121,7 @@ export class QemuSession implements DriverSession, FSHotPlugger {
   }
 
   async close(): Promise<void> {
+    await this.ctx.dead.close().catch(() => {});
     await this.ctx.qmp.close().catch(() => {});
   }
 }
