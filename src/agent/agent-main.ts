@@ -23,6 +23,7 @@ import { watchHooks } from "./watch/hooks.ts";
 import { mountStaticShares } from "./static-mounts.ts";
 import { endMountsOfStoppedVm } from "./vm-stopped.ts";
 import { GuestHealth } from "./guest-health.ts";
+import { healDeadBackend } from "./heal.ts";
 import { hostFolderChecker } from "./host-folder.ts";
 
 const GUEST_CHECK_MS = 3000;
@@ -74,13 +75,8 @@ export async function runAgent(name: string): Promise<void> {
   });
   // A guest reboot (or a umount behind our back) removes mounts: notice, say so, mount them again.
   const health: GuestHealth = new GuestHealth(service, getGuest, log, (message) => activity.events.emit("guest-rebooted", { message }));
-  asFSHotPlugger(session)?.onDeviceLost?.((id, why) =>
-    service.markFailed(
-      id,
-      `${why} while mounted`,
-      "The guest cannot recover this mount without a reboot: remove it with --force, then reboot the VM if file access hangs.",
-    ),
-  );
+  // A backend that dies under its device (a killed virtiofsd): failed at once, then brought back (heal.ts).
+  asFSHotPlugger(session)?.onDeviceLost?.(healDeadBackend({ service, guest: getGuest, log, instance: name }));
   service.persistent = new PersistentMounts(cfg, log);
   // The watch can do without SSH: it takes a remembered failure of any kind at once.
   const watch = watchHooks(() => sshGate.get({ patient: false }), log);

@@ -7,6 +7,8 @@ import type { MountRecord } from "./journal.ts";
 
 export const UMOUNT_DEADLINE_MS = 15_000;
 const OWN_HOLDER_RETRIES = 6;
+/** Mounts stacked at one path that a removal takes away (see unmountStacked). */
+const STACKED_MAX = 4;
 /** `holders()` names a process "PID COMM"; the watch helper's COMM starts so (see watch/guest-helper.ts). */
 const OWN_HOLDER = /^\d+ watch-helper-/;
 
@@ -20,7 +22,8 @@ export async function unmountForRemove(guest: GuestCommands, rec: MountRecord, f
   // Refused before anything is unmounted, so that a refusal leaves the mount as it was.
   if (rec.type !== "reverse-sshfs" && !force) refuseIfElsewhere(rec, mounts);
   if (mounts.some((m) => m.mountPoint === rec.mountPoint)) {
-    await guest.exec(["sync"], { timeoutMs: UMOUNT_DEADLINE_MS }).catch(() => {});
+    // This filesystem only: a global sync would also wait on any other mount that cannot answer.
+    await guest.exec(["sync", "-f", "--", rec.mountPoint], { timeoutMs: UMOUNT_DEADLINE_MS }).catch(() => {});
     let r = await unmount(guest, rec.mountPoint, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
     let who: string[] = [];
     // Busy with no holder to name (a path lookup in flight holds a mount for a moment), or held
@@ -46,6 +49,7 @@ export async function unmountForRemove(guest: GuestCommands, rec: MountRecord, f
         hint: "The device stays attached so the guest does not hang. Retry, or use --force.",
       });
     }
+    if (rec.type !== "reverse-sshfs") await unmountStacked(guest, rec);
   }
   if (rec.type !== "reverse-sshfs") await unmountElsewhere(guest, rec, force);
 }
@@ -54,6 +58,19 @@ async function forceUnmount(guest: GuestCommands, mountPoint: string) {
   await guest.exec(["fuser", "-k", "-m", mountPoint], { timeoutMs: 10_000 }).catch(() => {});
   const r = await unmount(guest, mountPoint, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
   return r.ok ? r : unmount(guest, mountPoint, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
+}
+
+/**
+ * Mounts left under the one just unmounted at the same path: a mount whose backend died stays
+ * under its replacement (heal.ts mounts the new one over it rather than leave the path bare).
+ * They are dead (every access fails at once), so they are detached lazily. Bounded.
+ */
+async function unmountStacked(guest: GuestCommands, rec: MountRecord): Promise<void> {
+  const tag = rec.tag ?? rec.device?.tag ?? rec.id;
+  const ours = (m: GuestMountEntry) => m.mountPoint === rec.mountPoint && m.source === tag;
+  for (let i = 0; i < STACKED_MAX && (await guestMounts(guest)).some(ours); i++) {
+    await unmount(guest, rec.mountPoint, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
+  }
 }
 
 /** Other mounts of the device in the guest (bind mounts of it), outside `rec.mountPoint`. */
