@@ -2,7 +2,9 @@
 // at any step leaves a journal that says what was under way.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { buildInfo } from "../core/build-info.ts";
 import { writeJsonAtomic } from "../core/instance-config.ts";
+import { checkJournalVersion, JOURNAL_VERSION } from "../core/versions.ts";
 import { PluggedDevice } from "../core/model.ts";
 import { Mount } from "./api.ts";
 
@@ -26,12 +28,15 @@ export function loadJournal(path: string): MountRecord[] {
   } catch {
     return [];
   }
-  const r = JournalFile.safeParse(JSON.parse(raw));
+  const data = JSON.parse(raw) as { version?: unknown };
+  // A newer hotmount's journal is refused, not read as empty (the agent would then overwrite it).
+  checkJournalVersion(path, data?.version, buildInfo().version);
+  const r = JournalFile.safeParse(data);
   return r.success ? r.data.mounts : [];
 }
 
 export function saveJournal(path: string, mounts: MountRecord[]): void {
-  writeJsonAtomic(path, { version: 1, mounts });
+  writeJsonAtomic(path, { version: JOURNAL_VERSION, mounts });
 }
 
 /** The public view of a record (no internal handles). */

@@ -2,6 +2,8 @@
 // {code, message, hint}; HotmountError carries its own HTTP status (one table in core/errors).
 import { chmodSync, rmSync } from "node:fs";
 import { asHotmountError, HotmountError } from "../core/errors.ts";
+import { buildInfo } from "../core/build-info.ts";
+import { AGENT_VERSION_HEADER, API_HEADER, API_VERSION } from "../core/versions.ts";
 import type { DeviceInventory } from "../../drivers/driver.ts";
 import type { Activity } from "./activity.ts";
 import { activityRoute, audited } from "./activity-routes.ts";
@@ -22,6 +24,13 @@ export interface AgentHandlers {
 
 function json(value: unknown, status = 200): Response {
   return new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json" } });
+}
+
+/** Every response says which API and version the agent speaks (src/core/versions.ts). */
+function versioned(res: Response): Response {
+  res.headers.set(API_HEADER, String(API_VERSION));
+  res.headers.set(AGENT_VERSION_HEADER, buildInfo().version);
+  return res;
 }
 
 export function errorResponse(e: unknown): Response {
@@ -151,8 +160,8 @@ export function serveAgent(socketPath: string, h: AgentHandlers) {
       // Bun 1.4 honours idleTimeout on unix sockets though its types omit it there, and
       // server.timeout(req, 0) does not lift the default (both checked).
       ...({ idleTimeout: 0 } as {}),
-      fetch: (req) => route(h, req).catch(errorResponse),
-      error: errorResponse,
+      fetch: (req) => route(h, req).catch(errorResponse).then(versioned),
+      error: (e) => versioned(errorResponse(e)),
     });
     chmodSync(socketPath, 0o600);
     return server;

@@ -5,6 +5,8 @@ import { existsSync } from "node:fs";
 import type { DeviceInventory } from "../../drivers/driver.ts";
 import { type ErrorJson, HotmountError } from "../core/errors.ts";
 import { instancePaths } from "../core/paths.ts";
+import { buildInfo } from "../core/build-info.ts";
+import { checkAgentApi } from "../core/versions.ts";
 import { clientHeaders } from "./client-identity.ts";
 import { Info, Mount, MountList, type MountRequest } from "../agent/api.ts";
 
@@ -46,6 +48,7 @@ export class AgentClient {
         hint: `The next command restarts an agent that died; \`hotmount vm start ${this.instance}\` replaces one that hangs. See \`hotmount vm logs ${this.instance} --agent\`.`,
       });
     }
+    checkAgentApi(this.instance, res.headers, buildInfo().version);
     if (!res.ok) {
       let j: ErrorJson;
       try {

@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync } from "node:fs";
 import { getDriver } from "../../drivers/index.ts";
 import { asVmLifecycle } from "../../drivers/driver.ts";
+import { loadJournal } from "../agent/journal.ts";
 import { HotmountError } from "../core/errors.ts";
 import { readInstanceConfig } from "../core/instance-config.ts";
 import { instancePaths } from "../core/paths.ts";
@@ -36,6 +37,7 @@ export function agentGone(name: string): boolean {
 /** Starts (or replaces) the instance's agent and waits until it answers. Call it holding the instance lock. */
 export async function startAgent(name: string, readyWithinMs = 60_000): Promise<void> {
   const paths = instancePaths(name);
+  loadJournal(paths.journal); // a newer hotmount's journal: VERSION_MISMATCH here, not an agent that dies
   const old = readPidFile(paths.agentPid);
   if (old && isAlive(old)) await terminate(old, 2000);
   removeQuietly(paths.agentSock);

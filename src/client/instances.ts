@@ -165,7 +165,11 @@ export async function listInstances(opts: SummarizeOptions = {}): Promise<Instan
 
 /** How many mounts the journal and the config's static shares name: what a running VM has while its agent cannot say. */
 function journaledMounts(cfg: InstanceConfig): number {
-  return loadJournal(instancePaths(cfg.name).journal).length + cfg.staticMounts.length;
+  let journaled = 0;
+  try {
+    journaled = loadJournal(instancePaths(cfg.name).journal).length;
+  } catch {} // a newer hotmount's journal (VERSION_MISMATCH): listed without its mounts
+  return journaled + cfg.staticMounts.length;
 }
 
 export async function summarize(name: string, opts: SummarizeOptions = {}): Promise<InstanceSummary> {

@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   PERMISSION_DENIED:           [16,  403],
   SSH_FAILED:                  [17,  502],
   MOUNT_BROKEN:                [18,  502],  // a mount that was ready and is no longer (device gone, SSH lost)
+  VERSION_MISMATCH:            [19,  409],  // an agent or journal from a newer hotmount (src/core/versions.ts)
 } as const satisfies Record<string, readonly [number, number]>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
