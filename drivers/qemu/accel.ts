@@ -39,7 +39,7 @@ export async function chooseAccel(qemu: string, want: "auto" | "kvm" | "tcg", ar
   if (arch !== undefined && arch !== host) {
     if (want === "kvm")
       throw new HotmountError("UNSUPPORTED", `KVM cannot run a ${arch} guest on a ${process.arch} host`, { hint: "Use --accel tcg (or auto)." });
-    return { accel: "tcg", reason: `a ${arch} guest on a ${process.arch} host` };
+    return { accel: "tcg", reason: `an ${arch} guest on an ${process.arch} host` };
   }
   if (want === "kvm") return { accel: "kvm", reason: "asked for KVM" };
   if (process.env.HOTMOUNT_ACCEL === "tcg" || process.env.HOTMOUNT_ACCEL === "kvm") {
