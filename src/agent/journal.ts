@@ -19,7 +19,8 @@ export const MountRecord = Mount.extend({
 });
 export type MountRecord = z.infer<typeof MountRecord>;
 
-const JournalFile = z.object({ version: z.literal(1), mounts: z.array(MountRecord) });
+// Versions above JOURNAL_VERSION are refused before this (checkJournalVersion); older ones are migrated here.
+const JournalFile = z.object({ version: z.number().int().min(1).max(JOURNAL_VERSION), mounts: z.array(MountRecord) });
 
 export function loadJournal(path: string): MountRecord[] {
   let raw: string;

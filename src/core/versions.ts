@@ -52,7 +52,7 @@ export function checkAgentApi(instance: string, headers: Headers, myVersion: str
   const api = agentApiOf(headers.get(API_HEADER));
   const decision = agentApiDecision(api, mine);
   if (decision === "use") return;
-  const agentVersion = headers.get(AGENT_VERSION_HEADER) ?? "unknown";
+  const agentVersion = headers.get(AGENT_VERSION_HEADER) ?? "0.1.0 or older";
   const details = { side: "agent", agentApi: api, agentVersion, cliApi: mine, cliVersion: myVersion };
   if (decision === "too-new") {
     throw new HotmountError(
