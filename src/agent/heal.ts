@@ -7,8 +7,9 @@
 // new virtiofsd, and mount it at the same path with the same options, over the dead mount. A step
 // that fails leaves the mount failed with that step's error and hint; `mount remove --force` works.
 import type { DeviceLostListener, Logger, Progress } from "../../drivers/driver.ts";
-import type { GuestExec } from "../guest-exec/index.ts";
+import type { GuestCommands, GuestExec } from "../guest-exec/index.ts";
 import { abortDeadMount, detachDeadMount } from "./guest-abort.ts";
+import { guestMounts, unmount } from "./guest-mount.ts";
 import type { MountRecord } from "./journal.ts";
 import type { MountService } from "./mount-service.ts";
 import type { TransportDriver } from "./transports/types.ts";
@@ -52,6 +53,7 @@ async function healSteps(d: HealDeps, rec: MountRecord, t: TransportDriver): Pro
   // The old device is gone: a failure from here on must not leave the record naming it (its slot is free).
   delete rec.device;
   delete rec.slot;
+  await keepOneDeadLayer(guest, rec);
   await t.attach(rec, quiet);
   try {
     await t.mount(rec, quiet); // on top of the dead mount; removal unmounts both (guest-unmount.ts)
@@ -60,4 +62,15 @@ async function healSteps(d: HealDeps, rec: MountRecord, t: TransportDriver): Pro
     await detachDeadMount(guest, rec.mountPoint);
     await t.mount(rec, quiet);
   }
+}
+
+/**
+ * Every mount of the device at the path is dead now (earlier heals left theirs under the one that
+ * died). Lazily unmounting all but the lowest never bares the path (a dead mount shows through,
+ * failing at once), and keeps one dead layer under the new mount instead of one per heal.
+ */
+async function keepOneDeadLayer(guest: GuestCommands, rec: MountRecord): Promise<void> {
+  const tag = rec.tag ?? rec.id;
+  const layers = (await guestMounts(guest)).filter((m) => m.mountPoint === rec.mountPoint && m.source === tag).length;
+  for (let i = 1; i < layers; i++) await unmount(guest, rec.mountPoint, { lazy: true, timeoutMs: 5000 });
 }
