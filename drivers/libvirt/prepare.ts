@@ -27,10 +27,15 @@ export function prepareXml(xml: string, slots: number): { xml: string; changes: 
   const v = parseDomain(xml);
   const changes: string[] = [];
   let out = xml;
-  if (!/machine=['"][^'"]*q35/.test(xml)) {
-    throw new HotmountError("UNSUPPORTED", `domain "${v.name}" is not a q35 machine (${v.machine || "unknown"}): PCIe root ports need q35`, {
-      hint: "Hot-plugging virtiofs needs a q35 machine type; an i440fx domain cannot be converted in place. Use --type reverse-sshfs for it.",
-    });
+  // q35 (x86_64) and virt (aarch64) both have a PCIe root complex that takes pcie-root-ports.
+  if (!/machine=['"]([^'"]*q35[^'"]*|virt(-[\d.]+)?)['"]/.test(xml)) {
+    throw new HotmountError(
+      "UNSUPPORTED",
+      `domain "${v.name}" is not a q35 machine nor an aarch64 virt one (${v.machine || "unknown"}): PCIe root ports need q35 or virt`,
+      {
+        hint: "Hot-plugging virtiofs needs a q35 (or, on aarch64, virt) machine type; an i440fx domain cannot be converted in place. Use --type reverse-sshfs for it.",
+      },
+    );
   }
   if (!v.sharedMemory) {
     if (/<memoryBacking>/.test(out)) {
