@@ -50,8 +50,11 @@ export class GuestHealth {
     if (this.busy) return;
     this.busy = true;
     try {
+      // The states before the guest is read: a mount that becomes ready while the guest's table is
+      // read is not in that table, and must not be judged missing from it.
+      const seen = new Map(this.service.allRecords().map((r) => [r.id, r.state]));
       const snap = await readGuest(await this.guest());
-      const records = this.service.allRecords();
+      const records = this.service.allRecords().filter((r) => seen.get(r.id) === r.state);
       const before = this.boot;
       this.boot = snap.bootId;
       if (before !== null && before !== snap.bootId) this.onReboot("the guest's boot id changed: it rebooted");
