@@ -1,6 +1,6 @@
 // Kill -9 the agent at every step of add and remove, restart it, and check that each
-// mount is either fully present and working, or fully gone, with nothing leaked. Then a guest
-// reboot and a virtiofsd that dies under a live mount.
+// mount is either fully present and working, or fully gone, with nothing leaked. (A guest reboot
+// and a virtiofsd that dies under a live mount: test/reboot.test.ts, test/dead-backend.test.ts.)
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -107,36 +107,4 @@ test("a ready mount survives an agent kill -9 untouched, and reverse-sshfs is re
   await hmOk(["mount", "remove", NAME, "/mnt/ssh"]);
   await hmOk(["mount", "remove", NAME, "/mnt/keep"]);
   expect(await converged("/mnt/keep")).toBe("gone");
-});
-
-test("a guest reboot: the agent notices the mounts are gone and marks them", async () => {
-  await hmOk(["mount", "add", NAME, share, "/mnt/boot"]);
-  await vm.exec(["sh", "-c", "(sleep 1; reboot -f) >/dev/null 2>&1 &"]);
-  vm.reconnect();
-  const marked = await waitUntil(
-    async () => {
-      const r = await hm(["mount", "list", NAME, "--json"]);
-      return r.code === 0 && r.json()[0]?.state === "failed";
-    },
-    90_000,
-    1000,
-  );
-  expect(marked).toBe(true);
-  const m = (await hmOk(["mount", "list", NAME, "--json"])).json()[0];
-  expect(m.error.message).toMatch(/rebooted/);
-  await hmOk(["mount", "remove", NAME, "/mnt/boot", "--force"]);
-  expect((await new AgentClient(NAME).inventory()).devices).toEqual([]);
-});
-
-test("a virtiofsd that dies under a live mount is reported, with the reboot caveat", async () => {
-  // Last in the file: the guest cannot recover this mount without a reboot.
-  const m = (await hmOk(["mount", "add", NAME, share, "/mnt/dead", "--json"])).json();
-  const pids = ourProcesses().filter((p) => p.argv.includes("virtiofsd") && p.argv.includes(m.id));
-  expect(pids.length).toBeGreaterThan(0);
-  for (const p of pids) process.kill(p.pid, "SIGKILL");
-  const marked = await waitUntil(async () => (await hmOk(["mount", "list", NAME, "--json"])).json()[0]?.state === "failed", 15_000, 250);
-  expect(marked).toBe(true);
-  const err = (await hmOk(["mount", "list", NAME, "--json"])).json()[0].error;
-  expect(err.message).toMatch(/virtiofsd exited/);
-  expect(err.hint).toMatch(/reboot/);
 });
