@@ -32,13 +32,22 @@ export class GuestHealth {
   private busy = false;
   /** Restore attempts per mount, for the boot they were made in. */
   private readonly tries = new Map<string, { boot: string; n: number }>();
+  /** The mounts the journal said were ready when the agent started (before reconcile). */
+  private readonly readyAtStart: Set<string>;
 
   constructor(
     private readonly service: MountService,
     private readonly guest: () => Promise<GuestExec>,
     private readonly log: Logger,
     private readonly onReboot: (message: string) => void,
-  ) {}
+  ) {
+    this.readyAtStart = new Set(
+      service
+        .allRecords()
+        .filter((r) => r.state === "ready")
+        .map((r) => r.id),
+    );
+  }
 
   /** The boot the guest was in at the last check; null before the first. */
   get currentBoot(): string | null {
@@ -58,7 +67,10 @@ export class GuestHealth {
       const before = this.boot;
       this.boot = snap.bootId;
       if (before !== null && before !== snap.bootId) this.onReboot("the guest's boot id changed: it rebooted");
-      else if (before === null && records.some((r) => r.bootId && r.bootId !== snap.bootId)) this.onReboot("the guest rebooted while no agent was running");
+      // Journaled ready (when this agent started) in another boot: the guest rebooted under a dead
+      // agent. After `vm stop` the journal says failed, and the new boot is no reboot to report.
+      else if (before === null && records.some((r) => this.readyAtStart.has(r.id) && r.bootId && r.bootId !== snap.bootId))
+        this.onReboot("the guest rebooted while no agent was running");
       for (const r of records) await this.look(r, snap, before !== null && before !== snap.bootId);
     } catch {
       // Not answering (rebooting, busy): the next check looks again.
