@@ -3,12 +3,13 @@
 // `bun run release` makes all four), then verifies SHA256SUMS, installs the .deb into an empty
 // root with `dpkg --root` (a fresh dpkg database, no chroot: the binary needs only glibc, which
 // the host has) and the npm tarballs with `npm i -g --prefix` (offline, local tarballs only),
-// and runs `version --json` and `doctor --json` from each install. Completions are loaded by
+// and runs `version --json` and `doctor --json` from each install, and a demo mount (boot, add,
+// bytes both ways, remove, stop) from the .deb's binary. Completions are loaded by
 // bash, zsh and fish; the man page is rendered by man. ~1.5 min, mostly xz compressing the .deb.
 // HOTMOUNT_RELEASE_DIR=dist/release checks an existing release instead of making one.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const ROOT = join(import.meta.dir, "..");
@@ -104,6 +105,32 @@ test("the .deb installs into an empty root with dpkg --root and runs from there"
   expect(doc.checks.map((c) => c.name)).toContain("qemu");
   console.log(`deb: ${v.stdout.replace(/\s+/g, " ")}\ndeb doctor: exit ${d.code}, ${doc.checks.length} checks`);
 }, 60_000);
+
+test("a demo mount from the installed .deb's binary: vm start, mount add, the guest reads and writes, remove, vm stop", () => {
+  const bin = join(debRoot, "usr/bin/hotmount");
+  const share = join(dir, "demo-share");
+  mkdirSync(share, { recursive: true });
+  writeFileSync(join(share, "from-host.txt"), "hello from the host");
+  // The guest image is the one the suite has cached (building it again is not this test's subject).
+  const env = { HOTMOUNT_CACHE: process.env.HOTMOUNT_CACHE ?? join(homedir(), ".cache", "hotmount") };
+  const hm = (...args: string[]) => run([bin, ...args], { env });
+  const t0 = Date.now();
+  const start = hm("vm", "start", "reldemo", "--memory", "384M", "--slots", "1", "--9p-slots", "0");
+  try {
+    expect(start.stderr + start.stdout).toContain("running");
+    expect(start.code).toBe(0);
+    const add = hm("mount", "add", "reldemo", share, "/mnt/demo", "--writable", "--json");
+    expect(add.code).toBe(0);
+    expect(hm("shell", "reldemo", "cat", "/mnt/demo/from-host.txt").stdout).toBe("hello from the host");
+    expect(hm("shell", "reldemo", "sh", "-c", "echo from the guest > /mnt/demo/from-guest.txt").code).toBe(0);
+    expect(readFileSync(join(share, "from-guest.txt"), "utf8")).toBe("from the guest\n");
+    expect(hm("mount", "remove", "reldemo", "/mnt/demo").code).toBe(0);
+    expect(JSON.parse(hm("mount", "list", "reldemo", "--json").stdout)).toEqual([]);
+  } finally {
+    expect(hm("vm", "stop", "reldemo").code).toBe(0);
+  }
+  console.log(`deb demo mount: ${((Date.now() - t0) / 1000).toFixed(1)} s from vm start to vm stop`);
+}, 300_000);
 
 test("the installed bash completion loads and registers hotmount", () => {
   const f = join(debRoot, "usr/share/bash-completion/completions/hotmount");
