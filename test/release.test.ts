@@ -4,7 +4,7 @@
 // root with `dpkg --root` (a fresh dpkg database, no chroot: the binary needs only glibc, which
 // the host has) and the npm tarballs with `npm i -g --prefix` (offline, local tarballs only),
 // and runs `version --json` and `doctor --json` from each install, and a demo mount (boot, add,
-// bytes both ways, remove, stop) from the .deb's binary. Completions are loaded by
+// bytes both ways, remove, stop) from each. Completions are loaded by
 // bash, zsh and fish; the man page is rendered by man. ~1.5 min, mostly xz compressing the .deb.
 // HOTMOUNT_RELEASE_DIR=dist/release checks an existing release instead of making one.
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -106,30 +106,34 @@ test("the .deb installs into an empty root with dpkg --root and runs from there"
   console.log(`deb: ${v.stdout.replace(/\s+/g, " ")}\ndeb doctor: exit ${d.code}, ${doc.checks.length} checks`);
 }, 60_000);
 
-test("a demo mount from the installed .deb's binary: vm start, mount add, the guest reads and writes, remove, vm stop", () => {
-  const bin = join(debRoot, "usr/bin/hotmount");
-  const share = join(dir, "demo-share");
+/** The demo: vm start, mount add, the guest reads and writes, remove, vm stop, with `bin` (and `path`). */
+function demoMount(bin: string, label: string, path?: string): void {
+  const share = join(dir, `demo-${label}`);
   mkdirSync(share, { recursive: true });
   writeFileSync(join(share, "from-host.txt"), "hello from the host");
   // The guest image is the one the suite has cached (building it again is not this test's subject).
-  const env = { HOTMOUNT_CACHE: process.env.HOTMOUNT_CACHE ?? join(homedir(), ".cache", "hotmount") };
+  const env = { HOTMOUNT_CACHE: process.env.HOTMOUNT_CACHE ?? join(homedir(), ".cache", "hotmount"), ...(path && { PATH: path }) };
   const hm = (...args: string[]) => run([bin, ...args], { env });
+  const name = `rel${label}`;
   const t0 = Date.now();
-  const start = hm("vm", "start", "reldemo", "--memory", "384M", "--slots", "1", "--9p-slots", "0");
+  const start = hm("vm", "start", name, "--memory", "384M", "--slots", "1", "--9p-slots", "0");
   try {
     expect(start.stderr + start.stdout).toContain("running");
     expect(start.code).toBe(0);
-    const add = hm("mount", "add", "reldemo", share, "/mnt/demo", "--writable", "--json");
-    expect(add.code).toBe(0);
-    expect(hm("shell", "reldemo", "cat", "/mnt/demo/from-host.txt").stdout).toBe("hello from the host");
-    expect(hm("shell", "reldemo", "sh", "-c", "echo from the guest > /mnt/demo/from-guest.txt").code).toBe(0);
+    expect(hm("mount", "add", name, share, "/mnt/demo", "--writable", "--json").code).toBe(0);
+    expect(hm("shell", name, "cat", "/mnt/demo/from-host.txt").stdout).toBe("hello from the host");
+    expect(hm("shell", name, "sh", "-c", "echo from the guest > /mnt/demo/from-guest.txt").code).toBe(0);
     expect(readFileSync(join(share, "from-guest.txt"), "utf8")).toBe("from the guest\n");
-    expect(hm("mount", "remove", "reldemo", "/mnt/demo").code).toBe(0);
-    expect(JSON.parse(hm("mount", "list", "reldemo", "--json").stdout)).toEqual([]);
+    expect(hm("mount", "remove", name, "/mnt/demo").code).toBe(0);
+    expect(JSON.parse(hm("mount", "list", name, "--json").stdout)).toEqual([]);
   } finally {
-    expect(hm("vm", "stop", "reldemo").code).toBe(0);
+    expect(hm("vm", "stop", name).code).toBe(0);
   }
-  console.log(`deb demo mount: ${((Date.now() - t0) / 1000).toFixed(1)} s from vm start to vm stop`);
+  console.log(`${label} demo mount: ${((Date.now() - t0) / 1000).toFixed(1)} s from vm start to vm stop`);
+}
+
+test("a demo mount from the installed .deb's binary: vm start, mount add, the guest reads and writes, remove, vm stop", () => {
+  demoMount(join(debRoot, "usr/bin/hotmount"), "deb");
 }, 300_000);
 
 test("the installed bash completion loads and registers hotmount", () => {
@@ -191,6 +195,10 @@ test("the npm tarballs install with npm i -g --prefix (offline) and run without 
   expect(run(["hotmount", "no-such-command"], { env: { PATH: path } }).code).toBe(run([join(rel, "hotmount-linux-x64"), "no-such-command"]).code);
   console.log(`npm: ${v.stdout.replace(/\s+/g, " ")}\nnpm doctor: exit ${d.code}`);
 }, 120_000);
+
+test("a demo mount through the npm-installed launcher", () => {
+  demoMount(join(npmPrefix, "bin", "hotmount"), "npm", `${join(npmPrefix, "bin")}:${process.env.PATH}`);
+}, 300_000);
 
 test("the npm launcher says what is missing when no platform package is installed", () => {
   const lone = join(dir, "npm-lone");
