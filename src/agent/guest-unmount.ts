@@ -23,7 +23,9 @@ export async function unmountForRemove(guest: GuestCommands, rec: MountRecord, f
   if (rec.type !== "reverse-sshfs" && !force) refuseIfElsewhere(rec, mounts);
   if (mounts.some((m) => m.mountPoint === rec.mountPoint)) {
     // This filesystem only: a global sync would also wait on any other mount that cannot answer.
-    await guest.exec(["sync", "-f", "--", rec.mountPoint], { timeoutMs: UMOUNT_DEADLINE_MS }).catch(() => {});
+    // Not sshfs: it has nothing to flush (FUSE without a sync_fs), and `sync -f` opens the mount,
+    // which a stuck sshfs never answers, so the blocked sync itself would then hold it busy.
+    if (rec.type !== "reverse-sshfs") await guest.exec(["sync", "-f", "--", rec.mountPoint], { timeoutMs: UMOUNT_DEADLINE_MS }).catch(() => {});
     let r = await unmount(guest, rec.mountPoint, { lazy: false, timeoutMs: UMOUNT_DEADLINE_MS });
     let who: string[] = [];
     // Busy with no holder to name (a path lookup in flight holds a mount for a moment), or held
