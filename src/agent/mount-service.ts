@@ -13,7 +13,7 @@ import { hostFolderId } from "./host-folder.ts";
 import { unmountForRemove } from "./guest-unmount.ts";
 import { loadJournal, saveJournal, toMount, type MountRecord } from "./journal.ts";
 import type { MountHooks, WatchHooks } from "./mount-hooks.ts";
-import type { PersistentMounts } from "./persistent-mounts.ts";
+import { notAppliedRecord, type PersistentMounts } from "./persistent-mounts.ts";
 import { deviceTransport } from "./transports/device.ts";
 import { reverseSshfsTransport } from "./transports/reverse-sshfs.ts";
 import { findStatic, staticRemoveError } from "./static-mounts.ts";
@@ -251,20 +251,7 @@ export class MountService {
           const err = asHotmountError(e);
           this.ctx.log.warn("could not apply a persistent mount", { mountPoint: p.mountPoint, error: err.message });
           // Keep it visible: a failed record the user can see, remove, or that the next start retries.
-          const rec: MountRecord = {
-            id: newMountId(),
-            instance: this.ctx.cfg.name,
-            ...p,
-            persist: true,
-            state: "failed",
-            createdAt: new Date().toISOString(),
-            createdDir: false,
-            error: {
-              code: err.code,
-              message: `persistent mount not applied: ${err.message}`,
-              hint: err.hint ?? "Fix the cause, then `hotmount vm stop` and `vm start` again, or remove it.",
-            },
-          };
+          const rec = notAppliedRecord(this.ctx.cfg.name, p, err);
           this.records.set(rec.id, rec);
           this.persist();
         });

@@ -2,6 +2,8 @@
 // the agent applies it again when the VM starts and after the guest reboots.
 import type { Logger } from "../../drivers/driver.ts";
 import { type InstanceConfig, writeInstanceConfig } from "../core/instance-config.ts";
+import type { HotmountError } from "../core/errors.ts";
+import { newMountId } from "../core/validate.ts";
 import type { MountRecord } from "./journal.ts";
 
 export type PersistentMount = InstanceConfig["persistentMounts"][number];
@@ -32,4 +34,22 @@ export class PersistentMounts {
     writeInstanceConfig(this.cfg);
     this.log.info("persistent mounts saved", { count: this.cfg.persistentMounts.length });
   }
+}
+
+/** The failed record that keeps a persistent mount that could not be applied visible (`err` says why). */
+export function notAppliedRecord(instance: string, p: PersistentMount, err: HotmountError): MountRecord {
+  return {
+    id: newMountId(),
+    instance,
+    ...p,
+    persist: true,
+    state: "failed",
+    createdAt: new Date().toISOString(),
+    createdDir: false,
+    error: {
+      code: err.code,
+      message: `persistent mount not applied: ${err.message}`,
+      hint: err.hint ?? "Fix the cause, then `hotmount vm stop` and `vm start` again, or remove it.",
+    },
+  };
 }
