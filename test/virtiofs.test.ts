@@ -8,6 +8,7 @@ import { AgentClient } from "../src/client/agent-client.ts";
 import { hm, hmOk } from "./helpers/cli.ts";
 import { ourProcesses } from "./helpers/leaks.ts";
 import { useVm } from "./helpers/vm.ts";
+import { instancePaths } from "../src/core/paths.ts";
 
 const NAME = "vfs";
 const vm = useVm(NAME, ["--slots", "8"]);
@@ -116,7 +117,13 @@ test("50 add/remove cycles leave 0 virtiofsd, 0 chardevs, 0 devices and 0 guest 
   const host = dir("cycle");
   writeFileSync(join(host, "n"), "1");
   for (let i = 0; i < 50; i++) {
-    await hmOk(["mount", "add", NAME, host, "/mnt/cycle"]);
+    const added = await hm(["mount", "add", NAME, host, "/mnt/cycle"], { timeoutMs: 60_000 });
+    if (added.code !== 0) {
+      // What the guest has at the path, and the agent's last words, go into the failure message.
+      const mounts = (await vm.run(["cat", "/proc/mounts"])).split("\n").filter((l) => l.includes("/mnt/cycle"));
+      const log = readFileSync(instancePaths(NAME).agentLog, "utf8").split("\n").slice(-60).join("\n");
+      throw new Error(`cycle ${i}: add exited ${added.code}: ${added.stderr}\nguest mounts at the path: ${JSON.stringify(mounts)}\nagent log tail:\n${log}`);
+    }
     await hmOk(["mount", "remove", NAME, "/mnt/cycle"]);
   }
   const inv = await new AgentClient(NAME).inventory();
