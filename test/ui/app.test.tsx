@@ -134,7 +134,7 @@ test("Esc while an add is out hides the form; a late failure lands in the status
   await h.press(KEYS.escape);
   await waitFor(() => expect(h!.frame()).not.toContain("Add mount · dev"));
   answer.resolve();
-  await waitFor(() => expect(h!.frame()).toContain("✗ mount -t virtiofs failed in the guest."));
+  await waitFor(() => expect(h!.frame()).toContain("✘ mount -t virtiofs failed in the guest."));
   expect(h.frame()).toContain("See the agent log (l).");
 });
 
@@ -212,7 +212,7 @@ test("a failing client shows message and hint, and the last data stays", async (
   };
   await waitFor(() => expect(h!.frame()).toContain("Cannot list instances: The agent of dev does not answer."));
   expect(h.frame()).toContain("hotmount vm start dev restarts it.");
-  expect(h.frame()).toContain("not updating");
+  expect(h.frame()).toContain("NOT UPDATING");
   expect(h.frame()).toContain("lima-default");
   expect(lines(h.frame())).toHaveLength(24);
 });
