@@ -2,7 +2,8 @@
 // @inkjs/ui Badge when polling fails).
 import { Badge } from "@inkjs/ui";
 import { Box, Text } from "ink";
-import { cells, formatAge, truncate } from "./format.ts";
+import { formatAge } from "../src/core/duration.ts";
+import { cells, truncate } from "./format.ts";
 import type { AppState } from "./app-state.ts";
 import { keysFor } from "./keymap.ts";
 

@@ -4,7 +4,8 @@
 import { StatusMessage } from "@inkjs/ui";
 import { Box, Text } from "ink";
 import type { InstanceSummary, Mount } from "../src/agent/api.ts";
-import { columnWidths, fit, formatAge, STATE_COLORS, tildify, transportLabel, truncate, type ColumnSpec } from "./format.ts";
+import { formatAge } from "../src/core/duration.ts";
+import { columnWidths, fit, STATE_COLORS, tildify, transportLabel, truncate, type ColumnSpec } from "./format.ts";
 import { windowStart } from "./list-selection.ts";
 import { Pane } from "./pane.tsx";
 import { watchView, type MountsState } from "./mounts-pane-state.ts";
