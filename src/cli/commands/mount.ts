@@ -1,7 +1,7 @@
 // `hotmount mount add|remove|list`.
 import type { Command } from "commander";
 import { HotmountError } from "../../core/errors.ts";
-import { cliClient } from "../client.ts";
+import { cliClient } from "../cli-client.ts";
 import { formatAge } from "../../core/duration.ts";
 import { listing, printJson, runAction } from "../output.ts";
 import { describeChoice, expiresColumn, registerActivity } from "./mount-activity.ts";

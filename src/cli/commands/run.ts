@@ -70,7 +70,7 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
   const { checkName } = await import("../../client/instances.ts");
   const { ensureHome } = await import("../../client/home.ts");
   const { startAgent } = await import("../../client/agent-supervisor.ts");
-  const { registerAdopted } = await import("../../client/foreign.ts");
+  const { registerAdopted } = await import("../../client/external-vms.ts");
   const { prepareWrapDirs, qemuLaunchArgv, wrapQemuArgv } = await import("../../../drivers/index.ts");
   const { withLock } = await import("../../util/lock.ts");
   const { isAlive, readPidFile, removeQuietly, sleep, terminate, waitUntil } = await import("../../util/process.ts");

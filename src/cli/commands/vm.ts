@@ -1,7 +1,7 @@
 // `hotmount vm start|stop|list|logs`.
 import type { Command } from "commander";
 import { intIn, oneOf, parseMemory } from "../parse.ts";
-import { cliClient } from "../client.ts";
+import { cliClient } from "../cli-client.ts";
 import { listing, printJson, runAction } from "../output.ts";
 
 export function register(program: Command): void {
