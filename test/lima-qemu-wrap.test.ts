@@ -1,7 +1,7 @@
 // The argv rewriter on Lima's own argument lists (test/fixtures/lima/qemu-argv.ts): it adds what
 // hot-plug needs and leaves every Lima argument in place, in order.
 import { expect, test } from "bun:test";
-import { isQemuProbe, parseOptString, splitQemuArgs, wrapQemuArgv, type WrapInput } from "../drivers/qemu/qemu-wrap.ts";
+import { isQemuProbe, parseOptString, splitQemuArgs, wrapQemuArgv, type WrapInput } from "../drivers/qemu/argv-rewrite.ts";
 import { LIMA_PROBES, limaQemuArgv, type LimaArgvInput } from "./fixtures/lima/qemu-argv.ts";
 
 const lima: LimaArgvInput = {

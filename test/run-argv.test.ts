@@ -2,7 +2,7 @@
 // conflict it refuses with a message that names the argument and a hint that says what to do.
 import { expect, test } from "bun:test";
 import { HotmountError } from "../src/core/errors.ts";
-import { wrapQemuArgv, type WrapInput } from "../drivers/qemu/qemu-wrap.ts";
+import { wrapQemuArgv, type WrapInput } from "../drivers/qemu/argv-rewrite.ts";
 
 const input: WrapInput = { slots: 4, ninePLinks: ["/h/9p/slot0"], qmpSocket: "/h/qmp.sock", memfd: true };
 const base = [

@@ -7,7 +7,7 @@ import { HotmountError } from "../../src/core/errors.ts";
 import { ninePEmptyDir, ninePSlotLink, ninePSlotOwner } from "../../src/core/paths.ts";
 import { deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
 import { deviceTag, type PlugRequest, type PluggedDevice, type Progress } from "../driver.ts";
-import { ninePFsdevId } from "./argv.ts";
+import { ninePFsdevId } from "./argv-build.ts";
 import type { HotplugContext } from "./session.ts";
 
 /**

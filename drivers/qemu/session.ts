@@ -14,7 +14,7 @@ import { findVirtiofsd } from "./host-tools.ts";
 import { NinePSlots, plug9p, unplug9p } from "./hotplug-9p.ts";
 import { plugVirtiofs, unplugVirtiofs, scrubVirtiofs, virtiofsdPids, VirtiofsdChildren } from "./hotplug-virtiofs.ts";
 import { SlotAllocator } from "./slots.ts";
-import { livePid, powerOffPid } from "./vm.ts";
+import { livePid, powerOffPid } from "./lifecycle.ts";
 
 export interface HotplugContext {
   cfg: InstanceConfig;

@@ -1,5 +1,5 @@
 // `hotmount run NAME -- qemu-system-x86_64 ARGS...`: adopts a QEMU command line. It adds what
-// hot-plug needs (drivers/qemu/qemu-wrap.ts), runs QEMU in the foreground as the user would, and
+// hot-plug needs (drivers/qemu/argv-rewrite.ts), runs QEMU in the foreground as the user would, and
 // attaches an agent, so `hotmount mount add NAME ...` works. When QEMU exits, so does `run`.
 import type { Command } from "commander";
 import { commandLine, runAction } from "../output.ts";

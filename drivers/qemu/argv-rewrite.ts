@@ -3,7 +3,7 @@
 // guest RAM for virtiofs, reserved 9p fsdevs. Pure: argv in, argv out, or a HotmountError that
 // names the conflicting argument. Nothing the caller passed is removed or reordered.
 import { HotmountError } from "../../src/core/errors.ts";
-import { MAX_SLOTS, ninePFsdevId, rootPortId } from "./argv.ts";
+import { MAX_SLOTS, ninePFsdevId, rootPortId } from "./argv-build.ts";
 
 /** QEMU options that take no value (QEMU 7.2 qemu-options.hx); every other -option takes one. */
 const FLAGS = new Set([

@@ -12,7 +12,7 @@ import { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
 import { findProcesses, freeLoopbackPort, isAlive, readPidFile, removeQuietly, sleep, tailFile, terminate, waitUntil } from "../../src/util/process.ts";
 import { QmpClient } from "../../src/qmp/index.ts";
 import { chooseAccel } from "./accel.ts";
-import { buildQemuArgv } from "./argv.ts";
+import { buildQemuArgv } from "./argv-build.ts";
 import { qemuBinary, qemuLaunchArgv } from "./host-tools.ts";
 import { startStaticShares, staticShares } from "./static-shares.ts";
 
