@@ -8,7 +8,7 @@ import { ninePEmptyDir, ninePSlotLink, ninePSlotOwner } from "../../src/core/pat
 import { deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
 import { deviceTag, type PlugRequest, type PluggedDevice, type Progress } from "../driver.ts";
 import { ninePFsdevId } from "./argv-build.ts";
-import type { HotplugContext } from "./session.ts";
+import type { HotplugContext } from "./qemu-session.ts";
 
 /**
  * Which reserved 9p slot serves which mount. Kept on disk next to each link (`slotN.owner`), so

@@ -2,7 +2,7 @@
 // What else the rest of hotmount needs from it (host tool probes for `doctor` and the benchmark,
 // the command-line rewriting `hotmount run` uses) is exported here and re-exported by the registry.
 import type { Driver, VmLifecycle } from "../driver.ts";
-import { QemuSession } from "./session.ts";
+import { QemuSession } from "./qemu-session.ts";
 import { startVm, stopVm, vmStatus } from "./lifecycle.ts";
 
 export const qemuDriver: Driver & VmLifecycle = {
