@@ -6,7 +6,8 @@ import type { Progress } from "../../drivers/driver.ts";
 import { HotmountError, asHotmountError } from "../core/errors.ts";
 import { failpoint } from "../core/failpoint.ts";
 import { instancePaths } from "../core/paths.ts";
-import { guestPathKey, newMountId } from "../core/validate.ts";
+import { guestPathKey } from "../core/validate.ts";
+import { newMountId } from "./mount-id.ts";
 import { expireWith, extendedExpiry, grantDue, type ExpiryOutcome } from "./grants.ts";
 import { addFirstThatFits, rankTransports } from "./transport-choice.ts";
 import type { Mount, Transport } from "./api.ts";
@@ -21,7 +22,7 @@ import { reapplyPersistent, type PersistentMounts } from "./persistent-mounts.ts
 import { deviceTransport } from "./transports/device.ts";
 import { reverseSshfsTransport } from "./transports/reverse-sshfs.ts";
 import { findStatic, staticRemoveError } from "./static-mounts.ts";
-import type { TransportContext, TransportDriver } from "./transports/types.ts";
+import type { TransportContext, MountTransport } from "./transports/types.ts";
 
 const RECOVER_TRIES = 3;
 
@@ -40,7 +41,7 @@ export interface MountServiceHooks {
 export class MountService {
   private readonly records: MountRecords;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly transports: Record<Transport, TransportDriver>;
+  private readonly transports: Record<Transport, MountTransport>;
   /** Static shares (vm start --mount): listed and guarded, never journaled or removed. */
   private statics: Mount[] = [];
 
@@ -248,7 +249,7 @@ export class MountService {
    * stops first and starts again after. Ready → event "restored"; else the mount is failed with
    * why. False when the mount is gone or being removed.
    */
-  restore(id: string, why: string, steps: (rec: MountRecord, t: TransportDriver) => Promise<void>): Promise<boolean> {
+  restore(id: string, why: string, steps: (rec: MountRecord, t: MountTransport) => Promise<void>): Promise<boolean> {
     return this.serial(async () => {
       const rec = this.records.get(id);
       if (!rec || rec.state === "removing" || rec.state === "adding") return false;

@@ -3,7 +3,7 @@
 import type { Logger } from "../../drivers/driver.ts";
 import { type InstanceConfig, writeInstanceConfig } from "../core/instance-config.ts";
 import { asHotmountError, type HotmountError } from "../core/errors.ts";
-import { newMountId } from "../core/validate.ts";
+import { newMountId } from "./mount-id.ts";
 import type { MountRecord } from "./journal.ts";
 
 export type PersistentMount = InstanceConfig["persistentMounts"][number];
