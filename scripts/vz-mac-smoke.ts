@@ -3,7 +3,7 @@
 // and powers off. This is the verification docs/vz.md describes; nothing in CI runs it.
 //
 //   scripts/build-dylib && scripts/codesign --dev-bun
-//   dist/vz/bun-vz drivers/vz/mac-smoke.ts --kernel Image --initrd initrd --disk disk.raw \
+//   dist/vz/bun-vz scripts/vz-mac-smoke.ts --kernel Image --initrd initrd --disk disk.raw \
 //       [--append "root=/dev/vda1 rw"] [--user dev] [--keep]
 //
 // The disk is cloned (APFS clone) before boot; a cloud-init NoCloud seed that creates --user with a
@@ -13,10 +13,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { asFSHotPlugger, type PluggedDevice } from "../driver.ts";
-import { InstanceConfig } from "../../src/core/instance-config.ts";
-import { instancePaths } from "../../src/core/paths.ts";
-import { VzDriver } from "./vz-driver.ts";
+import { asFSHotPlugger, type PluggedDevice } from "../drivers/driver.ts";
+import { InstanceConfig } from "../src/core/instance-config.ts";
+import { instancePaths } from "../src/core/paths.ts";
+import { VzDriver } from "../drivers/vz/vz-driver.ts";
 
 const { values: a } = parseArgs({
   options: {
