@@ -2,7 +2,7 @@
 // then the real thing against paused QEMU 7.2 processes, all killed in afterAll.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +29,7 @@ import {
   type QmpEvent,
 } from "../src/qmp/index.ts";
 import { HotmountError } from "../src/core/errors.ts";
+import { until } from "./helpers/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hm-qmp-"));
 const GREETING = { QMP: { version: { qemu: { micro: 0, minor: 2, major: 7 }, package: "fake" }, capabilities: ["oob"] } };
@@ -326,6 +327,12 @@ describe("against QEMU 7.2 with native PCIe hotplug", () => {
   });
 });
 
+/** The state letter of /proc/PID/stat (R, S, T ...). */
+function processState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+}
+
 describe("QEMU dying", () => {
   test("SIGKILL during a call rejects it with QmpDisconnectedError, not a hang", async () => {
     const { proc, sock } = await startQemu("victim");
@@ -333,8 +340,8 @@ describe("QEMU dying", () => {
     const events = c.listen("*");
     const reported = new Promise((r) => c.onDisconnect(r));
     proc.kill("SIGSTOP"); // the command is written but can never be answered
+    await until(() => processState(proc.pid!) === "T", 5000, "QEMU stopped by SIGSTOP");
     const call = rejection(c.execute("query-status", undefined, { timeoutMs: 60_000 }));
-    await Bun.sleep(200);
     const t0 = Date.now();
     proc.kill("SIGKILL");
     const e = await call;

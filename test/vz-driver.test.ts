@@ -18,6 +18,7 @@ import type { VzLib, VzMachine } from "../ffi/vz.ts";
 import { loadTestDouble } from "../ffi/vz/testdouble/load-testdouble.ts";
 import { InstanceConfig, readInstanceConfig } from "../src/core/instance-config.ts";
 import { freeLoopbackPort } from "../src/util/process.ts";
+import { until } from "./helpers/wait.ts";
 
 const { lib, td } = loadTestDouble();
 const quiet: Logger = { info() {}, warn() {}, error() {} };
@@ -172,7 +173,7 @@ describe("VZ driver against the test double", () => {
     const start = driver({ loadLib: async () => spy, bootTimeoutMs: 10_000 })
       .start(cfg, noProgress)
       .catch((x) => x);
-    await Bun.sleep(200);
+    await until(() => made !== undefined, 10_000, "the VM to be created");
     td.guestPoweroff(made!.handle);
     const e = await start;
     expect(e.code).toBe("VM_START_FAILED");
@@ -183,7 +184,7 @@ describe("VZ driver against the test double", () => {
   test("a VM hosted by another process: seen as running, not controllable, stopped by ending that process", async () => {
     const cfg = await instance("vz-foreign");
     const child = Bun.spawn(["sleep", "60"]);
-    await Bun.sleep(50);
+    await until(() => processCommand(child.pid)?.startsWith("sleep") === true, 5000, "the child to exec sleep");
     writeVzRuntime("vz-foreign", { pid: child.pid, command: processCommand(child.pid)!, mac: "02:00:00:00:00:09", guestIp: null, startedAt: "" });
     const d = driver();
     expect(await d.status(cfg)).toEqual({ state: "running", pid: child.pid, accel: "vz" });
