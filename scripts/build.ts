@@ -106,7 +106,7 @@ export async function buildOne(opts: BuildOptions, commit = gitCommit()): Promis
       outfile,
       assets: embedded,
       // A compiled hotmount runs inside other people's projects: their .env and bunfig.toml
-      // must not change what it does (test/build.test.ts proves both are ignored).
+      // must not change what it does (test/unit/build.test.ts proves both are ignored).
       autoloadDotenv: false,
       autoloadBunfig: false,
       autoloadTsconfig: false,

@@ -1,6 +1,8 @@
 // The add-mount form: host path (Tab completes), guest path (defaults to the host path), a type
 // select holding only the transports available now, and a writable toggle.
+import { Spinner } from "@inkjs/ui";
 import { Box, Text } from "ink";
+import { ErrorLines } from "./error-lines.tsx";
 import { transportLabel, truncate, unavailableReasons } from "./format.ts";
 import { Pane } from "./pane.tsx";
 import { TextField } from "./text-field.tsx";
@@ -82,13 +84,12 @@ export function AddMountForm({ state, width, height }: { state: AddMountState; w
         <Text>{state.writable ? "[x] yes, read-write (rw)" : "[ ] no, read-only (ro)"}</Text>
       </Box>
       <Box height={1} />
-      {state.submitting ? <Text color="yellow">{` Adding the mount… ${keysFor("add", "cancel")} hides this form; the request carries on.`}</Text> : null}
-      {state.error ? (
-        <>
-          <Text color="red" wrap="wrap">{` ✗ ${state.error.message}`}</Text>
-          {state.error.hint ? <Text dimColor wrap="wrap">{`   ${state.error.hint}`}</Text> : null}
-        </>
+      {state.submitting ? (
+        <Box paddingLeft={1}>
+          <Spinner label={`Adding the mount… ${keysFor("add", "cancel")} hides this form; the request carries on.`} />
+        </Box>
       ) : null}
+      {state.error ? <ErrorLines error={state.error} width={width} /> : null}
     </Pane>
   );
 }

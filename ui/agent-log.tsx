@@ -1,6 +1,7 @@
 // The agent log viewer: the last lines of the instance's agent log, scrollable, refreshed with
 // every poll while open.
 import { Text } from "ink";
+import { ErrorLines } from "./error-lines.tsx";
 import { truncate } from "./format.ts";
 import { Pane } from "./pane.tsx";
 import { visibleLogLines, type AgentLogState } from "./agent-log-state.ts";
@@ -14,12 +15,7 @@ export function AgentLog({ state, width, height }: { state: AgentLogState; width
   const where = total > 0 ? ` ${first + 1}-${first + lines.length}/${total}${state.fromBottom === 0 ? " · following" : ""}` : "";
   return (
     <Pane title={`Agent log · ${state.instance}${where}`} focused width={width} height={height}>
-      {state.error ? (
-        <>
-          <Text color="red" wrap="truncate-end">{` ✗ ${state.error.message}`}</Text>
-          {state.error.hint ? <Text dimColor wrap="truncate-end">{`   ${state.error.hint}`}</Text> : null}
-        </>
-      ) : null}
+      {state.error ? <ErrorLines error={state.error} width={width} wrap={false} /> : null}
       {!state.error && state.loading ? <Text dimColor> Loading the log…</Text> : null}
       {!state.error && !state.loading && total === 0 ? <Text dimColor> The log is empty.</Text> : null}
       {lines.map((l, i) => (

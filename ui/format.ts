@@ -108,17 +108,6 @@ export function columnWidths(total: number, specs: ColumnSpec[]): number[] {
   return widths;
 }
 
-/** A compact age: 42s, 5m, 3h, 2d. */
-export function formatAge(createdAt: string, now: number): string {
-  const t = Date.parse(createdAt);
-  if (Number.isNaN(t)) return "?";
-  const s = Math.max(0, Math.floor((now - t) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
-}
-
 /** Elapsed time of a running step: 0.4s, 12.3s, 2m05s. */
 export function formatElapsed(ms: number): string {
   const s = Math.max(0, ms) / 1000;

@@ -1,6 +1,9 @@
-// The top line: the product name, what is known, and whether the data is live.
+// The top line: the product name, what is known, and whether the data is live (a red
+// @inkjs/ui Badge when polling fails).
+import { Badge } from "@inkjs/ui";
 import { Box, Text } from "ink";
-import { cells, formatAge, truncate } from "./format.ts";
+import { formatAge } from "../src/core/duration.ts";
+import { cells, truncate } from "./format.ts";
 import type { AppState } from "./app-state.ts";
 import { keysFor } from "./keymap.ts";
 
@@ -9,7 +12,7 @@ export function Header({ state, width }: { state: AppState; width: number }) {
   const left = ` hotmount · ${state.instances.loaded ? `${n} instance${n === 1 ? "" : "s"}` : "connecting…"}`;
   const help = `${keysFor("main", "help")} help `;
   const right = state.pollError
-    ? "⚠ not updating "
+    ? " NOT UPDATING  "
     : state.lastPoll !== null
       ? `updated ${formatAge(new Date(state.lastPoll).toISOString(), state.now)} ago · ${help}`
       : help;
@@ -21,7 +24,7 @@ export function Header({ state, width }: { state: AppState; width: number }) {
           {truncate(left, width)}
         </Text>
         {" ".repeat(gap)}
-        <Text color={state.pollError ? "red" : "gray"}>{truncate(right, Math.max(0, width - cells(left) - 1))}</Text>
+        {state.pollError ? <Badge color="red">not updating</Badge> : <Text color="gray">{truncate(right, Math.max(0, width - cells(left) - 1))}</Text>}
       </Text>
     </Box>
   );

@@ -1,9 +1,11 @@
 // The mounts pane for the selected instance: host path, guest path, type, rw/ro, watch, state,
 // age, and a detail line for the selected mount (its error and hint when it failed, else its
 // device and watch details; a watch warning in yellow).
+import { StatusMessage } from "@inkjs/ui";
 import { Box, Text } from "ink";
 import type { InstanceSummary, Mount } from "../src/agent/api.ts";
-import { columnWidths, fit, formatAge, STATE_COLORS, tildify, transportLabel, truncate, type ColumnSpec } from "./format.ts";
+import { formatAge } from "../src/core/duration.ts";
+import { columnWidths, fit, STATE_COLORS, tildify, transportLabel, truncate, type ColumnSpec } from "./format.ts";
 import { windowStart } from "./list-selection.ts";
 import { Pane } from "./pane.tsx";
 import { watchView, type MountsState } from "./mounts-pane-state.ts";
@@ -84,7 +86,9 @@ export function MountDetail({ mount, width }: { mount: Mount | undefined; width:
     const e = mount.error;
     return (
       <Box height={1} width={width} flexShrink={0}>
-        <Text wrap="truncate-end" color="red">{` ✗ ${truncate(`${e.message}${e.hint ? ` — ${e.hint}` : ""}`, width - 4)}`}</Text>
+        <Box paddingLeft={1}>
+          <StatusMessage variant="error">{truncate(`${e.message}${e.hint ? ` — ${e.hint}` : ""}`, width - 4)}</StatusMessage>
+        </Box>
       </Box>
     );
   }

@@ -1,6 +1,8 @@
 // The remove dialog: confirm; then, if a guest process holds the mount, the agent's reason and
 // the offer to force a lazy unmount.
-import { Text } from "ink";
+import { Spinner } from "@inkjs/ui";
+import { Box, Text } from "ink";
+import { ErrorLines } from "./error-lines.tsx";
 import { tildify, truncate } from "./format.ts";
 import { YesNo } from "./confirm-prompt.tsx";
 import { Pane } from "./pane.tsx";
@@ -19,13 +21,12 @@ export function RemoveConfirm({ state, width, height, home }: { state: RemoveCon
       {state.phase === "confirm" ? (
         <YesNo lead=" The guest loses access to these files. Remove it? " yes={keyNames("remove", "remove")} no={keyNames("remove", "cancel")} />
       ) : null}
-      {state.phase === "working" ? <Text color="yellow">{state.force ? " Forcing a lazy unmount…" : " Removing…"}</Text> : null}
-      {state.error ? (
-        <>
-          <Text color="red" wrap="wrap">{` ✗ ${state.error.message}`}</Text>
-          {state.error.hint ? <Text dimColor wrap="wrap">{`   ${state.error.hint}`}</Text> : null}
-        </>
+      {state.phase === "working" ? (
+        <Box paddingLeft={1}>
+          <Spinner label={state.force ? "Forcing a lazy unmount…" : "Removing…"} />
+        </Box>
       ) : null}
+      {state.error ? <ErrorLines error={state.error} width={width} /> : null}
       {state.phase === "busy" ? (
         <>
           <Text> </Text>

@@ -1,21 +1,21 @@
 // The line(s) above the footer: the running step if any, and under it the last notice or else a
-// polling failure. Errors show their message and, on a second line, the hint — never a stack.
+// polling failure (@inkjs/ui's StatusMessage). Errors show their message and, on a second line,
+// the hint — never a stack.
+import { StatusMessage } from "@inkjs/ui";
 import { Box, Text } from "ink";
 import { truncate } from "./format.ts";
 import { TaskStatus } from "./task-status.tsx";
 import type { AppState } from "./app-state.ts";
 
 interface Line {
-  color: string;
-  mark: string;
+  variant: "success" | "error";
   text: string;
   hint?: string;
 }
 
 function currentLine(s: AppState): Line | null {
-  if (s.notice)
-    return { color: s.notice.kind === "error" ? "red" : "green", mark: s.notice.kind === "error" ? "✗" : "✓", text: s.notice.text, hint: s.notice.hint };
-  if (s.pollError) return { color: "red", mark: "✗", text: `Cannot list instances: ${s.pollError.message}`, hint: s.pollError.hint };
+  if (s.notice) return { variant: s.notice.kind === "error" ? "error" : "success", text: s.notice.text, hint: s.notice.hint };
+  if (s.pollError) return { variant: "error", text: `Cannot list instances: ${s.pollError.message}`, hint: s.pollError.hint };
   return null;
 }
 
@@ -33,9 +33,9 @@ export function StatusLine({ state, width, clock }: { state: AppState; width: nu
     <Box flexDirection="column" height={statusLines(state)} width={width} flexShrink={0}>
       {task ? <TaskStatus task={task} more={state.tasks.length - 1} width={width} clock={clock} /> : null}
       {line ? (
-        <Text wrap="truncate-end" color={line.color}>
-          {` ${line.mark} ${truncate(line.text, width - 4)}`}
-        </Text>
+        <Box paddingLeft={1} height={1}>
+          <StatusMessage variant={line.variant}>{truncate(line.text, width - 4)}</StatusMessage>
+        </Box>
       ) : null}
       {line?.hint ? <Text wrap="truncate-end" dimColor>{`   ${truncate(line.hint, width - 4)}`}</Text> : null}
     </Box>

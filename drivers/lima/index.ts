@@ -6,7 +6,7 @@ import type { Driver, RuntimeStatus, VmDiscovery } from "../driver.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import { cmdlineOf } from "../../src/util/process.ts";
-import { qemuAccel } from "../qemu/qemu-wrap.ts";
+import { qemuAccel } from "../qemu/argv-rewrite.ts";
 import { discoverLima, registerLima } from "./lima-discovery.ts";
 import { limaInstanceByHmName } from "./lima-instance.ts";
 import { openLimaSession } from "./lima-session.ts";

@@ -7,7 +7,7 @@ import type { SshInfo } from "../../src/core/model.ts";
 import { INSTANCE_NAME_RE } from "../../src/core/instance-config.ts";
 import { instancePaths, limaLinkPath } from "../../src/core/paths.ts";
 import { cmdlineOf, isAlive, readPidFile } from "../../src/util/process.ts";
-import { parseSizeMiB } from "../qemu/qemu-wrap.ts";
+import { parseSizeMiB } from "../qemu/argv-rewrite.ts";
 import { isLimaReservedName, LIMA_FILES, limaHome, vmPidFile } from "./lima-paths.ts";
 import { limaSshTarget } from "./ssh-config.ts";
 

@@ -6,7 +6,7 @@ import type { TransportAvailability } from "../../src/core/model.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import type { DeviceLostListener, DriverSession, FSHotPlugger, Logger, PluggedDevice, PlugRequest, Progress } from "../driver.ts";
-import { QemuSession } from "../qemu/session.ts";
+import { QemuSession } from "../qemu/qemu-session.ts";
 import { limaInstanceByHmName, qemuArchOf, type LimaInstance } from "./lima-instance.ts";
 import { liveWrap, type WrapMarker } from "./wrap-marker.ts";
 

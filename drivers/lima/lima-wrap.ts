@@ -1,7 +1,7 @@
 // hotmount's QEMU wrapper for Lima. Lima runs $QEMU_SYSTEM_<ARCH> for its feature probes
 // (`-M none -accel help`, `--version`, ...) and then for the VM, with -pidfile
 // $LIMA_HOME/<instance>/qemu.pid and -name lima-<instance> (pkg/driver/qemu/qemu.go). The probes
-// pass through untouched; the VM's argv gets hot-plug capacity (drivers/qemu/qemu-wrap.ts) and a
+// pass through untouched; the VM's argv gets hot-plug capacity (drivers/qemu/argv-rewrite.ts) and a
 // marker that tells hotmount's Lima driver what this QEMU can do. Lima's VM must never fail to
 // start because of hotmount: a conflicting argv is passed through unchanged and the marker says why.
 import { chmodSync, existsSync, lstatSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -9,7 +9,7 @@ import { basename, dirname, join } from "node:path";
 import { HotmountError, isCode } from "../../src/core/errors.ts";
 import { hotmountHome, instancePaths, shimDir } from "../../src/core/paths.ts";
 import { joinArgv, quoteArg } from "../../src/core/shell-quote.ts";
-import { isQemuProbe, parseOptString, splitQemuArgs, wrapQemuArgv } from "../qemu/qemu-wrap.ts";
+import { isQemuProbe, parseOptString, splitQemuArgs, wrapQemuArgv } from "../qemu/argv-rewrite.ts";
 import { hmNameFor } from "./lima-instance.ts";
 import { prepareWrapDirs } from "../qemu/instance-dirs.ts";
 import { writeLimaLink, writeWrapMarker, type WrapMarker } from "./wrap-marker.ts";

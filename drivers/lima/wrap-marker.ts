@@ -4,7 +4,7 @@
 // left by an earlier run says nothing about a QEMU started without the wrapper.
 import { readFileSync } from "node:fs";
 import { writeJsonAtomic } from "../../src/core/instance-config.ts";
-import type { MemoryPlan } from "../qemu/qemu-wrap.ts";
+import type { MemoryPlan } from "../qemu/argv-rewrite.ts";
 import type { LimaInstance } from "./lima-instance.ts";
 import { limaLinkPath, wrapMarkerPath } from "../../src/core/paths.ts";
 

@@ -14,7 +14,7 @@ import { findProcesses } from "../../src/util/process.ts";
 import type { DeviceLostListener, Logger } from "../driver.ts";
 import { eventfdIds, signalQemuEventfds, unsharedEventfdIds } from "./qemu-eventfds.ts";
 import { VringReaper } from "./vring-reaper.ts";
-import { livePid } from "./vm.ts";
+import { livePid } from "./lifecycle.ts";
 
 const POLL_MS = 500;
 /** Polls between notes of the live virtiofsds' eventfds (they change when the guest resets a device). */

@@ -7,8 +7,8 @@ import { HotmountError } from "../../src/core/errors.ts";
 import { ninePEmptyDir, ninePSlotLink, ninePSlotOwner } from "../../src/core/paths.ts";
 import { deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
 import { deviceTag, type PlugRequest, type PluggedDevice, type Progress } from "../driver.ts";
-import { ninePFsdevId } from "./argv.ts";
-import type { HotplugContext } from "./session.ts";
+import { ninePFsdevId } from "./argv-build.ts";
+import type { HotplugContext } from "./qemu-session.ts";
 
 /**
  * Which reserved 9p slot serves which mount. Kept on disk next to each link (`slotN.owner`), so

@@ -7,7 +7,7 @@ import { instancePaths, virtiofsdLog, virtiofsdSocket } from "../../src/core/pat
 import { chardevAdd, chardevRemove, deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
 import { cmdlineOf, findProcesses, sleep } from "../../src/util/process.ts";
 import { deviceTag, type DeviceLostListener, type PlugRequest, type PluggedDevice, type Progress } from "../driver.ts";
-import type { HotplugContext } from "./session.ts";
+import type { HotplugContext } from "./qemu-session.ts";
 import { isVirtiofsdCommand, startVirtiofsd, stopVirtiofsd, type RunningVirtiofsd } from "./virtiofsd.ts";
 import { virtiofsTuning } from "./virtiofs-tuning.ts";
 

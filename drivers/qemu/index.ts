@@ -2,8 +2,8 @@
 // What else the rest of hotmount needs from it (host tool probes for `doctor` and the benchmark,
 // the command-line rewriting `hotmount run` uses) is exported here and re-exported by the registry.
 import type { Driver, VmLifecycle } from "../driver.ts";
-import { QemuSession } from "./session.ts";
-import { startVm, stopVm, vmStatus } from "./vm.ts";
+import { QemuSession } from "./qemu-session.ts";
+import { startVm, stopVm, vmStatus } from "./lifecycle.ts";
 
 export const qemuDriver: Driver & VmLifecycle = {
   name: "qemu",
@@ -16,6 +16,6 @@ export const qemuDriver: Driver & VmLifecycle = {
 export { chooseAccel, kvmUsable } from "./accel.ts";
 export { findVirtiofsd, qemuBinary, qemuLaunchArgv, qemuVersion } from "./host-tools.ts";
 export { prepareWrapDirs } from "./instance-dirs.ts";
-export { wrapQemuArgv } from "./qemu-wrap.ts";
+export { wrapQemuArgv } from "./argv-rewrite.ts";
 export { virtiofsTuning } from "./virtiofs-tuning.ts";
 export { rustSandbox } from "./virtiofsd-sandbox.ts";

@@ -1,7 +1,7 @@
 // Which spare root port holds which device. Rebuilt from QEMU's own view (query-pci) whenever a
 // session opens, so an agent restart never double-books a slot.
 import { HotmountError } from "../../src/core/errors.ts";
-import { rootPortId } from "./argv.ts";
+import { rootPortId } from "./argv-build.ts";
 
 interface PciDevice {
   qdev_id?: string;

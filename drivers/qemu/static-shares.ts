@@ -4,7 +4,7 @@
 // They stop with QEMU; reapOrphans (everything under the instance's vfsd/) removes what is left.
 import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import { virtiofsdLog, virtiofsdSocket } from "../../src/core/paths.ts";
-import type { StaticShare } from "./argv.ts";
+import type { StaticShare } from "./argv-build.ts";
 import { startVirtiofsd } from "./virtiofsd.ts";
 import { virtiofsTuning } from "./virtiofs-tuning.ts";
 

@@ -6,8 +6,8 @@
 import { HotmountError } from "../core/errors.ts";
 import { ExtendRequest, type HistoryAction, type Mount } from "./api.ts";
 import { identityFromHeader } from "./audit-log.ts";
+import { json, readJson, type AgentHandlers } from "./http.ts";
 import { toMount, type MountRecord } from "./journal.ts";
-import { mountKey, readJson, type AgentHandlers } from "./server.ts";
 
 export const CLIENT_HEADER = "x-hotmount-client";
 
@@ -17,30 +17,25 @@ function noActivity(): HotmountError {
   });
 }
 
-export async function activityRoute(h: AgentHandlers, req: Request, url: URL): Promise<Response | null> {
-  const path = url.pathname;
-  if (path === "/v1/events" && req.method === "GET") {
-    if (!h.activity) throw noActivity();
-    const hub = h.activity.events;
-    const since = hub.parseSince(url.searchParams.get("since"));
-    return new Response(hub.stream(since), { status: 200, headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" } });
-  }
-  const ext = /^\/v1\/mounts\/(.+)\/extend$/.exec(path);
-  if (ext && req.method === "POST") {
-    const key = mountKey(ext[1]!);
-    const parsed = ExtendRequest.safeParse(await readJson(req));
-    if (!parsed.success) {
-      const first = parsed.error.issues[0];
-      throw new HotmountError("INVALID_ARGUMENT", `invalid extend request: ${first?.path.join(".") || "body"}: ${first?.message}`, {
-        hint: "Send {forSeconds} with a whole number of seconds from 1 to 31622400 (366 days).",
-      });
-    }
-    const m = await audited(h, req, "extend", h.mounts.find(key) ?? { mountPoint: key }, () => h.mounts.extend(key, parsed.data.forSeconds));
-    return new Response(JSON.stringify(m), { status: 200, headers: { "content-type": "application/json" } });
-  }
-  return null;
+/** GET /v1/events: the stream from `?since=SEQ` on. */
+export async function eventStream(h: AgentHandlers, url: URL): Promise<Response> {
+  if (!h.activity) throw noActivity();
+  const hub = h.activity.events;
+  const since = hub.parseSince(url.searchParams.get("since"));
+  return new Response(hub.stream(since), { status: 200, headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" } });
 }
 
+/** POST /v1/mounts/{key}/extend with {forSeconds}. */
+export async function extendMount(h: AgentHandlers, req: Request, key: string): Promise<Response> {
+  const parsed = ExtendRequest.safeParse(await readJson(req));
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new HotmountError("INVALID_ARGUMENT", `invalid extend request: ${first?.path.join(".") || "body"}: ${first?.message}`, {
+      hint: "Send {forSeconds} with a whole number of seconds from 1 to 31622400 (366 days).",
+    });
+  }
+  return json(await audited(h, req, "extend", h.mounts.find(key) ?? { mountPoint: key }, () => h.mounts.extend(key, parsed.data.forSeconds)));
+}
 /** Runs an add, remove or extend and appends its outcome, with who asked, to the audit log. */
 export async function audited<T>(h: AgentHandlers, req: Request, action: HistoryAction, subject: unknown, fn: () => Promise<T>): Promise<T> {
   const who = identityFromHeader(req.headers.get(CLIENT_HEADER));

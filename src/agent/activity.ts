@@ -1,5 +1,5 @@
 // What the agent tells the outside about its mounts: the event stream, the audit log and the
-// grant timers, fed from one place (MountService's hooks), so that every path that changes a
+// grant timers, fed from one place (the hooks MountService is built with), so that every path that changes a
 // mount (API call, expiry, reconcile, a backend dying) is seen the same way.
 import { asHotmountError } from "../core/errors.ts";
 import { instancePaths } from "../core/paths.ts";
@@ -9,7 +9,12 @@ import { EventHub } from "./events.ts";
 import { Grants, type ExpiryOutcome } from "./grants.ts";
 import { toMount, type MountRecord } from "./journal.ts";
 import type { MountChange, MountHooks } from "./mount-hooks.ts";
-import type { MountService } from "./mount-service.ts";
+
+/** What the activity needs of the mount service: its records and the removal of a due grant. */
+export interface ActivityTarget {
+  allRecords(): MountRecord[];
+  expire(id: string): Promise<ExpiryOutcome>;
+}
 
 export class Activity implements MountHooks {
   readonly events: EventHub;
@@ -19,14 +24,13 @@ export class Activity implements MountHooks {
   private readonly waiting = new Set<string>();
 
   constructor(
-    private readonly service: MountService,
+    private readonly service: ActivityTarget,
     instance: string,
     log: Logger,
   ) {
     this.events = new EventHub(instance, instancePaths(instance).events);
     this.audit = new AuditLog(instance);
     this.grants = new Grants({ expire: (id) => this.expire(id) }, log);
-    service.hooks = this;
   }
 
   changed(kind: MountChange, rec: MountRecord, error?: unknown, note?: string): void {

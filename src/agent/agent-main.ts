@@ -64,24 +64,25 @@ export async function runAgent(name: string): Promise<void> {
     return g;
   };
 
-  const service: MountService = new MountService({
-    cfg,
-    session,
-    ssh: getSsh,
-    guest: getGuest,
-    log,
-    markFailed: (id, m, h) => service.markFailed(id, m, h),
-    bootId: () => health.currentBoot,
-  });
+  // The watch can do without SSH: it takes a remembered failure of any kind at once.
+  const watch = watchHooks(() => sshGate.get({ patient: false }), log);
+  const activity = new Activity({ allRecords: () => service.allRecords(), expire: (id) => service.expire(id) }, name, log);
+  const service: MountService = new MountService(
+    {
+      cfg,
+      session,
+      ssh: getSsh,
+      guest: getGuest,
+      log,
+      markFailed: (id, m, h) => service.markFailed(id, m, h),
+      bootId: () => health.currentBoot,
+    },
+    { changes: activity, watch: watch.hooks, persistent: new PersistentMounts(cfg, log) },
+  );
   // A guest reboot (or a umount behind our back) removes mounts: notice, say so, mount them again.
   const health: GuestHealth = new GuestHealth(service, getGuest, log, (message) => activity.events.emit("guest-rebooted", { message }));
   // A backend that dies under its device (a killed virtiofsd): failed at once, then brought back (heal.ts).
   asFSHotPlugger(session)?.onDeviceLost?.(healDeadBackend({ service, guest: getGuest, log, instance: name }));
-  service.persistent = new PersistentMounts(cfg, log);
-  // The watch can do without SSH: it takes a remembered failure of any kind at once.
-  const watch = watchHooks(() => sshGate.get({ patient: false }), log);
-  service.watchHooks = watch.hooks;
-  const activity = new Activity(service, name, log);
   const restarted = activity.events.lastSeq > 0;
   const before = service.allRecords().length;
   await reconcile(service, session, getGuest, log)

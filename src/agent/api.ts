@@ -7,6 +7,10 @@ import { ApiError, DiscoveredVm, MountState, Transport, VmStatus } from "../core
 
 export { ApiError, InstanceState, MountState, parseTransport, SshInfo, Transport, TRANSPORTS, TransportAvailability } from "../core/model.ts";
 
+/** At a grant's expiry, when a guest process holds the mount: wait (retry until free) or force (stop the holders). */
+export const OnExpiry = z.enum(["wait", "force"]);
+export type OnExpiry = z.infer<typeof OnExpiry>;
+
 export const MountRequest = z
   .object({
     hostPath: z.string().min(1).max(4096),
@@ -18,14 +22,10 @@ export const MountRequest = z
     watch: z.boolean().default(true),
     /** A timed grant: the mount is removed this many seconds after it is added. */
     forSeconds: z.number().int().min(1).max(MAX_GRANT_SECONDS).optional(),
-    /** At expiry, when a guest process holds the mount: wait (retry until free) or force (stop the holders). */
-    onExpiry: z.enum(["wait", "force"]).optional(),
+    onExpiry: OnExpiry.optional(),
   })
   .strict();
 export type MountRequest = z.input<typeof MountRequest>;
-
-export const OnExpiry = z.enum(["wait", "force"]);
-export type OnExpiry = z.infer<typeof OnExpiry>;
 
 export const TransportChoice = z.object({
   requested: z.literal("auto"),

@@ -33,6 +33,33 @@ export function extendedExpiry(rec: Pick<MountRecord, "mountPoint" | "expiresAt"
   return new Date(next).toISOString();
 }
 
+/**
+ * Carries out the expiry of a due grant through `remove` (the normal safe removal, `force` as in
+ * `mount remove --force`): a busy mount waits or has its holders stopped, as its onExpiry says.
+ */
+export async function expireWith(rec: Pick<MountRecord, "onExpiry">, remove: (force: boolean) => Promise<void>): Promise<ExpiryOutcome> {
+  try {
+    await remove(false);
+    return { kind: "removed", forced: false };
+  } catch (e) {
+    const err = asHotmountError(e);
+    if (err.code !== "MOUNT_BUSY") return { kind: "error", error: e };
+    const holders = ((err.details?.holders ?? err.details?.mountPoints ?? []) as string[]).map(String);
+    if ((rec.onExpiry ?? "wait") === "wait") return { kind: "busy", holders };
+    try {
+      await remove(true);
+      return { kind: "removed", forced: true, holders };
+    } catch (e2) {
+      return { kind: "error", error: e2 };
+    }
+  }
+}
+
+/** Whether `rec`'s grant is due at `now` (a mount without one never is). */
+export function grantDue(rec: Pick<MountRecord, "expiresAt"> | undefined, now = Date.now()): boolean {
+  return !!rec?.expiresAt && Date.parse(rec.expiresAt) <= now;
+}
+
 export class Grants {
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
 

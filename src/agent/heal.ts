@@ -12,7 +12,7 @@ import { abortDeadMount, detachDeadMount } from "./guest-abort.ts";
 import { guestMounts, unmount } from "./guest-mount.ts";
 import type { MountRecord } from "./journal.ts";
 import type { MountService } from "./mount-service.ts";
-import type { TransportDriver } from "./transports/types.ts";
+import type { MountTransport } from "./transports/types.ts";
 
 const quiet: Progress = () => {};
 const WHY = "its virtiofsd died";
@@ -42,7 +42,7 @@ export function healDeadBackend(d: HealDeps): DeviceLostListener {
   };
 }
 
-async function healSteps(d: HealDeps, rec: MountRecord, t: TransportDriver): Promise<void> {
+async function healSteps(d: HealDeps, rec: MountRecord, t: MountTransport): Promise<void> {
   const guest = await d.guest();
   const a = await abortDeadMount(guest, rec.mountPoint);
   d.log.info("dead backend: guest side", { id: rec.id, fstype: a.fstype, device: a.device, aborted: a.aborted, detail: a.detail });

@@ -2,8 +2,8 @@
 // the agent applies it again when the VM starts and after the guest reboots.
 import type { Logger } from "../../drivers/driver.ts";
 import { type InstanceConfig, writeInstanceConfig } from "../core/instance-config.ts";
-import type { HotmountError } from "../core/errors.ts";
-import { newMountId } from "../core/validate.ts";
+import { asHotmountError, type HotmountError } from "../core/errors.ts";
+import { newMountId } from "./mount-id.ts";
 import type { MountRecord } from "./journal.ts";
 
 export type PersistentMount = InstanceConfig["persistentMounts"][number];
@@ -52,4 +52,31 @@ export function notAppliedRecord(instance: string, p: PersistentMount, err: Hotm
       hint: err.hint ?? "Fix the cause, then `hotmount vm stop` and `vm start` again, or remove it.",
     },
   };
+}
+
+/** What re-applying needs of the mount service (called inside its queue). */
+export interface ReapplyOps {
+  instance: string;
+  log: Logger;
+  existing(mountPoint: string): MountRecord | undefined;
+  /** Removes a stale record's mount (forced); on failure the record is dropped. */
+  clear(rec: MountRecord): Promise<void>;
+  add(p: PersistentMount): Promise<unknown>;
+  /** Keeps a record that is not mounted (journaled, listed). */
+  keep(rec: MountRecord): void;
+}
+
+/** Applies every persistent mount that is not ready (VM start, guest reboot). */
+export async function reapplyPersistent(list: PersistentMount[], ops: ReapplyOps): Promise<void> {
+  for (const p of list) {
+    const old = ops.existing(p.mountPoint);
+    if (old?.state === "ready") continue;
+    if (old) await ops.clear(old);
+    await ops.add(p).catch((e) => {
+      const err = asHotmountError(e);
+      ops.log.warn("could not apply a persistent mount", { mountPoint: p.mountPoint, error: err.message });
+      // Keep it visible: a failed record the user can see, remove, or that the next start retries.
+      ops.keep(notAppliedRecord(ops.instance, p, err));
+    });
+  }
 }

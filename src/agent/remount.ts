@@ -11,11 +11,11 @@ import { HotmountError } from "../core/errors.ts";
 import { failpoint } from "../core/failpoint.ts";
 import { checkMountPoint, createMountPoint, guestMounts, unmount } from "./guest-mount.ts";
 import type { MountRecord } from "./journal.ts";
-import type { TransportDriver } from "./transports/types.ts";
+import type { MountTransport } from "./transports/types.ts";
 
 const quiet: Progress = () => {};
 
-export async function remountSteps(guest: GuestCommands, rec: MountRecord, t: TransportDriver): Promise<void> {
+export async function remountSteps(guest: GuestCommands, rec: MountRecord, t: MountTransport): Promise<void> {
   // Back already (a reverse-sshfs session that re-established itself meanwhile): nothing to do.
   if ((await guestMounts(guest)).some((m) => m.mountPoint === rec.mountPoint)) return;
   if (await checkMountPoint(guest, rec.mountPoint)) {
@@ -26,7 +26,7 @@ export async function remountSteps(guest: GuestCommands, rec: MountRecord, t: Tr
   else await t.mount(rec, quiet);
 }
 
-export async function rebuildSteps(guest: GuestCommands, rec: MountRecord, t: TransportDriver): Promise<void> {
+export async function rebuildSteps(guest: GuestCommands, rec: MountRecord, t: MountTransport): Promise<void> {
   // reverse-sshfs ends its old session (and its mount) itself before it starts again.
   if (t.reestablish) return t.reestablish(rec);
   if ((await guestMounts(guest)).some((m) => m.mountPoint === rec.mountPoint)) {

@@ -1,5 +1,5 @@
 // The benchmark's result: its JSON shape, the ratios the issue asks for, and the terminal tables.
-// Pure (no I/O), so test/bench.test.ts checks it without a VM.
+// Pure (no I/O), so test/vm/bench.test.ts checks it without a VM.
 import type { Summary } from "./stats.ts";
 import { percentile } from "./stats.ts";
 import { METRICS, type Metric, type WorkloadResult } from "./workload.ts";

@@ -16,6 +16,13 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join("\n") + "\n";
 }
 
+/** A list command's output: the items as JSON (--json), `empty` when there are none, else the table. */
+export function listing<T>(items: T[], json: boolean | undefined, empty: string, headers: string[], row: (item: T) => string[]): string {
+  if (json) return JSON.stringify(items, null, 2) + "\n";
+  if (!items.length) return `${empty}\n`;
+  return table(headers, items.map(row));
+}
+
 const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /** A spinner with the step and elapsed time on stderr, only on a TTY; silent otherwise. */
@@ -93,12 +100,4 @@ export function commandLine(args: string[]): string[] {
 /** A notice beside the command's output, on stderr, so stdout (and --json) stays the same. */
 export function notice(line: string): void {
   process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[2K" : ""}hotmount: ${line}\n`);
-}
-
-export function age(iso: string, now = Date.now()): string {
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
 }

@@ -16,7 +16,7 @@ import { withLock } from "../util/lock.ts";
 import { isAlive, readPidFile, removeQuietly, terminate, waitUntil } from "../util/process.ts";
 import { AgentClient } from "./agent-client.ts";
 import { agentAnswers, agentGone, startAgent } from "./agent-supervisor.ts";
-import { discoveredSummaries, foreignSummary, isDiscoveredRegistration, startExternal } from "./foreign.ts";
+import { discoveredSummaries, foreignSummary, isDiscoveredRegistration, startExternal } from "./external-vms.ts";
 import { ensureHome } from "./home.ts";
 import { parseStaticMounts } from "./static-mounts.ts";
 import type { StartOptions } from "./types.ts";

@@ -1,13 +1,13 @@
 // The HotmountClient the CLI commands and the TUI use on this host: one facade over the agents'
 // HTTP (client/agent-client.ts), the instance lifecycle (client/instances.ts), Lima attachment
-// (client/foreign.ts) and agent supervision (client/agent-supervisor.ts). Before it asks an
+// (client/external-vms.ts) and agent supervision (client/agent-supervisor.ts). Before it asks an
 // agent, it restarts one that died while its VM kept running, and says so through
 // onAgentRestarted; listings do not wait for an instance another process is busy with.
 import { readFileSync } from "node:fs";
 import { instancePaths } from "../core/paths.ts";
 import { AgentClient } from "./agent-client.ts";
 import { REVIVE_WAIT_MS, reviveAgent } from "./agent-supervisor.ts";
-import { ensureForeignAgent } from "./foreign.ts";
+import { ensureForeignAgent } from "./external-vms.ts";
 import { listInstances, startInstance, stopInstance, summarize } from "./instances.ts";
 import { listAllMounts } from "./mounts.ts";
 import type { HotmountClient } from "./types.ts";

@@ -1,5 +1,6 @@
 // Durations of timed grants (`mount add --for 30m`, `mount extend --for 2h`): parsed once here so
-// the CLI and the agent agree, with a bound so that no value can overflow a timer or a date.
+// the CLI and the agent agree, with a bound so that no value can overflow a timer or a date; and
+// a mount's age as the CLI's list and the TUI both show it.
 import { HotmountError } from "./errors.ts";
 
 /** The longest grant: one year. Longer is not a time limit; leave `--for` out instead. */
@@ -39,4 +40,15 @@ export function timeLeft(iso: string, now = Date.now()): string {
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   if (s < 86_400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
   return `${Math.floor(s / 86_400)}d${String(Math.floor((s % 86_400) / 3600)).padStart(2, "0")}h`;
+}
+
+/** How long ago `iso` was, in its largest whole unit (floored): 42s, 5m, 3h, 2d; "?" if not a time. */
+export function formatAge(iso: string, now = Date.now()): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return "?";
+  const s = Math.max(0, Math.floor((now - t) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
 }

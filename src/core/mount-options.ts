@@ -1,6 +1,6 @@
 // The mount options of every transport, in one place, with the reasons for each (the long form,
 // with measurements, is docs/transports.md). The virtiofsd flags live with virtiofsd
-// (drivers/qemu/virtiofsd.ts) and the reserved 9p fsdevs with the QEMU argv (drivers/qemu/argv.ts):
+// (drivers/qemu/virtiofsd.ts) and the reserved 9p fsdevs with the QEMU argv (drivers/qemu/argv-build.ts):
 // those are host processes' command lines, not guest mount options.
 import type { Transport } from "./model.ts";
 

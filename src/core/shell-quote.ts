@@ -1,6 +1,6 @@
 // The one place where a shell string is built from arguments. Guest commands are argv lists;
 // SSH carries a single command string, so each argument is single-quoted here. A fuzz test
-// (test/shell-quote.test.ts) round-trips random strings through a real shell.
+// (test/unit/shell-quote.test.ts) round-trips random strings through a real shell.
 import { HotmountError } from "./errors.ts";
 
 export function quoteArg(s: string): string {

@@ -1,5 +1,4 @@
 // Validation of everything a user names: host folders, guest mount points, instance names, tags.
-import { randomBytes } from "node:crypto";
 import { realpathSync, statSync } from "node:fs";
 import { posix, resolve } from "node:path";
 import { HotmountError } from "./errors.ts";
@@ -111,10 +110,6 @@ export function normalizeGuestPath(p: string): string {
     throw bad(`refusing to mount over the guest system folder ${n}`, "Pick a path such as /mnt/NAME or one under a home directory.", { mountPoint: n });
   }
   return n;
-}
-
-export function newMountId(): string {
-  return `hm${randomBytes(4).toString("hex")}`;
 }
 
 /** Device, chardev and backend ids hotmount made (all others belong to the VM's own config). */

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { availableTransports, columnWidths, fit, formatAge, formatElapsed, tildify, truncate, unavailableReasons } from "../../ui/format.ts";
+import { formatAge } from "../../src/core/duration.ts";
+import { availableTransports, columnWidths, fit, formatElapsed, tildify, truncate, unavailableReasons } from "../../ui/format.ts";
 import { computeLayout } from "../../ui/layout.ts";
 import { moveSelection, reconcileSelection, windowStart } from "../../ui/list-selection.ts";
 import { ALL_TRANSPORTS } from "./fake-client.ts";

@@ -65,6 +65,23 @@ export async function waitFor(check: () => void, timeoutMs = 2000): Promise<void
   }
 }
 
+/**
+ * Waits until `count()` has not changed for `quietMs` (something stopped happening); fails if it
+ * keeps changing for `timeoutMs`. A bounded wait on a condition, for "it stopped" assertions.
+ */
+export async function waitForQuiet(count: () => number, quietMs: number, timeoutMs = 3000): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  let last = count();
+  let since = Date.now();
+  while (Date.now() - since < quietMs) {
+    if (Date.now() > until) throw new Error(`still changing after ${timeoutMs} ms (now ${count()})`);
+    await sleep(10);
+    const n = count();
+    if (n !== last) [last, since] = [n, Date.now()];
+  }
+  return last;
+}
+
 /** A fixed clock: 2026-01-01 12:05 UTC, five minutes after the fake mounts' default createdAt. */
 export const NOW = Date.UTC(2026, 0, 1, 12, 5, 0);
 export const clock = () => NOW;

@@ -6,7 +6,7 @@ import { appReducer, initialAppState, type AppAction, type AppState } from "../.
 import { createAgentLogState } from "../../ui/agent-log-state.ts";
 import { pollOnce, Poller } from "../../ui/poll.ts";
 import { FakeHotmountClient, fakeInstance, fakeMount } from "./fake-client.ts";
-import { sleep } from "./helpers.tsx";
+import { waitFor } from "./helpers.tsx";
 
 function store(init: AppState = initialAppState(0)) {
   let s = init;
@@ -40,31 +40,36 @@ test("Poller runs one cycle at a time, coalesces kicks and stops", async () => {
   let running = 0;
   let maxRunning = 0;
   let cycles = 0;
+  // Each cycle waits until the test lets it end, so the overlap is decided by the Poller alone.
+  const release: (() => void)[] = [];
   const p = new Poller(async () => {
     running++;
     maxRunning = Math.max(maxRunning, running);
     cycles++;
-    await sleep(20);
+    await new Promise<void>((r) => release.push(r));
     running--;
-  }, 1000);
+  }, 60_000);
   p.kick();
   p.kick();
   p.kick();
-  await sleep(70);
+  expect(cycles).toBe(1);
+  release.shift()!();
+  // The first cycle plus one coalesced re-run; the interval timer is a minute away.
+  await waitFor(() => expect(cycles).toBe(2));
+  release.shift()!();
+  await waitFor(() => expect(running).toBe(0));
   expect(maxRunning).toBe(1);
-  // The first cycle plus one coalesced re-run; the 1 s timer has not fired yet.
   expect(cycles).toBe(2);
   p.stop();
   p.kick();
-  await sleep(30);
   expect(cycles).toBe(2);
+  expect(running).toBe(0);
 });
 
 test("Poller repeats on its interval", async () => {
   let cycles = 0;
   const p = new Poller(async () => void cycles++, 15);
   p.kick();
-  await sleep(100);
+  await waitFor(() => expect(cycles).toBeGreaterThanOrEqual(3));
   p.stop();
-  expect(cycles).toBeGreaterThanOrEqual(3);
 });

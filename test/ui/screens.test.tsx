@@ -83,7 +83,7 @@ test("mount detail: device details, or the error with its hint", () => {
     state: "failed",
     error: { code: "GUEST_COMMAND_FAILED", message: "mount: unknown filesystem type 'virtiofs'", hint: "The guest kernel lacks virtiofs." },
   });
-  expect(show(<MountDetail mount={failed} width={100} />)).toContain("✗ mount: unknown filesystem type 'virtiofs' — The guest kernel lacks virtiofs.");
+  expect(show(<MountDetail mount={failed} width={100} />)).toContain("✘ mount: unknown filesystem type 'virtiofs' — The guest kernel lacks virtiofs.");
   expect(show(<MountDetail mount={fakeMount("dev", 1, { watch: false })} width={120} />)).toContain("slot rp1 · not watched (--no-watch)");
   expect(show(<MountDetail mount={fakeMount("dev", 1, { watch: true })} width={120} />)).toContain("slot rp1 · watching host changes");
   const degraded = fakeMount("dev", 1, { watch: true, watchWarning: "watching 6 of 9 folders" });
@@ -108,7 +108,7 @@ test("add-mount form: fields, focused marker, candidates, unavailable transports
     error: { code: "MOUNT_CONFLICT", message: "/home/dev/s is already a mount point in dev.", hint: "Pick another guest path." },
   });
   f = show(<AddMountForm state={s} width={80} height={15} />);
-  expect(f).toContain("✗ /home/dev/s is already a mount point in dev.");
+  expect(f).toContain("✘ /home/dev/s is already a mount point in dev.");
   expect(f).toContain("Pick another guest path.");
 });
 
@@ -131,7 +131,7 @@ test("remove dialog: confirm, busy with force offer, failure", () => {
     error: { code: "MOUNT_BUSY", message: "/mnt/project-1 is busy: vim (pid 812) has files open.", hint: "Close them or force." },
   });
   f = show(<RemoveConfirm state={busy} width={80} height={12} home="/home/dev" />);
-  expect(f).toContain("✗ /mnt/project-1 is busy: vim (pid 812) has files open.");
+  expect(f).toContain("✘ /mnt/project-1 is busy: vim (pid 812) has files open.");
   expect(f).toContain("Close them or force.");
   expect(f).toContain("Press f to force");
   const failed = removeConfirmReducer(
@@ -150,7 +150,7 @@ test("confirm prompt, agent log and help render in their boxes", () => {
   expect(f).toContain("log line 49  with a tab");
   log = agentLogReducer(log, { type: "log/failed", instance: "dev", error: { code: "AGENT_UNREACHABLE", message: "no agent", hint: "start it" } });
   f = show(<AgentLog state={log} width={80} height={12} />);
-  expect(f).toContain("✗ no agent");
+  expect(f).toContain("✘ no agent");
   const help = show(<HelpOverlay width={80} height={21} />);
   expect(rows(help)).toHaveLength(21);
   for (const k of ["select instance/mount", "remove the mount", "complete the host path", "quit"]) expect(help).toContain(k);
@@ -175,7 +175,7 @@ test("status line: spinner with step and elapsed time; errors with their hint on
   s = appReducer(initialAppState(NOW), { type: "notice", notice: { kind: "error", text: "dev is busy.", hint: "Wait for it.", at: NOW } });
   expect(statusLines(s)).toBe(2);
   const f = show(<StatusLine state={s} width={80} clock={() => NOW} />);
-  expect(rows(f)).toEqual([" ✗ dev is busy.", "   Wait for it."]);
+  expect(rows(f)).toEqual([" ✘ dev is busy.", "   Wait for it."]);
 });
 
 test("header: count, freshness, and a warning when polling fails", () => {
@@ -183,5 +183,5 @@ test("header: count, freshness, and a warning when polling fails", () => {
   s = appReducer(s, { type: "poll/ok", now: NOW });
   expect(show(<Header state={s} width={80} />)).toMatch(/hotmount · 1 instance\s+updated 0s ago · \? help/);
   s = appReducer(s, { type: "poll/failed", error: { code: "AGENT_UNREACHABLE", message: "x" }, now: NOW });
-  expect(show(<Header state={s} width={80} />)).toContain("⚠ not updating");
+  expect(show(<Header state={s} width={80} />)).toContain("NOT UPDATING");
 });

@@ -2,7 +2,7 @@
 // values, log rotation (bounded to two files), the event ring's replay and its `since` checks,
 // and the ranking behind `--type auto` for a VM without shared memory (hotmount's own VMs always
 // have it, so the VM tests cannot reach that branch; the session here is a stand-in for QEMU's
-// report). The real-VM behaviour is in test/grants.test.ts and test/events.test.ts.
+// report). The real-VM behaviour is in test/vm/grants.test.ts and test/vm/events.test.ts.
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";

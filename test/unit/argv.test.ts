@@ -1,6 +1,6 @@
 // The QEMU argv builder: pure, so every property the VM depends on is checked here.
 import { expect, test } from "bun:test";
-import { buildQemuArgv, type QemuArgvInput } from "../../drivers/qemu/argv.ts";
+import { buildQemuArgv, type QemuArgvInput } from "../../drivers/qemu/argv-build.ts";
 
 const base: QemuArgvInput = {
   accel: "tcg",

@@ -1,6 +1,6 @@
 // aarch64 guests on QEMU's virt machine: the argv, the guest architecture's recipe and console.
 import { expect, test } from "bun:test";
-import { buildQemuArgv, type QemuArgvInput } from "../../drivers/qemu/argv.ts";
+import { buildQemuArgv, type QemuArgvInput } from "../../drivers/qemu/argv-build.ts";
 import { ARCH_PROFILES, hostGuestArch, parseGuestArch } from "../../src/guest-image/arch.ts";
 import { baseAppend, demoGuestAppend } from "../../src/guest-image/contract.ts";
 import { prunePaths, recipe, recipeKey } from "../../src/guest-image/recipe.ts";

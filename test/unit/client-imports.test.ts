@@ -44,12 +44,12 @@ test("the client and CLI modules import one another without a cycle", () => {
 });
 
 test("the cycle finder finds one", () => {
-  // The shape the client had: the HTTP client asking foreign.ts, which needed instances.ts, which needed the HTTP client.
+  // The shape the client had: the HTTP client asking external-vms.ts, which needed instances.ts, which needed the HTTP client.
   const g = new Map([
-    ["agent-client.ts", ["foreign.ts"]],
-    ["foreign.ts", ["instances.ts"]],
+    ["agent-client.ts", ["external-vms.ts"]],
+    ["external-vms.ts", ["instances.ts"]],
     ["instances.ts", ["agent-client.ts", "self.ts"]],
     ["self.ts", []],
   ]);
-  expect(cycles(g)).toEqual([["agent-client.ts", "foreign.ts", "instances.ts", "agent-client.ts"]]);
+  expect(cycles(g)).toEqual([["agent-client.ts", "external-vms.ts", "instances.ts", "agent-client.ts"]]);
 });

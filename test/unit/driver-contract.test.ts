@@ -8,7 +8,7 @@ import { asVmDiscovery, asVmLifecycle, deviceTag, requireVmLifecycle } from "../
 import { allDrivers, getDriver } from "../../drivers/index.ts";
 import { plug9p } from "../../drivers/qemu/hotplug-9p.ts";
 import { plugVirtiofs } from "../../drivers/qemu/hotplug-virtiofs.ts";
-import type { HotplugContext } from "../../drivers/qemu/session.ts";
+import type { HotplugContext } from "../../drivers/qemu/qemu-session.ts";
 import { InstanceConfig } from "../../src/core/instance-config.ts";
 
 const limaHome = mkdtempSync(`${tmpdir()}/hmt-lima-`);

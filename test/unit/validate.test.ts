@@ -3,7 +3,8 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { normalizeGuestPath, resolveHostPath, newMountId } from "../../src/core/validate.ts";
+import { newMountId } from "../../src/agent/mount-id.ts";
+import { normalizeGuestPath, resolveHostPath } from "../../src/core/validate.ts";
 
 const root = mkdtempSync(`${tmpdir()}/hmt-val-`);
 afterAll(() => rmSync(root, { recursive: true, force: true }));

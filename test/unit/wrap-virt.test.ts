@@ -1,7 +1,7 @@
 // `hotmount run` / qemu-wrap on aarch64 command lines: QEMU's virt machine is accepted like q35,
 // including Lima's arm64 command line (virt, pflash UEFI firmware, /dev/shm share=on memory).
 import { expect, test } from "bun:test";
-import { PCIE_MACHINE_RE, wrapQemuArgv, type WrapInput } from "../../drivers/qemu/qemu-wrap.ts";
+import { PCIE_MACHINE_RE, wrapQemuArgv, type WrapInput } from "../../drivers/qemu/argv-rewrite.ts";
 
 const input: WrapInput = { slots: 4, ninePLinks: ["/h/9p/slot0"], qmpSocket: "/h/qmp.sock", memfd: true };
 const values = (a: string[], flag: string) => a.flatMap((x, i) => (x === flag ? [a[i + 1]!] : []));

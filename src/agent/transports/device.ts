@@ -4,9 +4,9 @@ import { guestMountArgv } from "../../core/mount-options.ts";
 import { mountWithRetry } from "../guest-mount.ts";
 import type { MountRecord } from "../journal.ts";
 import { guestOwner } from "./guest-owner.ts";
-import type { TransportContext, TransportDriver } from "./types.ts";
+import type { TransportContext, MountTransport } from "./types.ts";
 
-export function deviceTransport(ctx: TransportContext): TransportDriver {
+export function deviceTransport(ctx: TransportContext): MountTransport {
   return {
     async attach(rec, progress) {
       const hp = requireFSHotPlugger(ctx.session, rec.type);

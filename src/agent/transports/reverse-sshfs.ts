@@ -20,7 +20,7 @@ import { UMOUNT_DEADLINE_MS } from "../guest-unmount.ts";
 import { guestOwner } from "./guest-owner.ts";
 import type { MountRecord } from "../journal.ts";
 import { sftpLaunch } from "./sftp-jail.ts";
-import type { TransportContext, TransportDriver } from "./types.ts";
+import type { TransportContext, MountTransport } from "./types.ts";
 
 const SFTP_SERVER_PLACES = [
   "/usr/lib/openssh/sftp-server", // Debian, Ubuntu
@@ -82,7 +82,7 @@ interface Session {
   stopping: boolean;
 }
 
-export function reverseSshfsTransport(ctx: TransportContext): TransportDriver {
+export function reverseSshfsTransport(ctx: TransportContext): MountTransport {
   const sessions = new Map<string, Session>();
 
   /** Starts sftp-server and the guest's sshfs and waits for the guest mount; undoes itself on failure. */

@@ -23,7 +23,7 @@ export interface TransportContext {
   recover?(id: string, attempt: () => Promise<void>): void;
 }
 
-export interface TransportDriver {
+export interface MountTransport {
   /** Host side: device, server process. Undoes itself when it fails. */
   attach(rec: MountRecord, progress: Progress): Promise<void>;
   /** Guest side: the mount itself, after the mount point exists. */

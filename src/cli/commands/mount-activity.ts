@@ -1,14 +1,15 @@
 // `hotmount mount extend|history|watch`, and the timed-grant parts of `mount add` and `mount
 // list`: grants (--for, --on-expiry), the audit log, and the agent's event stream.
 import type { Command } from "commander";
-import type { Event, HistoryRecord, Mount } from "../../agent/api.ts";
+import { OnExpiry, type Event, type HistoryRecord, type Mount } from "../../agent/api.ts";
 import { parseDuration, timeLeft } from "../../core/duration.ts";
 import { HotmountError } from "../../core/errors.ts";
-import { printJson, runAction, table } from "../output.ts";
+import { listing, printJson, runAction } from "../output.ts";
 
 /** `--for` and `--on-expiry` of `mount add`, checked: INVALID_ARGUMENT with a hint when hostile. */
-export function grantOptions(o: { for?: string; onExpiry?: string }): { forSeconds?: number; onExpiry?: "wait" | "force" } {
-  if (o.onExpiry !== undefined && o.onExpiry !== "wait" && o.onExpiry !== "force") {
+export function grantOptions(o: { for?: string; onExpiry?: string }): { forSeconds?: number; onExpiry?: OnExpiry } {
+  const onExpiry = o.onExpiry === undefined ? undefined : OnExpiry.safeParse(o.onExpiry).data;
+  if (o.onExpiry !== undefined && !onExpiry) {
     throw new HotmountError("INVALID_ARGUMENT", `--on-expiry must be wait or force, not ${JSON.stringify(o.onExpiry.slice(0, 40))}`, {
       hint: "wait: retry until no guest process holds it; force: stop the holders, as `mount remove --force` does.",
     });
@@ -17,7 +18,7 @@ export function grantOptions(o: { for?: string; onExpiry?: string }): { forSecon
     if (o.onExpiry) throw new HotmountError("USAGE", "--on-expiry needs --for", { hint: "Example: --for 2h --on-expiry force" });
     return {};
   }
-  return { forSeconds: parseDuration(o.for), ...(o.onExpiry && { onExpiry: o.onExpiry as "wait" | "force" }) };
+  return { forSeconds: parseDuration(o.for), ...(onExpiry && { onExpiry }) };
 }
 
 export function expiresColumn(m: Mount): string {
@@ -74,23 +75,18 @@ export function registerActivity(mount: Command): void {
         const { history } = await import("../../client/activity-client.ts");
         const all: HistoryRecord[] = history(instance);
         const recs = n === Infinity ? all : all.slice(-n);
-        if (o.json) return printJson(recs);
-        if (!recs.length) return void process.stdout.write("no history\n");
         process.stdout.write(
-          table(
-            ["TIME", "INSTANCE", "ACTION", "OUTCOME", "WHO", "GUEST", "DETAIL"],
-            recs.map((r) => [
-              r.time,
-              r.instance,
-              r.action,
-              r.outcome,
-              r.who.source === "agent"
-                ? "agent"
-                : `uid ${r.who.uid ?? "?"} pid ${r.who.pid ?? "?"}${r.who.command ? ` ${r.who.command.slice(1).join(" ").slice(0, 60)}` : ""}`,
-              r.mountPoint ?? "-",
-              r.error?.message ?? r.message ?? (r.hostPath ? `${r.hostPath} (${r.type ?? "?"})` : ""),
-            ]),
-          ),
+          listing(recs, o.json, "no history", ["TIME", "INSTANCE", "ACTION", "OUTCOME", "WHO", "GUEST", "DETAIL"], (r) => [
+            r.time,
+            r.instance,
+            r.action,
+            r.outcome,
+            r.who.source === "agent"
+              ? "agent"
+              : `uid ${r.who.uid ?? "?"} pid ${r.who.pid ?? "?"}${r.who.command ? ` ${r.who.command.slice(1).join(" ").slice(0, 60)}` : ""}`,
+            r.mountPoint ?? "-",
+            r.error?.message ?? r.message ?? (r.hostPath ? `${r.hostPath} (${r.type ?? "?"})` : ""),
+          ]),
         );
       }),
     );

@@ -1,8 +1,9 @@
 // `hotmount mount add|remove|list`.
 import type { Command } from "commander";
 import { HotmountError } from "../../core/errors.ts";
-import { cliClient } from "../client.ts";
-import { age, printJson, runAction, table } from "../output.ts";
+import { cliClient } from "../cli-client.ts";
+import { formatAge } from "../../core/duration.ts";
+import { listing, printJson, runAction } from "../output.ts";
 import { describeChoice, expiresColumn, registerActivity } from "./mount-activity.ts";
 
 export function register(program: Command): void {
@@ -89,24 +90,20 @@ export function register(program: Command): void {
       runAction(o.json, async () => {
         const c = await cliClient();
         const mounts = instance ? await c.listMounts(instance) : await c.listAllMounts();
-        if (o.json) return printJson(mounts);
-        if (!mounts.length) return void process.stdout.write("no mounts\n");
         await writeOut(
-          table(
-            ["ID", "INSTANCE", "TYPE", "MODE", "STATE", "AGE", "EXPIRES", "HOST", "GUEST"],
-            mounts.map((m) => [
-              m.id,
-              m.instance,
-              m.static ? `${m.type} (static)` : m.type,
-              `${m.writable ? "rw" : "ro"}${m.persist ? ",persist" : ""}${m.watch === false ? ",nowatch" : m.watchWarning ? ",watch!" : ""}`,
-              m.state,
-              age(m.createdAt),
-              expiresColumn(m),
-              m.hostPath,
-              m.mountPoint,
-            ]),
-          ),
+          listing(mounts, o.json, "no mounts", ["ID", "INSTANCE", "TYPE", "MODE", "STATE", "AGE", "EXPIRES", "HOST", "GUEST"], (m) => [
+            m.id,
+            m.instance,
+            m.static ? `${m.type} (static)` : m.type,
+            `${m.writable ? "rw" : "ro"}${m.persist ? ",persist" : ""}${m.watch === false ? ",nowatch" : m.watchWarning ? ",watch!" : ""}`,
+            m.state,
+            formatAge(m.createdAt),
+            expiresColumn(m),
+            m.hostPath,
+            m.mountPoint,
+          ]),
         );
+        if (o.json) return;
         // On stderr (stdout stays the table), each on lines of its own once the table is out.
         const warnings = watchWarningLines(mounts);
         if (warnings.length) process.stderr.write(`\n${warnings.join("\n")}\n`);

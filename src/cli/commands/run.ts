@@ -1,5 +1,5 @@
 // `hotmount run NAME -- qemu-system-x86_64 ARGS...`: adopts a QEMU command line. It adds what
-// hot-plug needs (drivers/qemu/qemu-wrap.ts), runs QEMU in the foreground as the user would, and
+// hot-plug needs (drivers/qemu/argv-rewrite.ts), runs QEMU in the foreground as the user would, and
 // attaches an agent, so `hotmount mount add NAME ...` works. When QEMU exits, so does `run`.
 import type { Command } from "commander";
 import { commandLine, runAction } from "../output.ts";
@@ -70,7 +70,7 @@ async function runAdopted(name: string, argv: string[], o: RunOpts): Promise<num
   const { checkName } = await import("../../client/instances.ts");
   const { ensureHome } = await import("../../client/home.ts");
   const { startAgent } = await import("../../client/agent-supervisor.ts");
-  const { registerAdopted } = await import("../../client/foreign.ts");
+  const { registerAdopted } = await import("../../client/external-vms.ts");
   const { prepareWrapDirs, qemuLaunchArgv, wrapQemuArgv } = await import("../../../drivers/index.ts");
   const { withLock } = await import("../../util/lock.ts");
   const { isAlive, readPidFile, removeQuietly, sleep, terminate, waitUntil } = await import("../../util/process.ts");

@@ -2,7 +2,7 @@
 // `limactl shell` and `docker exec`, everything after the instance name is the command and its
 // options (a leading `--` is accepted and dropped).
 import type { Command } from "commander";
-import { cliClient } from "../client.ts";
+import { cliClient } from "../cli-client.ts";
 import { runAction } from "../output.ts";
 
 export function register(program: Command): void {

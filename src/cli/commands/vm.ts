@@ -1,8 +1,8 @@
 // `hotmount vm start|stop|list|logs`.
 import type { Command } from "commander";
 import { intIn, oneOf, parseMemory } from "../parse.ts";
-import { cliClient } from "../client.ts";
-import { printJson, runAction, table } from "../output.ts";
+import { cliClient } from "../cli-client.ts";
+import { listing, printJson, runAction } from "../output.ts";
 
 export function register(program: Command): void {
   const vm = program.command("vm").description("start, stop and list hotmount VMs");
@@ -86,20 +86,13 @@ export function register(program: Command): void {
     .action((o) =>
       runAction(o.json, async () => {
         const list = await (await cliClient()).listInstances();
-        if (o.json) return printJson(list);
-        if (!list.length) return void process.stdout.write("no instances; start one with `hotmount vm start NAME`\n");
         process.stdout.write(
-          table(
+          listing(
+            list,
+            o.json,
+            "no instances; start one with `hotmount vm start NAME`",
             ["NAME", "DRIVER", "STATE", "ACCEL", "SSH", "SLOTS", "MOUNTS"],
-            list.map((i) => [
-              i.name,
-              i.driver,
-              i.state,
-              i.accel ?? "-",
-              i.ssh ? `127.0.0.1:${i.ssh.port}` : "-",
-              `${i.slots.used}/${i.slots.total}`,
-              String(i.mounts),
-            ]),
+            (i) => [i.name, i.driver, i.state, i.accel ?? "-", i.ssh ? `127.0.0.1:${i.ssh.port}` : "-", `${i.slots.used}/${i.slots.total}`, String(i.mounts)],
           ),
         );
       }),

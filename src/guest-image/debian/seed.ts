@@ -33,7 +33,7 @@ export function userData(s: SeedInput): string {
     ssh_genkeytypes: ["ed25519"],
     // Else sudo says "unable to resolve host" on every command.
     manage_etc_hosts: "localhost",
-    // The boot-complete signal the QEMU driver waits for (drivers/qemu/vm.ts). final_message runs
+    // The boot-complete signal the QEMU driver waits for (drivers/qemu/lifecycle.ts). final_message runs
     // at the end of every boot (runcmd would only run on the first), after users and keys are set,
     // and cloud-final's output goes to the serial console.
     final_message: READY_MARKER,
