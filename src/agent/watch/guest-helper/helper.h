@@ -35,16 +35,27 @@ int under(const char *path, const char *root);
 void drop_root(const char *root);
 unsigned hash(const char *s);
 int guest_made(const char *path, long long size, long long mtime);
+int guest_recent(const char *path);
+void drain_layer_op(void);
 void drain(const char *own);
 
 /* input.c */
 extern int in_eof; /* the agent closed the channel: nothing more to do */
 void unescape(char *s);
+char *split_field(char *s);
 void fill(int wait);
 int next_line(char *line, size_t size);
 void track_root(const char *root);
 void untrack_root(const char *root);
 int replayable(const char *path);
+
+/* kinds.c */
+void kinds_on(const char *root);
+void kinds_off(const char *root);
+int kinds_command(char op, char *rest);
+
+/* layer.c */
+int layer_main(const char *backing, const char *mp);
 
 /* replay.c */
 void replay_file(int writable, int burst, long long size, long long mtime, long long ns, const char *path, int checked);

@@ -24,6 +24,18 @@ void unescape(char *s) {
   *o = 0;
 }
 
+/* Ends the field s starts with at its first unescaped space; returns the next field, or NULL. */
+char *split_field(char *s) {
+  for (; *s; s++) {
+    if (*s == '\\' && s[1]) s++;
+    else if (*s == ' ') {
+      *s = 0;
+      return s + 1;
+    }
+  }
+  return NULL;
+}
+
 /* A set of mount points: the tracked ones (R..U), and those whose U has been read but not yet reached. */
 struct roots {
   char *r[MAX_ROOTS];

@@ -13,6 +13,7 @@
 int ifd = -1;
 static char *wd_path[MAX_WATCHES]; /* watch descriptor -> folder path (wds are small ints) */
 int watch_mode = 0;
+static int drain_all_own; /* set by drain_layer_op: every queued event is the helper's */
 
 /* ---- watches ---- */
 
@@ -99,6 +100,19 @@ static void remember(const char *path) {
   }
 }
 
+/* Reads the events of a layer operation (kinds.c): a rename raises two names, all of them its own. */
+void drain_layer_op(void) {
+  drain_all_own = 1;
+  drain(NULL);
+  drain_all_own = 0;
+}
+
+/* The guest itself changed path less than ECHO_RECENT_S ago (a host report of it is its echo). */
+int guest_recent(const char *path) {
+  struct seen *s = &seen[hash(path) % SEEN_SLOTS];
+  return s->path && !strcmp(s->path, path) && now_s() - s->at <= ECHO_RECENT_S;
+}
+
 /* size -2 matches any folder: a folder's size is the transport's business. */
 int guest_made(const char *path, long long size, long long mtime) {
   struct seen *s = &seen[hash(path) % SEEN_SLOTS];
@@ -162,7 +176,7 @@ void drain(const char *own) {
         printf("%s %s\n", names, path);
         continue;
       }
-      if ((own && !strcmp(path, own)) || is_own(path)) continue;
+      if (drain_all_own || (own && !strcmp(path, own)) || is_own(path)) continue;
       /* Remembering stats the path, a guest request each: a mount being removed must not wait
          behind (or be held busy by) thousands of them, so its U is looked for as they go. */
       if (++count % 64 == 0) fill(0);
