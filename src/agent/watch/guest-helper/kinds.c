@@ -19,8 +19,8 @@
 struct kinds_layer {
   char *root, *under;
   pid_t pid;
-  int to;      /* the layer's control input */
-  FILE *from;  /* its answers: "READY", then "K <errno> <line>" */
+  int to;     /* the layer's control input */
+  FILE *from; /* its answers: "READY", then "K <errno> <line>" */
 };
 
 static struct kinds_layer kinds_layers[KINDS_MAX];
@@ -59,10 +59,10 @@ void kinds_on(const char *root) {
   for (int i = 0; i < KINDS_MAX && !l; i++)
     if (!kinds_layers[i].root) l = &kinds_layers[i];
   char under_path[PATH_MAX];
-  snprintf(under_path, sizeof under_path, KINDS_DIR "/%08x", hash(root));
+  snprintf(under_path, sizeof under_path, KINDS_DIR "/%08x", helper_hash(root));
   int in[2], out[2];
-  if (!l || (mkdir("/run/hotmount", 0755) && errno != EEXIST) || (mkdir(KINDS_DIR, 0700) && errno != EEXIST) ||
-      (mkdir(under_path, 0700) && errno != EEXIST) || mount(root, under_path, NULL, MS_BIND, NULL) != 0) {
+  if (!l || (mkdir("/run/hotmount", 0755) && errno != EEXIST) || (mkdir(KINDS_DIR, 0700) && errno != EEXIST) || (mkdir(under_path, 0700) && errno != EEXIST) ||
+      mount(root, under_path, NULL, MS_BIND, NULL) != 0) {
     printf("E %d layer %s\n", l ? errno : ENFILE, root);
     return;
   }
@@ -129,14 +129,16 @@ int kinds_command(char op, char *rest) {
     unescape(second);
     snprintf(b, sizeof b, "%s", second);
   }
-  fill(0);
+  input_poll();
   if (!replayable(a)) return 1;
   struct kinds_layer *l = kinds_find(a);
   if (!l || (second && kinds_find(b) != l)) return 1; /* not a kinds mount: D and F lines cover it */
   size_t n = strlen(l->root);
   kinds_escape(ea, sizeof ea, a + n);
-  if (op == 'C') snprintf(cmd, sizeof cmd, "C %s", ea);
-  else if (op == 'X') snprintf(cmd, sizeof cmd, "X %c %s", kind, ea);
+  if (op == 'C')
+    snprintf(cmd, sizeof cmd, "C %s", ea);
+  else if (op == 'X')
+    snprintf(cmd, sizeof cmd, "X %c %s", kind, ea);
   else {
     kinds_escape(eb, sizeof eb, b + n);
     snprintf(cmd, sizeof cmd, "M %s %s", ea, eb);

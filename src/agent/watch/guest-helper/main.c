@@ -38,6 +38,8 @@
  */
 #include "helper.h"
 
+static enum replay_how replay_how(char mode) { return mode == 'b' ? REPLAY_BURST : mode == 'w' ? REPLAY_WRITE : REPLAY_READ; }
+
 /* A line the helper cannot read is reported, never dropped silently. */
 static void malformed(const char *line) { printf("E %d parse %s\n", EINVAL, line); }
 
@@ -76,7 +78,7 @@ static void command(char *line) {
     int off = 0;
     if (sscanf(rest, "%c %lld %lld %lld %n", &mode, &size, &mtime, &ns, &off) < 4 || !off) return malformed(line);
     unescape(rest + off);
-    replay_file(mode == 'w' || mode == 'b', mode == 'b', size, mtime, ns, rest + off, 0);
+    replay_file(replay_how(mode), size, mtime, ns, rest + off);
     return;
   }
   case 'D': {
@@ -85,7 +87,7 @@ static void command(char *line) {
     int off = 0;
     if (sscanf(rest, "%c %lld %n", &mode, &mtime, &off) < 2 || !off) return malformed(line);
     unescape(rest + off);
-    replay_dir(mode == 'w' || mode == 'b', mtime, rest + off);
+    replay_dir(replay_how(mode), mtime, rest + off);
     return;
   }
   }
@@ -94,7 +96,7 @@ static void command(char *line) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  int ifd = watches_open();
   if (ifd < 0) {
     perror("inotify_init1");
     return 1;
@@ -102,7 +104,7 @@ int main(int argc, char **argv) {
   if (argc == 2 && !strcmp(argv[1], "--probe")) return 0; /* the agent checks it can run here */
   if (argc == 4 && !strcmp(argv[1], "--layer")) return layer_main(argv[2], argv[3]);
   if (argc == 3 && !strcmp(argv[1], "--watch")) {
-    watch_mode = 1;
+    watches_print_events();
     /* Its output goes out once per read of the queue, not per line: one SSH packet per burst. */
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     add_tree(argv[2], TEST_MASK, 0);
@@ -129,16 +131,16 @@ int main(int argc, char **argv) {
   static char line[2 * PATH_MAX + 64];
   struct pollfd pf[2] = {{0, POLLIN, 0}, {ifd, POLLIN, 0}};
   for (;;) {
-    while (!in_eof && next_line(line, sizeof line)) {
+    while (!input_ended() && next_line(line, sizeof line)) {
       if (batch_line(line)) continue;
       run_batch();
       command(line);
     }
-    if (batch_pending() && !in_eof) {
+    if (batch_pending() && !input_ended()) {
       run_batch(); /* its read-ahead may have buffered more lines: those come before any wait */
       continue;
     }
-    if (in_eof) { /* the agent closed the channel: nothing more to do */
+    if (input_ended()) { /* the agent closed the channel: nothing more to do */
       kinds_off("");
       return 0;
     }
@@ -147,6 +149,6 @@ int main(int argc, char **argv) {
       return 1;
     }
     if (pf[1].revents & POLLIN) drain(NULL);
-    if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) fill(1);
+    if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) input_wait();
   }
 }
