@@ -30,6 +30,13 @@ test("creates, deletes and a rename, in an order the guest can carry out", () =>
   }
 });
 
+test("a removed folder's own event (Bun reports it as folder/<its name>) is no entry of it", () => {
+  const b = new KindsBatch();
+  b.gone("/h/d/d", undefined, false);
+  b.gone("/h/d", undefined, true);
+  expect(b.lines(guest)).toEqual(["X d /g/d"]);
+});
+
 test("a path outside the mount gives no line", () => {
   const b = new KindsBatch();
   b.gone("/elsewhere/f", undefined, false);

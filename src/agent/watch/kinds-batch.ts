@@ -3,6 +3,7 @@
 // (known from its last state) is a created path's is a rename. Deletes go deepest first, creates
 // shallowest first, so a folder is made before its entries and emptied before it goes.
 import type { Stats } from "node:fs";
+import { basename, dirname } from "node:path";
 import { escapePath } from "./mount-watch.ts";
 
 const depth = (p: string) => p.split("/").length;
@@ -12,6 +13,12 @@ const field = (p: string) => escapePath(p).replace(/ /g, "\\ ");
 export class KindsBatch {
   private readonly made_ = new Map<string, Stats>();
   private readonly gone_ = new Map<string, { dir: boolean; ino: number | null }>();
+
+  /** The host watcher reports a watched folder's own removal as `dir/<its name>` (Bun's fs.watch): that is no entry of it. */
+  private selfEvent(path: string, ino: number | null): boolean {
+    const parent = dirname(path);
+    return ino === null && basename(path) === basename(parent) && this.gone_.has(parent);
+  }
 
   /** The host made `path` (it did not exist in the last state the guest was told of). */
   made(path: string, st: Stats): void {
@@ -39,6 +46,7 @@ export class KindsBatch {
     }
     const out: string[] = [];
     for (const [p, g] of [...this.gone_].sort((x, y) => depth(y[0]) - depth(x[0]))) {
+      if (this.selfEvent(p, g.ino)) continue;
       const gp = guest(p);
       if (gp) out.push(`X ${g.dir ? "d" : "f"} ${escapePath(gp)}`);
     }

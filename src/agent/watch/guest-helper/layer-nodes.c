@@ -90,6 +90,20 @@ void layer_forget(uint64_t id, uint64_t count) {
   memset(n, 0, sizeof *n);
 }
 
+/* The node the kernel already holds for parent/name (one lookup more, and st gets its inode
+   number), or 0: a watcher's watch is on that node's inode, so the delete must be of it. */
+uint64_t layer_known(uint64_t parent, const char *name, struct stat *st) {
+  for (uint64_t i = 2; i < layer_cap; i++) {
+    struct layer_node *n = &layer_nodes[i];
+    if (n->used && n->parent == parent && !strcmp(n->name, name)) {
+      n->nlookup++;
+      st->st_ino = n->ino;
+      return i;
+    }
+  }
+  return 0;
+}
+
 /* A stand-in for a name BACKING no longer has (the control thread's delete or rename of it). */
 struct stat layer_ghost_stat(uint64_t parent, const char *name, mode_t mode) {
   return (struct stat){.st_ino = ((uint64_t)1 << 62) + parent * 131 + layer_hash((ino_t)name[0]), .st_nlink = 1, .st_mode = mode};

@@ -57,7 +57,8 @@ static void layer_entry(uint64_t unique, uint64_t parent, const char *name, cons
    node it knows, or a stand-in that is never cached, so that its unlink/rename reaches us. */
 static void layer_ghost(uint64_t unique, uint64_t parent, const char *name, mode_t mode) {
   struct stat st = layer_ghost_stat(parent, name, mode);
-  struct fuse_entry_out e = {.nodeid = layer_node(parent, name, &st)};
+  uint64_t id = layer_known(parent, name, &st);
+  struct fuse_entry_out e = {.nodeid = id ? id : layer_node(parent, name, &st)};
   layer_attr(&st, &e.attr);
   layer_reply(unique, 0, &e, sizeof e);
 }
