@@ -70,9 +70,9 @@ export function kindsCases(o: { name: string; root: string; ssh: () => GuestSsh;
       await step(() => rmSync(join(host, "d"), { recursive: true }), [`DELETE,ISDIR ${mp}/d`]);
       writeFileSync(join(host, "r1"), "r\n");
       await waitFor("r1", () => w.lines.includes(`CREATE ${mp}/r1`));
-      await Bun.sleep(2500); // past the helper's 2 s echo window for the path it just made
+      await Bun.sleep(1000); // the steps apart, as a user would make them
       await step(() => renameSync(join(host, "r1"), join(host, "r2")), [`MOVED_FROM ${mp}/r1`, `MOVED_TO ${mp}/r2`]);
-      await Bun.sleep(2500);
+      await Bun.sleep(1000);
       await step(() => renameSync(join(host, "r2"), join(host, "a", "r3")), [`MOVED_FROM ${mp}/r2`, `MOVED_TO ${mp}/a/r3`]);
       // The guest reads the host's bytes through the layer, and its own writes reach the host.
       expect(await o.ssh().run(["cat", `${mp}/a/r3`])).toBe("r\n");

@@ -13,17 +13,6 @@ volatile pid_t layer_ctl_tid;
 char layer_absent[PATH_MAX], layer_present[PATH_MAX];
 volatile int layer_present_dir;
 
-/* lstat of a name the host just made: the transport may still hold a negative entry for it (FUSE
-   keeps one for its entry timeout, 1 s for virtiofs's cache=auto), so ENOENT is retried for 1.5 s. */
-static int layer_backing_stat(const char *path, struct stat *st) {
-  for (int i = 0; i < 15; i++) {
-    if (lstat(path, st) == 0) return 0;
-    if (errno != ENOENT) return -1;
-    usleep(100000);
-  }
-  return -1;
-}
-
 /* base + rel into out; 0 when it does not fit. */
 static int layer_join(char *out, const char *base, const char *rel) {
   size_t a = strlen(base), b = strlen(rel);
@@ -38,7 +27,7 @@ static int layer_act(char op, char kind, const char *from, const char *to) {
   char a[PATH_MAX], b[PATH_MAX], target[PATH_MAX];
   struct stat st;
   const char *made = op == 'X' ? NULL : op == 'M' ? to : from;
-  if (made && (!layer_join(b, layer_backing, made) || layer_backing_stat(b, &st) != 0)) return made[0] ? errno : EINVAL;
+  if (made && (!layer_join(b, layer_backing, made) || lstat(b, &st) != 0)) return made[0] ? errno : EINVAL;
   if (!layer_join(a, layer_mp, from) || (op == 'M' && !layer_join(b, layer_mp, to))) return ENAMETOOLONG;
   snprintf(layer_present, sizeof layer_present, "%s", op == 'C' ? "" : from);
   snprintf(layer_absent, sizeof layer_absent, "%s", op == 'C' ? from : op == 'M' ? to : "");

@@ -9,6 +9,7 @@
 #define SEEN_SLOTS 8192
 #define ECHO_SLACK_S 2
 #define ECHO_RECENT_S 2.0
+#define ECHO_KINDS_S 10.0
 
 static int ifd = -1;
 static char *wd_path[MAX_WATCHES]; /* watch descriptor -> folder path (wds are small ints) */
@@ -116,10 +117,13 @@ void drain_layer_op(void) {
   drain_all_own = 0;
 }
 
-/* The guest itself changed path less than ECHO_RECENT_S ago (a host report of it is its echo). */
+/* The guest itself created, deleted or renamed path less than ECHO_KINDS_S ago: a host report
+   of a create, delete or rename there is its echo. Longer than ECHO_RECENT_S: a write-behind
+   transport (sshfs) under load reports a guest's create seconds later, and a second IN_CREATE
+   would tell watchers of a file that is not new. */
 int guest_recent(const char *path) {
   struct seen *s = &seen[helper_hash(path) % SEEN_SLOTS];
-  return s->path && !strcmp(s->path, path) && now_s() - s->at <= ECHO_RECENT_S;
+  return s->path && !strcmp(s->path, path) && now_s() - s->at <= ECHO_KINDS_S;
 }
 
 /* size -2 matches any folder: a folder's size is the transport's business. */
