@@ -104,6 +104,19 @@ uint64_t layer_known(uint64_t parent, const char *name, struct stat *st) {
   return 0;
 }
 
+/* A rename: the node the kernel holds for olddir/from now stands for newdir/to. By name, not by
+   inode number: sshfs gives a renamed file a new one. */
+void layer_move(uint64_t olddir, const char *from, uint64_t newdir, const char *to) {
+  for (uint64_t i = 2; i < layer_cap; i++) {
+    struct layer_node *n = &layer_nodes[i];
+    if (n->used && n->parent == olddir && !strcmp(n->name, from)) {
+      free(n->name);
+      n->name = strdup(to);
+      n->parent = newdir;
+    }
+  }
+}
+
 /* A stand-in for a name BACKING no longer has (the control thread's delete or rename of it). */
 struct stat layer_ghost_stat(uint64_t parent, const char *name, mode_t mode) {
   return (struct stat){.st_ino = ((uint64_t)1 << 62) + parent * 131 + layer_hash((ino_t)name[0]), .st_nlink = 1, .st_mode = mode};

@@ -197,10 +197,7 @@ static void layer_rename(const struct fuse_in_header *h, uint64_t newdir, const 
   else
     rc = (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, flags);
   if (rc != 0) return layer_reply(h->unique, errno, NULL, 0);
-  if (lstat(b, &st) == 0) {
-    uint64_t id = layer_node(newdir, to, &st);
-    layer_forget(id, 1); /* the kernel's count did not change: a rename is no lookup */
-  }
+  layer_move(h->nodeid, from, newdir, to);
   layer_reply(h->unique, 0, NULL, 0);
 }
 

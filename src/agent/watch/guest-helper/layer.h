@@ -29,6 +29,7 @@ char *layer_rel(uint64_t id, char *out, size_t size);
 char *layer_path(uint64_t id, const char *name, char *out, size_t size);
 uint64_t layer_node(uint64_t parent, const char *name, const struct stat *st);
 void layer_forget(uint64_t id, uint64_t count);
+void layer_move(uint64_t olddir, const char *from, uint64_t newdir, const char *to);
 uint64_t layer_known(uint64_t parent, const char *name, struct stat *st);
 struct stat layer_ghost_stat(uint64_t parent, const char *name, mode_t mode);
 
