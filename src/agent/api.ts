@@ -20,6 +20,8 @@ export const MountRequest = z
     persist: z.boolean().default(false),
     /** Replay host changes in the guest so its file watchers fire (docs/watch.md). */
     watch: z.boolean().default(true),
+    /** With watch: host creates, deletes and renames reach guest watchers as those kinds, through a FUSE layer over the transport (docs/watch.md, "Event kinds"). */
+    watchKinds: z.boolean().default(false),
     /** A timed grant: the mount is removed this many seconds after it is added. */
     forSeconds: z.number().int().min(1).max(MAX_GRANT_SECONDS).optional(),
     onExpiry: OnExpiry.optional(),
@@ -54,6 +56,8 @@ export const Mount = z.object({
   static: z.boolean().optional(),
   /** Host changes are replayed in the guest so its file watchers fire (docs/watch.md); absent on records from before. */
   watch: z.boolean().optional(),
+  /** Host creates, deletes and renames are shown to the guest as those kinds (`--watch=kinds`, docs/watch.md). */
+  watchKinds: z.boolean().optional(),
   /** Set when watching is degraded (e.g. the host's inotify watch limit is reached). */
   watchWarning: z.string().optional(),
   /** A timed grant: when the agent removes it (ISO time). */

@@ -151,6 +151,7 @@ export class MountService {
       writable: req.writable,
       persist: req.persist ?? false,
       watch: req.watch ?? true,
+      ...(req.watch !== false && req.watchKinds && { watchKinds: true }),
       state: "adding",
       createdAt: new Date().toISOString(),
       createdDir: false,

@@ -11,6 +11,7 @@ import type { ClientChannel } from "ssh2";
 import { readInstanceConfig } from "../../src/core/instance-config.ts";
 import { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
 import { hmOk } from "../helpers/cli.ts";
+import { kindsCases } from "../helpers/watch-kinds.ts";
 import { useVm } from "../helpers/vm.ts";
 
 const NAME = "wt";
@@ -222,3 +223,5 @@ test("a 10,000-file burst: the guest's view ends consistent, and every path's la
   await w.close();
   await hmOk(["mount", "remove", NAME, mp]);
 }, 900_000);
+
+kindsCases({ name: NAME, root, ssh: () => ssh, waitFor, types: TYPES.map((t) => t.flag) });

@@ -57,6 +57,9 @@ export async function installHelper(ssh: GuestSsh): Promise<string> {
   });
 }
 
+/** A mount point taken on: tracked (R), and with the event-kinds layer put on (K). */
+const rootLines = (mountPoint: string, kinds: boolean) => [`R ${escapePath(mountPoint)}`, ...(kinds ? [`K ${escapePath(mountPoint)}`] : [])];
+
 export class GuestHelper {
   private ch: ClientChannel | null = null;
   private starting: Promise<ClientChannel> | null = null;
@@ -65,7 +68,8 @@ export class GuestHelper {
   /** Batches not answered yet: settled with null on their answer (or an asked-for end), else with why the helper ended. */
   private readonly waiting = new Map<string, (err: Error | null) => void>();
   private stderrTail = "";
-  private readonly roots = new Set<string>();
+  /** Watched mount points; true: with the event-kinds layer (K). */
+  private readonly roots = new Map<string, boolean>();
   /** Commands the guest skipped because a guest process made that change (echo). */
   skipped = 0;
 
@@ -78,9 +82,9 @@ export class GuestHelper {
     return this.ch !== null;
   }
 
-  async addRoot(mountPoint: string): Promise<void> {
-    this.roots.add(mountPoint);
-    await this.batch([`R ${escapePath(mountPoint)}`]);
+  async addRoot(mountPoint: string, kinds = false): Promise<void> {
+    this.roots.set(mountPoint, kinds);
+    await this.batch(rootLines(mountPoint, kinds));
   }
 
   /**
@@ -167,7 +171,7 @@ export class GuestHelper {
       this.waiting.clear();
     });
     // A restarted helper tracks guest-made changes under every watched mount again.
-    const again = [...this.roots].map((r) => `R ${escapePath(r)}`);
+    const again = [...this.roots].flatMap(([r, kinds]) => rootLines(r, kinds));
     if (again.length) ch.write(again.join("\n") + "\n");
     this.log.info("guest watch helper started", { path });
     return ch;

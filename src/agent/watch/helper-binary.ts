@@ -41,7 +41,7 @@ export function compileHelper(arch: HelperArch, out: string): void {
   let last = "";
   for (const c of cc) {
     const tmp = `${out}.tmp-${process.pid}`;
-    const r = spawnSync(c, ["-static", "-O2", "-s", "-o", tmp, ...sources], { encoding: "utf8", timeout: 120_000 });
+    const r = spawnSync(c, ["-static", "-O2", "-Wall", "-Wextra", "-s", "-o", tmp, ...sources], { encoding: "utf8", timeout: 120_000 });
     if (r.status === 0) {
       renameSync(tmp, out);
       return;

@@ -11,7 +11,7 @@ export function watchHooks(ssh: () => Promise<GuestSsh>, log: Logger): { hooks: 
   const hooks: WatchHooks = {
     async ready(rec) {
       if (rec.watch === false) return;
-      await service.start({ id: rec.id, hostPath: rec.hostPath, mountPoint: rec.mountPoint, writable: rec.writable });
+      await service.start({ id: rec.id, hostPath: rec.hostPath, mountPoint: rec.mountPoint, writable: rec.writable, kinds: rec.watchKinds === true });
     },
     async beforeRemove(rec) {
       await service.stop(rec.id);

@@ -62,6 +62,11 @@ export class HostWatcher {
     }
   }
 
+  /** True while `dir` is a watched (or, over the budget, counted) folder. */
+  isFolder(dir: string): boolean {
+    return this.watchers.has(dir) || this.skipped.has(dir);
+  }
+
   /** Stops watching a folder that is gone (and everything under it). */
   dropTree(dir: string): void {
     for (const [d, w] of this.watchers) {

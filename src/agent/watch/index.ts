@@ -89,7 +89,7 @@ export class WatchService {
     try {
       await login;
       if (s.cancelled) return;
-      s.rooting = this.helper.addRoot(t.mountPoint);
+      s.rooting = this.helper.addRoot(t.mountPoint, t.kinds === true);
       await s.rooting;
       // Stopped meanwhile: stop() waited for the root and lets go of it.
       if (s.cancelled) return;

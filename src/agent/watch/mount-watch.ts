@@ -14,6 +14,7 @@ import { lstatSync, type Stats } from "node:fs";
 import { dirname, relative } from "node:path";
 import type { Logger } from "../../core/model.ts";
 import { HostWatcher, type HostEventKind } from "./host-watcher.ts";
+import { KindsBatch } from "./kinds-batch.ts";
 
 export const QUIET_MS = 30;
 export const MAX_WAIT_MS = 150;
@@ -30,6 +31,8 @@ export interface WatchTarget {
   hostPath: string;
   mountPoint: string;
   writable: boolean;
+  /** Event kinds (`--watch=kinds`): creates, deletes and renames go to the guest as C, X, M lines. */
+  kinds?: boolean;
 }
 
 /** Sends a batch of command lines; resolves when the guest has done them all. */
@@ -37,7 +40,7 @@ export type SendBatch = (lines: string[]) => Promise<void>;
 
 export const escapePath = (p: string) => p.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 
-function sig(st: Stats | null): string {
+export function sig(st: Stats | null): string {
   return st ? `${st.size}:${st.mtimeMs}:${st.mode}:${st.ino}` : "-";
 }
 
@@ -144,15 +147,19 @@ export class MountWatch {
     const files: string[] = [];
     const dirs = new Set<string>();
     const root = this.target.hostPath;
+    const kinds = this.target.kinds ? new KindsBatch() : null;
     for (const d of overflow) dirs.add(d);
     for (const [path, kind] of batch) {
       const st = stat(path);
+      const before = this.known.get(path);
       if (kind === "rename" && path !== root) dirs.add(dirname(path));
       if (!st) {
+        if (kinds && kind === "rename" && before !== "-" && path !== root) kinds.gone(path, before, this.watcher.isFolder(path));
         if (kind === "rename") this.watcher.dropTree(path);
         this.remember(path, "-");
         continue;
       }
+      if (kinds && kind === "rename" && (before === undefined || before === "-") && path !== root) kinds.made(path, st);
       const s = sig(st);
       if (this.known.get(path) === s && kind === "change") continue;
       this.remember(path, s);
@@ -164,7 +171,7 @@ export class MountWatch {
         if (g) files.push(`F ${mode} ${st.size} ${Math.floor(st.mtimeMs / 1000)} ${mtimeNs(path)} ${escapePath(g)}`);
       }
     }
-    const lines: string[] = [];
+    const lines: string[] = kinds ? kinds.lines((p) => this.guestPath(p)) : [];
     for (const d of dirs) {
       const st = stat(d);
       const g = this.guestPath(d);

@@ -20,12 +20,16 @@ export function register(program: Command): void {
     .option("--read-only", "read-only (the default)")
     .option("--persist", "also mount it at every later `vm start` and after a guest reboot (kept in the instance config)")
     .option("--no-watch", "do not replay host changes in the guest (guest file watchers then miss host edits; docs/watch.md)")
+    .option(
+      "--watch <what>",
+      "kinds: also show host creates, deletes and renames to guest watchers as IN_CREATE, IN_DELETE, IN_MOVED_* (a FUSE layer over the transport in the guest; costs throughput, docs/watch.md)",
+    )
     .option("--for <duration>", "a timed grant: remove it after this long (30s, 30m, 2h, 1d; at most 366d)")
     .option("--on-expiry <what>", "when a guest process holds it at expiry: wait (retry until free, default) or force (stop the holders)")
     .option("--json", "print the mount as JSON (see docs/api.schema.json: Mount)")
     .addHelpText(
       "after",
-      "\nRead-only is the default, as in Lima: pass --writable to let the guest write.\n\nExamples:\n  hotmount mount add dev ~/src/app                 # /home/me/src/app in the guest, read-only\n  hotmount mount add dev ./data /mnt/data --writable\n  hotmount mount add dev ~/notes --type sshfs\n",
+      "\nRead-only is the default, as in Lima: pass --writable to let the guest write.\n\nExamples:\n  hotmount mount add dev ~/src/app                 # /home/me/src/app in the guest, read-only\n  hotmount mount add dev ./data /mnt/data --writable\n  hotmount mount add dev ~/notes --type sshfs\n  hotmount mount add dev ~/src/app --writable --watch=kinds   # for VS Code Remote, Parcel, inotifywait -e create\n\nHost edits wake guest file watchers (IN_ATTRIB, IN_CLOSE_WRITE...). Watchers that trust the event\nkind (a new file must be IN_CREATE) need --watch=kinds: a FUSE layer in the guest shows host\ncreates, deletes and renames as IN_CREATE, IN_DELETE, IN_MOVED_FROM/TO. Costs throughput: docs/watch.md.\n",
     )
     .action((instance: string, hostdir: string, guestdir: string | undefined, o) =>
       runAction(o.json, async (p) => {
@@ -35,6 +39,8 @@ export function register(program: Command): void {
         const grant = grantOptions(o);
         const type = o.type === "auto" ? "auto" : parseTransport(o.type);
         if (!type) throw new HotmountError("USAGE", `unknown mount type "${o.type}"`, { hint: "Use virtiofs, 9p, reverse-sshfs (sshfs) or auto." });
+        if (typeof o.watch === "string" && o.watch !== "kinds")
+          throw new HotmountError("USAGE", `unknown --watch "${o.watch}"`, { hint: "Use --watch=kinds, or --no-watch to turn watching off." });
         if (o.writable && o.readOnly) throw new HotmountError("USAGE", "--writable and --read-only contradict each other", { hint: "Pass one of them." });
         const hostPath = resolveHostPath(hostdir);
         const mountPoint = normalizeGuestPath(guestdir ?? hostPath);
@@ -48,6 +54,7 @@ export function register(program: Command): void {
           writable: !!o.writable,
           persist: !!o.persist,
           watch: o.watch !== false,
+          ...(o.watch === "kinds" && { watchKinds: true }),
           ...grant,
         });
         p.done();

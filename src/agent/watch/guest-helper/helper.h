@@ -28,27 +28,41 @@
 #define TEST_MASK (IN_ALL_EVENTS)
 
 /* watches.c */
-extern int ifd;        /* the helper's inotify instance */
-extern int watch_mode; /* --watch: the test watcher */
+int watches_open(void);
+void watches_print_events(void);
 void add_tree(const char *dir, uint32_t mask, int depth);
 int under(const char *path, const char *root);
 void drop_root(const char *root);
-unsigned hash(const char *s);
+unsigned helper_hash(const char *s);
 int guest_made(const char *path, long long size, long long mtime);
+int guest_recent(const char *path);
+void drain_layer_op(void);
 void drain(const char *own);
 
 /* input.c */
-extern int in_eof; /* the agent closed the channel: nothing more to do */
+int input_ended(void);
+void input_poll(void);
+void input_wait(void);
 void unescape(char *s);
-void fill(int wait);
+char *split_field(char *s);
 int next_line(char *line, size_t size);
 void track_root(const char *root);
 void untrack_root(const char *root);
 int replayable(const char *path);
 
+/* kinds.c */
+void kinds_on(const char *root);
+void kinds_off(const char *root);
+int kinds_command(char op, char *rest);
+
+/* layer.c */
+int layer_main(const char *backing, const char *mp);
+
 /* replay.c */
-void replay_file(int writable, int burst, long long size, long long mtime, long long ns, const char *path, int checked);
-void replay_dir(int writable, long long mtime, const char *path);
+/* How a mount is replayed on: reads only (read-only mount), writes, or a burst's chmods. */
+enum replay_how { REPLAY_READ, REPLAY_WRITE, REPLAY_BURST };
+void replay_file(enum replay_how how, long long size, long long mtime, long long ns, const char *path);
+void replay_dir(enum replay_how how, long long mtime, const char *path);
 int is_own(const char *path);
 int batch_line(char *line);
 int batch_pending(void);

@@ -9,7 +9,7 @@
 #define MAX_ROOTS 256
 static char inbuf[INBUF];
 static size_t in_len = 0, in_off = 0, in_scan = 0;
-int in_eof = 0;
+static int in_eof = 0;
 
 void unescape(char *s) {
   char *o = s;
@@ -22,6 +22,19 @@ void unescape(char *s) {
     }
   }
   *o = 0;
+}
+
+/* Ends the field s starts with at its first unescaped space; returns the next field, or NULL. */
+char *split_field(char *s) {
+  for (; *s; s++) {
+    if (*s == '\\' && s[1])
+      s++;
+    else if (*s == ' ') {
+      *s = 0;
+      return s + 1;
+    }
+  }
+  return NULL;
 }
 
 /* A set of mount points: the tracked ones (R..U), and those whose U has been read but not yet reached. */
@@ -53,10 +66,14 @@ static void set_root(struct roots *set, const char *root, int on) {
 /* A replay is made only under a tracked mount point that is not about to go. */
 int replayable(const char *path) { return in_roots(&active, path) && !in_roots(&leaving, path); }
 
-/* Reads what stdin has (waiting for it when `wait`), and notes every complete "U" line read. */
-void fill(int wait) {
+/* The agent closed the channel: nothing more to do. */
+int input_ended(void) { return in_eof; }
+
+/* Reads what stdin has within timeout_ms (-1: until something comes), and notes every complete
+   "U" line read. */
+static void input_fill(int timeout_ms) {
   if (in_eof) return;
-  if (in_off && (wait || in_len == INBUF)) {
+  if (in_off && (timeout_ms < 0 || in_len == INBUF)) {
     memmove(inbuf, inbuf + in_off, in_len - in_off);
     in_len -= in_off;
     in_scan -= in_off;
@@ -64,7 +81,7 @@ void fill(int wait) {
   }
   if (in_len == INBUF) return;
   struct pollfd pf = {0, POLLIN, 0};
-  if (!wait && poll(&pf, 1, 0) <= 0) return;
+  if (poll(&pf, 1, timeout_ms) <= 0) return;
   ssize_t n = read(0, inbuf + in_len, INBUF - in_len);
   if (n <= 0) {
     in_eof = 1;
@@ -84,6 +101,12 @@ void fill(int wait) {
     in_scan += len + 1;
   }
 }
+
+/* What stdin has now, without waiting. */
+void input_poll(void) { input_fill(0); }
+
+/* Waits for stdin (main's poll said it has something, or has ended). */
+void input_wait(void) { input_fill(-1); }
 
 /* The next complete line (copied into `line`), or 0 when none is buffered. */
 int next_line(char *line, size_t size) {

@@ -16,12 +16,18 @@
  *   F <w|r> <size> <mtime> <ns> <path>  a file changed on the host (its size, mtime s and ns there)
  *   D <w|r> <mtime> <path>         a folder's entries changed on the host (created, deleted, renamed)
  *   P <token>                      answers "P <token>" once every earlier command is done
+ *   K <root>                       "event kinds": the FUSE layer of layer.c over the mount (kinds.c)
+ *   C <path> | X <f|d> <path> | M <old> <new>   on a K mount: the host created, deleted, renamed
+ *                                  path (M's paths escape a space as "\\ "); the guest kernel is
+ *                                  shown the real operation (IN_CREATE, IN_DELETE, IN_MOVED_*)
  * w: the mount is writable (open for write, fallocate, same-value chmod); b: writable, in a burst
  * (the same-value chmod alone; consecutive b lines are checked for echoes together and their
  * chmods run on several threads); r: read-only (reads only).
  * Output (stdout): "P <token>", "S <path>" (skipped: the guest made that change itself),
- * "E <errno> <op> <path>" (an operation failed; the next command goes on).
+ * "E <errno> <op> <path>" (an operation failed; the next command goes on; "E 22 parse <line>" for a
+ * line it cannot read).
  *
+ * `--layer BACKING MOUNTPOINT`: the FUSE layer itself (layer.c; kinds.c starts it).
  * `--probe`: exits 0 (the agent checks that the folder it was copied to lets it run).
  * `--watch DIR`: a test watcher; prints "<EVENTS> <path>" per inotify event under DIR, recursively
  * ("READY" once the watches are set), e.g. "ATTRIB,CLOSE_WRITE /mnt/a/f". Busybox's inotifyd is
@@ -32,9 +38,15 @@
  */
 #include "helper.h"
 
+static enum replay_how replay_how(char mode) { return mode == 'b' ? REPLAY_BURST : mode == 'w' ? REPLAY_WRITE : REPLAY_READ; }
+
+/* A line the helper cannot read is reported, never dropped silently. */
+static void malformed(const char *line) { printf("E %d parse %s\n", EINVAL, line); }
+
 static void command(char *line) {
   char *rest = line + 2;
-  if (!line[0] || line[1] != ' ') return;
+  if (!line[0]) return;
+  if (line[1] != ' ') return malformed(line);
   switch (line[0]) {
   case 'P':
     drain(NULL);
@@ -47,40 +59,52 @@ static void command(char *line) {
     return;
   case 'U':
     unescape(rest);
+    kinds_off(rest);
     drop_root(rest);
     untrack_root(rest);
+    return;
+  case 'K':
+    unescape(rest);
+    kinds_on(rest);
+    return;
+  case 'C':
+  case 'X':
+  case 'M':
+    if (!kinds_command(line[0], rest)) malformed(line);
     return;
   case 'F': {
     char mode;
     long long size, mtime, ns;
     int off = 0;
-    if (sscanf(rest, "%c %lld %lld %lld %n", &mode, &size, &mtime, &ns, &off) < 4 || !off) return;
+    if (sscanf(rest, "%c %lld %lld %lld %n", &mode, &size, &mtime, &ns, &off) < 4 || !off) return malformed(line);
     unescape(rest + off);
-    replay_file(mode == 'w' || mode == 'b', mode == 'b', size, mtime, ns, rest + off, 0);
+    replay_file(replay_how(mode), size, mtime, ns, rest + off);
     return;
   }
   case 'D': {
     char mode;
     long long mtime;
     int off = 0;
-    if (sscanf(rest, "%c %lld %n", &mode, &mtime, &off) < 2 || !off) return;
+    if (sscanf(rest, "%c %lld %n", &mode, &mtime, &off) < 2 || !off) return malformed(line);
     unescape(rest + off);
-    replay_dir(mode == 'w' || mode == 'b', mtime, rest + off);
+    replay_dir(replay_how(mode), mtime, rest + off);
     return;
   }
   }
+  malformed(line);
 }
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  int ifd = watches_open();
   if (ifd < 0) {
     perror("inotify_init1");
     return 1;
   }
   if (argc == 2 && !strcmp(argv[1], "--probe")) return 0; /* the agent checks it can run here */
+  if (argc == 4 && !strcmp(argv[1], "--layer")) return layer_main(argv[2], argv[3]);
   if (argc == 3 && !strcmp(argv[1], "--watch")) {
-    watch_mode = 1;
+    watches_print_events();
     /* Its output goes out once per read of the queue, not per line: one SSH packet per burst. */
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     add_tree(argv[2], TEST_MASK, 0);
@@ -107,21 +131,24 @@ int main(int argc, char **argv) {
   static char line[2 * PATH_MAX + 64];
   struct pollfd pf[2] = {{0, POLLIN, 0}, {ifd, POLLIN, 0}};
   for (;;) {
-    while (!in_eof && next_line(line, sizeof line)) {
+    while (!input_ended() && next_line(line, sizeof line)) {
       if (batch_line(line)) continue;
       run_batch();
       command(line);
     }
-    if (batch_pending() && !in_eof) {
+    if (batch_pending() && !input_ended()) {
       run_batch(); /* its read-ahead may have buffered more lines: those come before any wait */
       continue;
     }
-    if (in_eof) return 0; /* the agent closed the channel: nothing more to do */
+    if (input_ended()) { /* the agent closed the channel: nothing more to do */
+      kinds_off("");
+      return 0;
+    }
     if (poll(pf, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return 1;
     }
     if (pf[1].revents & POLLIN) drain(NULL);
-    if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) fill(1);
+    if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) input_wait();
   }
 }

@@ -13,20 +13,13 @@ static void same_chmod(int fd, const char *path) {
   if (fstat(fd, &st) == 0 && fchmod(fd, st.st_mode & 07777) != 0) fail("chmod", path);
 }
 
-void replay_file(int writable, int burst, long long size, long long mtime, long long ns, const char *path, int checked) {
-  if (!checked) {
-    fill(0);
-    if (!replayable(path)) return;
-    drain(NULL);
-    if (guest_made(path, size, mtime)) {
-      printf("S %s\n", path); /* kept: a later report of the same state is the same echo */
-      return;
-    }
-  }
-  /* A burst's paths come through run_batch (their chmods on threads); here only those it could not
-     serve, already checked, for which the fallocate is skipped as in the rest of the burst. */
+/* The replay of a path already checked for echoes. A burst's paths come here from run_batch
+   (their chmods on threads) only when it could not serve them; the fallocate is skipped for them
+   as in the rest of the burst. */
+static void replay_file_checked(enum replay_how how, long long size, long long mtime, long long ns, const char *path) {
+  int burst = how == REPLAY_BURST;
   int fd = -1;
-  if (writable) {
+  if (how != REPLAY_READ) {
     /* No O_TRUNC, no O_CREAT: opening for write and closing changes no byte (IN_OPEN, IN_CLOSE_WRITE). */
     fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd >= 0) {
@@ -60,8 +53,19 @@ void replay_file(int writable, int burst, long long size, long long mtime, long 
   drain(path);
 }
 
-void replay_dir(int writable, long long mtime, const char *path) {
-  fill(0);
+void replay_file(enum replay_how how, long long size, long long mtime, long long ns, const char *path) {
+  input_poll();
+  if (!replayable(path)) return;
+  drain(NULL);
+  if (guest_made(path, size, mtime)) {
+    printf("S %s\n", path); /* kept: a later report of the same state is the same echo */
+    return;
+  }
+  replay_file_checked(how, size, mtime, ns, path);
+}
+
+void replay_dir(enum replay_how how, long long mtime, const char *path) {
+  input_poll();
   if (!replayable(path)) return;
   drain(NULL);
   if (guest_made(path, -2, mtime)) {
@@ -74,7 +78,7 @@ void replay_dir(int writable, long long mtime, const char *path) {
     drain(path);
     return;
   }
-  if (writable) same_chmod(fd, path);
+  if (how != REPLAY_READ) same_chmod(fd, path);
   /* A folder the host made: track guest-made changes in it from now on (this folder only). */
   add_tree(path, GUEST_MASK, 65);
   /* One bounded read of the entries: IN_ACCESS|IN_ISDIR (with the open and close: IN_OPEN and
@@ -101,7 +105,7 @@ static pthread_mutex_t batch_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *own_set[OWN_SLOTS]; /* the running batch's paths, while its events are drained */
 
 int is_own(const char *path) {
-  for (unsigned i = hash(path) % OWN_SLOTS, k = 0; own_set[i] && k < OWN_SLOTS; i = (i + 1) % OWN_SLOTS, k++)
+  for (unsigned i = helper_hash(path) % OWN_SLOTS, k = 0; own_set[i] && k < OWN_SLOTS; i = (i + 1) % OWN_SLOTS, k++)
     if (!strcmp(own_set[i], path)) return 1;
   return 0;
 }
@@ -126,7 +130,7 @@ static void *chmod_worker(void *arg) {
    a path the chmod could not serve gets the one-path replay. */
 void run_batch(void) {
   if (!nbatch) return;
-  fill(0);
+  input_poll();
   drain(NULL);
   for (int i = 0; i < nbatch; i++) {
     struct item *it = &batch[i];
@@ -137,7 +141,7 @@ void run_batch(void) {
       it->skip = 1;
     }
     if (!it->skip) {
-      unsigned h = hash(it->path) % OWN_SLOTS;
+      unsigned h = helper_hash(it->path) % OWN_SLOTS;
       while (own_set[h]) h = (h + 1) % OWN_SLOTS;
       own_set[h] = it->path;
     }
@@ -152,7 +156,7 @@ void run_batch(void) {
   drain(NULL);
   memset(own_set, 0, sizeof own_set);
   for (int i = 0; i < nbatch; i++)
-    if (!batch[i].skip && !batch[i].done) replay_file(1, 1, batch[i].size, batch[i].mtime, 0, batch[i].path, 1);
+    if (!batch[i].skip && !batch[i].done) replay_file_checked(REPLAY_BURST, batch[i].size, batch[i].mtime, 0, batch[i].path);
   nbatch = 0;
 }
 
@@ -161,7 +165,10 @@ int batch_line(char *line) {
   long long size, mtime, ns;
   int off = 0;
   if (line[0] != 'F' || strncmp(line, "F b ", 4)) return 0;
-  if (sscanf(line + 4, "%lld %lld %lld %n", &size, &mtime, &ns, &off) < 3 || !off) return 1;
+  if (sscanf(line + 4, "%lld %lld %lld %n", &size, &mtime, &ns, &off) < 3 || !off) {
+    printf("E %d parse %s\n", EINVAL, line); /* reported, not dropped silently */
+    return 1;
+  }
   unescape(line + 4 + off);
   struct item *it = &batch[nbatch++];
   snprintf(it->path, sizeof it->path, "%s", line + 4 + off);

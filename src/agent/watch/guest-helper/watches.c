@@ -9,12 +9,23 @@
 #define SEEN_SLOTS 8192
 #define ECHO_SLACK_S 2
 #define ECHO_RECENT_S 2.0
+#define ECHO_KINDS_S 10.0
 
-int ifd = -1;
+static int ifd = -1;
 static char *wd_path[MAX_WATCHES]; /* watch descriptor -> folder path (wds are small ints) */
-int watch_mode = 0;
+static int watch_mode = 0;         /* --watch: print every event (the test watcher) */
+static int drain_all_own;          /* set by drain_layer_op: every queued event is the helper's */
 
 /* ---- watches ---- */
+
+/* The helper's inotify instance (non-blocking): its fd, for main's poll, or -1. */
+int watches_open(void) {
+  ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  return ifd;
+}
+
+/* --watch: drain prints every event instead of remembering guest-made changes. */
+void watches_print_events(void) { watch_mode = 1; }
 
 /* Watches dir and the folders below it (depth > 64: dir alone). */
 void add_tree(const char *dir, uint32_t mask, int depth) {
@@ -77,7 +88,7 @@ static double now_s(void) {
 }
 static struct seen seen[SEEN_SLOTS];
 
-unsigned hash(const char *s) {
+unsigned helper_hash(const char *s) {
   unsigned h = 2166136261u;
   for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
   return h;
@@ -85,7 +96,7 @@ unsigned hash(const char *s) {
 
 static void remember(const char *path) {
   struct statx st;
-  struct seen *s = &seen[hash(path) % SEEN_SLOTS];
+  struct seen *s = &seen[helper_hash(path) % SEEN_SLOTS];
   free(s->path);
   s->path = strdup(path);
   s->at = now_s();
@@ -99,9 +110,25 @@ static void remember(const char *path) {
   }
 }
 
+/* Reads the events of a layer operation (kinds.c): a rename raises two names, all of them its own. */
+void drain_layer_op(void) {
+  drain_all_own = 1;
+  drain(NULL);
+  drain_all_own = 0;
+}
+
+/* The guest itself created, deleted or renamed path less than ECHO_KINDS_S ago: a host report
+   of a create, delete or rename there is its echo. Longer than ECHO_RECENT_S: a write-behind
+   transport (sshfs) under load reports a guest's create seconds later, and a second IN_CREATE
+   would tell watchers of a file that is not new. */
+int guest_recent(const char *path) {
+  struct seen *s = &seen[helper_hash(path) % SEEN_SLOTS];
+  return s->path && !strcmp(s->path, path) && now_s() - s->at <= ECHO_KINDS_S;
+}
+
 /* size -2 matches any folder: a folder's size is the transport's business. */
 int guest_made(const char *path, long long size, long long mtime) {
-  struct seen *s = &seen[hash(path) % SEEN_SLOTS];
+  struct seen *s = &seen[helper_hash(path) % SEEN_SLOTS];
   if (!s->path || strcmp(s->path, path)) return 0;
   /* The guest changed it moments ago: the host is reporting that write, or a step of it (sshfs
      and virtiofs write behind, so the host passes through states the guest never stat-ed). */
@@ -111,7 +138,8 @@ int guest_made(const char *path, long long size, long long mtime) {
   return llabs(s->mtime - mtime) <= ECHO_SLACK_S && (s->size == size || (s->size == -2 && size == -2));
 }
 
-static const char *NAMES[] = {"ACCESS", "MODIFY", "ATTRIB", "CLOSE_WRITE", "CLOSE_NOWRITE", "OPEN", "MOVED_FROM", "MOVED_TO", "CREATE", "DELETE", "DELETE_SELF", "MOVE_SELF"};
+static const char *NAMES[] = {"ACCESS",     "MODIFY",   "ATTRIB", "CLOSE_WRITE", "CLOSE_NOWRITE", "OPEN",
+                              "MOVED_FROM", "MOVED_TO", "CREATE", "DELETE",      "DELETE_SELF",   "MOVE_SELF"};
 
 /*
  * Reads what is queued. `own` (may be NULL) is the path of the operation the helper just made:
@@ -162,11 +190,11 @@ void drain(const char *own) {
         printf("%s %s\n", names, path);
         continue;
       }
-      if ((own && !strcmp(path, own)) || is_own(path)) continue;
+      if (drain_all_own || (own && !strcmp(path, own)) || is_own(path)) continue;
       /* Remembering stats the path, a guest request each: a mount being removed must not wait
          behind (or be held busy by) thousands of them, so its U is looked for as they go. */
-      if (++count % 64 == 0) fill(0);
-      if (in_eof) return;
+      if (++count % 64 == 0) input_poll();
+      if (input_ended()) return;
       if (!replayable(path)) continue;
       remember(path);
       /* A guest-made create, delete or rename also changed its folder. */
