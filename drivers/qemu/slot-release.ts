@@ -7,6 +7,7 @@
 // Best-effort: when the guest command fails, DEVICE_DELETED still comes after the 5 s.
 import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import { deviceDelAndWait, queryPci, type PciBus, type QmpClient, type QmpEvent } from "../../src/qmp/index.ts";
+import { slotPowerOffArgv } from "../../src/guest-exec/pci-slot.ts";
 import { sleep } from "../../src/util/process.ts";
 import type { GuestRunner, Logger, PluggedDevice } from "../driver.ts";
 
@@ -19,15 +20,6 @@ export function busBehind(buses: PciBus[], slot: string, id: string): number | n
     }
   }
   return null;
-}
-
-/**
- * The guest command that powers off the hot-plug slot whose bus is `bus` (domain 0, where
- * pcie.0's root ports are), matched by the slot's address, not its name: only that slot.
- */
-export function slotPowerOffArgv(bus: number, slots = "/sys/bus/pci/slots"): string[] {
-  const addr = `0000:${bus.toString(16).padStart(2, "0")}:00`;
-  return ["sh", "-c", `for s in ${slots}/*; do [ "$(cat "$s/address" 2>/dev/null)" = "${addr}" ] && echo 0 > "$s/power" && exit 0; done; exit 3`];
 }
 
 /** device_del and wait for DEVICE_DELETED; on virt, with `guest`, the guest releases the slot meanwhile. */

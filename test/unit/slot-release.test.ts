@@ -5,7 +5,8 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { busBehind, slotPowerOffArgv } from "../../drivers/qemu/slot-release.ts";
+import { busBehind } from "../../drivers/qemu/slot-release.ts";
+import { portSlotPowerOffArgv, slotPowerOffArgv } from "../../src/guest-exec/pci-slot.ts";
 import type { PciBus, PciDevice } from "../../src/qmp/index.ts";
 
 const dev = (qdev_id: string, extra: Partial<PciDevice> = {}): PciDevice => ({
@@ -50,4 +51,24 @@ test("the guest command powers off only the slot at that bus, and fails when the
   expect([power("1"), power("2"), power("26")]).toEqual(["1", "1", "0"]);
   expect(run(7)).toBe(3);
   expect([power("1"), power("2")]).toEqual(["1", "1"]);
+});
+
+test("by root port (libvirt): the bus the guest numbered behind the port 00:SS.F, then its slot", () => {
+  const devices = join(root, "devices");
+  const slots = join(root, "slots-lv");
+  mkdirSync(join(devices, "0000:00:01.2", "pci_bus", "0000:03"), { recursive: true });
+  mkdirSync(join(devices, "0000:00:01.3", "pci_bus", "0000:04"), { recursive: true });
+  for (const [name, addr] of [
+    ["0", "0000:03:00"],
+    ["0-1", "0000:04:00"],
+  ]) {
+    mkdirSync(join(slots, name!), { recursive: true });
+    writeFileSync(join(slots, name!, "address"), `${addr}\n`);
+    writeFileSync(join(slots, name!, "power"), "1\n");
+  }
+  const power = (n: string) => readFileSync(join(slots, n, "power"), "utf8").trim();
+  expect(Bun.spawnSync(portSlotPowerOffArgv({ slot: 1, function: 3 }, devices, slots)).exitCode).toBe(0);
+  expect([power("0"), power("0-1")]).toEqual(["1", "0"]);
+  expect(Bun.spawnSync(portSlotPowerOffArgv({ slot: 2, function: 0 }, devices, slots)).exitCode).toBe(3);
+  expect(power("0")).toBe("1");
 });
