@@ -53,6 +53,17 @@ export function libvirtTransports(v: DomainView, uri: string, ssh: boolean): Tra
   ];
 }
 
+/**
+ * On an aarch64 domain (virt: native PCIe hot-plug), the guest command that powers the slot of
+ * device `alias` off at once instead of after pciehp's 5 s wait (src/guest-exec/pci-slot.ts).
+ */
+function slotPowerOff(xml: string, alias: string): string[] | null {
+  if (domainArch(xml) !== "aarch64") return null;
+  const bus = parseFilesystems(xml).find((f) => f.alias === alias)?.bus;
+  const port = bus ? rootPortAddress(xml, bus) : null;
+  return port ? portSlotPowerOffArgv(port) : null;
+}
+
 export class LibvirtSession implements DriverSession, FSHotPlugger {
   readonly driver = "libvirt";
 
@@ -161,24 +172,13 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
     removeWrapper(this.cfg.name, dev.id);
   }
 
-  /**
-   * On an aarch64 domain (virt: native PCIe hot-plug), the guest command that powers the device's
-   * slot off at once instead of after pciehp's 5 s wait (src/guest-exec/pci-slot.ts); else null.
-   */
-  private async slotPowerOff(alias: string): Promise<string[] | null> {
-    const xml = await this.liveXml();
-    if (domainArch(xml) !== "aarch64") return null;
-    const bus = parseFilesystems(xml).find((f) => f.alias === alias)?.bus;
-    const port = bus ? rootPortAddress(xml, bus) : null;
-    return port ? portSlotPowerOffArgv(port) : null;
-  }
-
   /** detach-device-alias --live, then the device-removed wait: the alias gone from the live XML, bounded. */
   private async detachAndWait(id: string, guest?: GuestRunner): Promise<void> {
     const alias = fsAlias(id);
     const present = async () => (await this.view()).filesystems.some((f) => f.alias === alias);
-    if (!(await present())) return;
-    const powerOff = guest ? await this.slotPowerOff(alias).catch(() => null) : null;
+    const xml = await this.liveXml();
+    if (!parseFilesystems(xml).some((f) => f.alias === alias)) return;
+    const powerOff = guest ? slotPowerOff(xml, alias) : null;
     const detaching = virsh(this.ref.uri, ["detach-device-alias", this.ref.domain, alias, "--live"], { timeoutMs: 30_000 });
     if (guest && powerOff) {
       // Either order works: after the button press pciehp cancels its wait; before it, QEMU
@@ -187,7 +187,9 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
       await guest(powerOff).catch((e) => this.log.warn("the guest could not power the slot off; waiting for pciehp", { id, error: String(e) }));
     }
     const r = await detaching;
-    if (r.code !== 0 && (await present())) {
+    // After a power-off from the guest, libvirt may refuse a device QEMU has just dropped while it
+    // has not yet processed the DEVICE_DELETED: the wait below decides.
+    if (r.code !== 0 && !(guest && powerOff) && (await present())) {
       throw new HotmountError("INTERNAL", `libvirt could not detach ${alias}: ${virshMessage(r)}`, {
         hint: "See the domain's log under /var/log/libvirt/qemu/.",
       });
