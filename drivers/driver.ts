@@ -107,12 +107,18 @@ export interface DeviceInventory {
 /** Told that a plugged device's backend died while the device was attached (its mount is then broken). */
 export type DeviceLostListener = (id: string, why: string) => void;
 
+/** Runs argv in the guest as root; rejects when it cannot be run or exits non-zero. */
+export type GuestRunner = (argv: string[]) => Promise<void>;
+
 export interface FSHotPlugger {
   capacity(): Promise<{ total: number; used: number }>;
   /** Attaches a device; undoes every step it took when a later one fails. */
   plug(req: PlugRequest, progress: Progress): Promise<PluggedDevice>;
-  /** Detaches a device the guest has already unmounted; frees its slot. */
-  unplug(dev: PluggedDevice, progress: Progress): Promise<void>;
+  /**
+   * Detaches a device the guest has already unmounted; frees its slot. `guest`, when given, runs a
+   * command in the guest: a driver may use it to have the guest let go of the slot at once.
+   */
+  unplug(dev: PluggedDevice, progress: Progress, guest?: GuestRunner): Promise<void>;
   /** Best-effort removal of leftovers named by id (device, backend, slot), for reconcile. */
   scrub(id: string): Promise<void>;
   inventory(): Promise<DeviceInventory>;

@@ -29,7 +29,7 @@ const { values: a } = parseArgs({
   },
 });
 if (!a.kernel || !a.disk) {
-  console.error("usage: mac-smoke.ts --kernel Image [--initrd initrd] --disk disk.raw [--append ...] [--user dev] [--keep]");
+  console.error("usage: scripts/vz-mac-smoke.ts --kernel Image [--initrd initrd] --disk disk.raw [--append ...] [--user dev] [--keep]");
   process.exit(2);
 }
 

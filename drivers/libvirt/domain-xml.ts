@@ -136,6 +136,24 @@ export function parseDomain(xml: string): DomainView {
   };
 }
 
+/** The domain's guest architecture (<os><type arch=...>), "" when it names none. */
+export function domainArch(xml: string): string {
+  return attrs(elements(xml, "type")[0] ?? "").arch ?? "";
+}
+
+/** Where pcie-root-port `index` itself sits on the root bus (its slot and function), or null. */
+export function rootPortAddress(xml: string, index: number): { slot: number; function: number } | null {
+  for (const el of elements(/<devices>([\s\S]*)<\/devices>/.exec(xml)?.[1] ?? "", "controller")) {
+    const a = attrs(openTag(el));
+    if (a.type !== "pci" || a.model !== "pcie-root-port" || Number(a.index) !== index) continue;
+    const at = attrs(elements(el, "address")[0] ?? "");
+    if (at.type !== "pci" || at.slot === undefined) return null;
+    const num = (v: string | undefined) => (v === undefined ? 0 : Number.parseInt(v, v.startsWith("0x") ? 16 : 10));
+    return num(at.bus) === 0 ? { slot: num(at.slot), function: num(at.function) } : null;
+  }
+  return null;
+}
+
 /** libvirt keeps user aliases that start with "ua-": ours are ua-<mount id>. */
 export const fsAlias = (id: string) => `ua-${id}`;
 export const idOfAlias = (alias: string | null) => (alias?.startsWith("ua-") ? alias.slice(3) : null);

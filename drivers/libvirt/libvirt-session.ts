@@ -9,9 +9,10 @@ import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import { hotmountHome, instancePaths } from "../../src/core/paths.ts";
 import { isMountId } from "../../src/core/validate.ts";
 import { sleep } from "../../src/util/process.ts";
+import { portSlotPowerOffArgv } from "../../src/guest-exec/pci-slot.ts";
 import { virsh, virshMessage } from "../../src/util/virsh.ts";
-import type { DeviceInventory, DriverSession, FSHotPlugger, Logger, PluggedDevice, PlugRequest, Progress } from "../driver.ts";
-import { fsAlias, idOfAlias, parseDomain, virtiofsXml, type DomainView } from "./domain-xml.ts";
+import type { DeviceInventory, DriverSession, FSHotPlugger, GuestRunner, Logger, PluggedDevice, PlugRequest, Progress } from "../driver.ts";
+import { domainArch, fsAlias, idOfAlias, parseDomain, parseFilesystems, rootPortAddress, virtiofsXml, type DomainView } from "./domain-xml.ts";
 import { libvirtRef, type LibvirtRef } from "./libvirt-ref.ts";
 import { libvirtVirtiofsd, markedVirtiofsd, reapVirtiofsd, removeWrapper, writeWrapper } from "./virtiofsd-wrapper.ts";
 
@@ -52,6 +53,17 @@ export function libvirtTransports(v: DomainView, uri: string, ssh: boolean): Tra
   ];
 }
 
+/**
+ * On an aarch64 domain (virt: native PCIe hot-plug), the guest command that powers the slot of
+ * device `alias` off at once instead of after pciehp's 5 s wait (src/guest-exec/pci-slot.ts).
+ */
+function slotPowerOff(xml: string, alias: string): string[] | null {
+  if (domainArch(xml) !== "aarch64") return null;
+  const bus = parseFilesystems(xml).find((f) => f.alias === alias)?.bus;
+  const port = bus ? rootPortAddress(xml, bus) : null;
+  return port ? portSlotPowerOffArgv(port) : null;
+}
+
 export class LibvirtSession implements DriverSession, FSHotPlugger {
   readonly driver = "libvirt";
 
@@ -86,10 +98,14 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
   }
 
   async view(): Promise<DomainView> {
+    return parseDomain(await this.liveXml());
+  }
+
+  private async liveXml(): Promise<string> {
     this.cached = null;
     const r = await virsh(this.ref.uri, ["dumpxml", this.ref.domain], { timeoutMs: 15_000 });
     if (r.code !== 0) throw new HotmountError("INSTANCE_NOT_RUNNING", `cannot read libvirt domain "${this.ref.domain}": ${virshMessage(r)}`);
-    return parseDomain(r.stdout);
+    return r.stdout;
   }
 
   async transports(): Promise<TransportAvailability[]> {
@@ -148,21 +164,32 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
     }
   }
 
-  async unplug(dev: PluggedDevice, progress: Progress): Promise<void> {
+  async unplug(dev: PluggedDevice, progress: Progress, guest?: GuestRunner): Promise<void> {
     progress("detaching the device through libvirt");
-    await this.detachAndWait(dev.id);
+    await this.detachAndWait(dev.id, guest);
     progress("waiting for virtiofsd to exit");
     await reapVirtiofsd(this.ref.uuid, dev.id);
     removeWrapper(this.cfg.name, dev.id);
   }
 
   /** detach-device-alias --live, then the device-removed wait: the alias gone from the live XML, bounded. */
-  private async detachAndWait(id: string): Promise<void> {
+  private async detachAndWait(id: string, guest?: GuestRunner): Promise<void> {
     const alias = fsAlias(id);
     const present = async () => (await this.view()).filesystems.some((f) => f.alias === alias);
-    if (!(await present())) return;
-    const r = await virsh(this.ref.uri, ["detach-device-alias", this.ref.domain, alias, "--live"], { timeoutMs: 30_000 });
-    if (r.code !== 0 && (await present())) {
+    const xml = await this.liveXml();
+    if (!parseFilesystems(xml).some((f) => f.alias === alias)) return;
+    const powerOff = guest ? slotPowerOff(xml, alias) : null;
+    const detaching = virsh(this.ref.uri, ["detach-device-alias", this.ref.domain, alias, "--live"], { timeoutMs: 30_000 });
+    if (guest && powerOff) {
+      // Either order works: after the button press pciehp cancels its wait; before it, QEMU
+      // unplugs the powered-off device and libvirt drops it on DEVICE_DELETED.
+      await sleep(300);
+      await guest(powerOff).catch((e) => this.log.warn("the guest could not power the slot off; waiting for pciehp", { id, error: String(e) }));
+    }
+    const r = await detaching;
+    // After a power-off from the guest, libvirt may refuse a device QEMU has just dropped while it
+    // has not yet processed the DEVICE_DELETED: the wait below decides.
+    if (r.code !== 0 && !(guest && powerOff) && (await present())) {
       throw new HotmountError("INTERNAL", `libvirt could not detach ${alias}: ${virshMessage(r)}`, {
         hint: "See the domain's log under /var/log/libvirt/qemu/.",
       });

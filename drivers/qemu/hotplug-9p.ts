@@ -5,10 +5,11 @@
 import { readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { HotmountError } from "../../src/core/errors.ts";
 import { ninePEmptyDir, ninePSlotLink, ninePSlotOwner } from "../../src/core/paths.ts";
-import { deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
-import { deviceTag, type PlugRequest, type PluggedDevice, type Progress } from "../driver.ts";
+import { deviceAdd, QmpExecuteError } from "../../src/qmp/index.ts";
+import { deviceTag, type GuestRunner, type PlugRequest, type PluggedDevice, type Progress } from "../driver.ts";
 import { ninePFsdevId } from "./argv-build.ts";
 import type { HotplugContext } from "./qemu-session.ts";
+import { deviceDelReleased } from "./slot-release.ts";
 
 /**
  * Which reserved 9p slot serves which mount. Kept on disk next to each link (`slotN.owner`), so
@@ -119,10 +120,10 @@ export async function plug9p(ctx: HotplugContext, req: PlugRequest, progress: Pr
   }
 }
 
-export async function unplug9p(ctx: HotplugContext, dev: PluggedDevice, progress: Progress): Promise<void> {
+export async function unplug9p(ctx: HotplugContext, dev: PluggedDevice, progress: Progress, guest?: GuestRunner): Promise<void> {
   progress("detaching the 9p device");
   try {
-    await deviceDelAndWait(ctx.qmp, dev.id, 15_000);
+    await deviceDelReleased(ctx, dev, 15_000, guest);
   } catch (e) {
     if (!(e instanceof QmpExecuteError && e.errorClass === "DeviceNotFound")) throw e;
   }

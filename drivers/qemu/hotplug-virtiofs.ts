@@ -6,8 +6,9 @@ import { failpoint } from "../../src/core/failpoint.ts";
 import { instancePaths, virtiofsdLog, virtiofsdSocket } from "../../src/core/paths.ts";
 import { chardevAdd, chardevRemove, deviceAdd, deviceDelAndWait, QmpExecuteError } from "../../src/qmp/index.ts";
 import { cmdlineOf, findProcesses, sleep } from "../../src/util/process.ts";
-import { deviceTag, type DeviceLostListener, type PlugRequest, type PluggedDevice, type Progress } from "../driver.ts";
+import { deviceTag, type DeviceLostListener, type GuestRunner, type PlugRequest, type PluggedDevice, type Progress } from "../driver.ts";
 import type { HotplugContext } from "./qemu-session.ts";
+import { deviceDelReleased } from "./slot-release.ts";
 import { isVirtiofsdCommand, startVirtiofsd, stopVirtiofsd, type RunningVirtiofsd } from "./virtiofsd.ts";
 import { virtiofsTuning } from "./virtiofs-tuning.ts";
 
@@ -117,11 +118,11 @@ async function addChardevWhenListening(ctx: HotplugContext, id: string, socket: 
  * virtiofsd gone → slot free. A device whose virtiofsd died has its requests answered meanwhile
  * (the guest's removal drains the queues first).
  */
-export async function unplugVirtiofs(ctx: HotplugContext, dev: PluggedDevice, progress: Progress): Promise<void> {
+export async function unplugVirtiofs(ctx: HotplugContext, dev: PluggedDevice, progress: Progress, guest?: GuestRunner): Promise<void> {
   progress("detaching the device");
   await ctx.dead.unplugging(dev.id);
   try {
-    await deviceDelAndWait(ctx.qmp, dev.id, DEVICE_DELETED_TIMEOUT_MS);
+    await deviceDelReleased(ctx, dev, DEVICE_DELETED_TIMEOUT_MS, guest);
   } catch (e) {
     if (!(e instanceof QmpExecuteError && e.errorClass === "DeviceNotFound")) {
       ctx.dead.unplugFailed(dev.id);

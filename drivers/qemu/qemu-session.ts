@@ -8,7 +8,7 @@ import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import { instancePaths } from "../../src/core/paths.ts";
 import { isMountId } from "../../src/core/validate.ts";
 import { QmpClient, queryChardev, queryMemdev, queryPci, qomList } from "../../src/qmp/index.ts";
-import type { DeviceInventory, DeviceLostListener, DriverSession, FSHotPlugger, Logger, PlugRequest, PluggedDevice, Progress } from "../driver.ts";
+import type { DeviceInventory, DeviceLostListener, DriverSession, FSHotPlugger, GuestRunner, Logger, PlugRequest, PluggedDevice, Progress } from "../driver.ts";
 import { DeadBackends } from "./dead-backends.ts";
 import { findVirtiofsd } from "./host-tools.ts";
 import { NinePSlots, plug9p, unplug9p } from "./hotplug-9p.ts";
@@ -91,9 +91,9 @@ export class QemuSession implements DriverSession, FSHotPlugger {
     return plug9p(this.ctx, req, progress);
   }
 
-  async unplug(dev: PluggedDevice, progress: Progress): Promise<void> {
-    if (dev.type === "virtiofs") return unplugVirtiofs(this.ctx, dev, progress);
-    return unplug9p(this.ctx, dev, progress);
+  async unplug(dev: PluggedDevice, progress: Progress, guest?: GuestRunner): Promise<void> {
+    if (dev.type === "virtiofs") return unplugVirtiofs(this.ctx, dev, progress, guest);
+    return unplug9p(this.ctx, dev, progress, guest);
   }
 
   async scrub(id: string): Promise<void> {

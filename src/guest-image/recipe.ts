@@ -33,7 +33,7 @@ export const GUEST_PACKAGES: readonly GuestPackage[] = [
   { name: "fuse3", libs: true, why: "fusermount3, which sshfs uses to unmount" },
   { name: "libfuse3-3", libs: true, why: "sshfs's FUSE library" },
   { name: "psmisc", libs: true, why: "fuser -m / -k -m for busy mounts (Debian's busybox-static has no fuser)" },
-  { name: "inotify-tools", libs: true, why: "inotifywait: the watcher test/watch.test.ts checks host events against (a real one no one here wrote)" },
+  { name: "inotify-tools", libs: true, why: "inotifywait: the watcher test/vm/watch.test.ts checks host events against (a real one no one here wrote)" },
   { name: "qemu-guest-agent", libs: true, why: "guest commands as argv arrays over virtio-serial (guest-exec), no shell; SSH is the fallback" },
 ];
 

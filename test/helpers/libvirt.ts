@@ -1,6 +1,6 @@
 // Real libvirt for tests and benchmarks: starts libvirtd and virtlogd through scripts/libvirt-up
 // (only when qemu:///system does not answer yet) and stops exactly what that started; defines
-// domains from the demo guest (direct kernel boot, q35, TCG) the way a user writes them with
+// domains from the demo guest (direct kernel boot, q35, or virt for aarch64; TCG) the way a user writes them with
 // `virsh define`, and undefines them after. Names start with hmtest- (scripts/libvirt-down
 // removes any such domain left by a crashed run). Also the checks the libvirt tests share: what of
 // ours is left on a domain, in the guest, and among the host's processes.
@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { parseDomain } from "../../drivers/libvirt/domain-xml.ts";
 import { markedVirtiofsd } from "../../drivers/libvirt/virtiofsd-wrapper.ts";
 import { ensureSshKey } from "../../src/core/ssh-key.ts";
+import type { GuestArch } from "../../src/guest-image/arch.ts";
 import { demoGuestAppend, QGA_PORT_NAME } from "../../src/guest-image/contract.ts";
 import { ensureDemoGuest } from "../../src/guest-image/demo-guest.ts";
 import { VirshQgaExec } from "../../src/guest-exec/virsh-qga-exec.ts";
@@ -46,6 +47,10 @@ export interface DomainSpec {
   sparePorts: number;
   /** The qemu-guest-agent channel. */
   agent?: boolean;
+  /** x86_64 (q35, the default) or aarch64 (virt, the aarch64 demo guest). */
+  arch?: GuestArch;
+  /** Runs between `virsh define` and `virsh start`, on the shut-off domain (e.g. `libvirt prepare`). */
+  beforeStart?: () => Promise<void>;
 }
 
 export interface TestDomain {
@@ -60,27 +65,32 @@ export interface TestDomain {
   destroy(): Promise<void>;
 }
 
-/** The domain XML a user would write for the demo guest: what hotmount needs and nothing it added. */
+/**
+ * The domain XML a user would write for the demo guest: what hotmount needs and nothing it added.
+ * aarch64: `virt`, no <acpi/> (libvirt ties ACPI on aarch64 to UEFI; the guest gets a device tree,
+ * as under `vm start --arch aarch64`), and the -cpu of drivers/qemu/argv-build.ts (`max` with the cheap
+ * pointer-auth), given as a QEMU argument after libvirt's own -cpu, which it overrides.
+ */
 export function demoDomainXml(s: DomainSpec, g: { kernel: string; initrd: string; append: string; sshPort: number; serial: string }): string {
   // virtio-serial and virtio-rng each take one root port of their own.
   const ports = s.sparePorts + (s.agent === false ? 1 : 2);
+  const arm = s.arch === "aarch64";
   return `<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>${s.name}</name>
   <memory unit='MiB'>384</memory>
   <vcpu>1</vcpu>
 ${s.sharedMemory ? "  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>\n" : ""}  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
+    <type arch='${arm ? "aarch64" : "x86_64"}' machine='${arm ? "virt" : "q35"}'>hvm</type>
     <kernel>${g.kernel}</kernel>
     <initrd>${g.initrd}</initrd>
     <cmdline>${g.append}</cmdline>
   </os>
-  <features><acpi/><apic/></features>
-  <cpu mode='maximum'/>
+${arm ? "" : "  <features><acpi/><apic/></features>\n"}  <cpu mode='maximum'/>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <emulator>/usr/bin/qemu-system-${arm ? "aarch64" : "x86_64"}</emulator>
     <controller type='pci' model='pcie-root'/>
 ${"    <controller type='pci' model='pcie-root-port'/>\n".repeat(ports)}    <controller type='usb' model='none'/>
 ${s.agent === false ? "" : `    <controller type='virtio-serial'/>\n    <channel type='unix'><target type='virtio' name='${QGA_PORT_NAME}'/></channel>\n`}    <serial type='file'><source path='${g.serial}'/></serial>
@@ -92,14 +102,14 @@ ${s.agent === false ? "" : `    <controller type='virtio-serial'/>\n    <channel
     <qemu:arg value='user,id=hmnet,hostfwd=tcp:127.0.0.1:${g.sshPort}-:22'/>
     <qemu:arg value='-device'/>
     <qemu:arg value='virtio-net-pci,netdev=hmnet,bus=pcie.0,addr=0x1e'/>
-  </qemu:commandline>
+${arm ? "    <qemu:arg value='-cpu'/>\n    <qemu:arg value='max,pauth-impdef=on'/>\n" : ""}  </qemu:commandline>
 </domain>
 `;
 }
 
 /** Defines (virsh define) and starts a demo-guest domain; waits for its guest agent when it has one. */
 export async function startDemoDomain(s: DomainSpec): Promise<TestDomain> {
-  const g = await ensureDemoGuest();
+  const g = await ensureDemoGuest({ arch: s.arch });
   // libvirt runs QEMU as libvirt-qemu, which cannot read a build cache under /root.
   const dir = mkdtempSync(join(IMAGES, `${s.name}-`));
   chmodSync(dir, 0o755);
@@ -109,7 +119,7 @@ export async function startDemoDomain(s: DomainSpec): Promise<TestDomain> {
   const xml = demoDomainXml(s, {
     kernel: join(dir, "vmlinuz"),
     initrd: join(dir, "initrd"),
-    append: demoGuestAppend(ensureSshKey().publicKeyLine),
+    append: demoGuestAppend(ensureSshKey().publicKeyLine, undefined, s.arch),
     sshPort,
     serial: join(dir, "serial.log"),
   });
@@ -122,6 +132,7 @@ export async function startDemoDomain(s: DomainSpec): Promise<TestDomain> {
   await undefine();
   try {
     await virshOk(SYSTEM_URI, ["define", xmlFile]);
+    await s.beforeStart?.();
     await virshOk(SYSTEM_URI, ["start", s.name]);
   } catch (e) {
     // A virsh that timed out may still have defined (or started) the domain in libvirtd.

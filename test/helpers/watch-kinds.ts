@@ -1,4 +1,4 @@
-// The `--watch=kinds` cases of test/watch.test.ts, on that file's guest (one boot for both):
+// The `--watch=kinds` cases of test/vm/watch.test.ts, on that file's guest (one boot for both):
 // inotifywait (inotify-tools, in the demo guest) sees host creates, deletes and renames as
 // CREATE, DELETE, MOVED_FROM/TO on every transport, and a host writer racing the replays loses
 // no byte and sees no change it did not make.

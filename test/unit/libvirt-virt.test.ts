@@ -1,8 +1,9 @@
 // `libvirt prepare` on an aarch64 virt domain (as libvirt writes one: <type arch='aarch64'
 // machine='virt-7.2'>, UEFI loader, pcie-root-port controllers): accepted like q35, and the same
-// additions are made. Only the XML edit is checked here; no aarch64 libvirt domain was booted.
+// additions are made; and what the fast unplug on virt reads from it (the architecture, where a
+// root port sits). test/vm/libvirt-arm.test.ts runs a live aarch64 domain.
 import { expect, test } from "bun:test";
-import { parseDomain } from "../../drivers/libvirt/domain-xml.ts";
+import { domainArch, parseDomain, rootPortAddress } from "../../drivers/libvirt/domain-xml.ts";
 import { prepareXml } from "../../drivers/libvirt/prepare.ts";
 
 const domain = (machine: string) => `<domain type='qemu'>
@@ -67,4 +68,14 @@ test("an aarch64 virt domain is accepted: memfd shared memory, root ports and th
 test("other machines are still refused, naming both PCIe machine types", () => {
   expect(() => prepareXml(domain("raspi3b"), 4)).toThrow(/not a q35 machine nor an aarch64 virt one/);
   expect(() => prepareXml(domain("virtual"), 4)).toThrow(/not a q35 machine nor an aarch64 virt one/);
+});
+
+test("the architecture and each root port's own address on the root bus", () => {
+  const xml = domain("virt-7.2");
+  expect(domainArch(xml)).toBe("aarch64");
+  expect(rootPortAddress(xml, 1)).toEqual({ slot: 1, function: 0 });
+  expect(rootPortAddress(xml, 2)).toEqual({ slot: 1, function: 1 });
+  // Not a root port (the root complex), or no such index.
+  expect(rootPortAddress(xml, 0)).toBeNull();
+  expect(rootPortAddress(xml, 7)).toBeNull();
 });

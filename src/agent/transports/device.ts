@@ -1,6 +1,7 @@
 // virtiofs and 9p: a device the driver hot-plugs, mounted by the guest's mount(8).
 import { asFSHotPlugger, requireFSHotPlugger } from "../../../drivers/driver.ts";
 import { guestMountArgv } from "../../core/mount-options.ts";
+import { checkExit } from "../../guest-exec/index.ts";
 import { mountWithRetry } from "../guest-mount.ts";
 import type { MountRecord } from "../journal.ts";
 import { guestOwner } from "./guest-owner.ts";
@@ -30,7 +31,8 @@ export function deviceTransport(ctx: TransportContext): MountTransport {
       // A session that cannot hot-plug never attached a device: nothing to take away.
       const hp = asFSHotPlugger(ctx.session);
       if (!hp) return;
-      if (rec.device) await hp.unplug(rec.device, progress);
+      const guest = async (argv: string[]) => void checkExit(argv, await (await ctx.guest()).exec(argv, { timeoutMs: 10_000 }));
+      if (rec.device) await hp.unplug(rec.device, progress, guest);
       else await hp.scrub(rec.id);
     },
   };
