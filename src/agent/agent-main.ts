@@ -7,6 +7,7 @@ import { buildInfo } from "../core/build-info.ts";
 import { readInstanceConfig } from "../core/instance-config.ts";
 import { HotmountError } from "../core/errors.ts";
 import { jsonLogger } from "../core/log.ts";
+import { enableTrace, traceGuest, traceStep } from "../core/trace.ts";
 import { instancePaths } from "../core/paths.ts";
 import { type GuestExec, guestExecFor } from "../guest-exec/index.ts";
 import type { GuestSsh } from "../guest-exec/ssh-client.ts";
@@ -32,6 +33,8 @@ export async function runAgent(name: string): Promise<void> {
   const cfg = readInstanceConfig(name);
   const paths = instancePaths(name);
   const log = jsonLogger();
+  const tracing = process.env.HOTMOUNT_TRACE === "1";
+  if (tracing) enableTrace(log);
   const startedAt = new Date().toISOString();
   // One agent per instance, whoever starts it (vm start, a command that revives it, a service
   // manager): a second one would fight the first for QEMU's one QMP connection.
@@ -58,7 +61,7 @@ export async function runAgent(name: string): Promise<void> {
   // Chosen per operation (a qemu-guest-agent may stop or come back); the log says when it changes.
   let guestVia: string | null = null;
   const getGuest = async (): Promise<GuestExec> => {
-    const g = await guestExecFor(cfg, getSsh);
+    const g = tracing ? timedGuest(await traceGuest(() => guestExecFor(cfg, getSsh))) : await guestExecFor(cfg, getSsh);
     if (g.via !== guestVia) log.info(`guest commands via ${g.via}`, g.why ? { why: g.why } : undefined);
     guestVia = g.via;
     return g;
@@ -80,7 +83,7 @@ export async function runAgent(name: string): Promise<void> {
   service.persistent = new PersistentMounts(cfg, log);
   // The watch can do without SSH: it takes a remembered failure of any kind at once.
   const watch = watchHooks(() => sshGate.get({ patient: false }), log);
-  service.watchHooks = watch.hooks;
+  service.watchHooks = tracing ? { ...watch.hooks, ready: (r) => (traceStep("replay set-up"), watch.hooks.ready(r)) } : watch.hooks;
   const activity = new Activity(service, name, log);
   const restarted = activity.events.lastSeq > 0;
   const before = service.allRecords().length;
@@ -166,6 +169,11 @@ export async function runAgent(name: string): Promise<void> {
   checks.unref();
   process.on("SIGTERM", () => void exit(0));
   process.on("SIGINT", () => void exit(0));
+}
+
+/** With HOTMOUNT_TRACE=1: each guest command counts in the current operation's timings. */
+function timedGuest(g: GuestExec): GuestExec {
+  return { via: g.via, why: g.why, exec: (a, o) => traceGuest(() => g.exec(a, o)), run: (a, o) => traceGuest(() => g.run(a, o)) };
 }
 
 function watchVm(cfg: ReturnType<typeof readInstanceConfig>, driver: Driver, onGone: () => Promise<void>): void {

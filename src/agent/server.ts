@@ -3,6 +3,7 @@
 import { chmodSync, rmSync } from "node:fs";
 import { asHotmountError, HotmountError } from "../core/errors.ts";
 import { buildInfo } from "../core/build-info.ts";
+import { traced, traceStep } from "../core/trace.ts";
 import { AGENT_VERSION_HEADER, API_HEADER, API_VERSION } from "../core/versions.ts";
 import type { DeviceInventory } from "../../drivers/driver.ts";
 import type { Activity } from "./activity.ts";
@@ -126,12 +127,14 @@ export async function route(h: AgentHandlers, req: Request): Promise<Response> {
   if (extra) return extra;
   if (path === "/v1/mounts" && req.method === "POST") {
     const body = await readJson(req);
-    return json(await audited(h, req, "add", body, () => h.mounts.add(body)), 201);
+    return json(await audited(h, req, "add", body, () => traced("add", "choosing the guest channel", () => h.mounts.add(body, traceStep))), 201);
   }
   if (path.startsWith("/v1/mounts/") && req.method === "DELETE") {
     const key = mountKey(path.slice("/v1/mounts/".length));
     const force = forceFlag(url.searchParams.get("force"));
-    await audited(h, req, "remove", h.mounts.find(key) ?? { mountPoint: key }, () => h.mounts.remove(key, { force }));
+    await audited(h, req, "remove", h.mounts.find(key) ?? { mountPoint: key }, () =>
+      traced("remove", "stopping the watch", () => h.mounts.remove(key, { force }, traceStep)),
+    );
     return new Response(null, { status: 204 });
   }
   if (path === "/v1/vm/stop" && req.method === "POST") {
