@@ -56,8 +56,19 @@ export function stepRows(prefix: string, wall: number[], timings: Timing[]): Row
   const names: string[] = [];
   for (const t of timings) for (const s of t.steps) if (!names.includes(s.step)) names.push(s.step);
   const rows = [row(`${prefix} CLI wall`, wall)];
-  if (timings.length === wall.length) rows.push(row(`${prefix}   CLI start + socket`, wall.map((w, i) => w - timings[i]!.totalMs)));
-  rows.push(row(`${prefix}   agent total`, timings.map((t) => t.totalMs)));
+  if (timings.length === wall.length)
+    rows.push(
+      row(
+        `${prefix}   CLI start + socket`,
+        wall.map((w, i) => w - timings[i]!.totalMs),
+      ),
+    );
+  rows.push(
+    row(
+      `${prefix}   agent total`,
+      timings.map((t) => t.totalMs),
+    ),
+  );
   for (const n of names) {
     const of = (t: Timing) => t.steps.filter((s) => s.step === n);
     const ms = timings.map((t) => of(t).reduce((a, s) => a + s.ms, 0));
