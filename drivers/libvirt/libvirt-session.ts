@@ -1,6 +1,7 @@
 // The agent's session on a libvirt domain. libvirt owns the domain's QEMU and its monitor, so
 // every device change goes through libvirt (virsh attach-device/detach-device --live), and the
-// live domain XML is the inventory. virtiofs only: libvirt cannot hot-plug 9p. The domain
+// live domain XML is the inventory. In the agent the calls go through one virsh shell per URI
+// (src/util/virsh-shell.ts). virtiofs only: libvirt cannot hot-plug 9p. The domain
 // belongs to libvirt: hotmount never starts or stops it.
 import { writeFileSync } from "node:fs";
 import type { TransportAvailability } from "../../src/core/model.ts";
@@ -9,7 +10,8 @@ import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import { hotmountHome, instancePaths } from "../../src/core/paths.ts";
 import { isMountId } from "../../src/core/validate.ts";
 import { sleep } from "../../src/util/process.ts";
-import { virsh, virshMessage } from "../../src/util/virsh.ts";
+import { virshMessage } from "../../src/util/virsh.ts";
+import { virshRunner } from "../../src/util/virsh-shell.ts";
 import type { DeviceInventory, DriverSession, FSHotPlugger, Logger, PluggedDevice, PlugRequest, Progress } from "../driver.ts";
 import { fsAlias, idOfAlias, parseDomain, virtiofsXml, type DomainView } from "./domain-xml.ts";
 import { libvirtRef, type LibvirtRef } from "./libvirt-ref.ts";
@@ -54,16 +56,19 @@ export function libvirtTransports(v: DomainView, uri: string, ssh: boolean): Tra
 
 export class LibvirtSession implements DriverSession, FSHotPlugger {
   readonly driver = "libvirt";
+  private readonly virsh: ReturnType<typeof virshRunner>;
 
   constructor(
     private readonly cfg: InstanceConfig,
     private readonly ref: LibvirtRef,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.virsh = virshRunner(ref.uri);
+  }
 
   static async open(cfg: InstanceConfig, log: Logger): Promise<LibvirtSession> {
     const ref = libvirtRef(cfg);
-    const st = await virsh(ref.uri, ["domstate", ref.domain], { timeoutMs: 10_000 });
+    const st = await virshRunner(ref.uri)(["domstate", ref.domain], { timeoutMs: 10_000 });
     if (st.code !== 0) throw new HotmountError("INSTANCE_NOT_FOUND", `libvirt domain "${ref.domain}" not found on ${ref.uri}: ${virshMessage(st)}`);
     if (!/running|paused/.test(st.stdout)) {
       throw new HotmountError("INSTANCE_NOT_RUNNING", `libvirt domain "${ref.domain}" is not running (${st.stdout.trim()})`, {
@@ -87,7 +92,7 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
 
   async view(): Promise<DomainView> {
     this.cached = null;
-    const r = await virsh(this.ref.uri, ["dumpxml", this.ref.domain], { timeoutMs: 15_000 });
+    const r = await this.virsh(["dumpxml", this.ref.domain], { timeoutMs: 15_000 });
     if (r.code !== 0) throw new HotmountError("INSTANCE_NOT_RUNNING", `cannot read libvirt domain "${this.ref.domain}": ${virshMessage(r)}`);
     return parseDomain(r.stdout);
   }
@@ -125,7 +130,7 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
     });
     const xmlFile = `${instancePaths(this.cfg.name).virtiofsdDir}/${req.id}.xml`;
     writeFileSync(xmlFile, virtiofsXml({ id: req.id, source: req.hostPath, binary }), { mode: 0o600 });
-    const r = await virsh(this.ref.uri, ["attach-device", this.ref.domain, xmlFile, "--live"], { timeoutMs: 30_000 });
+    const r = await this.virsh(["attach-device", this.ref.domain, xmlFile, "--live"], { timeoutMs: 30_000 });
     if (r.code !== 0) {
       removeWrapper(this.cfg.name, req.id);
       const msg = virshMessage(r);
@@ -161,14 +166,15 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
     const alias = fsAlias(id);
     const present = async () => (await this.view()).filesystems.some((f) => f.alias === alias);
     if (!(await present())) return;
-    const r = await virsh(this.ref.uri, ["detach-device-alias", this.ref.domain, alias, "--live"], { timeoutMs: 30_000 });
+    const r = await this.virsh(["detach-device-alias", this.ref.domain, alias, "--live"], { timeoutMs: 30_000 });
     if (r.code !== 0 && (await present())) {
       throw new HotmountError("INTERNAL", `libvirt could not detach ${alias}: ${virshMessage(r)}`, {
         hint: "See the domain's log under /var/log/libvirt/qemu/.",
       });
     }
     const end = Date.now() + DEVICE_REMOVED_TIMEOUT_MS;
-    for (let d = 20; await present(); d = Math.min(250, d * 2)) {
+    // Each look is one command in the agent's virsh shell (milliseconds), so the wait ends soon after the guest lets go.
+    for (let d = 10; await present(); d = Math.min(50, d * 2)) {
       if (Date.now() > end) {
         throw new HotmountError("TIMEOUT", `the guest did not release ${alias} within ${DEVICE_REMOVED_TIMEOUT_MS / 1000} s`, {
           hint: "The guest must acknowledge a PCIe unplug; a hung or busy guest delays it. Retry the remove later.",

@@ -12,6 +12,7 @@ import { instancePaths } from "../core/paths.ts";
 import { type GuestExec, guestExecFor } from "../guest-exec/index.ts";
 import type { GuestSsh } from "../guest-exec/ssh-client.ts";
 import { cmdlineOf, isAlive, readPidFile, sleep } from "../util/process.ts";
+import { enableVirshShells } from "../util/virsh-shell.ts";
 import type { Info, TransportAvailability } from "./api.ts";
 import { Activity } from "./activity.ts";
 import { AGENT } from "./audit-log.ts";
@@ -48,6 +49,8 @@ export async function runAgent(name: string): Promise<void> {
   writeFileSync(paths.agentPid, String(process.pid));
   log.info("agent starting", { instance: name, pid: process.pid });
 
+  // libvirt calls through one long-lived virsh per URI rather than a virsh process each.
+  enableVirshShells();
   const driver = getDriver(cfg.driver);
   const lifecycle = asVmLifecycle(driver);
   if (lifecycle?.vmLivesInCaller) await lifecycle.start(cfg, (step) => log.info(step));
