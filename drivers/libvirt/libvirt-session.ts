@@ -8,6 +8,7 @@ import type { TransportAvailability } from "../../src/core/model.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import { hotmountHome, instancePaths } from "../../src/core/paths.ts";
+import { traceStep } from "../../src/core/trace.ts";
 import { isMountId } from "../../src/core/validate.ts";
 import { sleep } from "../../src/util/process.ts";
 import { virshMessage } from "../../src/util/virsh.ts";
@@ -172,6 +173,7 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
         hint: "See the domain's log under /var/log/libvirt/qemu/.",
       });
     }
+    traceStep("waiting for libvirt's device-removed");
     const end = Date.now() + DEVICE_REMOVED_TIMEOUT_MS;
     // Each look is one command in the agent's virsh shell (milliseconds), so the wait ends soon after the guest lets go.
     for (let d = 10; await present(); d = Math.min(50, d * 2)) {
