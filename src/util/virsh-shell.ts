@@ -1,12 +1,12 @@
 // One long-lived `virsh` per libvirt URI for the agent's burst of libvirt calls (a mount add is
 // about ten: XML reads, attach, guest commands through qemu-agent-command), instead of a new
 // virsh process, connection and authentication each. It drives virsh's interactive shell over
-// stdin: each command is followed by `echo --err MARK` and `echo MARK` (a mark starting with "--"
-// would be read as an option by libvirt 11), so its stdout and stderr
-// end where the marks appear (readline echoes each command line first, ending in a newline). A
-// command that writes an "error:" line failed. The shell closes after a short idle time, and a
-// command that outlasts its bound kills it (the next one starts a fresh shell); an argument the
-// shell cannot carry (a newline) goes through a one-off virsh as before.
+// stdin: each command is followed by `echo --err MARK` and `echo MARK`, so its stdout and stderr
+// end where the marks appear (readline echoes each command line first, ending in a newline; a
+// mark starting with "--" would be read as an option by libvirt 11). A command that writes an
+// "error:" line failed. The shell closes after a short idle time, and a command that outlasts
+// its bound kills it (the next one starts a fresh shell); an argument the shell cannot carry (a
+// newline) goes through a one-off virsh as before.
 import type { Subprocess } from "bun";
 import { virsh, type VirshResult } from "./virsh.ts";
 
