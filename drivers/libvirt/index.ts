@@ -7,21 +7,22 @@ import { type InstanceConfig, InstanceConfig as InstanceConfigSchema, readInstan
 import { instancePaths } from "../../src/core/paths.ts";
 import type { Driver, RuntimeStatus, VmDiscovery } from "../driver.ts";
 import { isAlive, readPidFile } from "../../src/util/process.ts";
-import { SYSTEM_URI, virsh } from "../../src/util/virsh.ts";
+import { SYSTEM_URI } from "../../src/util/virsh.ts";
+import { virshRunner } from "../../src/util/virsh-shell.ts";
 import { discoveredVm, domainByHmName, hmNameFor, libvirtInstanceConfig, listDomains, toState } from "./discovery.ts";
 import { libvirtRef } from "./libvirt-ref.ts";
 import { LibvirtSession } from "./libvirt-session.ts";
 import { type SavedLogin, savedLogin, saveLogin, type SshLogin, sshLogin } from "./ssh-login.ts";
 
 /**
- * Cheap (one `virsh dominfo`): the agent asks every second, and leaves when this says the VM is
+ * Cheap (one `virsh dominfo`, in the agent's virsh shell): the agent asks every second, and leaves when this says the VM is
  * gone, so only libvirt's own word makes a domain stopped (no such domain, shut off, another UUID
  * under the name). When virsh cannot answer (libvirtd restarting, a slow host), QEMU's pid file
  * that libvirt keeps decides.
  */
 async function status(cfg: InstanceConfig): Promise<RuntimeStatus> {
   const ref = libvirtRef(cfg);
-  const r = await virsh(ref.uri, ["dominfo", ref.domain], { timeoutMs: 20_000 });
+  const r = await virshRunner(ref.uri)(["dominfo", ref.domain], { timeoutMs: 20_000 });
   const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, "m").exec(r.stdout)?.[1]?.trim() ?? "";
   const qemuPid = () => {
     const pid = ref.uri === SYSTEM_URI ? readPidFile(`/run/libvirt/qemu/${ref.domain}.pid`) : null;

@@ -1,16 +1,19 @@
 // The agent's session on a libvirt domain. libvirt owns the domain's QEMU and its monitor, so
 // every device change goes through libvirt (virsh attach-device/detach-device --live), and the
-// live domain XML is the inventory. virtiofs only: libvirt cannot hot-plug 9p. The domain
+// live domain XML is the inventory. In the agent the calls go through one virsh shell per URI
+// (src/util/virsh-shell.ts). virtiofs only: libvirt cannot hot-plug 9p. The domain
 // belongs to libvirt: hotmount never starts or stops it.
 import { writeFileSync } from "node:fs";
 import type { TransportAvailability } from "../../src/core/model.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import type { InstanceConfig } from "../../src/core/instance-config.ts";
 import { hotmountHome, instancePaths } from "../../src/core/paths.ts";
+import { traceStep } from "../../src/core/trace.ts";
 import { isMountId } from "../../src/core/validate.ts";
 import { sleep } from "../../src/util/process.ts";
 import { portSlotPowerOffArgv } from "../../src/guest-exec/pci-slot.ts";
-import { virsh, virshMessage } from "../../src/util/virsh.ts";
+import { virshMessage } from "../../src/util/virsh.ts";
+import { virshRunner } from "../../src/util/virsh-shell.ts";
 import type { DeviceInventory, DriverSession, FSHotPlugger, GuestRunner, Logger, PluggedDevice, PlugRequest, Progress } from "../driver.ts";
 import { domainArch, fsAlias, idOfAlias, parseDomain, parseFilesystems, rootPortAddress, virtiofsXml, type DomainView } from "./domain-xml.ts";
 import { libvirtRef, type LibvirtRef } from "./libvirt-ref.ts";
@@ -66,16 +69,19 @@ function slotPowerOff(xml: string, alias: string): string[] | null {
 
 export class LibvirtSession implements DriverSession, FSHotPlugger {
   readonly driver = "libvirt";
+  private readonly virsh: ReturnType<typeof virshRunner>;
 
   constructor(
     private readonly cfg: InstanceConfig,
     private readonly ref: LibvirtRef,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.virsh = virshRunner(ref.uri);
+  }
 
   static async open(cfg: InstanceConfig, log: Logger): Promise<LibvirtSession> {
     const ref = libvirtRef(cfg);
-    const st = await virsh(ref.uri, ["domstate", ref.domain], { timeoutMs: 10_000 });
+    const st = await virshRunner(ref.uri)(["domstate", ref.domain], { timeoutMs: 10_000 });
     if (st.code !== 0) throw new HotmountError("INSTANCE_NOT_FOUND", `libvirt domain "${ref.domain}" not found on ${ref.uri}: ${virshMessage(st)}`);
     if (!/running|paused/.test(st.stdout)) {
       throw new HotmountError("INSTANCE_NOT_RUNNING", `libvirt domain "${ref.domain}" is not running (${st.stdout.trim()})`, {
@@ -103,7 +109,7 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
 
   private async liveXml(): Promise<string> {
     this.cached = null;
-    const r = await virsh(this.ref.uri, ["dumpxml", this.ref.domain], { timeoutMs: 15_000 });
+    const r = await this.virsh(["dumpxml", this.ref.domain], { timeoutMs: 15_000 });
     if (r.code !== 0) throw new HotmountError("INSTANCE_NOT_RUNNING", `cannot read libvirt domain "${this.ref.domain}": ${virshMessage(r)}`);
     return r.stdout;
   }
@@ -141,7 +147,7 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
     });
     const xmlFile = `${instancePaths(this.cfg.name).virtiofsdDir}/${req.id}.xml`;
     writeFileSync(xmlFile, virtiofsXml({ id: req.id, source: req.hostPath, binary }), { mode: 0o600 });
-    const r = await virsh(this.ref.uri, ["attach-device", this.ref.domain, xmlFile, "--live"], { timeoutMs: 30_000 });
+    const r = await this.virsh(["attach-device", this.ref.domain, xmlFile, "--live"], { timeoutMs: 30_000 });
     if (r.code !== 0) {
       removeWrapper(this.cfg.name, req.id);
       const msg = virshMessage(r);
@@ -179,7 +185,7 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
     const xml = await this.liveXml();
     if (!parseFilesystems(xml).some((f) => f.alias === alias)) return;
     const powerOff = guest ? slotPowerOff(xml, alias) : null;
-    const detaching = virsh(this.ref.uri, ["detach-device-alias", this.ref.domain, alias, "--live"], { timeoutMs: 30_000 });
+    const detaching = this.virsh(["detach-device-alias", this.ref.domain, alias, "--live"], { timeoutMs: 30_000 });
     if (guest && powerOff) {
       // Either order works: after the button press pciehp cancels its wait; before it, QEMU
       // unplugs the powered-off device and libvirt drops it on DEVICE_DELETED.
@@ -194,8 +200,10 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
         hint: "See the domain's log under /var/log/libvirt/qemu/.",
       });
     }
+    traceStep("waiting for libvirt's device-removed");
     const end = Date.now() + DEVICE_REMOVED_TIMEOUT_MS;
-    for (let d = 20; await present(); d = Math.min(250, d * 2)) {
+    // Each look is one command in the agent's virsh shell (milliseconds), so the wait ends soon after the guest lets go.
+    for (let d = 10; await present(); d = Math.min(50, d * 2)) {
       if (Date.now() > end) {
         throw new HotmountError("TIMEOUT", `the guest did not release ${alias} within ${DEVICE_REMOVED_TIMEOUT_MS / 1000} s`, {
           hint: "The guest must acknowledge a PCIe unplug; a hung or busy guest delays it. Retry the remove later.",

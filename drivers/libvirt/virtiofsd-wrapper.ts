@@ -97,10 +97,11 @@ export function markedVirtiofsd(uuid: string): { id: string; pid: number }[] {
 
 /** Waits (bounded) for libvirt's virtiofsd of `id` to exit after the device left; ends it if it lingers. */
 export async function reapVirtiofsd(uuid: string, id: string, graceMs = 5000): Promise<void> {
-  const pids = () =>
-    markedVirtiofsd(uuid)
-      .filter((v) => v.id === id && isAlive(v.pid))
-      .map((v) => v.pid);
-  if (await waitUntil(() => pids().length === 0, graceMs, 50)) return;
+  // Found once (a scan reads every process's command line), then only watched: no new one starts for a detached device.
+  const found = markedVirtiofsd(uuid)
+    .filter((v) => v.id === id)
+    .map((v) => v.pid);
+  const pids = () => found.filter((pid) => isAlive(pid));
+  if (await waitUntil(() => pids().length === 0, graceMs, 20)) return;
   for (const pid of pids()) await terminate(pid, 1000);
 }

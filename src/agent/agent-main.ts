@@ -7,10 +7,12 @@ import { buildInfo } from "../core/build-info.ts";
 import { readInstanceConfig } from "../core/instance-config.ts";
 import { HotmountError } from "../core/errors.ts";
 import { jsonLogger } from "../core/log.ts";
+import { enableTrace, traceGuest, traceStep } from "../core/trace.ts";
 import { instancePaths } from "../core/paths.ts";
 import { type GuestExec, guestExecFor } from "../guest-exec/index.ts";
 import type { GuestSsh } from "../guest-exec/ssh-client.ts";
 import { cmdlineOf, isAlive, readPidFile, sleep } from "../util/process.ts";
+import { enableVirshShells } from "../util/virsh-shell.ts";
 import type { Info, TransportAvailability } from "./api.ts";
 import { Activity } from "./activity.ts";
 import { AGENT } from "./audit-log.ts";
@@ -32,6 +34,8 @@ export async function runAgent(name: string): Promise<void> {
   const cfg = readInstanceConfig(name);
   const paths = instancePaths(name);
   const log = jsonLogger();
+  const tracing = process.env.HOTMOUNT_TRACE === "1";
+  if (tracing) enableTrace(log);
   const startedAt = new Date().toISOString();
   // One agent per instance, whoever starts it (vm start, a command that revives it, a service
   // manager): a second one would fight the first for QEMU's one QMP connection.
@@ -45,6 +49,8 @@ export async function runAgent(name: string): Promise<void> {
   writeFileSync(paths.agentPid, String(process.pid));
   log.info("agent starting", { instance: name, pid: process.pid });
 
+  // libvirt calls through one long-lived virsh per URI rather than a virsh process each.
+  enableVirshShells();
   const driver = getDriver(cfg.driver);
   const lifecycle = asVmLifecycle(driver);
   if (lifecycle?.vmLivesInCaller) await lifecycle.start(cfg, (step) => log.info(step));
@@ -58,7 +64,7 @@ export async function runAgent(name: string): Promise<void> {
   // Chosen per operation (a qemu-guest-agent may stop or come back); the log says when it changes.
   let guestVia: string | null = null;
   const getGuest = async (): Promise<GuestExec> => {
-    const g = await guestExecFor(cfg, getSsh);
+    const g = tracing ? timedGuest(await traceGuest(() => guestExecFor(cfg, getSsh))) : await guestExecFor(cfg, getSsh);
     if (g.via !== guestVia) log.info(`guest commands via ${g.via}`, g.why ? { why: g.why } : undefined);
     guestVia = g.via;
     return g;
@@ -77,7 +83,11 @@ export async function runAgent(name: string): Promise<void> {
       markFailed: (id, m, h) => service.markFailed(id, m, h),
       bootId: () => health.currentBoot,
     },
-    { changes: activity, watch: watch.hooks, persistent: new PersistentMounts(cfg, log) },
+    {
+      changes: activity,
+      watch: tracing ? { ...watch.hooks, ready: (r) => (traceStep("replay set-up"), watch.hooks.ready(r)) } : watch.hooks,
+      persistent: new PersistentMounts(cfg, log),
+    },
   );
   // A guest reboot (or a umount behind our back) removes mounts: notice, say so, mount them again.
   const health: GuestHealth = new GuestHealth(service, getGuest, log, (message) => activity.events.emit("guest-rebooted", { message }));
@@ -167,6 +177,11 @@ export async function runAgent(name: string): Promise<void> {
   checks.unref();
   process.on("SIGTERM", () => void exit(0));
   process.on("SIGINT", () => void exit(0));
+}
+
+/** With HOTMOUNT_TRACE=1: each guest command counts in the current operation's timings. */
+function timedGuest(g: GuestExec): GuestExec {
+  return { via: g.via, why: g.why, exec: (a, o) => traceGuest(() => g.exec(a, o)), run: (a, o) => traceGuest(() => g.run(a, o)) };
 }
 
 function watchVm(cfg: ReturnType<typeof readInstanceConfig>, driver: Driver, onGone: () => Promise<void>): void {

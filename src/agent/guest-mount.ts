@@ -32,45 +32,44 @@ export function parseMounts(text: string): GuestMountEntry[] {
     });
 }
 
-// Prints the deepest part of the path that exists, then where it really leads. Constant script:
-// the path is "$1" only.
-const RESOLVE_SCRIPT = 'p=$1; while [ ! -e "$p" ] && [ ! -L "$p" ]; do p=$(dirname -- "$p"); done; printf "%s\\n" "$p"; readlink -f -- "$p"';
-
-/**
- * A guest symlink on the way (/mnt/x -> /etc) would put the mount, and mkdir -p, somewhere else
- * than the registry says, past the system-folder check: refuse it and name the real place.
- */
-async function refuseSymlinkedPath(guest: GuestCommands, mountPoint: string): Promise<void> {
-  const r = await guest.exec(["sh", "-c", RESOLVE_SCRIPT, "hotmount-resolve", mountPoint], { timeoutMs: 10_000 });
-  const [existing = "", real = ""] = r.stdout.split("\n");
-  if (r.code === 0 && existing === real) return;
-  const there = real ? `${real}${mountPoint.slice(existing.length)}`.replace(/^\/\//, "/") : null;
-  throw new HotmountError("MOUNT_CONFLICT", `the guest path ${mountPoint} goes through a symlink in the guest (${existing} leads to ${real || "nowhere"})`, {
-    hint: there ? `Name the real guest folder (${there}), or remove the link in the guest.` : "Name the real guest folder, or remove the link in the guest.",
-    details: { mountPoint, symlink: existing, target: real },
-  });
-}
+// One guest round trip for the checks before a mount (each costs a process start in the guest,
+// tens of ms under TCG). Constant script, the path is "$1" only. Prints the deepest part of the
+// path that exists, then where it really leads (empty when readlink fails), then what the path
+// itself is (dir, other, none), then the guest's mount table.
+const PROBE_SCRIPT =
+  'p=$1; while [ ! -e "$p" ] && [ ! -L "$p" ]; do p=$(dirname -- "$p"); done; printf "%s\\n" "$p"; ' +
+  'r=$(readlink -f -- "$p") || r=; printf "%s\\n" "$r"; ' +
+  'if [ -d "$1" ]; then echo dir; elif [ -e "$1" ]; then echo other; else echo none; fi; cat /proc/mounts';
 
 /**
  * Checks the mount point and says whether it must be created; `create` then makes it. Split so
  * the journal records "we made it" before the folder exists (a crash in between leaves nothing).
+ * A guest symlink on the way (/mnt/x -> /etc) would put the mount, and mkdir -p, somewhere else
+ * than the registry says, past the system-folder check: it is refused with the real place named.
  */
 export async function checkMountPoint(guest: GuestCommands, mountPoint: string): Promise<boolean> {
-  const mounts = await guestMounts(guest);
-  if (mounts.some((m) => m.mountPoint === mountPoint)) {
+  const r = await guest.exec(["sh", "-c", PROBE_SCRIPT, "hotmount-probe", mountPoint], { timeoutMs: 10_000 });
+  const [existing = "", real = "", kind = "", ...table] = r.stdout.split("\n");
+  if (r.code !== 0 || !["dir", "other", "none"].includes(kind)) {
+    throw new HotmountError("GUEST_COMMAND_FAILED", `the guest could not check ${mountPoint}: ${r.stderr.trim() || `exit ${r.code}`}`, {
+      details: { mountPoint, code: r.code, stderr: r.stderr },
+    });
+  }
+  if (parseMounts(table.join("\n")).some((m) => m.mountPoint === mountPoint)) {
     throw new HotmountError("MOUNT_CONFLICT", `${mountPoint} is already a mount point in the guest`, {
       hint: "Pick another guest path, or unmount what is there first.",
     });
   }
-  await refuseSymlinkedPath(guest, mountPoint);
-  const probe = await guest.exec(["test", "-e", mountPoint], { timeoutMs: 10_000 });
-  if (probe.code === 0) {
-    const isDir = await guest.exec(["test", "-d", mountPoint], { timeoutMs: 10_000 });
-    if (isDir.code !== 0)
-      throw new HotmountError("MOUNT_CONFLICT", `${mountPoint} exists in the guest and is not a folder`, { hint: "Pick another guest path." });
-    return false;
+  if (existing !== real) {
+    const there = real ? `${real}${mountPoint.slice(existing.length)}`.replace(/^\/\//, "/") : null;
+    throw new HotmountError("MOUNT_CONFLICT", `the guest path ${mountPoint} goes through a symlink in the guest (${existing} leads to ${real || "nowhere"})`, {
+      hint: there ? `Name the real guest folder (${there}), or remove the link in the guest.` : "Name the real guest folder, or remove the link in the guest.",
+      details: { mountPoint, symlink: existing, target: real },
+    });
   }
-  return true;
+  if (kind === "other")
+    throw new HotmountError("MOUNT_CONFLICT", `${mountPoint} exists in the guest and is not a folder`, { hint: "Pick another guest path." });
+  return kind === "none";
 }
 
 export async function createMountPoint(guest: GuestCommands, mountPoint: string): Promise<void> {

@@ -19,6 +19,8 @@ const OWN_HOLDER = /^\d+ watch-helper-/;
  */
 export async function unmountForRemove(guest: GuestCommands, rec: MountRecord, force: boolean): Promise<void> {
   const mounts = await guestMounts(guest);
+  /** The mount table read after the unmount, when one was (unmountElsewhere takes it as its fresh read). */
+  let after: GuestMountEntry[] | undefined;
   // Refused before anything is unmounted, so that a refusal leaves the mount as it was.
   if (rec.type !== "reverse-sshfs" && !force) refuseIfElsewhere(rec, mounts);
   if (mounts.some((m) => m.mountPoint === rec.mountPoint)) {
@@ -51,9 +53,9 @@ export async function unmountForRemove(guest: GuestCommands, rec: MountRecord, f
         hint: "The device stays attached so the guest does not hang. Retry, or use --force.",
       });
     }
-    if (rec.type !== "reverse-sshfs") await unmountStacked(guest, rec);
+    if (rec.type !== "reverse-sshfs") after = await unmountStacked(guest, rec);
   }
-  if (rec.type !== "reverse-sshfs") await unmountElsewhere(guest, rec, force);
+  if (rec.type !== "reverse-sshfs") await unmountElsewhere(guest, rec, force, after);
 }
 
 async function forceUnmount(guest: GuestCommands, mountPoint: string) {
@@ -65,14 +67,18 @@ async function forceUnmount(guest: GuestCommands, mountPoint: string) {
 /**
  * Mounts left under the one just unmounted at the same path: a mount whose backend died stays
  * under its replacement (heal.ts mounts the new one over it rather than leave the path bare).
- * They are dead (every access fails at once), so they are detached lazily. Bounded.
+ * They are dead (every access fails at once), so they are detached lazily. Bounded. Returns the
+ * last mount table it read.
  */
-async function unmountStacked(guest: GuestCommands, rec: MountRecord): Promise<void> {
+async function unmountStacked(guest: GuestCommands, rec: MountRecord): Promise<GuestMountEntry[]> {
   const tag = rec.tag ?? rec.device?.tag ?? rec.id;
   const ours = (m: GuestMountEntry) => m.mountPoint === rec.mountPoint && m.source === tag;
-  for (let i = 0; i < STACKED_MAX && (await guestMounts(guest)).some(ours); i++) {
+  let mounts = await guestMounts(guest);
+  for (let i = 0; i < STACKED_MAX && mounts.some(ours); i++) {
     await unmount(guest, rec.mountPoint, { lazy: true, timeoutMs: UMOUNT_DEADLINE_MS });
+    mounts = await guestMounts(guest);
   }
+  return mounts;
 }
 
 /** Other mounts of the device in the guest (bind mounts of it), outside `rec.mountPoint`. */
@@ -92,11 +98,11 @@ function refuseIfElsewhere(rec: MountRecord, mounts: GuestMountEntry[]): void {
 
 /**
  * Bind mounts of the device elsewhere in the guest: refused, or with force unmounted too. Read
- * again after the first check on purpose: one made meanwhile must not have its device detached
- * from under it.
+ * again after the first check on purpose (`fresh`: a table read after the unmount): one made
+ * meanwhile must not have its device detached from under it.
  */
-async function unmountElsewhere(guest: GuestCommands, rec: MountRecord, force: boolean): Promise<void> {
-  const mounts = await guestMounts(guest);
+async function unmountElsewhere(guest: GuestCommands, rec: MountRecord, force: boolean, fresh?: GuestMountEntry[]): Promise<void> {
+  const mounts = fresh ?? (await guestMounts(guest));
   if (!force) return refuseIfElsewhere(rec, mounts);
   for (const mp of elsewhere(rec, mounts).reverse()) await forceUnmount(guest, mp);
 }

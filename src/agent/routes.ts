@@ -2,6 +2,7 @@
 // matches its method and path; a path some row has, asked with another method, is refused
 // (USAGE) naming the methods that path takes; any other path is "no such endpoint".
 import { HotmountError } from "../core/errors.ts";
+import { traced, traceStep } from "../core/trace.ts";
 import { audited, eventStream, extendMount } from "./activity-routes.ts";
 import { json, mountKey, readJson, type AgentHandlers } from "./http.ts";
 
@@ -37,7 +38,7 @@ export const ROUTES: readonly Route[] = [
     path: "/v1/mounts",
     handler: async (h, req) => {
       const body = await readJson(req);
-      return json(await audited(h, req, "add", body, () => h.mounts.add(body)), 201);
+      return json(await audited(h, req, "add", body, () => traced("add", "choosing the guest channel", () => h.mounts.add(body, traceStep))), 201);
     },
   },
   { method: "GET", path: "/v1/events", handler: async (h, _req, url) => eventStream(h, url) },
@@ -48,7 +49,9 @@ export const ROUTES: readonly Route[] = [
     handler: async (h, req, url, raw) => {
       const key = mountKey(raw);
       const force = forceFlag(url.searchParams.get("force"));
-      await audited(h, req, "remove", h.mounts.find(key) ?? { mountPoint: key }, () => h.mounts.remove(key, { force }));
+      await audited(h, req, "remove", h.mounts.find(key) ?? { mountPoint: key }, () =>
+        traced("remove", "stopping the watch", () => h.mounts.remove(key, { force }, traceStep)),
+      );
       return noContent();
     },
   },

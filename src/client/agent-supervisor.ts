@@ -4,7 +4,6 @@
 // the instance lock (the one `vm start` and `vm stop` hold) serialises them.
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync } from "node:fs";
-import { getDriver } from "../../drivers/index.ts";
 import { asVmLifecycle } from "../../drivers/driver.ts";
 import { loadJournal } from "../agent/journal.ts";
 import { HotmountError } from "../core/errors.ts";
@@ -76,6 +75,8 @@ export async function reviveAgent(name: string, waitMs = REVIVE_WAIT_MS): Promis
   const paths = instancePaths(name);
   if (!existsSync(paths.config) || (!agentGone(name) && existsSync(paths.agentSock))) return false;
   const cfg = readInstanceConfig(name);
+  // Loaded only here, for an agent that is gone: the drivers bring ssh2 and more with them.
+  const { getDriver } = await import("../../drivers/index.ts");
   const driver = getDriver(cfg.driver);
   if (asVmLifecycle(driver)?.vmLivesInCaller) return false;
   const vmRuns = async () => (await driver.status(cfg)).state === "running";

@@ -2,15 +2,17 @@
 // HTTP (client/agent-client.ts), the instance lifecycle (client/instances.ts), Lima attachment
 // (client/external-vms.ts) and agent supervision (client/agent-supervisor.ts). Before it asks an
 // agent, it restarts one that died while its VM kept running, and says so through
-// onAgentRestarted; listings do not wait for an instance another process is busy with.
+// onAgentRestarted; listings do not wait for an instance another process is busy with. The
+// lifecycle and Lima parts load the drivers (ssh2 among them), so they are imported when used:
+// `mount add`, `mount remove` and `mount list` start without them.
 import { readFileSync } from "node:fs";
 import { instancePaths } from "../core/paths.ts";
 import { AgentClient } from "./agent-client.ts";
 import { REVIVE_WAIT_MS, reviveAgent } from "./agent-supervisor.ts";
-import { ensureForeignAgent } from "./external-vms.ts";
-import { listInstances, startInstance, stopInstance, summarize } from "./instances.ts";
 import { listAllMounts } from "./mounts.ts";
 import type { HotmountClient } from "./types.ts";
+
+const instances = () => import("./instances.ts");
 
 /** How long one client waits before it tries again to restart an agent that would not start. */
 export const REVIVE_RETRY_MS = 30_000;
@@ -42,19 +44,19 @@ export function localClient(opts: LocalClientOptions = {}): HotmountClient {
   };
   /** A Lima instance gets its agent (and its hotmount registration) on first mount or unmount. */
   const attached = async (instance: string): Promise<AgentClient> => {
-    if (!new AgentClient(instance).present) await ensureForeignAgent(instance);
+    if (!new AgentClient(instance).present) await (await import("./external-vms.ts")).ensureForeignAgent(instance);
     return agent(instance);
   };
   return {
-    listInstances: () => listInstances({ revive: (n) => revive(n, 0) }),
-    summary: (i) => summarize(i, { revive: (n) => revive(n) }),
+    listInstances: async () => (await instances()).listInstances({ revive: (n) => revive(n, 0) }),
+    summary: async (i) => (await instances()).summarize(i, { revive: (n) => revive(n) }),
     info: async (i) => (await agent(i)).info(),
     listMounts: async (i) => (await agent(i)).mounts(),
     listAllMounts: () => listAllMounts((n) => revive(n, 0)),
     addMount: async (i, req) => (await attached(i)).add(req),
     removeMount: async (i, key, o) => (await attached(i)).remove(key, o?.force ?? false),
-    startVm: (i, o, onProgress) => startInstance(i, o ?? {}, onProgress ?? (() => {})),
-    stopVm: (i, onProgress) => stopInstance(i, onProgress ?? (() => {})),
+    startVm: async (i, o, onProgress) => (await instances()).startInstance(i, o ?? {}, onProgress ?? (() => {})),
+    stopVm: async (i, onProgress) => (await instances()).stopInstance(i, onProgress ?? (() => {})),
     agentLog: async (i, lines) => {
       try {
         return readFileSync(instancePaths(i).agentLog, "utf8").trimEnd().split("\n").slice(-lines);

@@ -1,28 +1,33 @@
 // GuestExec over qemu-guest-agent for a libvirt domain. libvirt holds the agent's channel, so
 // commands go through it: `virsh qemu-agent-command DOMAIN '{"execute":"guest-exec",...}'` with
 // the argv as a JSON array (execve in the guest: no shell, no quoting, no sudo), then
-// guest-exec-status until the program has exited.
+// guest-exec-status until the program has exited. In the agent these go through its one virsh
+// shell per URI (util/virsh-shell.ts), not a virsh process each.
 import { HotmountError } from "../core/errors.ts";
 import type { ExecStatus } from "./qga-client.ts";
 import type { ExecOptions, ExecResult } from "./ssh-client.ts";
 import { sleep } from "../util/process.ts";
-import { virsh, virshMessage } from "../util/virsh.ts";
+import { virshMessage } from "../util/virsh.ts";
+import { virshRunner } from "../util/virsh-shell.ts";
 import { checkExit, type GuestExec } from "./types.ts";
 
 const decode = (b64?: string) => (b64 ? Buffer.from(b64, "base64").toString("utf8") : "");
 
 export class VirshQgaExec implements GuestExec {
   readonly via = "qga" as const;
+  private readonly virsh: ReturnType<typeof virshRunner>;
 
   constructor(
     readonly uri: string,
     readonly domain: string,
-  ) {}
+  ) {
+    this.virsh = virshRunner(uri);
+  }
 
   /** One agent command; `timeoutS` is libvirt's own wait for the agent's reply. */
   private async command<T>(execute: string, args: Record<string, unknown> | undefined, timeoutS: number): Promise<T> {
     const json = JSON.stringify(args ? { execute, arguments: args } : { execute });
-    const r = await virsh(this.uri, ["qemu-agent-command", this.domain, "--timeout", String(Math.max(1, Math.ceil(timeoutS))), json], {
+    const r = await this.virsh(["qemu-agent-command", this.domain, "--timeout", String(Math.max(1, Math.ceil(timeoutS))), json], {
       timeoutMs: (timeoutS + 10) * 1000,
     });
     if (r.code !== 0) {
@@ -57,7 +62,7 @@ export class VirshQgaExec implements GuestExec {
       if (e instanceof HotmountError && typeof e.details?.qgaError === "string") return { code: 127, stdout: "", stderr: e.details.qgaError };
       throw e;
     }
-    for (let delay = 10; ; delay = Math.min(200, delay * 2)) {
+    for (let delay = 5; ; delay = Math.min(200, delay * 2)) {
       const st = await this.command<ExecStatus>("guest-exec-status", { pid }, leftS());
       if (st.exited) return { code: st.exitcode ?? 128 + (st.signal ?? 0), stdout: decode(st["out-data"]), stderr: decode(st["err-data"]) };
       if (Date.now() + delay >= deadline) break;

@@ -4,17 +4,21 @@ import { guestMountArgv } from "../../core/mount-options.ts";
 import { checkExit } from "../../guest-exec/index.ts";
 import { mountWithRetry } from "../guest-mount.ts";
 import type { MountRecord } from "../journal.ts";
+import type { GuestOwner } from "../../core/mount-options.ts";
 import { guestOwner } from "./guest-owner.ts";
 import type { TransportContext, MountTransport } from "./types.ts";
 
 export function deviceTransport(ctx: TransportContext): MountTransport {
+  // A user's uid/gid found once stays (one guest command less per mount); not finding one is asked again.
+  let knownOwner: GuestOwner | undefined;
+  const owner = async () => (knownOwner ??= await guestOwner(await ctx.guest(), ctx.cfg.ssh.user));
   return {
     async attach(rec, progress) {
       const hp = requireFSHotPlugger(ctx.session, rec.type);
       if (rec.type === "reverse-sshfs") throw new Error("not a device transport");
       // Only virtiofs can map ownership (with the Rust virtiofsd); 9p's fsdevs are fixed at boot.
-      const owner = rec.type === "virtiofs" ? await guestOwner(await ctx.guest(), ctx.cfg.ssh.user) : undefined;
-      rec.device = await hp.plug({ id: rec.id, type: rec.type, hostPath: rec.hostPath, writable: rec.writable, owner }, progress);
+      const o = rec.type === "virtiofs" && ctx.cfg.ssh.user !== "root" ? await owner() : undefined;
+      rec.device = await hp.plug({ id: rec.id, type: rec.type, hostPath: rec.hostPath, writable: rec.writable, owner: o }, progress);
       rec.tag = rec.device.tag;
       rec.slot = rec.device.slot;
     },
