@@ -28,12 +28,15 @@ export class FakeGuest implements GuestExec {
     const last = a[a.length - 1]!;
     switch (a[0]) {
       case "cat":
-        if (a[1] === "/proc/mounts") return ok([...this.mounts].map(([mp, m]) => `${m.source} ${mp} ${m.fstype} rw 0 0\n`).join(""));
+        if (a[1] === "/proc/mounts") return ok(this.table());
         return ok(`${[...this.holders.values()].find((h) => h.startsWith(a[1]!.split("/")[2] + " "))?.split(" ")[1] ?? "?"}\n`);
       case "sh": {
+        // guest-mount.ts's probe: the deepest existing part (twice: no symlinks here), what the
+        // path is, then the mount table.
         let p = a[4]!;
         while (!this.dirs.has(p)) p = p.slice(0, p.lastIndexOf("/")) || "/";
-        return ok(`${p}\n${p}\n`);
+        if (a[3] !== "hotmount-probe") return ok(`${p}\n${p}\n`);
+        return ok(`${p}\n${p}\n${this.dirs.has(a[4]!) ? "dir" : "none"}\n${this.table()}`);
       }
       case "test":
         return this.dirs.has(last) ? ok() : fail("", 1);
@@ -61,6 +64,11 @@ export class FakeGuest implements GuestExec {
       default:
         return fail(`${a[0]}: not found`, 127);
     }
+  }
+
+  /** /proc/mounts as the model has it. */
+  table(): string {
+    return [...this.mounts].map(([mp, m]) => `${m.source} ${mp} ${m.fstype} rw 0 0\n`).join("");
   }
 
   async run(argv: readonly string[], opts?: ExecOptions): Promise<string> {
