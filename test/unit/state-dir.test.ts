@@ -6,8 +6,8 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureHome } from "../../src/client/home.ts";
-import { HotmountError } from "../../src/core/errors.ts";
 import { instancePaths, sshKeyPath } from "../../src/core/paths.ts";
+import { hotmountErrorOf } from "../helpers/errors.ts";
 
 const root = mkdtempSync(`${tmpdir()}/hmt-state-`);
 const savedHome = process.env.HOTMOUNT_HOME;
@@ -28,16 +28,6 @@ function freshHome(): string {
   return home;
 }
 
-function refusal(f: () => unknown): HotmountError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof HotmountError) return e;
-    throw e;
-  }
-  throw new Error("not refused");
-}
-
 test("a private root is accepted and named", () => {
   const home = freshHome();
   expect(instancePaths("dev").agentSock).toBe(join(home, "instances", "dev", "agent.sock"));
@@ -46,7 +36,7 @@ test("a private root is accepted and named", () => {
 test("a group-writable root is refused on the first name under it", () => {
   const home = freshHome();
   chmodSync(home, 0o770);
-  const e = refusal(() => instancePaths("dev"));
+  const e = hotmountErrorOf(() => instancePaths("dev"));
   expect(e.code).toBe("PERMISSION_DENIED");
   expect(e.message).toBe(`hotmount's state folder ${home} is writable by its group (mode 770)`);
   expect(e.hint).toBe(`Run: chmod go-w ${home}`);
@@ -56,7 +46,7 @@ test("a world-writable instance folder is refused", () => {
   const home = freshHome();
   const dir = join(home, "instances", "dev");
   chmodSync(dir, 0o777);
-  const e = refusal(() => sshKeyPath());
+  const e = hotmountErrorOf(() => sshKeyPath());
   expect(e.message).toBe(`hotmount's state folder ${dir} is writable by everyone (mode 777)`);
 });
 
@@ -64,7 +54,7 @@ test("a symlinked top folder is refused; a symlinked root is followed and its ta
   const home = freshHome();
   rmSync(join(home, "ssh"), { recursive: true });
   symlinkSync(tmpdir(), join(home, "ssh"));
-  const e = refusal(() => instancePaths("dev"));
+  const e = hotmountErrorOf(() => instancePaths("dev"));
   expect(e.message).toBe(`hotmount's state folder ${join(home, "ssh")} is a symlink`);
   expect(e.hint).toBe(`hotmount makes its folders itself: remove the link (rm ${join(home, "ssh")}) or replace it with a real folder.`);
 
@@ -78,7 +68,7 @@ test("a symlinked top folder is refused; a symlinked root is followed and its ta
 test.skipIf(process.getuid?.() !== 0)("a root owned by another user is refused", () => {
   const home = freshHome();
   chownSync(home, 4242, 4242);
-  const e = refusal(() => instancePaths("dev"));
+  const e = hotmountErrorOf(() => instancePaths("dev"));
   expect(e.message).toBe(`hotmount's state folder ${home} belongs to uid 4242, not to you (uid 0)`);
   expect(e.hint).toBe(`Use your own HOTMOUNT_HOME, or take it over: chown -R 0 ${home}`);
 });
@@ -90,7 +80,7 @@ test("a root that does not exist yet passes, and ensureHome checks what it finds
   // Made by someone else between the first use and `vm start`'s mkdir (mkdir keeps its mode).
   mkdirSync(home, { mode: 0o777 });
   chmodSync(home, 0o777);
-  expect(refusal(() => ensureHome()).hint).toBe(`Run: chmod go-w ${home}`);
+  expect(hotmountErrorOf(() => ensureHome()).hint).toBe(`Run: chmod go-w ${home}`);
   chmodSync(home, 0o700);
   ensureHome();
 });
