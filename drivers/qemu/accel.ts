@@ -10,6 +10,7 @@ import { ensureDemoGuest } from "../../src/guest-image/demo-guest.ts";
 import { type GuestArch, hostGuestArch } from "../../src/guest-image/arch.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import { removeQuietly, sleep } from "../../src/util/process.ts";
+import { cpuArgs, headlessArgs, kernelBootArgs, machineArgs, sizeArgs } from "./argv-build.ts";
 import { qemuVersion } from "./host-tools.ts";
 
 export interface AccelChoice {
@@ -57,36 +58,30 @@ export async function chooseAccel(qemu: string, want: "auto" | "kvm" | "tcg", ar
   return choice;
 }
 
+/**
+ * The probe's command line: the VM's own parts (argv-build.ts) and nothing a boot test does not
+ * need (no shared memory, root ports, network or channels). On x86 QEMU's default machine is
+ * enough to see KVM run a kernel; virt has no default and takes the host's GIC under KVM.
+ */
+export function kvmProbeArgv(qemu: string, arch: GuestArch, guest: { kernel: string; initrd: string }, serialLog: string): string[] {
+  return [
+    qemu,
+    ...(arch === "aarch64" ? machineArgs(arch, ["gic-version=host"]) : []),
+    ...cpuArgs("kvm", arch),
+    ...sizeArgs(1, 256),
+    ...headlessArgs(),
+    "-no-reboot",
+    ...kernelBootArgs({ ...guest, append: demoGuestAppend("ssh-ed25519 AAAA probe", "hotmount.probe=1", arch), serialLog }),
+  ];
+}
+
 /** Boots the demo guest under KVM with hotmount.probe=1: it prints the marker and powers off. */
 export async function probeKvm(qemu: string): Promise<{ ok: boolean; why: string }> {
   const arch = hostGuestArch();
   const guest = await ensureDemoGuest({ arch });
   const dir = mkdtempSync(kvmProbeTempPrefix());
   const log = kvmProbeSerialLog(dir);
-  const argv = [
-    qemu,
-    ...(arch === "aarch64" ? ["-machine", "virt,gic-version=host"] : []),
-    "-accel",
-    "kvm",
-    "-cpu",
-    "host",
-    "-m",
-    "256M",
-    "-smp",
-    "1",
-    "-nodefaults",
-    "-display",
-    "none",
-    "-no-reboot",
-    "-kernel",
-    guest.kernel,
-    "-initrd",
-    guest.initrd,
-    "-append",
-    demoGuestAppend("ssh-ed25519 AAAA probe", "hotmount.probe=1", arch),
-    "-serial",
-    `file:${log}`,
-  ];
+  const argv = kvmProbeArgv(qemu, arch, guest, log);
   const p = Bun.spawn(argv, { stdout: "ignore", stderr: "pipe" });
   const end = Date.now() + PROBE_DEADLINE_MS;
   try {

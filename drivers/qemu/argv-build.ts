@@ -1,4 +1,6 @@
 // The argv of a hot-plug-capable QEMU VM. Pure: every input is explicit, so it is unit-tested.
+// Built from parts (machine, accelerator and CPU, size, headless, direct kernel boot) that the
+// KVM probe (accel.ts) boots with too, so both start the guest the same way.
 import { HotmountError } from "../../src/core/errors.ts";
 import type { GuestArch } from "../../src/guest-image/arch.ts";
 import { QGA_PORT_NAME } from "../../src/guest-image/contract.ts";
@@ -48,9 +50,29 @@ export const MACHINE_FOR_ARCH: Record<GuestArch, string> = { x86_64: "q35", aarc
  * The CPU model. TCG on aarch64: `max` with the cheap implementation-defined pointer-auth
  * algorithm (QEMU's architected QARMA one costs TCG a lot on every function return).
  */
-function cpuArgs(accel: "kvm" | "tcg", arch: GuestArch): string[] {
+export function cpuArgs(accel: "kvm" | "tcg", arch: GuestArch): string[] {
   if (accel === "kvm") return ["-accel", "kvm", "-cpu", "host"];
   return ["-accel", "tcg", "-cpu", arch === "aarch64" ? "max,pauth-impdef=on" : "max"];
+}
+
+/** The machine type of `arch` with extra properties (comma-joined). */
+export function machineArgs(arch: GuestArch, props: readonly string[]): string[] {
+  return ["-machine", [MACHINE_FOR_ARCH[arch], ...props].join(",")];
+}
+
+/** CPU count and RAM. */
+export function sizeArgs(cpus: number, memoryMiB: number): string[] {
+  return ["-smp", String(cpus), "-m", `${memoryMiB}M`];
+}
+
+/** No default devices, no window: the guest's console is its serial log. */
+export function headlessArgs(): string[] {
+  return ["-nodefaults", "-display", "none"];
+}
+
+/** Direct kernel boot (no firmware, no boot disk), the serial console into a file. */
+export function kernelBootArgs(b: { kernel: string; initrd?: string; append: string; serialLog: string }): string[] {
+  return ["-kernel", b.kernel, ...(b.initrd ? ["-initrd", b.initrd] : []), "-append", b.append, "-serial", `file:${b.serialLog}`];
 }
 
 export function rootPortId(i: number): string {
@@ -78,16 +100,13 @@ export function buildQemuArgv(qemu: string, i: QemuArgvInput): string[] {
   const a: string[] = [qemu];
   a.push("-name", "hotmount,debug-threads=on");
   a.push(...cpuArgs(i.accel, arch));
-  a.push("-smp", String(i.cpus), "-m", mem);
+  a.push(...sizeArgs(i.cpus, i.memoryMiB));
   // virtiofs needs guest RAM the virtiofsd can map: a shared memfd sized exactly to -m.
   a.push("-object", `memory-backend-memfd,id=mem,size=${mem},share=on`);
   // virt: direct kernel boot, no firmware: QEMU hands the kernel a device tree (docs/arm.md).
-  a.push("-machine", `${MACHINE_FOR_ARCH[arch]},memory-backend=mem`);
-  a.push("-nodefaults", "-display", "none", "-no-user-config");
-  a.push("-kernel", i.kernel);
-  if (i.initrd) a.push("-initrd", i.initrd);
-  a.push("-append", i.append);
-  a.push("-serial", `file:${i.serialLog}`);
+  a.push(...machineArgs(arch, ["memory-backend=mem"]));
+  a.push(...headlessArgs(), "-no-user-config");
+  a.push(...kernelBootArgs(i));
   a.push("-qmp", `unix:${i.qmpSocket},server=on,wait=off`);
   a.push("-netdev", `user,id=net0,hostfwd=tcp:127.0.0.1:${i.sshPort}-:22`);
   a.push("-device", "virtio-net-pci,netdev=net0");

@@ -1,16 +1,8 @@
-// What the mount registry tells the rest of the agent as mounts come and go: the file-watch
-// replay (watch/) and the activity feed (events, audit log, grant timers). Two small interfaces,
-// so that MountService knows neither of them.
-import type { Mount } from "./api.ts";
+// What the mount registry tells the rest of the agent as each journaled mount changes: the
+// activity feed (events, audit log, grant timers) implements it, so that MountService knows
+// nothing of it. The file-watch replay's hooks are declared where they are implemented
+// (watch/hooks.ts).
 import type { MountRecord } from "./journal.ts";
-
-/** Called around a mount's life: watching starts once it is ready and stops before it goes. */
-export interface WatchHooks {
-  ready(rec: MountRecord): Promise<void>;
-  beforeRemove(rec: MountRecord): Promise<void>;
-  /** Adds live state to a listed mount (e.g. a watch warning). */
-  decorate(m: Mount): Mount;
-}
 
 /** "restored": ready again at the same path after a fault (guest reboot, dead backend). */
 export type MountChange = "added" | "ready" | "restored" | "failed" | "removed" | "extended";

@@ -15,7 +15,7 @@ import { checkMountPoint, createMountPoint, removeCreatedDir } from "./guest-mou
 import { hostFolderId } from "./host-folder.ts";
 import { unmountForRemove } from "./guest-unmount.ts";
 import { toMount, type MountRecord } from "./journal.ts";
-import type { MountHooks, WatchHooks } from "./mount-hooks.ts";
+import type { MountHooks } from "./mount-hooks.ts";
 import { mountNotFound, parseAddRequest, type AddRequest } from "./mount-request.ts";
 import { MountRecords } from "./mount-records.ts";
 import { reapplyPersistent, type PersistentMounts } from "./persistent-mounts.ts";
@@ -23,6 +23,7 @@ import { deviceTransport } from "./transports/device.ts";
 import { reverseSshfsTransport } from "./transports/reverse-sshfs.ts";
 import { findStatic, staticRemoveError } from "./static-mounts.ts";
 import type { TransportContext, MountTransport } from "./transports/types.ts";
+import type { WatchHooks } from "./watch/hooks.ts";
 
 const RECOVER_TRIES = 3;
 

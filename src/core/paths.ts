@@ -1,31 +1,19 @@
-// Every name hotmount chooses for a file lives here, and nowhere else: the state home (instances,
-// the SSH key, each instance's sockets, logs and records, including the ones a driver keeps
-// there), the cache (guest images and their build folders, downloaded packages, the KVM verdict,
-// the VZ dylib) and the temporary folders hotmount makes. Names another program chooses stay
-// with the code that talks to it: Lima's files in $LIMA_HOME (drivers/lima/lima-paths.ts), macOS's
-// DHCP leases (drivers/vz/vz-paths.ts), cloud-init's seed files (src/guest-image/debian/seed.ts),
-// paths inside the guest (src/guest-image/). File names are data, not dependencies: nothing here
-// imports a driver.
+// Every name hotmount chooses for a file lives here, and nowhere else: each instance's sockets,
+// logs and records (including the ones a driver keeps there), the SSH key, the cache (guest
+// images and their build folders, downloaded packages, the KVM verdict, the VZ dylib) and the
+// temporary folders hotmount makes. Pure: nothing here reads or creates a file. The state root
+// and its two top folders come from state-dir.ts, which also refuses a root others could write
+// to, the way Lima keeps names (filenames.go) apart from resolving its home (dirnames.go).
+// Names another program chooses stay with the code that talks to it: Lima's files in $LIMA_HOME
+// (drivers/lima/lima-paths.ts), macOS's DHCP leases (drivers/vz/vz-paths.ts), cloud-init's seed
+// files (src/guest-image/debian/seed.ts), paths inside the guest (src/guest-image/). File names
+// are data, not dependencies: nothing here imports a driver.
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { HotmountError } from "./errors.ts";
-import { checkStateDir } from "./state-dir.ts";
+import { hotmountHome, instancesDir, sshDir } from "./state-dir.ts";
 
-const checkedHomes = new Set<string>();
-
-/**
- * State root: one directory per instance, the SSH key, the agent sockets. The first use in a
- * process refuses a root other users could write to (see state-dir.ts), so every command that
- * reads state, and the agent, checks it without having to remember to.
- */
-export function hotmountHome(): string {
-  const home = process.env.HOTMOUNT_HOME || join(homedir(), ".hotmount");
-  if (!checkedHomes.has(home)) {
-    checkStateDir(home, [join(home, "instances"), join(home, "ssh")], join(home, "instances"));
-    checkedHomes.add(home);
-  }
-  return home;
-}
+export { hotmountHome, instancesDir, sshDir };
 
 /** Content-addressed build cache (guest images, packages, the KVM verdict); safe to share between homes. */
 export function cacheHome(): string {
@@ -126,14 +114,6 @@ export function debianBuildPaths(work: string): { root: string; out: string; raw
 /** Where a dylib embedded in the compiled binary is written once (by content hash) for dlopen (VZ driver). */
 export function vzDylibCacheDir(): string {
   return join(cacheHome(), "vz");
-}
-
-export function instancesDir(): string {
-  return join(hotmountHome(), "instances");
-}
-
-export function sshDir(): string {
-  return join(hotmountHome(), "ssh");
 }
 
 export function sshKeyPath(): string {

@@ -1,11 +1,39 @@
 // hotmount's state directory holds the agent sockets, the SSH key and the instance configs (the
 // kernel a VM boots, the command lines of its backends). Another user who can write there could
 // plant any of them, so every process that reads state refuses a directory that is group- or
-// world-writable or owned by someone else. paths.ts runs the check once per process, on the
-// first use of the state directory; `vm start` runs it again after creating the directory.
+// world-writable or owned by someone else. The root is resolved here, and checked once per
+// process on its first use, so every command that reads state, and the agent, checks it without
+// having to remember to; `vm start` runs the check again after creating the directory
+// (client/home.ts). Every other name under the root is in paths.ts.
 import { lstatSync, readdirSync, realpathSync, type Stats } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { HotmountError } from "./errors.ts";
+
+const checkedHomes = new Set<string>();
+
+/**
+ * State root: one directory per instance, the SSH key, the agent sockets. The first use in a
+ * process refuses a root other users could write to (checkStateDir below).
+ */
+export function hotmountHome(): string {
+  const home = process.env.HOTMOUNT_HOME || join(homedir(), ".hotmount");
+  if (!checkedHomes.has(home)) {
+    checkStateDir(home, [join(home, "instances"), join(home, "ssh")], join(home, "instances"));
+    checkedHomes.add(home);
+  }
+  return home;
+}
+
+/** One folder per instance (its sockets, config, logs); the check walks each. */
+export function instancesDir(): string {
+  return join(hotmountHome(), "instances");
+}
+
+/** The SSH key hotmount makes for its guests. */
+export function sshDir(): string {
+  return join(hotmountHome(), "ssh");
+}
 
 function statOrNull(p: string): Stats | null {
   try {

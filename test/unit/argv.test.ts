@@ -1,6 +1,8 @@
 // The QEMU argv builder: pure, so every property the VM depends on is checked here.
 import { expect, test } from "bun:test";
+import { kvmProbeArgv } from "../../drivers/qemu/accel.ts";
 import { buildQemuArgv, type QemuArgvInput } from "../../drivers/qemu/argv-build.ts";
+import { demoGuestAppend } from "../../src/guest-image/contract.ts";
 
 const base: QemuArgvInput = {
   accel: "tcg",
@@ -90,4 +92,32 @@ test("a disk image: the overlay on virtio-blk, the seed ISO as an AHCI cdrom; ne
   // ide.0 is q35's built-in AHCI controller: the cdrom never takes /dev/vda from the root disk.
   expect(dev).toContain("ide-cd,bus=ide.0,drive=seed0");
   expect(() => buildQemuArgv("qemu", { ...base, disk: "/a,b/disk.qcow2" })).toThrow(/comma/);
+});
+
+/** An argv as its options, each with its value if it has one, in a fixed order. */
+const options = (a: string[]) =>
+  a
+    .slice(1)
+    .reduce<string[][]>((g, x) => (x.startsWith("-") ? [...g, [x]] : [...g.slice(0, -1), [...g.at(-1)!, x]]), [])
+    .map((o) => o.join(" "))
+    .sort();
+
+test("the KVM probe boots with the VM's parts and no more than the command line it had by hand", () => {
+  const guest = { kernel: "/c/vmlinuz", initrd: "/c/initramfs.img" };
+  for (const arch of ["x86_64", "aarch64"] as const) {
+    const probe = kvmProbeArgv("qemu", arch, guest, "/t/serial.log");
+    const byHand = [
+      "qemu",
+      ...(arch === "aarch64" ? ["-machine", "virt,gic-version=host"] : []),
+      ...["-accel", "kvm", "-cpu", "host", "-m", "256M", "-smp", "1", "-nodefaults", "-display", "none", "-no-reboot"],
+      ...["-kernel", guest.kernel, "-initrd", guest.initrd],
+      ...["-append", demoGuestAppend("ssh-ed25519 AAAA probe", "hotmount.probe=1", arch), "-serial", "file:/t/serial.log"],
+    ];
+    expect(probe[0]).toBe("qemu");
+    expect(options(probe)).toEqual(options(byHand));
+    expect(probe.length).toBe(arch === "aarch64" ? 23 : 21);
+    // The same parts as the VM's own argv, where the probe has them.
+    const vm = buildQemuArgv("qemu", { ...base, accel: "kvm", arch, kernel: guest.kernel, initrd: guest.initrd });
+    for (const flag of ["-accel", "-cpu", "-kernel", "-initrd"]) expect(values(probe, flag)).toEqual(values(vm, flag));
+  }
 });

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VZ_DYLIB_NAME, VzLib, locateVzDylib, type VzMachine, type VzVmConfig } from "../../ffi/vz.ts";
 import { buildTestDouble, loadTestDouble } from "../../ffi/vz/testdouble/load-testdouble.ts";
-import { HotmountError } from "../../src/core/errors.ts";
+import { hotmountErrorOf } from "../helpers/errors.ts";
 
 let dir: string;
 let placeholder: string;
@@ -29,16 +29,6 @@ function config(over: Partial<VzVmConfig> = {}): VzVmConfig {
     staticShares: [],
     ...over,
   };
-}
-
-function errOf(f: () => unknown): HotmountError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof HotmountError) return e;
-    throw e;
-  }
-  throw new Error("expected a HotmountError");
 }
 
 const machines: VzMachine[] = [];
@@ -66,7 +56,7 @@ describe("bun:ffi bindings against the test double", () => {
 
   test("a library speaking another ABI is refused", () => {
     const other = buildTestDouble("-DHM_VZ_TD_ABI=99");
-    const e = errOf(() => new VzLib(other));
+    const e = hotmountErrorOf(() => new VzLib(other));
     expect(e.code).toBe("HOST_DEPENDENCY_MISSING");
     expect(e.message).toContain("ABI 99");
   });
@@ -79,10 +69,10 @@ describe("bun:ffi bindings against the test double", () => {
   });
 
   test("create errors come back as INVALID_ARGUMENT with the library's message", () => {
-    const e = errOf(() => lib.create({ ...config(), spareShares: 65 }));
+    const e = hotmountErrorOf(() => lib.create({ ...config(), spareShares: 65 }));
     expect(e.code).toBe("INVALID_ARGUMENT");
     expect(e.message).toContain("spareShares");
-    const e2 = errOf(() => lib.create(config({ placeholder: join(dir, "missing") })));
+    const e2 = hotmountErrorOf(() => lib.create(config({ placeholder: join(dir, "missing") })));
     expect(e2.message).toContain("is not a directory");
     expect(e2.details).toEqual({ op: "create", rc: -3 });
   });
@@ -92,10 +82,10 @@ describe("bun:ffi bindings against the test double", () => {
     expect(m.state()).toEqual({ state: "stopped", reason: null });
     m.start();
     expect(m.state()).toEqual({ state: "running", reason: null });
-    expect(errOf(() => m.start()).code).toBe("VM_START_FAILED"); // ESTATE on start
+    expect(hotmountErrorOf(() => m.start()).code).toBe("VM_START_FAILED"); // ESTATE on start
     m.requestStop();
     expect(m.state()).toEqual({ state: "stopped", reason: "the guest powered off" });
-    expect(errOf(() => m.stop()).code).toBe("INSTANCE_NOT_RUNNING");
+    expect(hotmountErrorOf(() => m.stop()).code).toBe("INSTANCE_NOT_RUNNING");
   });
 
   test("set, read back and clear a share; read-only travels through the out-parameter", () => {
@@ -113,20 +103,20 @@ describe("bun:ffi bindings against the test double", () => {
 
   test("bad share arguments are rejected before they reach the VM", () => {
     const m = make();
-    expect(errOf(() => m.setShare(4, dir, true)).message).toContain("out of range");
-    expect(errOf(() => m.setShare(-1, dir, true)).code).toBe("INVALID_ARGUMENT");
+    expect(hotmountErrorOf(() => m.setShare(4, dir, true)).message).toContain("out of range");
+    expect(hotmountErrorOf(() => m.setShare(-1, dir, true)).code).toBe("INVALID_ARGUMENT");
     const file = join(dir, "a-file");
     writeFileSync(file, "x");
-    expect(errOf(() => m.setShare(0, file, true)).message).toContain("not an absolute path to a directory");
-    expect(errOf(() => m.setShare(0, "relative/dir", true)).code).toBe("INVALID_ARGUMENT");
-    expect(errOf(() => m.setShare(0, `${dir}\0/etc`, true)).message).toContain("NUL");
+    expect(hotmountErrorOf(() => m.setShare(0, file, true)).message).toContain("not an absolute path to a directory");
+    expect(hotmountErrorOf(() => m.setShare(0, "relative/dir", true)).code).toBe("INVALID_ARGUMENT");
+    expect(hotmountErrorOf(() => m.setShare(0, `${dir}\0/etc`, true)).message).toContain("NUL");
   });
 
   test("a call that outlasts its timeout blocks only that long, then reports TIMEOUT", () => {
     const m = make();
     td.setStartDelay(m.handle, 1500);
     const t0 = performance.now();
-    const e = errOf(() => m.start(100));
+    const e = hotmountErrorOf(() => m.start(100));
     const took = performance.now() - t0;
     expect(e.code).toBe("TIMEOUT");
     expect(e.message).toContain("did not finish within 100 ms");
@@ -146,19 +136,19 @@ describe("bun:ffi bindings against the test double", () => {
     closeSync(fd);
     const noSock = make({ vsock: false });
     noSock.start();
-    expect(errOf(() => noSock.vsockConnect(1)).code).toBe("INSTANCE_NOT_RUNNING");
+    expect(hotmountErrorOf(() => noSock.vsockConnect(1)).code).toBe("INSTANCE_NOT_RUNNING");
   });
 
   test("a freed handle is never passed to C again", () => {
     const m = lib.create(config());
     m.free();
     m.free();
-    expect(errOf(() => m.state()).message).toContain("already freed");
+    expect(hotmountErrorOf(() => m.state()).message).toContain("already freed");
   });
 
   test("the last error is per call: a success clears it", () => {
     const m = make();
-    errOf(() => m.setShare(9, dir, true));
+    hotmountErrorOf(() => m.setShare(9, dir, true));
     expect(lib.lastError()).toContain("out of range");
     m.setShare(0, dir, true);
     expect(lib.lastError()).toBe("");

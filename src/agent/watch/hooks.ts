@@ -3,8 +3,17 @@
 // `ready` never holds a `mount add` on a slow or missing SSH login: see WatchService.start.
 import type { Logger } from "../../core/model.ts";
 import type { GuestSsh } from "../../guest-exec/ssh-client.ts";
-import type { WatchHooks } from "../mount-hooks.ts";
+import type { Mount } from "../api.ts";
+import type { MountRecord } from "../journal.ts";
 import { WatchService } from "./index.ts";
+
+/** What the mount service calls around a mount's life: watching starts once it is ready and stops before it goes. */
+export interface WatchHooks {
+  ready(rec: MountRecord): Promise<void>;
+  beforeRemove(rec: MountRecord): Promise<void>;
+  /** Adds live state to a listed mount (e.g. a watch warning). */
+  decorate(m: Mount): Mount;
+}
 
 export function watchHooks(ssh: () => Promise<GuestSsh>, log: Logger): { hooks: WatchHooks; service: WatchService; stopAll(): Promise<void> } {
   const service = new WatchService(ssh, log);
