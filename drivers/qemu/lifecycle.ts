@@ -1,7 +1,7 @@
 // Starting, inspecting and stopping a QEMU VM. QEMU runs detached (its own session) so that
 // neither the CLI nor the agent dying takes the VM down with it.
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import type { RuntimeStatus, Progress } from "../driver.ts";
 import { HotmountError } from "../../src/core/errors.ts";
 import { type InstanceConfig, writeInstanceConfig, writeJsonAtomic } from "../../src/core/instance-config.ts";
@@ -95,7 +95,8 @@ export async function startVm(cfg: InstanceConfig, progress: Progress): Promise<
     // Per attempt: the C virtiofsd serves one connection and exits when that QEMU goes.
     if (cfg.staticMounts.length) progress("starting virtiofsd for the static shares");
     await startStaticShares(cfg);
-    writeFileSync(paths.qemuLog, `# ${new Date().toISOString()} ${JSON.stringify(argv)}\n`);
+    // A second attempt keeps what QEMU said the first time.
+    (attempt === 0 ? writeFileSync : appendFileSync)(paths.qemuLog, `# ${new Date().toISOString()} ${JSON.stringify(argv)}\n`);
     const fd = openSync(paths.qemuLog, "a");
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", fd, fd] });
     closeSync(fd);

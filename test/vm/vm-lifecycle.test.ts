@@ -1,6 +1,8 @@
 // Through the CLI: start/stop/list semantics, failures that leave nothing.
 import { expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { instancePaths } from "../../src/core/paths.ts";
 import { hm, hmOk } from "../helpers/cli.ts";
 import { ourProcesses } from "../helpers/leaks.ts";
@@ -54,6 +56,38 @@ test("a QEMU that fails to start shows its stderr and leaves no process or pidfi
   expect(existsSync(p.qmpSock)).toBe(false);
   expect(ourProcesses().filter((x) => x.argv.includes("/badk/"))).toEqual([]);
   expect((await hmOk(["vm", "list", "--json"])).json().find((i: any) => i.name === "badk").state).toBe("stopped");
+});
+
+test("a QEMU that stops on one of its own assertions while booting is started once more; its log keeps both launches", async () => {
+  // A wrapper stands in for QEMU (a process edge): its first VM launch (the one with a QMP socket;
+  // the accelerator probe has none) prints QEMU 10.0's TCG assertion and aborts, as QEMU did once
+  // in a full run; every later launch is the real QEMU.
+  const real = process.env.HOTMOUNT_QEMU ?? Bun.which("qemu-system-x86_64");
+  expect(real).toBeTruthy();
+  const dir = mkdtempSync(join(tmpdir(), "hm-qemu-assert-"));
+  const mark = join(dir, "aborted-once");
+  const wrapper = join(dir, "qemu-system-x86_64");
+  writeFileSync(
+    wrapper,
+    `#!/bin/sh\ncase " $* " in *" -qmp "*) if [ ! -e '${mark}' ]; then : > '${mark}'; ` +
+      `echo "qemu-system-x86_64: system/physmem.c:2678: iotlb_to_section: Assertion \\\`section_index < d->map.sections_nb' failed." >&2; kill -ABRT $$; fi;; esac\n` +
+      `exec '${real}' "$@"\n`,
+  );
+  chmodSync(wrapper, 0o755);
+  try {
+    const r = await hm(["vm", "start", "asserts", "--memory", "256M", "--slots", "1"], { env: { HOTMOUNT_QEMU: wrapper } });
+    expect(existsSync(mark)).toBe(true);
+    expect(r.code).toBe(0);
+    // QEMU's log keeps both launches: the one that stopped, with QEMU's words, and the one that runs.
+    const log = readFileSync(instancePaths("asserts").qemuLog, "utf8");
+    expect(log).toContain("Assertion `section_index < d->map.sections_nb' failed.");
+    expect(log.match(/^# \d{4}-/gm)?.length).toBe(2);
+    expect((await hmOk(["vm", "list", "--json"])).json().find((i: any) => i.name === "asserts").state).toBe("running");
+  } finally {
+    await hm(["vm", "stop", "asserts"]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  expect(ourProcesses().filter((p) => p.argv.includes("/asserts/"))).toEqual([]);
 });
 
 test("mount commands on a stopped or unknown instance say so", async () => {
