@@ -21,6 +21,8 @@ export function virshQuote(arg: string): string {
 
 interface Pending {
   mark: string;
+  /** The command line as written to the shell, which virsh echoes before the output. */
+  line: string;
   resolve(r: VirshResult): void;
 }
 
@@ -73,8 +75,9 @@ export class VirshShell {
         if (this.proc === p) this.settle();
       }
     };
-    void pump(p.stdout, (t) => (this.out += t)).catch(() => {});
-    void pump(p.stderr, (t) => (this.err += t)).catch(() => {});
+    // A shell that was closed may still flush a last chunk: only the current one's text counts.
+    void pump(p.stdout, (t) => this.proc === p && (this.out += t)).catch(() => {});
+    void pump(p.stderr, (t) => this.proc === p && (this.err += t)).catch(() => {});
     void p.exited.then(() => {
       if (this.proc !== p) return;
       this.proc = null;
@@ -97,8 +100,10 @@ export class VirshShell {
         if (this.proc === proc) this.close();
         resolve({ code: 124, stdout: "", stderr: "(virsh timed out)" });
       }, timeoutMs);
+      const line = args.map(virshQuote).join(" ");
       this.pending = {
         mark,
+        line,
         resolve: (r) => {
           clearTimeout(timer);
           this.idle = setTimeout(() => this.close(), IDLE_CLOSE_MS);
@@ -106,7 +111,7 @@ export class VirshShell {
           resolve(r);
         },
       };
-      proc.stdin.write(`${args.map(virshQuote).join(" ")}\necho --err ${mark}\necho ${mark}\n`);
+      proc.stdin.write(`${line}\necho --err ${mark}\necho ${mark}\n`);
       proc.stdin.flush();
     });
   }
@@ -124,7 +129,10 @@ export class VirshShell {
     const stderr = this.err.slice(0, errEnd);
     this.err = this.err.slice(errEnd + errMark.length);
     // The chunk: the echoed command line, the output, then the echoed `echo --err` and `echo` lines.
-    const body = chunk.slice(chunk.indexOf("\n") + 1).replace(/virsh # echo --err \S+\nvirsh # echo \S+\n$/, "");
+    // A fresh shell may print a line of its own before the echo: the output starts after the echo.
+    const echo = chunk.indexOf(`${p.line}\n`);
+    const start = echo >= 0 ? echo + p.line.length + 1 : chunk.indexOf("\n") + 1;
+    const body = chunk.slice(start).replace(/virsh # echo --err \S+\nvirsh # echo \S+\n$/, "");
     this.pending = null;
     p.resolve({ code: /^error:/m.test(stderr) ? 1 : 0, stdout: body, stderr });
   }
