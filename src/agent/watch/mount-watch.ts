@@ -16,7 +16,7 @@ import type { Logger } from "../../core/model.ts";
 import { HostWatcher, type HostEventKind } from "./host-watcher.ts";
 import { KindsBatch } from "./kinds-batch.ts";
 
-export const QUIET_MS = 30;
+export const QUIET_MS = 15;
 export const MAX_WAIT_MS = 150;
 const MAX_PENDING = 20_000;
 const MAX_KNOWN = 200_000;
