@@ -2,7 +2,8 @@
 // 9p and reverse-sshfs: each host operation gives the guest events the table promises, read-only
 // mounts get reads, guest writes are not echoed, a 10,000-file burst ends with an event for the
 // last state of every path, the watch limit degrades with a warning, and removing the mount ends the guest helper.
-// The guest-side watcher is the helper's own --watch mode (recursive; busybox inotifyd is not).
+// The guest-side watcher is the helper's own --watch mode (recursive; busybox inotifyd is not);
+// the --watch=kinds cases use inotifywait, and the Node watcher case @parcel/watcher from npm.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import { readInstanceConfig } from "../../src/core/instance-config.ts";
 import { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
 import { hmOk } from "../helpers/cli.ts";
 import { kindsCases } from "../helpers/watch-kinds.ts";
+import { nodeWatcherCases } from "../helpers/watch-node.ts";
 import { useVm } from "../helpers/vm.ts";
 
 const NAME = "wt";
@@ -225,3 +227,4 @@ test("a 10,000-file burst: the guest's view ends consistent, and every path's la
 }, 900_000);
 
 kindsCases({ name: NAME, root, ssh: () => ssh, waitFor, types: TYPES.map((t) => t.flag) });
+nodeWatcherCases({ name: NAME, root, ssh: () => ssh, waitFor, types: TYPES.map((t) => t.flag) });
