@@ -7,9 +7,9 @@
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ClientChannel } from "ssh2";
 import { cacheHome } from "../../src/core/paths.ts";
 import type { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
+import { channelLines } from "./channel-lines.ts";
 
 /** Exact versions: the watcher VS Code's server and Parcel use, and an LTS Node. */
 export const NODE_WATCHER_PINS = {
@@ -71,32 +71,16 @@ export function installNodeWatcher(): { dir: string; ms: number; installed: bool
 /** @parcel/watcher running in the guest on `dirs`: every "<type> <path>" line it prints. */
 export async function parcelWatcher(ssh: GuestSsh, kit: string, dirs: string[], waitFor: (what: string, fn: () => boolean, ms?: number) => Promise<unknown>) {
   const p = kitPaths(kit);
-  const ch: ClientChannel = await ssh.channel(["env", `LD_LIBRARY_PATH=${p.lib}`, p.node, p.script, ...dirs]);
-  const lines: string[] = [];
-  let buf = "";
-  let err = "";
-  ch.on("data", (d: Buffer) => {
-    buf += d.toString();
-    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  });
-  ch.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const closed = new Promise<void>((r) => ch.on("close", () => r()));
+  const out = channelLines(await ssh.channel(["env", `LD_LIBRARY_PATH=${p.lib}`, p.node, p.script, ...dirs]));
+  const { lines } = out;
   await waitFor(
     "the Node watcher's READY",
     () => {
-      if (lines.some((l) => l.startsWith("ERROR")) || err.includes("Error")) throw new Error(`the Node watcher failed: ${lines.join(" | ")} ${err}`);
+      if (lines.some((l) => l.startsWith("ERROR")) || out.stderr().includes("Error"))
+        throw new Error(`the Node watcher failed: ${lines.join(" | ")} ${out.stderr()}`);
       return lines.includes("READY");
     },
     120_000,
   );
-  return {
-    lines,
-    async close() {
-      ch.end();
-      await closed;
-    },
-  };
+  return out;
 }

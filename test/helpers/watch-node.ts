@@ -10,8 +10,7 @@ import { join } from "node:path";
 import type { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
 import { hmOk } from "./cli.ts";
 import { installNodeWatcher, NODE_WATCHER_PINS, parcelWatcher } from "./node-watcher.ts";
-
-type WaitFor = <T>(what: string | (() => string), fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs?: number) => Promise<T>;
+import type { WaitFor } from "./watch-kinds.ts";
 
 /** The host actions, in order; each is made in every watched folder at once. */
 const ACTIONS: Array<{ name: string; act: (host: string) => void }> = [
