@@ -5,43 +5,21 @@
 import { expect, test } from "bun:test";
 import { appendFileSync, chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ClientChannel } from "ssh2";
 import type { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
+import { channelLines } from "./channel-lines.ts";
 import { hmOk } from "./cli.ts";
 
 /** inotifywait -m -r in the guest: every event line as "EVENTS path" (e.g. "MOVED_TO /mnt/k/b"). */
 async function inotifywait(ssh: GuestSsh, mp: string, waitFor: (what: string, fn: () => boolean) => Promise<unknown>) {
   // Ends when the channel's stdin closes (dropbear forwards no signals).
-  const ch: ClientChannel = await ssh.channel([
-    "sh",
-    "-c",
-    'inotifywait -m -r -e create,delete,moved_from,moved_to --format "%e %w%f" "$1" & read x; kill $!',
-    "sh",
-    mp,
-  ]);
-  const lines: string[] = [];
-  let buf = "";
-  let err = "";
-  ch.on("data", (d: Buffer) => {
-    buf += d.toString();
-    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  });
-  ch.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  await waitFor("inotifywait's watches", () => err.includes("Watches established"));
-  const closed = new Promise<void>((r) => ch.on("close", () => r()));
-  return {
-    lines,
-    async close() {
-      ch.end();
-      await closed;
-    },
-  };
+  const out = channelLines(
+    await ssh.channel(["sh", "-c", 'inotifywait -m -r -e create,delete,moved_from,moved_to --format "%e %w%f" "$1" & read x; kill $!', "sh", mp]),
+  );
+  await waitFor("inotifywait's watches", () => out.stderr().includes("Watches established"));
+  return out;
 }
 
-type WaitFor = <T>(what: string | (() => string), fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs?: number) => Promise<T>;
+export type WaitFor = <T>(what: string | (() => string), fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs?: number) => Promise<T>;
 
 export function kindsCases(o: { name: string; root: string; ssh: () => GuestSsh; waitFor: WaitFor; types: string[] }) {
   const { name, root, waitFor } = o;

@@ -2,7 +2,8 @@
 // 9p and reverse-sshfs: each host operation gives the guest events the table promises, read-only
 // mounts get reads, guest writes are not echoed, a 10,000-file burst ends with an event for the
 // last state of every path, the watch limit degrades with a warning, and removing the mount ends the guest helper.
-// The guest-side watcher is the helper's own --watch mode (recursive; busybox inotifyd is not).
+// The guest-side watcher is the helper's own --watch mode (recursive; busybox inotifyd is not);
+// the --watch=kinds cases use inotifywait, and the Node watcher case @parcel/watcher from npm.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,11 +13,13 @@ import { readInstanceConfig } from "../../src/core/instance-config.ts";
 import { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
 import { hmOk } from "../helpers/cli.ts";
 import { kindsCases } from "../helpers/watch-kinds.ts";
+import { nodeWatcherCases } from "../helpers/watch-node.ts";
 import { useVm } from "../helpers/vm.ts";
 
 const NAME = "wt";
-// A budget of 6 folders per mount: the limit test has 9, every other test fewer.
-const vm = useVm(NAME, ["--slots", "4", "--9p-slots", "3"], { HOTMOUNT_WATCH_MAX_DIRS: "6" });
+// A budget of 6 folders per mount: the limit test has 9, every other test fewer. 6 hot-plug slots:
+// the Node watcher case holds its tools mount and a default and a kinds mount per transport at once.
+const vm = useVm(NAME, ["--slots", "6", "--9p-slots", "3"], { HOTMOUNT_WATCH_MAX_DIRS: "6" });
 const root = mkdtempSync(`${tmpdir()}/hmt-watch-`);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -225,3 +228,4 @@ test("a 10,000-file burst: the guest's view ends consistent, and every path's la
 }, 900_000);
 
 kindsCases({ name: NAME, root, ssh: () => ssh, waitFor, types: TYPES.map((t) => t.flag) });
+nodeWatcherCases({ name: NAME, root, ssh: () => ssh, waitFor, types: TYPES.map((t) => t.flag) });

@@ -66,7 +66,9 @@ export class GuestHelper {
   private buf = "";
   private seq = 0;
   /** Batches not answered yet: settled with null on their answer (or an asked-for end), else with why the helper ended. */
-  private readonly waiting = new Map<string, (err: Error | null) => void>();
+  private readonly waiting = new Map<string, (err: Error | null, guestMs?: number | null) => void>();
+  /** The helper's own time on the batch it is about to answer ("T <us>" comes just before "P"). */
+  private lastGuestMs: number | null = null;
   private stderrTail = "";
   /** Watched mount points; true: with the event-kinds layer (K). */
   private readonly roots = new Map<string, boolean>();
@@ -100,19 +102,22 @@ export class GuestHelper {
     );
   }
 
-  /** Sends lines and waits until the helper has carried out all of them. */
-  async batch(lines: string[], timeoutMs = BATCH_TIMEOUT_MS): Promise<void> {
+  /**
+   * Sends lines and waits until the helper has carried out all of them; resolves with the
+   * helper's own time on them in ms (null when it did not say), the rest being the way there and back.
+   */
+  async batch(lines: string[], timeoutMs = BATCH_TIMEOUT_MS): Promise<number | null> {
     const ch = await this.channel();
     const token = String(++this.seq);
-    const done = new Promise<void>((resolve, reject) => {
+    const done = new Promise<number | null>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(token);
         reject(new HotmountError("TIMEOUT", "the guest watch helper did not answer"));
       }, timeoutMs);
-      this.waiting.set(token, (err) => {
+      this.waiting.set(token, (err, guestMs = null) => {
         clearTimeout(timer);
         if (err) reject(err);
-        else resolve();
+        else resolve(guestMs);
       });
     });
     ch.write(lines.join("\n") + `\nP ${token}\n`);
@@ -183,10 +188,13 @@ export class GuestHelper {
     while ((i = this.buf.indexOf("\n")) >= 0) {
       const line = this.buf.slice(0, i);
       this.buf = this.buf.slice(i + 1);
-      if (line.startsWith("P ")) {
+      if (line.startsWith("T ")) {
+        this.lastGuestMs = Number(line.slice(2)) / 1000;
+      } else if (line.startsWith("P ")) {
         const w = this.waiting.get(line.slice(2));
         this.waiting.delete(line.slice(2));
-        w?.(null);
+        w?.(null, this.lastGuestMs);
+        this.lastGuestMs = null;
       } else if (line.startsWith("S ")) {
         this.skipped++;
       } else if (line.startsWith("E ")) {

@@ -16,7 +16,7 @@ import type { Logger } from "../../core/model.ts";
 import { HostWatcher, type HostEventKind } from "./host-watcher.ts";
 import { KindsBatch } from "./kinds-batch.ts";
 
-export const QUIET_MS = 30;
+export const QUIET_MS = 15;
 export const MAX_WAIT_MS = 150;
 const MAX_PENDING = 20_000;
 const MAX_KNOWN = 200_000;
@@ -35,8 +35,11 @@ export interface WatchTarget {
   kinds?: boolean;
 }
 
-/** Sends a batch of command lines; resolves when the guest has done them all. */
-export type SendBatch = (lines: string[]) => Promise<void>;
+/** Sends a batch of command lines; resolves when the guest has done them all (with the guest's own ms, when it says). */
+export type SendBatch = (lines: string[]) => Promise<number | null | void>;
+
+/** Wall-clock ms with a fraction (another process on this host can compare it with its own). */
+const wallMs = () => performance.timeOrigin + performance.now();
 
 export const escapePath = (p: string) => p.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 
@@ -65,6 +68,10 @@ export class MountWatch {
   private recent: Array<{ at: number; n: number }> = [];
   /** Replayed commands so far (for the log and tests). */
   sent = 0;
+  /** HOTMOUNT_TRACE=1: one "watch flush" log line per flush, with the time of each hop. */
+  private readonly tracing = process.env.HOTMOUNT_TRACE === "1";
+  /** When the oldest pending host event came (wall ms), for the trace. */
+  private pendingSince = 0;
 
   constructor(
     readonly target: WatchTarget,
@@ -93,6 +100,7 @@ export class MountWatch {
 
   private onEvent(kind: HostEventKind, path: string): void {
     if (this.stopped) return;
+    if (this.tracing && !this.pending.size && !this.overflowDirs.size) this.pendingSince = wallMs();
     if (this.pending.size < MAX_PENDING) {
       if (this.pending.get(path) !== "rename") this.pending.set(path, kind);
     } else {
@@ -138,6 +146,8 @@ export class MountWatch {
   private async flush(): Promise<void> {
     this.timer = null;
     if (this.stopped) return;
+    const flushAt = this.tracing ? wallMs() : 0;
+    const eventAt = this.pendingSince;
     const batch = this.pending;
     const overflow = this.overflowDirs;
     this.pending = new Map();
@@ -185,10 +195,18 @@ export class MountWatch {
     this.busy = true;
     try {
       // In chunks, so that a stop (the mount is being removed) is never queued behind thousands.
+      const sentAt = this.tracing ? wallMs() : 0;
+      let guestMs = 0;
       for (let i = 0; i < lines.length && !this.stopped; i += CHUNK_LINES) {
         const chunk = lines.slice(i, i + CHUNK_LINES);
-        await this.send(chunk);
+        guestMs += (await this.send(chunk)) ?? 0;
         this.sent += chunk.length;
+      }
+      if (this.tracing) {
+        const doneAt = wallMs();
+        // A few of the paths, so that a benchmark can find the flush of the change it made.
+        const paths = lines.slice(0, 4).map((l) => l.slice(l.lastIndexOf(" ") + 1));
+        this.log.info("watch flush", { id: this.target.id, eventAt, flushAt, sentAt, doneAt, guestMs, lines: lines.length, paths });
       }
     } catch (e) {
       this.log.warn("watch replay failed", { id: this.target.id, error: e instanceof Error ? e.message : String(e) });

@@ -23,7 +23,8 @@
  * w: the mount is writable (open for write, fallocate, same-value chmod); b: writable, in a burst
  * (the same-value chmod alone; consecutive b lines are checked for echoes together and their
  * chmods run on several threads); r: read-only (reads only).
- * Output (stdout): "P <token>", "S <path>" (skipped: the guest made that change itself),
+ * Output (stdout): "T <us>" then "P <token>" (T: microseconds from the first command read after
+ * the previous P to this answer: the helper's own share of a batch's time), "S <path>" (skipped: the guest made that change itself),
  * "E <errno> <op> <path>" (an operation failed; the next command goes on; "E 22 parse <line>" for a
  * line it cannot read).
  *
@@ -38,6 +39,15 @@
  */
 #include "helper.h"
 
+/* Monotonic microseconds when the first command of the batch being answered was read (0: none yet). */
+static long long batch_since = 0;
+
+static long long mono_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
 static enum replay_how replay_how(char mode) { return mode == 'b' ? REPLAY_BURST : mode == 'w' ? REPLAY_WRITE : REPLAY_READ; }
 
 /* A line the helper cannot read is reported, never dropped silently. */
@@ -50,7 +60,8 @@ static void command(char *line) {
   switch (line[0]) {
   case 'P':
     drain(NULL);
-    printf("P %s\n", rest);
+    printf("T %lld\nP %s\n", batch_since ? mono_us() - batch_since : 0, rest);
+    batch_since = 0;
     return;
   case 'R':
     unescape(rest);
@@ -132,6 +143,7 @@ int main(int argc, char **argv) {
   struct pollfd pf[2] = {{0, POLLIN, 0}, {ifd, POLLIN, 0}};
   for (;;) {
     while (!input_ended() && next_line(line, sizeof line)) {
+      if (!batch_since) batch_since = mono_us();
       if (batch_line(line)) continue;
       run_batch();
       command(line);

