@@ -7,6 +7,9 @@ import { HotmountError } from "../core/errors.ts";
 import { joinArgv } from "../core/shell-quote.ts";
 import { sleep } from "../util/process.ts";
 
+/** How many times a refused exec request is asked again (see GuestSsh.channel). */
+const REFUSED_RETRIES = 2;
+
 export interface ExecResult {
   code: number;
   stdout: string;
@@ -101,9 +104,25 @@ export class GuestSsh {
     return joinArgv(argv);
   }
 
-  /** Opens an exec channel; the caller owns its streams (reverse-sshfs joins them to sftp-server). */
-  channel(argv: readonly string[], opts: ExecOptions = {}): Promise<ClientChannel> {
+  /**
+   * Opens an exec channel; the caller owns its streams (reverse-sshfs joins them to sftp-server).
+   * A refused channel or exec request ran nothing in the guest, so it is asked again, twice at most
+   * (seen once in a full run: dropbear refused one exec of a libvirt guest, "Unable to exec").
+   */
+  async channel(argv: readonly string[], opts: ExecOptions = {}): Promise<ClientChannel> {
     const cmd = this.commandString(argv, opts.root ?? true);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.openExec(cmd);
+      } catch (e) {
+        const refused = /Unable to exec|Channel open failure/i.test((e as Error).message);
+        if (!refused || attempt >= REFUSED_RETRIES || this.closed) throw e;
+        await sleep(100 * 3 ** attempt);
+      }
+    }
+  }
+
+  private openExec(cmd: string): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {
       if (this.closed)
         return reject(new HotmountError("SSH_FAILED", "the SSH connection to the guest is closed", { hint: "The agent reconnects by itself; try again." }));
