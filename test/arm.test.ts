@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ClientChannel } from "ssh2";
+import { channelLines } from "./helpers/channel-lines.ts";
 import { readInstanceConfig } from "../src/core/instance-config.ts";
 import { instancePaths } from "../src/core/paths.ts";
 import { GuestSsh } from "../src/guest-exec/ssh-client.ts";
@@ -71,25 +71,10 @@ describe.if(HAVE_QEMU)("aarch64 virt guest", () => {
   /** The guest end of the watch helper on a mount: resolves when a line names `path`. */
   async function guestWatcher(ssh: GuestSsh, mp: string) {
     const helper = (await vm.sh("ls /run/hotmount/watch-helper-* | head -1")).trim();
-    const ch: ClientChannel = await ssh.channel([helper, "--watch", mp]);
-    const lines: string[] = [];
-    let buf = "";
-    ch.on("data", (d: Buffer) => {
-      buf += d.toString();
-      for (let i; (i = buf.indexOf("\n")) >= 0; buf = buf.slice(i + 1)) lines.push(buf.slice(0, i));
-    });
-    ch.stderr.resume();
-    const closed = new Promise<void>((r) => ch.on("close", () => r()));
-    const seen = (pred: (l: string) => boolean, timeoutMs = 20_000) => waitUntil(() => lines.some(pred), timeoutMs, 50);
+    const w = channelLines(await ssh.channel([helper, "--watch", mp]));
+    const seen = (pred: (l: string) => boolean, timeoutMs = 20_000) => waitUntil(() => w.lines.some(pred), timeoutMs, 50);
     if (!(await seen((l) => l === "READY"))) throw new Error("the guest watcher did not start");
-    return {
-      lines,
-      seen,
-      async close() {
-        ch.end();
-        await closed;
-      },
-    };
+    return { lines: w.lines, seen, close: w.close };
   }
 
   describe("the guest", () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ClientChannel } from "ssh2";
+import { channelLines } from "../helpers/channel-lines.ts";
 import { readInstanceConfig } from "../../src/core/instance-config.ts";
 import { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
 import { hmOk } from "../helpers/cli.ts";
@@ -50,20 +50,9 @@ const helperPids = async () => (await vm.sh("ps -o pid,args | grep '[w]atch-help
 /** A guest watcher on a mount: every event line, as "EVENTS path". */
 async function guestWatcher(mp: string) {
   const helper = (await vm.sh("ls /run/hotmount/watch-helper-* | head -1")).trim();
-  const ch: ClientChannel = await ssh.channel([helper, "--watch", mp]);
-  const lines: string[] = [];
-  let buf = "";
-  ch.on("data", (d: Buffer) => {
-    buf += d.toString();
-    let i: number;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  });
-  ch.stderr.resume();
+  const w = channelLines(await ssh.channel([helper, "--watch", mp]));
+  const lines = w.lines;
   await waitFor("the guest watcher", () => lines.includes("READY"));
-  const closed = new Promise<void>((r) => ch.on("close", () => r()));
   return {
     lines,
     /** Waits for an event line with every one of `events` for `path`, after index `from`. */
@@ -73,10 +62,7 @@ async function guestWatcher(mp: string) {
         () => events.every((e) => lines.slice(from).some((l) => l.endsWith(` ${path}`) && l.split(" ")[0]!.split(",").includes(e))),
       );
     },
-    async close() {
-      ch.end();
-      await closed;
-    },
+    close: w.close,
   };
 }
 
