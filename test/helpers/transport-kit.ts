@@ -61,18 +61,34 @@ export function transportKit(NAME: string, vm: TestVm, root: string, NINEP_SLOTS
   /** dropbear processes in the guest: one listener, one per SSH connection. */
   const guestDropbears = async () => (await vm.exec(["pidof", "dropbear"])).stdout.trim().split(/\s+/).filter(Boolean).length;
   /** Guest user processes, as "pid comm", leaving out kernel threads. */
-  async function guestProcesses(): Promise<{ pid: number; comm: string }[]> {
+  async function guestProcesses(): Promise<{ pid: number; ppid: number; comm: string }[]> {
     return (await vm.run(["ps", "-o", "pid,ppid,comm"]))
       .split("\n")
       .slice(1)
       .map((l) => l.trim().split(/\s+/))
       .filter((f) => f.length >= 3 && f[0] !== "2" && f[1] !== "2")
-      .map((f) => ({ pid: Number(f[0]), comm: f[2]! }));
+      .map((f) => ({ pid: Number(f[0]), ppid: Number(f[1]), comm: f[2]! }));
   }
   let baseComms = new Set<string>();
-  /** Guest processes that were not there before this file's first test (ps and its shell aside). */
-  const guestStrays = async () =>
-    (await guestProcesses()).filter((p) => !baseComms.has(p.comm) && p.comm !== "ps" && p.comm !== "sh").map((p) => `${p.pid} ${p.comm}`);
+  /**
+   * Guest processes that were not there before this file's first test (ps and its shell aside) and
+   * are still there 5 s later: the agent's own guest commands (its 3-second health check's `cat`)
+   * come and go, a leaked process stays. Each is "pid comm, parent pid comm, State: …".
+   */
+  async function guestStrays(): Promise<string[]> {
+    const sample = async () => (await guestProcesses()).filter((p) => !baseComms.has(p.comm) && p.comm !== "ps" && p.comm !== "sh");
+    let strays = await sample();
+    for (let i = 0; i < 10 && strays.length > 0; i++) {
+      await Bun.sleep(500);
+      const now = new Map((await sample()).map((p) => [p.pid, p]));
+      strays = strays.filter((p) => now.get(p.pid)?.comm === p.comm);
+    }
+    if (strays.length === 0) return [];
+    const all = new Map((await guestProcesses()).map((p) => [p.pid, p.comm]));
+    const states = await vm.exec(["sh", "-c", 'for p; do grep -h "^State" "/proc/$p/status" || echo gone; done', "sh", ...strays.map((p) => String(p.pid))]);
+    const state = states.stdout.split("\n");
+    return strays.map((p, i) => `${p.pid} ${p.comm}, parent ${p.ppid} ${all.get(p.ppid) ?? "?"}, ${state[i]?.replace(/\s+/g, " ") ?? "?"}`);
+  }
   const sftpServers = () => ourProcesses().filter((p) => p.argv.includes("sftp-server"));
   /** virtio devices bound to the guest's 9p driver (a 9p device still plugged). */
   const guest9pDevices = async () => (await vm.run(["ls", "/sys/bus/virtio/drivers/9pnet_virtio/"])).split(/\s+/).filter((n) => n.startsWith("virtio"));
