@@ -1,7 +1,7 @@
-// The `--watch=kinds` cases of test/vm/watch.test.ts, on that file's guest (one boot for both):
-// inotifywait (inotify-tools, in the demo guest) sees host creates, deletes and renames as
-// CREATE, DELETE, MOVED_FROM/TO on every transport, and a host writer racing the replays loses
-// no byte and sees no change it did not make.
+// The `--watch=kinds` cases, run on a booted guest by test/vm/watch.test.ts (the demo guest) and
+// test/vm/debian-guest.test.ts (Debian's own kernel): inotifywait sees host creates, deletes and
+// renames as CREATE, DELETE, MOVED_FROM/TO on every transport, and a host writer racing the
+// replays loses no byte and sees no change it did not make.
 import { expect, test } from "bun:test";
 import { appendFileSync, chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,6 +20,21 @@ async function inotifywait(ssh: GuestSsh, mp: string, waitFor: (what: string, fn
 }
 
 export type WaitFor = <T>(what: string | (() => string), fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs?: number) => Promise<T>;
+
+/** Polls fn every 50 ms until it gives a value; the error names what it waited for and, if asked, what it saw. */
+export async function waitFor<T>(
+  what: string | (() => string),
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
+    await Bun.sleep(50);
+  }
+}
 
 export function kindsCases(o: { name: string; root: string; ssh: () => GuestSsh; waitFor: WaitFor; types: string[] }) {
   const { name, root, waitFor } = o;

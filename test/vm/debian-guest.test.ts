@@ -30,6 +30,8 @@ import { hm, hmOk } from "../helpers/cli.ts";
 import { guestUser, hmAs, hostEditsWakeWatchers, ownershipFixture, probeOwnership, sha, type OwnershipRow } from "../helpers/debian.ts";
 import { waitUntil } from "../../src/util/process.ts";
 import { ourProcesses } from "../helpers/leaks.ts";
+import { kindsCases, waitFor } from "../helpers/watch-kinds.ts";
+import { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
 
 // Two TCG boots of a systemd guest (about 2 minutes, plus the image build on a fresh machine):
 // the full run includes it; a focused `scripts/test FILE` run leaves it out unless asked.
@@ -220,6 +222,15 @@ describe.skipIf(!RUN)("Debian guest, as dev, hotmount run by root", () => {
     // The last watched mount gone: the guest helper ends too ('[w]' keeps pgrep off its own shell).
     expect(await waitUntil(async () => (await g.dev(["pgrep", "-f", "[w]atch-helper"])).code === 1, 20_000)).toBe(true);
   });
+
+  // --watch=kinds on Debian's own kernel (docs/watch.md, "Event kinds"): the demo guest's cases,
+  // inotifywait run as root through dev's sudo.
+  let rootSsh: GuestSsh | null = null;
+  beforeAll(async () => {
+    rootSsh = await GuestSsh.connectWithRetry(readInstanceConfig(NAME).ssh, 60_000);
+  }, 120_000);
+  afterAll(() => rootSsh?.close());
+  kindsCases({ name: NAME, root, ssh: () => rootSsh!, waitFor, types: KINDS.map((k) => k.flag) });
 
   test("ownership table (host user root); cloud-init finished without errors", async () => {
     console.error(`ownership, host user root:\n${JSON.stringify(table, null, 1)}`);

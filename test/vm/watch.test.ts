@@ -12,7 +12,7 @@ import { channelLines } from "../helpers/channel-lines.ts";
 import { readInstanceConfig } from "../../src/core/instance-config.ts";
 import { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
 import { hmOk } from "../helpers/cli.ts";
-import { kindsCases } from "../helpers/watch-kinds.ts";
+import { kindsCases, waitFor } from "../helpers/watch-kinds.ts";
 import { nodeWatcherCases } from "../helpers/watch-node.ts";
 import { useVm } from "../helpers/vm.ts";
 
@@ -34,16 +34,6 @@ const TYPES = [
   { flag: "9p", modify: false },
   { flag: "sshfs", modify: false },
 ];
-
-async function waitFor<T>(what: string | (() => string), fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
-    await Bun.sleep(50);
-  }
-}
 
 const helperPids = async () => (await vm.sh("ps -o pid,args | grep '[w]atch-helper' | grep -v -- --watch || true")).trim();
 

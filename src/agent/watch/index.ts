@@ -16,6 +16,8 @@ import { MountWatch, type WatchTarget } from "./mount-watch.ts";
 export const LOGIN_WAIT_MS = 2000;
 export const SETUP_WAIT_MS = 15_000;
 export const RETRY_MS = 15_000;
+/** How long `stop` waits for a set-up it cancels before it ends the helper. */
+export const STOP_WAIT_MS = 10_000;
 
 /** A set-up under way; `stop` may cancel it. */
 interface Starting {
@@ -63,6 +65,8 @@ export class WatchService {
   constructor(
     private readonly ssh: () => Promise<GuestSsh>,
     private readonly log: Logger,
+    /** The bounds above; tests shorten them. */
+    private readonly waits = { setup: SETUP_WAIT_MS, stop: STOP_WAIT_MS },
   ) {
     this.helper = new GuestHelper(ssh, log);
   }
@@ -81,7 +85,7 @@ export class WatchService {
       this.log.info("the SSH login is slow: the watch is set up in the background", { id: t.id });
       return;
     }
-    if (!(await settledWithin(done, SETUP_WAIT_MS))) this.log.info("the watch set-up is slow: it goes on in the background", { id: t.id });
+    if (!(await settledWithin(done, this.waits.setup))) this.log.info("the watch set-up is slow: it goes on in the background", { id: t.id });
   }
 
   private async setUp(s: Starting, login: Promise<GuestSsh>): Promise<void> {
@@ -134,11 +138,19 @@ export class WatchService {
       s.cancelled = true;
       // Still logging in: it gives up by itself. Taking the mount on: wait, then let go of it.
       if (s.rooting) {
-        const took = await s.rooting.then(
-          () => true,
+        let took = false;
+        const rooting = s.rooting.then(
+          () => (took = true),
           () => false,
         );
-        if (took) await this.helper.removeRoot(s.target.mountPoint);
+        // A helper stuck taking the mount on (its guest side hung) must not hold the remove: after
+        // STOP_WAIT_MS it is ended, which fails what it was doing; the next watch starts a new one.
+        if (!(await settledWithin(rooting, this.waits.stop))) {
+          this.log.warn("the guest watch helper did not take the mount on in time: it is ended", { id });
+          await this.helper.close();
+          await this.helper.removeRoot(s.target.mountPoint); // not taken on again by the next helper
+          if (s.target.kinds) await this.killLayer(s.target.mountPoint);
+        } else if (took) await this.helper.removeRoot(s.target.mountPoint);
       }
     }
     const w = this.watches.get(id);
@@ -148,6 +160,20 @@ export class WatchService {
       await this.helper.removeRoot(w.target.mountPoint);
     }
     if (!this.watches.size && ![...this.starting.values()].some((o) => !o.cancelled)) await this.helper.close();
+  }
+
+  /**
+   * SIGKILLs the guest's event-kinds layer process of a mount point: a layer that hangs keeps its
+   * helper waiting on it, and ending the layer's FUSE connection lets both exit.
+   */
+  private async killLayer(mountPoint: string): Promise<void> {
+    const script =
+      'for p in $(pgrep -f "^watch-helper --layer "); do [ "$(tr "\\0" "\\n" < /proc/$p/cmdline | sed -n 4p)" = "$1" ] && kill -KILL $p; done; true';
+    try {
+      await (await this.ssh()).exec(["sh", "-c", script, "sh", mountPoint], { timeoutMs: 10_000 });
+    } catch (e) {
+      this.log.warn("could not end the guest's event-kinds layer", { mountPoint, error: e instanceof Error ? e.message : String(e) });
+    }
   }
 
   /** What `mount list` shows: null when the mount is fully watched (or not watched at all). */

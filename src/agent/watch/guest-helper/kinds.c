@@ -66,6 +66,14 @@ void kinds_on(const char *root) {
     printf("E %d layer %s\n", l ? errno : ENFILE, root);
     return;
   }
+  /* Under systemd every mount is shared, so the bind is a peer of the mount at root and the layer
+     mounted there next would propagate onto it: the layer would then serve itself and hang. A
+     private bind leaves the peer group. */
+  if (mount(NULL, under_path, NULL, MS_PRIVATE, NULL) != 0) {
+    printf("E %d layer %s\n", errno, root);
+    umount2(under_path, MNT_DETACH);
+    return;
+  }
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
     printf("E %d layer %s\n", errno, root);
     umount2(under_path, MNT_DETACH);
