@@ -29,7 +29,7 @@ beforeAll(() => {
   writeFileSync(secret, SECRET);
   chmodSync(secret, 0o600);
 });
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => root && rmSync(root, { recursive: true, force: true }));
 
 /** A share beside `outside`: a file, a folder d/ with its own secret.txt, host-made links out. */
 function share(name: string): string {

@@ -65,7 +65,7 @@ beforeAll(async () => {
   root = mkdtempSync(`${tmpdir()}/hmt-qga-`);
   await waitForQga();
 });
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => root && rmSync(root, { recursive: true, force: true }));
 
 test("qemu-guest-agent answers on the VM's channel; a stale half-request does not confuse the next session", async () => {
   const c = await QgaClient.connect(instancePaths(NAME).qgaSock, { timeoutMs: 5000 });

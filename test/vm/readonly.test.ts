@@ -43,7 +43,7 @@ beforeAll(() => {
   writeFileSync(secret, SECRET);
   chmodSync(secret, 0o600);
 });
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => root && rmSync(root, { recursive: true, force: true }));
 
 /** A share with a file, a sub-folder and two symlinks that point out of it on the host. */
 function share(name: string): string {

@@ -31,7 +31,7 @@ async function add(host: string, guest: string, ...flags: string[]) {
 beforeAll(() => {
   root = mkdtempSync(`${tmpdir()}/hmt-vfs-`);
 });
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => root && rmSync(root, { recursive: true, force: true }));
 
 describe("writable virtiofs mount", () => {
   test("64 MiB and 1000 small files cross both ways with equal sha256", async () => {
