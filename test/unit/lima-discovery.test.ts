@@ -96,6 +96,9 @@ test("state from Lima's pid files: ha.pid alone is starting, a live qemu.pid nam
   writeFileSync(join(dir, "qemu.pid"), `${process.pid}\n`);
   expect(listLimaInstances().find((i) => i.limaName === "st")!.state).toBe("starting");
   sleeper = Bun.spawn(["sh", "-c", "sleep 60", dir]);
+  // Its pid exists before its exec does (slow under an emulated Bun): wait for its own argv.
+  const cmdline = `/proc/${sleeper.pid}/cmdline`;
+  for (let i = 0; i < 500 && !(existsSync(cmdline) && readFileSync(cmdline, "utf8").includes(dir)); i++) Bun.sleepSync(10);
   writeFileSync(join(dir, "qemu.pid"), `${sleeper.pid}\n`);
   expect(listLimaInstances().find((i) => i.limaName === "st")).toMatchObject({ state: "running", vmPid: sleeper.pid });
 });
