@@ -36,6 +36,9 @@ export function enableTrace(log: Logger): void {
   sink = log;
 }
 
+/** Whether tracing is on in this process (other trace lines, such as the watch's flushes, follow it). */
+export const isTracing = (): boolean => sink !== null;
+
 /** Runs fn as one traced operation; the first step is named `first` until a progress message names one. */
 export function traced<T>(op: string, first: string, fn: () => Promise<T>): Promise<T> {
   if (!sink) return fn();

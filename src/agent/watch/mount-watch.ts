@@ -13,6 +13,7 @@
 import { lstatSync, type Stats } from "node:fs";
 import { dirname, relative } from "node:path";
 import type { Logger } from "../../core/model.ts";
+import { isTracing } from "../../core/trace.ts";
 import { HostWatcher, type HostEventKind } from "./host-watcher.ts";
 import { KindsBatch } from "./kinds-batch.ts";
 
@@ -69,7 +70,7 @@ export class MountWatch {
   /** Replayed commands so far (for the log and tests). */
   sent = 0;
   /** HOTMOUNT_TRACE=1: one "watch flush" log line per flush, with the time of each hop. */
-  private readonly tracing = process.env.HOTMOUNT_TRACE === "1";
+  private readonly tracing = isTracing();
   /** When the oldest pending host event came (wall ms), for the trace. */
   private pendingSince = 0;
 
