@@ -28,6 +28,11 @@ static int layer_act(char op, char kind, const char *from, const char *to) {
   struct stat st;
   const char *made = op == 'X' ? NULL : op == 'M' ? to : from;
   if (made && (!layer_join(b, layer_backing, made) || lstat(b, &st) != 0)) return made[0] ? errno : EINVAL;
+  /* A guest process made this very change through the layer moments ago: its watchers saw it
+     then (layer-recent.c). EEXIST and ENOENT are "already so" to the helper. */
+  if (op == 'C' && layer_recent_guest(from, 1, st.st_ino)) return EEXIST;
+  if (op == 'X' && layer_recent_guest(from, 0, 0)) return ENOENT;
+  if (op == 'M' && layer_recent_guest(from, 0, 0) && layer_recent_guest(to, 1, st.st_ino)) return EEXIST;
   if (!layer_join(a, layer_mp, from) || (op == 'M' && !layer_join(b, layer_mp, to))) return ENAMETOOLONG;
   snprintf(layer_present, sizeof layer_present, "%s", op == 'C' ? "" : from);
   snprintf(layer_absent, sizeof layer_absent, "%s", op == 'C' ? from : op == 'M' ? to : "");

@@ -45,12 +45,17 @@ void layer_reply(uint64_t unique, int err, const void *data, size_t len) {
   if (writev(layer_fd, iov, 2) < 0 && errno != ENOENT) perror("layer: reply");
 }
 
-static void layer_entry(uint64_t unique, uint64_t parent, const char *name, const char *path, unsigned ttl) {
+/* Answers a lookup (or a create) with path's entry; returns its inode number, 0 when it failed. */
+static ino_t layer_entry(uint64_t unique, uint64_t parent, const char *name, const char *path, unsigned ttl) {
   struct stat st;
-  if (lstat(path, &st) != 0) return layer_reply(unique, errno, NULL, 0);
+  if (lstat(path, &st) != 0) {
+    layer_reply(unique, errno, NULL, 0);
+    return 0;
+  }
   struct fuse_entry_out e = {.nodeid = layer_node(parent, name, &st), .entry_valid = ttl, .attr_valid = ttl};
   layer_attr(&st, &e.attr);
   layer_reply(unique, 0, &e, sizeof e);
+  return st.st_ino;
 }
 
 /* A name the control thread deletes or renames away is gone from BACKING: the kernel gets the
@@ -85,12 +90,18 @@ static void layer_as_root(void) {
   setfsgid(0);
 }
 
+/* A guest's create on BACKING is done (rc its result): the entry, and what appeared noted. */
 static void layer_created(const struct fuse_in_header *h, uint64_t parent, const char *name, int rc) {
   char p[PATH_MAX];
   layer_as_root();
-  if (rc != 0) return layer_reply(h->unique, errno, NULL, 0);
+  if (rc != 0) {
+    int err = errno;
+    layer_recent_note(parent, name, 1, (ino_t)-1); /* nothing appeared */
+    return layer_reply(h->unique, err, NULL, 0);
+  }
   if (!layer_path(parent, name, p, sizeof p)) return layer_reply(h->unique, ENAMETOOLONG, NULL, 0);
-  layer_entry(h->unique, parent, name, p, LAYER_TTL);
+  ino_t ino = layer_entry(h->unique, parent, name, p, LAYER_TTL);
+  if (ino) layer_recent_note(parent, name, 1, ino);
 }
 
 /* The control thread's create, delete or rename: the result BACKING already shows, or ENOENT. */
@@ -175,10 +186,16 @@ static void layer_create(const struct fuse_in_header *h, const struct fuse_creat
   char p[PATH_MAX];
   struct stat st;
   if (!layer_path(h->nodeid, name, p, sizeof p)) return layer_reply(h->unique, ENAMETOOLONG, NULL, 0);
+  layer_recent_note(h->nodeid, name, 1, 0);
   layer_as_caller(h);
   int fd = open(p, (int)in->flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW, in->mode & ~in->umask);
   layer_as_root();
-  if (fd < 0 || fstat(fd, &st) != 0) return layer_reply(h->unique, errno, NULL, 0);
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    int err = errno;
+    layer_recent_note(h->nodeid, name, 1, (ino_t)-1);
+    return layer_reply(h->unique, err, NULL, 0);
+  }
+  layer_recent_note(h->nodeid, name, 1, st.st_ino);
   struct {
     struct fuse_entry_out e;
     struct fuse_open_out o;
@@ -194,8 +211,11 @@ static void layer_rename(const struct fuse_in_header *h, uint64_t newdir, const 
   int rc;
   if (layer_own(h))
     rc = lstat(b, &st); /* the host renamed it (the old name may linger in the transport's cache) */
-  else
+  else {
+    layer_recent_note(h->nodeid, from, 0, 0);
+    layer_recent_note(newdir, to, 1, 0);
     rc = (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, flags);
+  }
   if (rc != 0) return layer_reply(h->unique, errno, NULL, 0);
   layer_move(h->nodeid, from, newdir, to);
   layer_reply(h->unique, 0, NULL, 0);
@@ -224,7 +244,8 @@ void layer_request(const struct fuse_in_header *h, const char *arg) {
     if (!layer_path(id, arg, p, sizeof p)) return layer_reply(h->unique, ENAMETOOLONG, NULL, 0);
     if (layer_own(h) && (rel = layer_relis(id, arg, layer_present)) && lstat(p, &st) != 0)
       return layer_ghost(h->unique, id, arg, rel == 2 || layer_present_dir ? S_IFDIR | 0755 : S_IFREG | 0644);
-    return layer_entry(h->unique, id, arg, p, LAYER_TTL);
+    layer_entry(h->unique, id, arg, p, LAYER_TTL);
+    return;
   case FUSE_FORGET:
     return layer_forget(id, ((const struct fuse_forget_in *)arg)->nlookup);
   case FUSE_BATCH_FORGET: {
@@ -256,6 +277,7 @@ void layer_request(const struct fuse_in_header *h, const char *arg) {
     const char *name = arg + (h->opcode == FUSE_MKNOD ? sizeof(struct fuse_mknod_in) : sizeof(struct fuse_mkdir_in));
     if (layer_own(h)) return layer_own_op(h, id, name);
     if (!layer_path(id, name, p, sizeof p)) return layer_reply(h->unique, ENAMETOOLONG, NULL, 0);
+    layer_recent_note(id, name, 1, 0);
     layer_as_caller(h);
     int rc = h->opcode == FUSE_MKNOD
                  ? mknod(p, ((const struct fuse_mknod_in *)arg)->mode & ~((const struct fuse_mknod_in *)arg)->umask, ((const struct fuse_mknod_in *)arg)->rdev)
@@ -266,6 +288,7 @@ void layer_request(const struct fuse_in_header *h, const char *arg) {
     const char *target = arg + strlen(arg) + 1;
     if (layer_own(h)) return layer_own_op(h, id, arg);
     if (!layer_path(id, arg, p, sizeof p)) return layer_reply(h->unique, ENAMETOOLONG, NULL, 0);
+    layer_recent_note(id, arg, 1, 0);
     layer_as_caller(h);
     return layer_created(h, id, arg, symlink(target, p));
   }
@@ -273,12 +296,14 @@ void layer_request(const struct fuse_in_header *h, const char *arg) {
     const struct fuse_link_in *in = (const void *)arg;
     const char *name = arg + sizeof *in;
     if (!layer_path(in->oldnodeid, NULL, q, sizeof q) || !layer_path(id, name, p, sizeof p)) return layer_reply(h->unique, ENAMETOOLONG, NULL, 0);
+    layer_recent_note(id, name, 1, 0);
     return layer_created(h, id, name, link(q, p));
   }
   case FUSE_UNLINK:
   case FUSE_RMDIR:
     if (layer_own(h)) return layer_own_op(h, id, arg);
     if (!layer_path(id, arg, p, sizeof p)) return layer_reply(h->unique, ENAMETOOLONG, NULL, 0);
+    layer_recent_note(id, arg, 0, 0);
     return layer_reply(h->unique, (h->opcode == FUSE_UNLINK ? unlink(p) : rmdir(p)) ? errno : 0, NULL, 0);
   case FUSE_RENAME: {
     const char *from = arg + sizeof(struct fuse_rename_in);

@@ -1,8 +1,9 @@
 /*
- * What the FUSE layer's three files share: layer-nodes.c (the node table: the kernel's node ids
- * and the BACKING paths they stand for), layer.c (the FUSE requests) and layer-control.c (the
+ * What the FUSE layer's four files share: layer-nodes.c (the node table: the kernel's node ids
+ * and the BACKING paths they stand for), layer.c (the FUSE requests), layer-control.c (the
  * control thread, which performs the host's creates, deletes and renames on MOUNTPOINT, and the
- * daemon's start). layer.c says what the layer is for.
+ * daemon's start) and layer-recent.c (the names guest processes just changed through the layer).
+ * layer.c says what the layer is for.
  */
 #ifndef HOTMOUNT_LAYER_H
 #define HOTMOUNT_LAYER_H
@@ -32,6 +33,10 @@ void layer_forget(uint64_t id, uint64_t count);
 void layer_move(uint64_t olddir, const char *from, uint64_t newdir, const char *to);
 uint64_t layer_known(uint64_t parent, const char *name, struct stat *st);
 struct stat layer_ghost_stat(uint64_t parent, const char *name, mode_t mode);
+
+/* layer-recent.c */
+void layer_recent_note(uint64_t parent, const char *name, int appeared, ino_t ino);
+int layer_recent_guest(const char *rel, int appeared, ino_t ino);
 
 /* layer.c */
 void layer_reply(uint64_t unique, int err, const void *data, size_t len);

@@ -1,0 +1,75 @@
+/*
+ * The FUSE layer's record of the names guest processes created, deleted or renamed through it in
+ * the last LAYER_RECENT_S seconds. The host reports those changes back (its watcher sees the
+ * layer's own calls on BACKING), and the helper skips a report it knows as the guest's; but the
+ * helper learns of the guest's change from its inotify queue, which may not hold the event yet
+ * when the report comes (the guest's request is still between BACKING and the kernel). The layer
+ * made the change itself, so it knows for certain: the control thread does nothing for a name
+ * recorded here, instead of raising the event a second time.
+ *
+ * Written by the request thread (before the call on BACKING, so that no report can come first),
+ * read by the control thread; one mutex.
+ */
+#include "layer.h"
+
+#define LAYER_RECENT 1024
+#define LAYER_RECENT_S 10.0
+
+static struct {
+  char *rel;
+  int appeared; /* 1: the name was created or renamed to; 0: deleted or renamed away */
+  ino_t ino;    /* what appeared there, 0 while the guest's call is in flight: any */
+  double at;
+} recent[LAYER_RECENT];
+static unsigned next_slot;
+static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static double layer_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* parent/name as the control lines name it ("/a/b"), or 0 when it does not fit. */
+static int recent_rel(uint64_t parent, const char *name, char *out, size_t size) {
+  char rel[PATH_MAX];
+  if (!layer_rel(parent, rel, sizeof rel)) return 0;
+  int n = snprintf(out, size, "%s/%s", rel, name);
+  return n > 0 && (size_t)n < size;
+}
+
+/* A guest request makes parent/name appear or go away on BACKING: noted before its call (ino 0),
+   and for a name that appeared again after it, with the inode it got. */
+void layer_recent_note(uint64_t parent, const char *name, int appeared, ino_t ino) {
+  char rel[PATH_MAX];
+  if (!recent_rel(parent, name, rel, sizeof rel)) return;
+  pthread_mutex_lock(&recent_lock);
+  unsigned slot = next_slot;
+  for (unsigned i = 0; i < LAYER_RECENT; i++)
+    if (recent[i].rel && !strcmp(recent[i].rel, rel)) {
+      slot = i;
+      break;
+    }
+  if (slot == next_slot) {
+    next_slot = (next_slot + 1) % LAYER_RECENT;
+    free(recent[slot].rel);
+    recent[slot].rel = strdup(rel);
+  }
+  recent[slot].appeared = appeared;
+  recent[slot].ino = ino;
+  recent[slot].at = layer_now();
+  pthread_mutex_unlock(&recent_lock);
+}
+
+/* A guest process made rel appear (appeared 1; the inode ino, when given) or go away (0) less
+   than LAYER_RECENT_S ago. */
+int layer_recent_guest(const char *rel, int appeared, ino_t ino) {
+  int hit = 0;
+  double now = layer_now();
+  pthread_mutex_lock(&recent_lock);
+  for (unsigned i = 0; i < LAYER_RECENT && !hit; i++)
+    hit = recent[i].rel && now - recent[i].at <= LAYER_RECENT_S && recent[i].appeared == appeared && !strcmp(recent[i].rel, rel) &&
+          (!ino || !recent[i].ino || recent[i].ino == ino);
+  pthread_mutex_unlock(&recent_lock);
+  return hit;
+}
