@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import type { ClientChannel } from "ssh2";
 import { HotmountError } from "../../core/errors.ts";
 import type { Logger } from "../../core/model.ts";
+import { isTracing } from "../../core/trace.ts";
 import type { GuestSsh } from "../../guest-exec/ssh-client.ts";
 import { helperArch, helperBinary } from "./helper-binary.ts";
 import { escapePath } from "./mount-watch.ts";
@@ -74,6 +75,8 @@ export class GuestHelper {
   private readonly roots = new Map<string, boolean>();
   /** Commands the guest skipped because a guest process made that change (echo). */
   skipped = 0;
+  /** HOTMOUNT_TRACE=1: each skipped command is logged with its path. */
+  private readonly tracing = isTracing();
 
   constructor(
     private readonly ssh: () => Promise<GuestSsh>,
@@ -197,6 +200,7 @@ export class GuestHelper {
         this.lastGuestMs = null;
       } else if (line.startsWith("S ")) {
         this.skipped++;
+        if (this.tracing) this.log.info("watch echo skipped", { path: line.slice(2) });
       } else if (line.startsWith("E ")) {
         this.log.warn("guest watch helper", { error: line.slice(2) });
       }
