@@ -165,7 +165,10 @@ export class MountWatch {
       const before = this.known.get(path);
       if (kind === "rename" && path !== root) dirs.add(dirname(path));
       if (!st) {
-        if (kinds && kind === "rename" && before !== "-" && path !== root) kinds.gone(path, before, this.watcher.isFolder(path));
+        // Gone: its delete (or rename away) is reported here. Also when this flush holds only a
+        // change for it (the replay's own chmod echoing back, say) and the host's delete event
+        // has not been read yet: this records the path as gone, so that event finds nothing to report.
+        if (kinds && before !== "-" && (kind === "rename" || before !== undefined) && path !== root) kinds.gone(path, before, this.watcher.isFolder(path));
         if (kind === "rename") this.watcher.dropTree(path);
         this.remember(path, "-");
         continue;
