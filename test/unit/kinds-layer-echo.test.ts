@@ -7,7 +7,7 @@
 // "already so" fails). The watcher is the helper's own --watch mode.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -66,7 +66,7 @@ async function eventsUntilMarker(from: number): Promise<string[]> {
     () => `the watcher's CREATE of ${marker} (saw: ${events.slice(from).join(" | ")})`,
     () => events.slice(from).some((l) => l.endsWith(`/${marker}`) && l.startsWith("CREATE")),
   );
-  return events.slice(from).filter((l) => /^(CREATE|DELETE|MOVED_FROM|MOVED_TO)/.test(l) && !l.includes("/marker"));
+  return events.slice(from).filter((l) => /^(CREATE|DELETE|MOVED_FROM|MOVED_TO)(,ISDIR)? /.test(l) && !l.includes("/marker"));
 }
 
 beforeAll(async () => {
@@ -139,4 +139,21 @@ test("a name the guest deleted and the host then made anew is a host create", as
   writeFileSync(join(backing, "n"), "host\n");
   expect(await control("C /n")).toBe(0);
   expect(await eventsUntilMarker(from)).toEqual([`CREATE ${mp}/n`]);
+});
+
+test("a guest delete that failed is no echo: the host's delete of that folder still raises IN_DELETE", async () => {
+  let before = events.length;
+  mkdirSync(join(mp, "d"));
+  // The watcher watches the new folder once it has seen it (a recursive inotify watcher can
+  // miss what is made in a folder before that).
+  expect(await eventsUntilMarker(before)).toEqual([`CREATE,ISDIR ${mp}/d`]);
+  before = events.length;
+  writeFileSync(join(mp, "d", "x"), "x\n");
+  expect(() => rmdirSync(join(mp, "d"))).toThrow(/ENOTEMPTY/);
+  expect(await eventsUntilMarker(before)).toEqual([`CREATE ${mp}/d/x`]);
+  const from = events.length;
+  rmSync(join(backing, "d"), { recursive: true });
+  expect(await control("X f /d/x")).toBe(0);
+  expect(await control("X d /d")).toBe(0);
+  expect(await eventsUntilMarker(from)).toEqual([`DELETE ${mp}/d/x`, `DELETE,ISDIR ${mp}/d`]);
 });

@@ -18,7 +18,7 @@
 static struct {
   char *rel;
   int appeared; /* 1: the name was created or renamed to; 0: deleted or renamed away */
-  ino_t ino;    /* what appeared there, 0 while the guest's call is in flight: any */
+  ino_t ino;    /* what appeared there; 0 (any) while the guest's call is in flight or when not known */
   double at;
 } recent[LAYER_RECENT];
 static unsigned next_slot;
@@ -38,26 +38,43 @@ static int recent_rel(uint64_t parent, const char *name, char *out, size_t size)
   return n > 0 && (size_t)n < size;
 }
 
-/* A guest request makes parent/name appear or go away on BACKING: noted before its call (ino 0),
-   and for a name that appeared again after it, with the inode it got. */
-void layer_recent_note(uint64_t parent, const char *name, int appeared, ino_t ino) {
+/* The record of rel, or of the slot it takes; caller holds recent_lock. */
+static unsigned recent_slot(const char *rel) {
+  for (unsigned i = 0; i < LAYER_RECENT; i++)
+    if (recent[i].rel && !strcmp(recent[i].rel, rel)) return i;
+  unsigned slot = next_slot;
+  next_slot = (next_slot + 1) % LAYER_RECENT;
+  free(recent[slot].rel);
+  recent[slot].rel = strdup(rel);
+  return slot;
+}
+
+/* A guest request is about to make parent/name appear (1) or go away (0) on BACKING. */
+void layer_recent_note(uint64_t parent, const char *name, int appeared) {
   char rel[PATH_MAX];
   if (!recent_rel(parent, name, rel, sizeof rel)) return;
   pthread_mutex_lock(&recent_lock);
-  unsigned slot = next_slot;
+  unsigned slot = recent_slot(rel);
+  recent[slot].appeared = appeared;
+  recent[slot].ino = 0;
+  recent[slot].at = layer_now();
+  pthread_mutex_unlock(&recent_lock);
+}
+
+/* That request is done: ok, with the inode that appeared (0: not known); or it failed, and
+   nothing changed, so no host report is its echo. */
+void layer_recent_done(uint64_t parent, const char *name, int ok, ino_t ino) {
+  char rel[PATH_MAX];
+  if (!recent_rel(parent, name, rel, sizeof rel)) return;
+  pthread_mutex_lock(&recent_lock);
   for (unsigned i = 0; i < LAYER_RECENT; i++)
     if (recent[i].rel && !strcmp(recent[i].rel, rel)) {
-      slot = i;
+      if (ok)
+        recent[i].ino = ino;
+      else
+        recent[i].at = 0;
       break;
     }
-  if (slot == next_slot) {
-    next_slot = (next_slot + 1) % LAYER_RECENT;
-    free(recent[slot].rel);
-    recent[slot].rel = strdup(rel);
-  }
-  recent[slot].appeared = appeared;
-  recent[slot].ino = ino;
-  recent[slot].at = layer_now();
   pthread_mutex_unlock(&recent_lock);
 }
 

@@ -96,12 +96,11 @@ static void layer_created(const struct fuse_in_header *h, uint64_t parent, const
   layer_as_root();
   if (rc != 0) {
     int err = errno;
-    layer_recent_note(parent, name, 1, (ino_t)-1); /* nothing appeared */
+    layer_recent_done(parent, name, 0, 0);
     return layer_reply(h->unique, err, NULL, 0);
   }
   if (!layer_path(parent, name, p, sizeof p)) return layer_reply(h->unique, ENAMETOOLONG, NULL, 0);
-  ino_t ino = layer_entry(h->unique, parent, name, p, LAYER_TTL);
-  if (ino) layer_recent_note(parent, name, 1, ino);
+  layer_recent_done(parent, name, 1, layer_entry(h->unique, parent, name, p, LAYER_TTL));
 }
 
 /* The control thread's create, delete or rename: the result BACKING already shows, or ENOENT. */
@@ -186,16 +185,17 @@ static void layer_create(const struct fuse_in_header *h, const struct fuse_creat
   char p[PATH_MAX];
   struct stat st;
   if (!layer_path(h->nodeid, name, p, sizeof p)) return layer_reply(h->unique, ENAMETOOLONG, NULL, 0);
-  layer_recent_note(h->nodeid, name, 1, 0);
+  layer_recent_note(h->nodeid, name, 1);
   layer_as_caller(h);
   int fd = open(p, (int)in->flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW, in->mode & ~in->umask);
   layer_as_root();
   if (fd < 0 || fstat(fd, &st) != 0) {
     int err = errno;
-    layer_recent_note(h->nodeid, name, 1, (ino_t)-1);
+    if (fd >= 0) close(fd);
+    layer_recent_done(h->nodeid, name, 0, 0);
     return layer_reply(h->unique, err, NULL, 0);
   }
-  layer_recent_note(h->nodeid, name, 1, st.st_ino);
+  layer_recent_done(h->nodeid, name, 1, st.st_ino);
   struct {
     struct fuse_entry_out e;
     struct fuse_open_out o;
@@ -212,9 +212,13 @@ static void layer_rename(const struct fuse_in_header *h, uint64_t newdir, const 
   if (layer_own(h))
     rc = lstat(b, &st); /* the host renamed it (the old name may linger in the transport's cache) */
   else {
-    layer_recent_note(h->nodeid, from, 0, 0);
-    layer_recent_note(newdir, to, 1, 0);
+    layer_recent_note(h->nodeid, from, 0);
+    layer_recent_note(newdir, to, 1);
     rc = (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, flags);
+    int err = errno;
+    layer_recent_done(h->nodeid, from, rc == 0, 0);
+    layer_recent_done(newdir, to, rc == 0, 0);
+    errno = err;
   }
   if (rc != 0) return layer_reply(h->unique, errno, NULL, 0);
   layer_move(h->nodeid, from, newdir, to);
@@ -277,7 +281,7 @@ void layer_request(const struct fuse_in_header *h, const char *arg) {
     const char *name = arg + (h->opcode == FUSE_MKNOD ? sizeof(struct fuse_mknod_in) : sizeof(struct fuse_mkdir_in));
     if (layer_own(h)) return layer_own_op(h, id, name);
     if (!layer_path(id, name, p, sizeof p)) return layer_reply(h->unique, ENAMETOOLONG, NULL, 0);
-    layer_recent_note(id, name, 1, 0);
+    layer_recent_note(id, name, 1);
     layer_as_caller(h);
     int rc = h->opcode == FUSE_MKNOD
                  ? mknod(p, ((const struct fuse_mknod_in *)arg)->mode & ~((const struct fuse_mknod_in *)arg)->umask, ((const struct fuse_mknod_in *)arg)->rdev)
@@ -288,7 +292,7 @@ void layer_request(const struct fuse_in_header *h, const char *arg) {
     const char *target = arg + strlen(arg) + 1;
     if (layer_own(h)) return layer_own_op(h, id, arg);
     if (!layer_path(id, arg, p, sizeof p)) return layer_reply(h->unique, ENAMETOOLONG, NULL, 0);
-    layer_recent_note(id, arg, 1, 0);
+    layer_recent_note(id, arg, 1);
     layer_as_caller(h);
     return layer_created(h, id, arg, symlink(target, p));
   }
@@ -296,15 +300,18 @@ void layer_request(const struct fuse_in_header *h, const char *arg) {
     const struct fuse_link_in *in = (const void *)arg;
     const char *name = arg + sizeof *in;
     if (!layer_path(in->oldnodeid, NULL, q, sizeof q) || !layer_path(id, name, p, sizeof p)) return layer_reply(h->unique, ENAMETOOLONG, NULL, 0);
-    layer_recent_note(id, name, 1, 0);
+    layer_recent_note(id, name, 1);
     return layer_created(h, id, name, link(q, p));
   }
   case FUSE_UNLINK:
-  case FUSE_RMDIR:
+  case FUSE_RMDIR: {
     if (layer_own(h)) return layer_own_op(h, id, arg);
     if (!layer_path(id, arg, p, sizeof p)) return layer_reply(h->unique, ENAMETOOLONG, NULL, 0);
-    layer_recent_note(id, arg, 0, 0);
-    return layer_reply(h->unique, (h->opcode == FUSE_UNLINK ? unlink(p) : rmdir(p)) ? errno : 0, NULL, 0);
+    layer_recent_note(id, arg, 0);
+    int err = (h->opcode == FUSE_UNLINK ? unlink(p) : rmdir(p)) ? errno : 0;
+    layer_recent_done(id, arg, !err, 0);
+    return layer_reply(h->unique, err, NULL, 0);
+  }
   case FUSE_RENAME: {
     const char *from = arg + sizeof(struct fuse_rename_in);
     return layer_rename(h, ((const struct fuse_rename_in *)arg)->newdir, from, from + strlen(from) + 1, 0);

@@ -35,7 +35,8 @@ uint64_t layer_known(uint64_t parent, const char *name, struct stat *st);
 struct stat layer_ghost_stat(uint64_t parent, const char *name, mode_t mode);
 
 /* layer-recent.c */
-void layer_recent_note(uint64_t parent, const char *name, int appeared, ino_t ino);
+void layer_recent_note(uint64_t parent, const char *name, int appeared);
+void layer_recent_done(uint64_t parent, const char *name, int ok, ino_t ino);
 int layer_recent_guest(const char *rel, int appeared, ino_t ino);
 
 /* layer.c */
