@@ -26,7 +26,13 @@ let ssh: GuestSsh;
 const env = () => ({ LIMA_HOME: join(root, "lima") });
 const guest = async (cmd: string) => {
   const r = await ssh.exec(["sh", "-c", cmd], { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(`guest: ${cmd}: ${r.stderr}`);
+  if (r.code !== 0) {
+    // Exit 255 with nothing on stderr: the command was killed, or its channel closed with no exit status.
+    const dmesg = await ssh.exec(["sh", "-c", "dmesg | tail -n 15"], { timeoutMs: 15_000 }).catch((e: Error) => ({ stdout: e.message }));
+    throw new Error(
+      `guest: ${cmd}: exit ${r.code}: stderr ${JSON.stringify(r.stderr)}, stdout ${JSON.stringify(r.stdout)}; the guest's last kernel lines:\n${dmesg.stdout}`,
+    );
+  }
   return r.stdout;
 };
 
