@@ -34,6 +34,7 @@ void add_tree(const char *dir, uint32_t mask, int depth);
 int under(const char *path, const char *root);
 void drop_root(const char *root);
 unsigned helper_hash(const char *s);
+double now_s(void);
 int guest_made(const char *path, long long size, long long mtime);
 int guest_recent(const char *path);
 void drain_layer_op(void);

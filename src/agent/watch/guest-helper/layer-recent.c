@@ -24,12 +24,6 @@ static struct {
 static unsigned next_slot;
 static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static double layer_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* parent/name as the control lines name it ("/a/b"), or 0 when it does not fit. */
 static int recent_rel(uint64_t parent, const char *name, char *out, size_t size) {
   char rel[PATH_MAX];
@@ -38,10 +32,17 @@ static int recent_rel(uint64_t parent, const char *name, char *out, size_t size)
   return n > 0 && (size_t)n < size;
 }
 
-/* The record of rel, or of the slot it takes; caller holds recent_lock. */
-static unsigned recent_slot(const char *rel) {
-  for (unsigned i = 0; i < LAYER_RECENT; i++)
+/* The record of rel (each name has at most one), or -1; caller holds recent_lock. */
+static int recent_find(const char *rel) {
+  for (int i = 0; i < LAYER_RECENT; i++)
     if (recent[i].rel && !strcmp(recent[i].rel, rel)) return i;
+  return -1;
+}
+
+/* The record of rel, or the oldest slot, taken for it; caller holds recent_lock. */
+static unsigned recent_slot(const char *rel) {
+  int found = recent_find(rel);
+  if (found >= 0) return (unsigned)found;
   unsigned slot = next_slot;
   next_slot = (next_slot + 1) % LAYER_RECENT;
   free(recent[slot].rel);
@@ -57,7 +58,7 @@ void layer_recent_note(uint64_t parent, const char *name, int appeared) {
   unsigned slot = recent_slot(rel);
   recent[slot].appeared = appeared;
   recent[slot].ino = 0;
-  recent[slot].at = layer_now();
+  recent[slot].at = now_s();
   pthread_mutex_unlock(&recent_lock);
 }
 
@@ -67,26 +68,20 @@ void layer_recent_done(uint64_t parent, const char *name, int ok, ino_t ino) {
   char rel[PATH_MAX];
   if (!recent_rel(parent, name, rel, sizeof rel)) return;
   pthread_mutex_lock(&recent_lock);
-  for (unsigned i = 0; i < LAYER_RECENT; i++)
-    if (recent[i].rel && !strcmp(recent[i].rel, rel)) {
-      if (ok)
-        recent[i].ino = ino;
-      else
-        recent[i].at = 0;
-      break;
-    }
+  int i = recent_find(rel);
+  if (i >= 0 && ok)
+    recent[i].ino = ino;
+  else if (i >= 0)
+    recent[i].at = 0;
   pthread_mutex_unlock(&recent_lock);
 }
 
 /* A guest process made rel appear (appeared 1; the inode ino, when given) or go away (0) less
    than LAYER_RECENT_S ago. */
 int layer_recent_guest(const char *rel, int appeared, ino_t ino) {
-  int hit = 0;
-  double now = layer_now();
   pthread_mutex_lock(&recent_lock);
-  for (unsigned i = 0; i < LAYER_RECENT && !hit; i++)
-    hit = recent[i].rel && now - recent[i].at <= LAYER_RECENT_S && recent[i].appeared == appeared && !strcmp(recent[i].rel, rel) &&
-          (!ino || !recent[i].ino || recent[i].ino == ino);
+  int i = recent_find(rel);
+  int hit = i >= 0 && now_s() - recent[i].at <= LAYER_RECENT_S && recent[i].appeared == appeared && (!ino || !recent[i].ino || recent[i].ino == ino);
   pthread_mutex_unlock(&recent_lock);
   return hit;
 }

@@ -81,7 +81,8 @@ struct seen {
   double at; /* monotonic seconds when the helper read the guest's event */
 };
 
-static double now_s(void) {
+/* Monotonic seconds (the echo rules' clock; the layer's record uses it too). */
+double now_s(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
