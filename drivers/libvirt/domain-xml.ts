@@ -158,14 +158,21 @@ export function rootPortAddress(xml: string, index: number): { slot: number; fun
 export const fsAlias = (id: string) => `ua-${id}`;
 export const idOfAlias = (alias: string | null) => (alias?.startsWith("ua-") ? alias.slice(3) : null);
 
-/** The <filesystem> hotmount attaches: virtiofs, our tag and alias, and our virtiofsd wrapper. */
-export function virtiofsXml(o: { id: string; source: string; binary: string }): string {
+type IdRange = { start: number; target: number; count: number };
+
+/**
+ * The <filesystem> hotmount attaches: virtiofs, our tag and alias, and our virtiofsd wrapper.
+ * In a session domain, `idmap` is the user namespace the unprivileged virtiofsd runs in.
+ */
+export function virtiofsXml(o: { id: string; source: string; binary: string; idmap?: { uid: IdRange[]; gid: IdRange[] } }): string {
+  const range = (kind: string, r: IdRange) => `    <${kind} start='${r.start}' target='${r.target}' count='${r.count}'/>`;
   return [
     "<filesystem type='mount' accessmode='passthrough'>",
     "  <driver type='virtiofs'/>",
     `  <binary path='${xmlEscape(o.binary)}'/>`,
     `  <source dir='${xmlEscape(o.source)}'/>`,
     `  <target dir='${xmlEscape(o.id)}'/>`,
+    ...(o.idmap ? ["  <idmap>", ...o.idmap.uid.map((r) => range("uid", r)), ...o.idmap.gid.map((r) => range("gid", r)), "  </idmap>"] : []),
     `  <alias name='${xmlEscape(fsAlias(o.id))}'/>`,
     "</filesystem>",
     "",

@@ -17,6 +17,7 @@ import { virshRunner } from "../../src/util/virsh-shell.ts";
 import type { DeviceInventory, DriverSession, FSHotPlugger, GuestRunner, Logger, PluggedDevice, PlugRequest, Progress } from "../driver.ts";
 import { domainArch, fsAlias, idOfAlias, parseDomain, parseFilesystems, rootPortAddress, virtiofsXml, type DomainView } from "./domain-xml.ts";
 import { libvirtRef, type LibvirtRef } from "./libvirt-ref.ts";
+import { daemonVersion, daemonVersionSync, isSessionUri, sessionVirtiofsProblem, userIdMap } from "./session-virtiofs.ts";
 import { libvirtVirtiofsd, markedVirtiofsd, reapVirtiofsd, removeWrapper, writeWrapper } from "./virtiofsd-wrapper.ts";
 
 /** How long libvirt may take to report a detached device gone (the guest must acknowledge the unplug). */
@@ -27,9 +28,16 @@ export const NINEP_REFUSAL =
   "libvirt cannot hot-plug 9p filesystems: it adds a 9p <filesystem> only when the domain starts, and refuses attach-device --live for it";
 export const NINEP_HINT = "Use --type virtiofs (hot-pluggable through libvirt) or --type reverse-sshfs (needs SSH into the guest).";
 
-/** Why virtiofs cannot be hot-plugged into this domain now, or null when it can. */
-export function virtiofsProblem(v: DomainView, uri: string): string | null {
-  if (uri.includes("/session")) return "libvirt 9 runs virtiofsd only for qemu:///system domains, not qemu:///session";
+/**
+ * Why virtiofs cannot be hot-plugged into this domain now, or null when it can. A session URI
+ * needs the daemon's version (libvirt >= 10, drivers/libvirt/session-virtiofs.ts): `daemon` when
+ * the caller has it, else asked here once.
+ */
+export function virtiofsProblem(v: DomainView, uri: string, daemon?: number | null): string | null {
+  if (isSessionUri(uri)) {
+    const p = sessionVirtiofsProblem(daemon === undefined ? daemonVersionSync(uri) : daemon, libvirtVirtiofsd());
+    if (p) return p;
+  }
   if (!v.sharedMemory)
     return "the domain's RAM is not shared memory (needs <memoryBacking><source type='memfd'/><access mode='shared'/>; see `hotmount libvirt prepare`)";
   if (!libvirtVirtiofsd()) return "virtiofsd is not installed on the host";
@@ -41,8 +49,8 @@ export function virtiofsProblem(v: DomainView, uri: string): string | null {
   return null;
 }
 
-export function libvirtTransports(v: DomainView, uri: string, ssh: boolean): TransportAvailability[] {
-  const vp = virtiofsProblem(v, uri);
+export function libvirtTransports(v: DomainView, uri: string, ssh: boolean, daemon?: number | null): TransportAvailability[] {
+  const vp = virtiofsProblem(v, uri, daemon);
   return [
     vp ? { type: "virtiofs", available: false, reason: vp } : { type: "virtiofs", available: true },
     { type: "9p", available: false, reason: NINEP_REFUSAL },
@@ -51,7 +59,8 @@ export function libvirtTransports(v: DomainView, uri: string, ssh: boolean): Tra
       : {
           type: "reverse-sshfs",
           available: false,
-          reason: "hotmount knows no SSH address for the guest (no guest agent reporting one, no DHCP lease, no hostfwd)",
+          reason:
+            "hotmount knows no SSH address for the guest: no hostfwd to port 22, and neither the guest agent, a libvirt DHCP lease nor the host's ARP table has an address for the domain's NICs",
         },
   ];
 }
@@ -93,6 +102,11 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
 
   private cached: { at: number; view: Promise<DomainView> } | null = null;
 
+  /** The daemon's version, which decides virtiofs in a session domain; system domains do not ask. */
+  private daemon(): Promise<number | null> | undefined {
+    return isSessionUri(this.ref.uri) ? daemonVersion(this.ref.uri, this.virsh) : undefined;
+  }
+
   /** The live XML, read at most once per VIEW_TTL_MS for queries (info asks for transports and capacity together). */
   private viewCached(): Promise<DomainView> {
     if (!this.cached || Date.now() - this.cached.at > VIEW_TTL_MS) {
@@ -115,7 +129,7 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
   }
 
   async transports(): Promise<TransportAvailability[]> {
-    return libvirtTransports(await this.viewCached(), this.ref.uri, this.cfg.ssh.port > 0);
+    return libvirtTransports(await this.viewCached(), this.ref.uri, this.cfg.ssh.port > 0, await this.daemon());
   }
 
   async capacity(): Promise<{ total: number; used: number }> {
@@ -127,13 +141,18 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
   async plug(req: PlugRequest, progress: Progress): Promise<PluggedDevice> {
     if (req.type === "9p") throw new HotmountError("UNSUPPORTED", `${NINEP_REFUSAL}`, { hint: NINEP_HINT, details: { driver: "libvirt", type: "9p" } });
     const v = await this.view();
-    const problem = virtiofsProblem(v, this.ref.uri);
+    const session = isSessionUri(this.ref.uri);
+    const daemon = await this.daemon();
+    const problem = virtiofsProblem(v, this.ref.uri, daemon);
     if (problem) {
-      const noPort = v.sharedMemory && v.freeRootPorts.length === 0 && !this.ref.uri.includes("/session");
+      const sessionProblem = session && sessionVirtiofsProblem(daemon ?? null, libvirtVirtiofsd()) !== null;
+      const noPort = v.sharedMemory && v.freeRootPorts.length === 0 && !sessionProblem;
       throw new HotmountError(noPort ? "NO_FREE_SLOT" : "UNSUPPORTED", `cannot hot-plug virtiofs into libvirt domain "${this.ref.domain}": ${problem}`, {
         hint: noPort
           ? `Remove a mount, or give the domain more spare root ports: \`hotmount libvirt prepare ${this.ref.domain} --slots 8 --next-boot\`, then restart it. reverse-sshfs needs no slot.`
-          : `Run \`hotmount libvirt prepare ${this.ref.domain}\` (applies at the next boot), or use --type reverse-sshfs.`,
+          : sessionProblem
+            ? "Use --type reverse-sshfs (needs SSH into the guest), or run the domain in qemu:///system."
+            : `Run \`hotmount libvirt prepare ${this.ref.domain}\` (applies at the next boot), or use --type reverse-sshfs.`,
       });
     }
     const vfsd = libvirtVirtiofsd()!;
@@ -146,7 +165,7 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
       home: hotmountHome(),
     });
     const xmlFile = `${instancePaths(this.cfg.name).virtiofsdDir}/${req.id}.xml`;
-    writeFileSync(xmlFile, virtiofsXml({ id: req.id, source: req.hostPath, binary }), { mode: 0o600 });
+    writeFileSync(xmlFile, virtiofsXml({ id: req.id, source: req.hostPath, binary, idmap: session ? userIdMap() : undefined }), { mode: 0o600 });
     const r = await this.virsh(["attach-device", this.ref.domain, xmlFile, "--live"], { timeoutMs: 30_000 });
     if (r.code !== 0) {
       removeWrapper(this.cfg.name, req.id);
