@@ -22,6 +22,8 @@ export interface LibvirtDomain {
   pid: number | null;
   accel: string | null;
   ssh: SshInfo | null;
+  /** Where ssh's address came from (null with ssh). */
+  sshFrom: SshSource | null;
 }
 
 /** The URIs hotmount looks at: HOTMOUNT_LIBVIRT_URIS (comma-separated), else system for root, session otherwise. */
@@ -57,17 +59,100 @@ export function toState(s: string): InstanceState {
   return "stopped";
 }
 
-/** The guest's SSH: a user-mode hostfwd to port 22, else an address the guest agent or a DHCP lease reports. */
-async function sshOf(uri: string, v: DomainView): Promise<SshInfo | null> {
-  const { user, identityFile } = sshLogin(uri, v.name);
-  if (v.sshForward) return { host: v.sshForward.host, port: v.sshForward.port, user, identityFile };
-  for (const source of v.agentChannel === "connected" ? ["agent", "lease"] : ["lease"]) {
-    const r = await virsh(uri, ["domifaddr", v.name, "--source", source], { timeoutMs: 5000 });
-    if (r.code !== 0) continue;
-    for (const line of r.stdout.split("\n")) {
-      const m = /\bipv4\s+(\d+\.\d+\.\d+\.\d+)\//.exec(line);
-      if (m && !m[1]!.startsWith("127.")) return { host: m[1]!, port: 22, user, identityFile };
+/** Where a guest's SSH address came from: the domain's port forward, or a `virsh domifaddr` source. */
+export type SshSource = "hostfwd" | "agent" | "lease" | "arp";
+
+/** `virsh domifaddr` sources, asked in this order until one names an address of the domain's NICs. */
+const ADDRESS_SOURCES = ["agent", "lease", "arp"] as const;
+/** All sources of one domain together (this runs in `vm list` and `mount list`). */
+const ADDRESS_BUDGET_MS = 8_000;
+const ADDRESS_CALL_MS = 5_000;
+
+/**
+ * MAC addresses (lower case) of the domain's NICs that the host can reach: every `<interface>`
+ * but user-mode networking's, whose guest address (10.0.2.15) only the guest itself can use.
+ */
+export function reachableMacs(xml: string): string[] {
+  const out: string[] = [];
+  for (const m of xml.matchAll(/<interface\s[^>]*type=['"](\w+)['"][\s\S]*?<\/interface>/g)) {
+    if (m[1] === "user") continue;
+    const mac = /<mac\s+address=['"]([0-9a-fA-F:]{17})['"]/.exec(m[0])?.[1];
+    if (mac) out.push(mac.toLowerCase());
+  }
+  return out;
+}
+
+/**
+ * The IPv4 addresses in `virsh domifaddr` output, each with its NIC's MAC. A NIC's further
+ * addresses come on lines of their own whose name and MAC are "-".
+ */
+export function parseDomifaddr(out: string): Array<{ mac: string; address: string }> {
+  const found: Array<{ mac: string; address: string }> = [];
+  let mac = "";
+  for (const line of out.split("\n")) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 4) continue;
+    if (/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(cols[1]!)) mac = cols[1]!.toLowerCase();
+    else if (cols[1] !== "-") continue; // the header, or a line of dashes
+    const ip = cols[2] === "ipv4" ? /^(\d+\.\d+\.\d+\.\d+)\/\d+$/.exec(cols[3]!)?.[1] : undefined;
+    if (ip && mac) found.push({ mac, address: ip });
+  }
+  return found;
+}
+
+/** A libvirt on this host (qemu:///system, qemu:///session), whose guests' neighbour entries are ours to read. */
+const isLocalUri = (uri: string) => /^[a-z0-9]+(\+unix)?:\/\/\//i.test(uri);
+
+/**
+ * This host's ARP table (/proc/net/arp), complete entries only. Read directly rather than through
+ * `virsh domifaddr --source arp`: libvirt 9.0 fails that with "wrong nlmsg len" on kernels that
+ * end a neighbour dump with a short NLMSG_DONE in the same read (6.18 here).
+ */
+export function hostArpTable(text?: string): Array<{ mac: string; address: string }> {
+  let t = text;
+  if (t === undefined) {
+    try {
+      t = readFileSync("/proc/net/arp", "utf8");
+    } catch {
+      return [];
     }
+  }
+  const out: Array<{ mac: string; address: string }> = [];
+  for (const line of t.split("\n").slice(1)) {
+    const [ip, , flags, mac] = line.trim().split(/\s+/);
+    if (ip && mac && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac) && (Number(flags) & 0x2) !== 0) out.push({ mac: mac.toLowerCase(), address: ip });
+  }
+  return out;
+}
+
+const usable = (ip: string) => !/^(127|169\.254|0)\./.test(ip);
+
+/**
+ * The guest's SSH: a user-mode hostfwd to port 22, else an address of one of the domain's NICs
+ * that `virsh domifaddr` reports: from the guest agent (when its channel is connected), else
+ * libvirt's DHCP lease (a libvirt network), else the ARP table of the host libvirt runs on (a
+ * guest that has talked lately; read here directly for a local URI). Bounded by ADDRESS_BUDGET_MS
+ * in all.
+ */
+async function sshOf(uri: string, v: DomainView, xml: string): Promise<{ ssh: SshInfo; from: SshSource } | null> {
+  const { user, identityFile } = sshLogin(uri, v.name);
+  if (v.sshForward) return { ssh: { host: v.sshForward.host, port: v.sshForward.port, user, identityFile }, from: "hostfwd" };
+  const macs = reachableMacs(xml);
+  if (macs.length === 0) return null;
+  const deadline = Date.now() + ADDRESS_BUDGET_MS;
+  for (const source of ADDRESS_SOURCES) {
+    if (source === "agent" && v.agentChannel !== "connected") continue;
+    const left = deadline - Date.now();
+    if (left < 200) break;
+    let found: Array<{ mac: string; address: string }>;
+    if (source === "arp" && isLocalUri(uri)) found = hostArpTable();
+    else {
+      const r = await virsh(uri, ["domifaddr", v.name, "--source", source], { timeoutMs: Math.min(ADDRESS_CALL_MS, left) });
+      if (r.code !== 0) continue;
+      found = parseDomifaddr(r.stdout);
+    }
+    const hit = found.find((a) => macs.includes(a.mac) && usable(a.address));
+    if (hit) return { ssh: { host: hit.address, port: 22, user, identityFile }, from: source };
   }
   return null;
 }
@@ -80,6 +165,7 @@ export async function readDomain(uri: string, name: string): Promise<LibvirtDoma
   const state = toState(libvirtState);
   const pid = state === "running" && uri === SYSTEM_URI ? readPidFile(`/run/libvirt/qemu/${view.name}.pid`) : null;
   const type = /<domain[^>]*\stype=['"](\w+)['"]/.exec(xml.stdout)?.[1] ?? null;
+  const ssh = state === "running" ? await sshOf(uri, view, xml.stdout) : null;
   return {
     uri,
     hmName: hmNameFor(view.name, uri),
@@ -88,7 +174,8 @@ export async function readDomain(uri: string, name: string): Promise<LibvirtDoma
     libvirtState,
     pid: pid && isAlive(pid) ? pid : null,
     accel: type === "kvm" ? "kvm" : type === "qemu" ? "tcg" : type,
-    ssh: state === "running" ? await sshOf(uri, view) : null,
+    ssh: ssh?.ssh ?? null,
+    sshFrom: ssh?.from ?? null,
   };
 }
 

@@ -7,6 +7,7 @@
 import { expect } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDomain } from "../../drivers/libvirt/domain-xml.ts";
 import { markedVirtiofsd } from "../../drivers/libvirt/virtiofsd-wrapper.ts";
@@ -15,7 +16,7 @@ import type { GuestArch } from "../../src/guest-image/arch.ts";
 import { demoGuestAppend, QGA_PORT_NAME } from "../../src/guest-image/contract.ts";
 import { ensureDemoGuest } from "../../src/guest-image/demo-guest.ts";
 import { VirshQgaExec } from "../../src/guest-exec/virsh-qga-exec.ts";
-import { findProcesses, freeLoopbackPort, waitUntil } from "../../src/util/process.ts";
+import { findProcesses, freeLoopbackPort, isAlive, waitUntil } from "../../src/util/process.ts";
 import { SYSTEM_URI, virsh, virshOk } from "../../src/util/virsh.ts";
 
 const REPO = join(import.meta.dir, "..", "..");
@@ -212,4 +213,110 @@ export async function nothingLeft(dom: TestDomain) {
   const uuid = parseDomain(await dom.liveXml()).uuid;
   expect(await waitUntil(() => markedVirtiofsd(uuid).length === 0, 10_000)).toBe(true);
   expect(await guestMountsUnder(dom, "/mnt/")).toEqual([]);
+}
+
+/** `virsh COMMAND FILE` with `xml` in a temporary FILE; throws with virsh's message unless it exits 0. */
+async function virshXml(command: string, xml: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "hmt-virsh-"));
+  try {
+    writeFileSync(join(dir, "x.xml"), xml);
+    const r = await virsh(SYSTEM_URI, [command, join(dir, "x.xml")], { timeoutMs: 60_000 });
+    if (r.code !== 0) throw new Error(`virsh ${command} failed: ${r.stderr.trim()}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface TestNetwork {
+  name: string;
+  bridge: string;
+  /** The host's address on the bridge (the first three octets are the /24's). */
+  hostAddress: string;
+  /** dnsmasq's pid, as libvirt recorded it. */
+  dnsmasqPid: number | null;
+  destroy(): Promise<void>;
+}
+
+/**
+ * A transient libvirt NAT network (virsh net-create) with DHCP on its own bridge and /24 (`prefix`
+ * is its first three octets). libvirt runs a dnsmasq for it; net-destroy removes the bridge and
+ * ends that dnsmasq. One of the same name left by a crashed run is destroyed first.
+ */
+export async function startTestNetwork(name: string, bridge: string, prefix: string): Promise<TestNetwork> {
+  const xml = `<network>
+  <name>${name}</name>
+  <forward mode='nat'/>
+  <bridge name='${bridge}' stp='off' delay='0'/>
+  <ip address='${prefix}.1' netmask='255.255.255.0'>
+    <dhcp><range start='${prefix}.100' end='${prefix}.199'/></dhcp>
+  </ip>
+</network>
+`;
+  await virsh(SYSTEM_URI, ["net-destroy", name]);
+  await virshXml("net-create", xml);
+  const pidFile = `/run/libvirt/network/${name}.pid`;
+  let pid: number | null = null;
+  try {
+    pid = Number(readFileSync(pidFile, "utf8").trim()) || null;
+  } catch {}
+  return {
+    name,
+    bridge,
+    hostAddress: `${prefix}.1`,
+    dnsmasqPid: pid,
+    async destroy() {
+      await virsh(SYSTEM_URI, ["net-destroy", name], { timeoutMs: 60_000 });
+      // What libvirt 9.0 leaves of a transient network: dnsmasq's pid file and an empty ports folder.
+      if (await waitUntil(() => !pid || !isAlive(pid), 10_000))
+        for (const p of [pidFile, `/run/libvirt/network/${name}`]) rmSync(p, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A `beforeStart` for startDemoDomain: the defined domain's NIC becomes an <interface
+ * type='network'> on `network` with MAC `mac` (virtio), in place of the demo domain's user-mode
+ * NIC and its SSH hostfwd, so the host reaches the guest only at the address it gets there.
+ */
+export function onNetwork(domain: string, network: string, mac: string): () => Promise<void> {
+  return async () => {
+    const xml = await virshOk(SYSTEM_URI, ["dumpxml", "--inactive", domain]);
+    const moved = xml
+      .replace(/\s*<qemu:commandline>[\s\S]*?<\/qemu:commandline>/, "")
+      .replace(
+        "</devices>",
+        `  <interface type='network'><source network='${network}'/><mac address='${mac}'/><model type='virtio'/></interface>\n  </devices>`,
+      );
+    await virshXml("define", moved);
+  };
+}
+
+/**
+ * What a libvirt network changes on the host beyond its bridge and dnsmasq, which net-destroy
+ * does not undo: IPv4 forwarding switched on (NAT), and libvirt's LIBVIRT_* iptables chains with
+ * the jumps to them (emptied, not removed). The returned function puts back what was there before;
+ * call it after the libvirtd that made them has stopped, since that libvirtd makes the chains once.
+ */
+export function hostNetworkSnapshot(): () => void {
+  const forwardFile = "/proc/sys/net/ipv4/ip_forward";
+  const forward = readFileSync(forwardFile, "utf8").trim();
+  const chains = () => {
+    const out: Array<{ table: string; chain: string }> = [];
+    for (const table of ["filter", "nat", "mangle"]) {
+      const r = spawnSync("iptables", ["-t", table, "-S"], { encoding: "utf8" });
+      for (const m of (r.stdout ?? "").matchAll(/^-N (LIBVIRT_\w+)$/gm)) out.push({ table, chain: m[1]! });
+    }
+    return out;
+  };
+  const had = new Set(chains().map((c) => `${c.table} ${c.chain}`));
+  return () => {
+    if (readFileSync(forwardFile, "utf8").trim() !== forward) writeFileSync(forwardFile, `${forward}\n`);
+    const added = chains().filter((c) => !had.has(`${c.table} ${c.chain}`));
+    for (const { table, chain } of added) {
+      const rules = spawnSync("iptables", ["-t", table, "-S"], { encoding: "utf8" }).stdout ?? "";
+      for (const m of rules.matchAll(new RegExp(`^-A (\\w+) -j ${chain}$`, "gm"))) spawnSync("iptables", ["-t", table, "-D", m[1]!, "-j", chain]);
+      spawnSync("iptables", ["-t", table, "-F", chain]);
+    }
+    for (const { table, chain } of added) spawnSync("iptables", ["-t", table, "-X", chain]);
+  };
 }
