@@ -81,13 +81,33 @@ export async function removeCreatedDir(guest: GuestCommands, mountPoint: string)
   await guest.exec(["rmdir", "--", mountPoint], { timeoutMs: 10_000 }).catch(() => {});
 }
 
-export async function mountWithRetry(guest: GuestCommands, argv: string[], mountPoint: string): Promise<void> {
+// One guest round trip for the usual mount: the device shows up in the guest a moment after the
+// hot-plug (its PCI enumeration is asynchronous), so the guest itself tries the mount again every
+// 50 ms, up to MOUNT_TRIES times, instead of a round trip per try. With "$1" = 1 it makes the
+// mount point first ("$2"; exit 3 when it cannot). Constant script: the paths and the mount argv
+// are arguments. Exits 0, 3, or 32 with the last mount error on stderr.
+const MOUNT_TRIES = 40;
+const MOUNT_SCRIPT =
+  'mk=$1; mp=$2; shift 2; if [ "$mk" = 1 ]; then mkdir -p -- "$mp" || exit 3; fi; n=0; ' +
+  `until out=$("$@" 2>&1); do n=$((n + 1)); if [ "$n" -ge ${MOUNT_TRIES} ]; then printf "%s\\n" "$out" >&2; exit 32; fi; ` +
+  "sleep 0.05 2>/dev/null || sleep 1; done";
+
+/**
+ * Mounts with `argv` (mount(8)), retried while the guest finds the device (bounded by
+ * MOUNT_RETRY_MS); with `mkdir`, makes the mount point in the same guest command.
+ */
+export async function mountWithRetry(guest: GuestCommands, argv: string[], mountPoint: string, opts: { mkdir?: boolean } = {}): Promise<void> {
   const end = Date.now() + MOUNT_RETRY_MS;
   let last = "";
   for (let delay = 50; ; delay = Math.min(500, delay * 2)) {
-    const r = await guest.exec(argv, { timeoutMs: 15_000 });
+    const r = await guest.exec(["sh", "-c", MOUNT_SCRIPT, "hotmount-mount", opts.mkdir ? "1" : "0", mountPoint, ...argv], { timeoutMs: 15_000 });
     if (r.code === 0) return;
     last = r.stderr.trim() || `exit ${r.code}`;
+    if (r.code === 3 && opts.mkdir) {
+      throw new HotmountError("GUEST_COMMAND_FAILED", `the guest could not create the folder ${mountPoint}: ${last}`, {
+        hint: "Is that part of the guest's file system read-only, or not root's to write? Pick another guest path.",
+      });
+    }
     if (Date.now() + delay >= end) break;
     await sleep(delay);
   }

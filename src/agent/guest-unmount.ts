@@ -2,7 +2,7 @@
 // pulled from under a live superblock (or a bind mount of it) makes the guest wait forever.
 import { HotmountError } from "../core/errors.ts";
 import type { GuestCommands } from "../guest-exec/index.ts";
-import { guestMounts, holders, unmount, type GuestMountEntry } from "./guest-mount.ts";
+import { guestMounts, holders, parseMounts, unmount, type GuestMountEntry } from "./guest-mount.ts";
 import type { MountRecord } from "./journal.ts";
 
 export const UMOUNT_DEADLINE_MS = 15_000;
@@ -12,12 +12,56 @@ const STACKED_MAX = 4;
 /** `holders()` names a process "PID COMM"; the watch helper's COMM starts so (see watch/guest-helper.ts). */
 const OWN_HOLDER = /^\d+ watch-helper-/;
 
+// The usual remove in one guest command: refuse (print the table, change nothing) when the
+// device is mounted more than once (a bind mount, or a mount stacked by a heal: unmountSlow
+// decides), else sync this filesystem ("$3" = 1), unmount, take away the mount point we made
+// ("$4" = 1), and print the table after. The tag is a mount id or a 9p/virtiofs tag: no
+// characters a grep pattern would read. stdout: "shared" or "umount RC RMDIR", then /proc/mounts;
+// stderr: umount's message.
+const UNMOUNT_SCRIPT =
+  'mp=$1; tag=$2; if [ -n "$tag" ] && [ "$(grep -c -e "^$tag [^ ]* virtiofs " -e "^$tag [^ ]* 9p " /proc/mounts)" -gt 1 ]; then ' +
+  "echo shared; cat /proc/mounts; exit 0; fi; " +
+  'if [ "$3" = 1 ]; then sync -f -- "$mp" 2>/dev/null; fi; ' +
+  'if out=$(umount -- "$mp" 2>&1); then rc=0; else rc=$?; fi; d=0; ' +
+  'if [ "$rc" = 0 ] && [ "$4" = 1 ] && rmdir -- "$mp" 2>/dev/null; then d=1; fi; ' +
+  'echo "umount $rc $d"; cat /proc/mounts; printf "%s" "$out" >&2';
+
 /**
  * Unmounts `rec` in the guest, and for a device transport any other mount of the same device.
  * Throws MOUNT_BUSY (nothing changed; retry with force) or GUEST_COMMAND_FAILED (the mount may be
  * half gone; the device stays attached). With `force`, holders are killed and the unmount is lazy.
+ * With `rmdir`, the usual case also removes the (empty) mount point; resolves true when it did.
  */
-export async function unmountForRemove(guest: GuestCommands, rec: MountRecord, force: boolean): Promise<void> {
+export async function unmountForRemove(guest: GuestCommands, rec: MountRecord, force: boolean, opts: { rmdir?: boolean } = {}): Promise<boolean> {
+  if (force) {
+    await unmountSlow(guest, rec, force);
+    return false;
+  }
+  const device = rec.type !== "reverse-sshfs";
+  const tag = device ? (rec.tag ?? rec.device?.tag ?? rec.id) : "";
+  const r = await guest
+    .exec(["sh", "-c", UNMOUNT_SCRIPT, "hotmount-umount", rec.mountPoint, tag, device ? "1" : "0", opts.rmdir ? "1" : "0"], { timeoutMs: UMOUNT_DEADLINE_MS })
+    .catch(() => null);
+  const [head = "", ...table] = r?.code === 0 ? r.stdout.split("\n") : [];
+  const m = /^umount (\d+) ([01])$/.exec(head);
+  // A guest that could not run it, a timeout, the device mounted twice, or a busy or failed
+  // unmount: the step by step way, which names holders, waits out our own helper and retries.
+  if (!m) {
+    await unmountSlow(guest, rec, force);
+    return false;
+  }
+  const after = parseMounts(table.join("\n"));
+  const still = after.some((x) => x.mountPoint === rec.mountPoint);
+  if (m[1] !== "0" && (still || !/not mounted|no mount point|Invalid argument/i.test(r!.stderr))) {
+    await unmountSlow(guest, rec, force);
+    return false;
+  }
+  if (device) await unmountElsewhere(guest, rec, force, still ? await unmountStacked(guest, rec) : after);
+  return m[2] === "1";
+}
+
+/** unmountForRemove step by step: one guest command per step, for the cases the script leaves. */
+async function unmountSlow(guest: GuestCommands, rec: MountRecord, force: boolean): Promise<void> {
   const mounts = await guestMounts(guest);
   /** The mount table read after the unmount, when one was (unmountElsewhere takes it as its fresh read). */
   let after: GuestMountEntry[] | undefined;

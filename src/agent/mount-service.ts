@@ -167,12 +167,12 @@ export class MountService {
     failpoint("add:journaled");
     let attached = false;
     try {
-      if (rec.createdDir) await createMountPoint(ssh, rec.mountPoint);
+      if (rec.createdDir && !t.makesMountPoint) await createMountPoint(ssh, rec.mountPoint);
       await t.attach(rec, progress);
       attached = true;
       this.records.save();
       failpoint("add:attached");
-      await t.mount(rec, progress);
+      await t.mount(rec, progress, { mkdir: rec.createdDir && t.makesMountPoint });
       failpoint("add:mounted");
       rec.bootId = this.ctx.bootId?.() ?? undefined;
       rec.hostId = hostFolderId(rec.hostPath) ?? undefined;
@@ -224,8 +224,9 @@ export class MountService {
     failpoint("remove:journaled");
     const guest = await this.ctx.guest();
     progress("unmounting in the guest");
+    let dirGone = false;
     try {
-      await unmountForRemove(guest, rec, force);
+      dirGone = await unmountForRemove(guest, rec, force, { rmdir: rec.createdDir });
     } catch (e) {
       const err = asHotmountError(e);
       // Busy: nothing changed, so the mount stays as it was. Otherwise it may be half gone.
@@ -240,7 +241,7 @@ export class MountService {
     failpoint("remove:unmounted");
     await this.transports[rec.type].detach(rec, progress);
     failpoint("remove:detached");
-    if (rec.createdDir) await removeCreatedDir(guest, rec.mountPoint);
+    if (rec.createdDir && !dirGone) await removeCreatedDir(guest, rec.mountPoint);
     this.records.drop(rec);
     this.ctx.log.info("removed", { id: rec.id, mountPoint: rec.mountPoint });
   }

@@ -91,8 +91,10 @@ export class QgaClient {
       if (e instanceof HotmountError && e.details?.qgaError) return { code: 127, stdout: "", stderr: String(e.details.qgaError) };
       throw e;
     }
-    // Short first polls: most guest commands end within milliseconds.
-    for (let delay = 5; ; delay = Math.min(200, delay * 2)) {
+    // Short polls while a command is young (most end within tens of ms; each poll is a cheap round
+    // trip to qemu-ga), then backing off to 200 ms.
+    const started = Date.now();
+    for (let delay = 5; ; delay = Math.min(Date.now() - started < 1000 ? 20 : 200, delay * 2)) {
       const st = await this.execute<ExecStatus>("guest-exec-status", { pid }, { timeoutMs: left() });
       if (st.exited) {
         return { code: st.exitcode ?? 128 + (st.signal ?? 0), stdout: decode(st["out-data"]), stderr: decode(st["err-data"]) };

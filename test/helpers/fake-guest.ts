@@ -31,6 +31,8 @@ export class FakeGuest implements GuestExec {
         if (a[1] === "/proc/mounts") return ok(this.table());
         return ok(`${[...this.holders.values()].find((h) => h.startsWith(a[1]!.split("/")[2] + " "))?.split(" ")[1] ?? "?"}\n`);
       case "sh": {
+        if (a[3] === "hotmount-mount") return this.mountScript(a.slice(4));
+        if (a[3] === "hotmount-umount") return this.umountScript(a.slice(4));
         // guest-mount.ts's probe: the deepest existing part (twice: no symlinks here), what the
         // path is, then the mount table.
         let p = a[4]!;
@@ -64,6 +66,23 @@ export class FakeGuest implements GuestExec {
       default:
         return fail(`${a[0]}: not found`, 127);
     }
+  }
+
+  /** guest-mount.ts's mount script ([mkdir 0/1, mount point, ...mount argv]), run through the commands it runs. */
+  private async mountScript([mk, mp, ...argv]: string[]): Promise<ExecResult> {
+    if (mk === "1" && (await this.exec(["mkdir", "-p", "--", mp!])).code !== 0) return fail("mkdir failed", 3);
+    const r = await this.exec(argv);
+    return r.code === 0 ? ok() : fail(r.stderr, 32);
+  }
+
+  /** guest-unmount.ts's unmount script ([mount point, tag, sync 0/1, rmdir 0/1]), likewise. */
+  private async umountScript([mp, tag, sync, rmdir]: string[]): Promise<ExecResult> {
+    const copies = [...this.mounts.values()].filter((m) => m.source === tag && (m.fstype === "virtiofs" || m.fstype === "9p")).length;
+    if (tag && copies > 1) return ok(`shared\n${this.table()}`);
+    if (sync === "1") await this.exec(["sync", "-f", "--", mp!]);
+    const u = await this.exec(["umount", "--", mp!]);
+    const d = u.code === 0 && rmdir === "1" && (await this.exec(["rmdir", "--", mp!])).code === 0;
+    return { code: 0, stdout: `umount ${u.code} ${d ? 1 : 0}\n${this.table()}`, stderr: u.stderr };
   }
 
   /** /proc/mounts as the model has it. */

@@ -22,13 +22,15 @@ export function deviceTransport(ctx: TransportContext): MountTransport {
       rec.tag = rec.device.tag;
       rec.slot = rec.device.slot;
     },
-    async mount(rec, progress) {
+    makesMountPoint: true,
+    async mount(rec, progress, opts) {
       progress("mounting in the guest");
       const guest = await ctx.guest();
       await mountWithRetry(
         guest,
         guestMountArgv({ type: rec.type, tag: rec.tag ?? rec.id, mountPoint: rec.mountPoint, writable: rec.writable }),
         rec.mountPoint,
+        { mkdir: opts?.mkdir },
       );
     },
     async detach(rec: MountRecord, progress) {

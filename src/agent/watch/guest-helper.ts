@@ -77,6 +77,12 @@ export class GuestHelper {
   skipped = 0;
   /** HOTMOUNT_TRACE=1: each skipped command is logged with its path. */
   private readonly tracing = isTracing();
+  /**
+   * Where the helper was found runnable over this SSH connection: the next start on it skips the
+   * install's checks (two guest commands). A new connection (a guest reboot ends the old one, and
+   * /run with it) or a helper that ended unasked checks again.
+   */
+  private installed: { ssh: GuestSsh; path: string } | null = null;
 
   constructor(
     private readonly ssh: () => Promise<GuestSsh>,
@@ -150,7 +156,8 @@ export class GuestHelper {
 
   private async start(): Promise<ClientChannel> {
     const ssh = await this.ssh();
-    const path = await installHelper(ssh);
+    const path = this.installed?.ssh === ssh ? this.installed.path : await installHelper(ssh);
+    this.installed = { ssh, path };
     const ch = await ssh.channel([path]);
     this.ch = ch;
     this.buf = "";
@@ -173,6 +180,7 @@ export class GuestHelper {
         : null;
       if (unasked) {
         this.ch = null;
+        this.installed = null;
         this.log.warn("the guest watch helper ended; it is started again on the next change");
       }
       for (const w of this.waiting.values()) w(why);
