@@ -320,3 +320,12 @@ export function hostNetworkSnapshot(): () => void {
     for (const { table, chain } of added) spawnSync("iptables", ["-t", table, "-X", chain]);
   };
 }
+
+/** A scratch folder under /tmp (`prefix`…) with a host folder `share` in it holding from-host.txt. */
+export function scratchShare(prefix: string): { root: string; share: string } {
+  const root = mkdtempSync(`/tmp/${prefix}`);
+  const share = join(root, "share");
+  mkdirSync(share);
+  writeFileSync(join(share, "from-host.txt"), "bytes from the host\n");
+  return { root, share };
+}

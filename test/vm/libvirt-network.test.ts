@@ -5,7 +5,7 @@
 // The demo guest configures eth0 statically for QEMU's user network, so the test runs busybox's
 // udhcpc in it (through the guest agent) to take a lease. One guest for the whole file.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { readDomain } from "../../drivers/libvirt/discovery.ts";
 import { instancePaths, sshKeyPath } from "../../src/core/paths.ts";
@@ -20,6 +20,7 @@ import {
   libvirtUp,
   onNetwork,
   ourProcesses,
+  scratchShare,
   startDemoDomain,
   startTestNetwork,
   type TestDomain,
@@ -37,10 +38,7 @@ const NETWORK = "hmtest-net213";
 const BRIDGE = "hmtestbr213";
 const PREFIX = "192.168.213";
 const MAC = "52:54:00:d5:21:3a";
-const root = mkdtempSync("/tmp/hmt-lvnet-");
-const share = join(root, "share");
-mkdirSync(share);
-writeFileSync(join(share, "from-host.txt"), "bytes from the host\n");
+const { root, share } = scratchShare("hmt-lvnet-");
 
 // busybox udhcpc runs this on each DHCP event. "deconfig" leaves the address alone, so that a
 // lease given back (udhcpc -R) leaves the guest reachable with no lease behind it.

@@ -6,7 +6,7 @@
 // wait on SSH (the watch is the only thing that wants it), `mount list` says what to run, and once
 // `hotmount libvirt ssh` names a login that works, a new mount is watched.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ClientChannel } from "ssh2";
 import { parseDomain } from "../../drivers/libvirt/domain-xml.ts";
@@ -14,7 +14,7 @@ import { instancePaths, sshKeyPath } from "../../src/core/paths.ts";
 import { GuestSsh } from "../../src/guest-exec/ssh-client.ts";
 import { isAlive, readPidFile, waitUntil } from "../../src/util/process.ts";
 import { hmOk, hotmountArgv } from "../helpers/cli.ts";
-import { imagesDirReady, libvirtDown, libvirtUp, startDemoDomain, type TestDomain } from "../helpers/libvirt.ts";
+import { imagesDirReady, libvirtDown, libvirtUp, scratchShare, startDemoDomain, type TestDomain } from "../helpers/libvirt.ts";
 
 const up = libvirtUp();
 if (up.problem) console.warn(`test/vm/libvirt-ssh.test.ts skipped: ${up.problem}`);
@@ -22,10 +22,7 @@ const d = up.problem ? describe.skip : describe;
 
 const NAME = "hmtest-noqga";
 const NOLOGIN = "hmtest-nologin";
-const root = mkdtempSync("/tmp/hmt-lvssh-");
-const share = join(root, "share");
-mkdirSync(share);
-writeFileSync(join(share, "from-host.txt"), "bytes from the host\n");
+const { root, share } = scratchShare("hmt-lvssh-");
 // A key the guest has never heard of: hotmount's SSH login to NOLOGIN fails at authentication.
 const strangerKey = join(root, "stranger");
 
