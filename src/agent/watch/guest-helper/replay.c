@@ -7,17 +7,27 @@
 
 static void fail(const char *op, const char *path) { printf("E %d %s %s\n", errno, op, path); }
 
+/* The mode as the host has it now (dirfd/path as for statx): AT_STATX_FORCE_SYNC, because the
+   transport's cached attributes (FUSE keeps them a while) may predate a host chmod, which a
+   same-value chmod with the cached mode would undo. 1 when read. */
+static int host_mode(int dirfd, const char *path, int flags, mode_t *mode) {
+  struct statx sx;
+  if (statx(dirfd, path, flags | AT_STATX_FORCE_SYNC, STATX_TYPE | STATX_MODE, &sx) != 0) return 0;
+  *mode = sx.stx_mode;
+  return 1;
+}
+
 /* Same-value chmod: IN_ATTRIB, and only ctime changes on the host. */
 static void same_chmod(int fd, const char *path) {
-  struct stat st;
-  if (fstat(fd, &st) == 0 && fchmod(fd, st.st_mode & 07777) != 0) fail("chmod", path);
+  mode_t m;
+  if (host_mode(fd, "", AT_EMPTY_PATH, &m) && fchmod(fd, m & 07777) != 0) fail("chmod", path);
 }
 
 /* The same, by path, for a regular file only: 1 when done. */
 static int same_chmod_path(const char *path) {
-  struct stat st;
-  if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return 0;
-  if (fchmodat(AT_FDCWD, path, st.st_mode & 07777, 0) == 0) return 1;
+  mode_t m;
+  if (!host_mode(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, &m) || !S_ISREG(m)) return 0;
+  if (fchmodat(AT_FDCWD, path, m & 07777, 0) == 0) return 1;
   fail("chmod", path);
   return 0;
 }
@@ -133,9 +143,9 @@ static void *chmod_worker(void *arg) {
     pthread_mutex_unlock(&batch_lock);
     if (i < 0) return NULL;
     struct item *it = &batch[i];
-    struct stat st;
+    mode_t m;
     if (it->skip) continue;
-    it->done = fstatat(AT_FDCWD, it->path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && fchmodat(AT_FDCWD, it->path, st.st_mode & 07777, 0) == 0;
+    it->done = host_mode(AT_FDCWD, it->path, AT_SYMLINK_NOFOLLOW, &m) && S_ISREG(m) && fchmodat(AT_FDCWD, it->path, m & 07777, 0) == 0;
   }
 }
 
