@@ -6,6 +6,14 @@ import { sleep } from "../util/process.ts";
 
 const MOUNT_RETRY_MS = 6_000;
 
+/**
+ * A shell function for the one-command scripts: `run NAME ARGS…` runs NAME found on $PATH as a
+ * guest-exec of NAME would (execvp), not a shell's own built-in version of it (busybox's sh
+ * prefers its applets), so a script and a single command reach the same program.
+ */
+export const FROM_PATH =
+  'run() { c=$1; shift; o=$IFS; IFS=:; for d in $PATH; do if [ -x "$d/$c" ]; then IFS=$o; "$d/$c" "$@"; return; fi; done; IFS=$o; "$c" "$@"; }; ';
+
 export interface GuestMountEntry {
   source: string;
   mountPoint: string;
@@ -88,8 +96,9 @@ export async function removeCreatedDir(guest: GuestCommands, mountPoint: string)
 // are arguments. Exits 0, 3, or 32 with the last mount error on stderr.
 const MOUNT_TRIES = 40;
 const MOUNT_SCRIPT =
-  'mk=$1; mp=$2; shift 2; if [ "$mk" = 1 ]; then mkdir -p -- "$mp" || exit 3; fi; n=0; ' +
-  `until out=$("$@" 2>&1); do n=$((n + 1)); if [ "$n" -ge ${MOUNT_TRIES} ]; then printf "%s\\n" "$out" >&2; exit 32; fi; ` +
+  FROM_PATH +
+  'mk=$1; mp=$2; shift 2; if [ "$mk" = 1 ]; then run mkdir -p -- "$mp" || exit 3; fi; n=0; ' +
+  `until out=$(run "$@" 2>&1); do n=$((n + 1)); if [ "$n" -ge ${MOUNT_TRIES} ]; then printf "%s\\n" "$out" >&2; exit 32; fi; ` +
   "sleep 0.05 2>/dev/null || sleep 1; done";
 
 /**

@@ -2,7 +2,7 @@
 // pulled from under a live superblock (or a bind mount of it) makes the guest wait forever.
 import { HotmountError } from "../core/errors.ts";
 import type { GuestCommands } from "../guest-exec/index.ts";
-import { guestMounts, holders, parseMounts, unmount, type GuestMountEntry } from "./guest-mount.ts";
+import { FROM_PATH, guestMounts, holders, parseMounts, unmount, type GuestMountEntry } from "./guest-mount.ts";
 import type { MountRecord } from "./journal.ts";
 
 export const UMOUNT_DEADLINE_MS = 15_000;
@@ -19,11 +19,12 @@ const OWN_HOLDER = /^\d+ watch-helper-/;
 // characters a grep pattern would read. stdout: "shared" or "umount RC RMDIR", then /proc/mounts;
 // stderr: umount's message.
 const UNMOUNT_SCRIPT =
+  FROM_PATH +
   'mp=$1; tag=$2; if [ -n "$tag" ] && [ "$(grep -c -e "^$tag [^ ]* virtiofs " -e "^$tag [^ ]* 9p " /proc/mounts)" -gt 1 ]; then ' +
   "echo shared; cat /proc/mounts; exit 0; fi; " +
-  'if [ "$3" = 1 ]; then sync -f -- "$mp" 2>/dev/null; fi; ' +
-  'if out=$(umount -- "$mp" 2>&1); then rc=0; else rc=$?; fi; d=0; ' +
-  'if [ "$rc" = 0 ] && [ "$4" = 1 ] && rmdir -- "$mp" 2>/dev/null; then d=1; fi; ' +
+  'if [ "$3" = 1 ]; then run sync -f -- "$mp" 2>/dev/null; fi; ' +
+  'if out=$(run umount -- "$mp" 2>&1); then rc=0; else rc=$?; fi; d=0; ' +
+  'if [ "$rc" = 0 ] && [ "$4" = 1 ] && run rmdir -- "$mp" 2>/dev/null; then d=1; fi; ' +
   'echo "umount $rc $d"; cat /proc/mounts; printf "%s" "$out" >&2';
 
 /**
@@ -39,13 +40,22 @@ export async function unmountForRemove(guest: GuestCommands, rec: MountRecord, f
   }
   const device = rec.type !== "reverse-sshfs";
   const tag = device ? (rec.tag ?? rec.device?.tag ?? rec.id) : "";
+  // The sync's and the unmount's deadlines back to back, as the step-by-step way has them: a sync
+  // held up by a paused file server may still end in time for the unmount.
   const r = await guest
-    .exec(["sh", "-c", UNMOUNT_SCRIPT, "hotmount-umount", rec.mountPoint, tag, device ? "1" : "0", opts.rmdir ? "1" : "0"], { timeoutMs: UMOUNT_DEADLINE_MS })
-    .catch(() => null);
+    .exec(["sh", "-c", UNMOUNT_SCRIPT, "hotmount-umount", rec.mountPoint, tag, device ? "1" : "0", opts.rmdir ? "1" : "0"], {
+      timeoutMs: 2 * UMOUNT_DEADLINE_MS,
+    })
+    .catch((e: unknown) => {
+      if (!(e instanceof HotmountError && e.code === "TIMEOUT")) return null;
+      throw new HotmountError("GUEST_COMMAND_FAILED", `the guest could not unmount ${rec.mountPoint}: ${e.message}`, {
+        hint: "The device stays attached so the guest does not hang. Retry, or use --force.",
+      });
+    });
   const [head = "", ...table] = r?.code === 0 ? r.stdout.split("\n") : [];
   const m = /^umount (\d+) ([01])$/.exec(head);
-  // A guest that could not run it, a timeout, the device mounted twice, or a busy or failed
-  // unmount: the step by step way, which names holders, waits out our own helper and retries.
+  // A guest that could not run it, the device mounted twice, or a busy or failed unmount: the
+  // step by step way, which names holders, waits out our own helper and retries.
   if (!m) {
     await unmountSlow(guest, rec, force);
     return false;

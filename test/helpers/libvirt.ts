@@ -192,7 +192,8 @@ export function procText(pid: number, file: string): string {
 
 /**
  * Processes this file's hotmount started (they carry its HOTMOUNT_HOME), other than those of
- * `keep` agents and their children, and libvirt's daemons (scripts/libvirt-up ran with that env).
+ * `keep` agents and their children, and libvirt's daemons and the tini they run under (scripts/libvirt-up ran
+ * with that env).
  */
 export function ourProcesses(keep: number[]): number[] {
   const home = `HOTMOUNT_HOME=${process.env.HOTMOUNT_HOME}`;
@@ -202,7 +203,7 @@ export function ourProcesses(keep: number[]): number[] {
         .replace(/^.*\) /s, "")
         .split(" ")[1],
     );
-    const daemon = ["libvirtd", "virtlogd"].includes(procText(pid, "comm").trim());
+    const daemon = ["libvirtd", "virtlogd", "tini"].includes(procText(pid, "comm").trim());
     return !daemon && !keep.includes(pid) && !keep.includes(ppid) && procText(pid, "environ").split("\0").includes(home);
   });
 }

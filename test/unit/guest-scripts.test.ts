@@ -1,7 +1,8 @@
 // The one-command guest scripts of add and remove (guest-mount.ts, guest-unmount.ts), run by a
 // real `sh` on this host instead of in a guest: the mount retried while its device is not there
 // yet, a mount point that cannot be made, and as root a real tmpfs unmounted (with the mount
-// point we made taken away), or found busy, which must leave it mounted for the step-by-step way.
+// point we made taken away), or found busy, which must leave it mounted for the step-by-step way;
+// and a script that times out, which fails the remove at its deadline without a second try.
 // Only the carrier is a stand-in: argv goes to a local process as QGA's guest-exec would run it.
 import { afterAll, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
@@ -10,7 +11,8 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import type { MountRecord } from "../../src/agent/journal.ts";
 import { mountWithRetry } from "../../src/agent/guest-mount.ts";
-import { unmountForRemove } from "../../src/agent/guest-unmount.ts";
+import { UMOUNT_DEADLINE_MS, unmountForRemove } from "../../src/agent/guest-unmount.ts";
+import { HotmountError } from "../../src/core/errors.ts";
 import type { GuestCommands } from "../../src/guest-exec/index.ts";
 
 const root = mkdtempSync(join(tmpdir(), "hm-unit-gs-"));
@@ -109,4 +111,23 @@ rootTest("remove: a busy mount is left mounted, and the step-by-step way names t
     await Bun.sleep(100);
     spawnSync("umount", [mp]);
   }
+});
+
+test("remove: a script that times out (a hung umount) fails the remove at that deadline, without a second try", async () => {
+  const argvs: string[][] = [];
+  const hung: GuestCommands = {
+    async exec(argv, opts) {
+      argvs.push([...argv]);
+      throw new HotmountError("TIMEOUT", `guest command timed out after ${opts?.timeoutMs} ms: ${argv[0]}`);
+    },
+    async run() {
+      return "";
+    },
+  };
+  const e = await unmountForRemove(hung, rec("/mnt/hung"), false, { rmdir: true }).catch((x) => x);
+  expect(e).toMatchObject({ code: "GUEST_COMMAND_FAILED", hint: expect.stringContaining("stays attached") });
+  expect(e.message).toContain("could not unmount /mnt/hung");
+  // The sync's deadline and the unmount's, back to back; then no step-by-step retry of a hung umount.
+  expect(e.message).toContain(`after ${2 * UMOUNT_DEADLINE_MS} ms`);
+  expect(argvs).toHaveLength(1);
 });

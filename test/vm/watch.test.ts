@@ -5,7 +5,7 @@
 // The guest-side watcher is the helper's own --watch mode (recursive; busybox inotifyd is not);
 // the --watch=kinds cases use inotifywait, and the Node watcher case @parcel/watcher from npm.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { channelLines } from "../helpers/channel-lines.ts";
@@ -147,6 +147,28 @@ test("over the watch limit: the mount works, mount list warns, the watched folde
   writeFileSync(join(host, "top"), "t\n");
   await w.expect(from, `${mp}/top`, ["ATTRIB"]);
   await w.close();
+  await hmOk(["mount", "remove", NAME, mp]);
+}, 300_000);
+
+test("a replay never writes back a mode older than the host's: a host chmod the guest's attribute cache has not seen stays", async () => {
+  const host = join(root, "chmod-cache");
+  mkdirSync(host);
+  const f = join(host, "f");
+  writeFileSync(f, "0\n");
+  chmodSync(f, 0o644);
+  const mp = "/mnt/chmod-cache";
+  await add(host, mp, "virtiofs", "--writable");
+  for (let i = 1; i <= 3; i++) {
+    // The guest caches f's attributes (virtiofs keeps them 1 s), then the host changes the mode
+    // and appends: the append's replay (a same-value chmod first) must take the host's new mode.
+    expect((await vm.sh(`stat -c %a ${mp}/f`)).trim()).toBe("644");
+    chmodSync(f, 0o600);
+    appendFileSync(f, `${i}\n`);
+    await Bun.sleep(1500);
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+    chmodSync(f, 0o644);
+    await Bun.sleep(1500); // the chmod's own replay, and the guest's cached attributes expire
+  }
   await hmOk(["mount", "remove", NAME, mp]);
 }, 300_000);
 
