@@ -18,6 +18,7 @@ import type { DeviceInventory, DriverSession, FSHotPlugger, GuestRunner, Logger,
 import { domainArch, fsAlias, idOfAlias, parseDomain, parseFilesystems, rootPortAddress, virtiofsXml, type DomainView } from "./domain-xml.ts";
 import { libvirtRef, type LibvirtRef } from "./libvirt-ref.ts";
 import { daemonVersion, daemonVersionSync, isSessionUri, sessionVirtiofsProblem, userIdMap } from "./session-virtiofs.ts";
+import type { Virtiofsd } from "../qemu/host-tools.ts";
 import { libvirtVirtiofsd, markedVirtiofsd, reapVirtiofsd, removeWrapper, writeWrapper } from "./virtiofsd-wrapper.ts";
 
 /** How long libvirt may take to report a detached device gone (the guest must acknowledge the unplug). */
@@ -28,25 +29,27 @@ export const NINEP_REFUSAL =
   "libvirt cannot hot-plug 9p filesystems: it adds a 9p <filesystem> only when the domain starts, and refuses attach-device --live for it";
 export const NINEP_HINT = "Use --type virtiofs (hot-pluggable through libvirt) or --type reverse-sshfs (needs SSH into the guest).";
 
-/**
- * Why virtiofs cannot be hot-plugged into this domain now, or null when it can. A session URI
- * needs the daemon's version (libvirt >= 10, drivers/libvirt/session-virtiofs.ts): `daemon` when
- * the caller has it, else asked here once.
- */
-export function virtiofsProblem(v: DomainView, uri: string, daemon?: number | null): string | null {
-  if (isSessionUri(uri)) {
-    const p = sessionVirtiofsProblem(daemon === undefined ? daemonVersionSync(uri) : daemon, libvirtVirtiofsd());
-    if (p) return p;
-  }
+/** Why the domain itself cannot take a virtiofs hot-plug now (its memory, its root ports; the host's `vfsd`), or null. */
+function domainVirtiofsProblem(v: DomainView, vfsd: Virtiofsd | null): string | null {
   if (!v.sharedMemory)
     return "the domain's RAM is not shared memory (needs <memoryBacking><source type='memfd'/><access mode='shared'/>; see `hotmount libvirt prepare`)";
-  if (!libvirtVirtiofsd()) return "virtiofsd is not installed on the host";
+  if (!vfsd) return "virtiofsd is not installed on the host";
   if (v.freeRootPorts.length === 0) {
     return v.rootPorts.length === 0
       ? "the domain has no pcie-root-port to hot-plug into (see `hotmount libvirt prepare --slots N`)"
       : `no free PCIe root port: all ${v.rootPorts.length} are taken (see \`hotmount libvirt prepare --slots N\`)`;
   }
   return null;
+}
+
+/**
+ * Why virtiofs cannot be hot-plugged into this domain now, or null when it can. A session URI
+ * needs the daemon's version (libvirt >= 10, drivers/libvirt/session-virtiofs.ts): `daemon` when
+ * the caller has it, else asked here once.
+ */
+export function virtiofsProblem(v: DomainView, uri: string, daemon?: number | null, vfsd = libvirtVirtiofsd()): string | null {
+  const session = isSessionUri(uri) ? sessionVirtiofsProblem(daemon === undefined ? daemonVersionSync(uri) : daemon, vfsd) : null;
+  return session ?? domainVirtiofsProblem(v, vfsd);
 }
 
 export function libvirtTransports(v: DomainView, uri: string, ssh: boolean, daemon?: number | null): TransportAvailability[] {
@@ -142,11 +145,11 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
     if (req.type === "9p") throw new HotmountError("UNSUPPORTED", `${NINEP_REFUSAL}`, { hint: NINEP_HINT, details: { driver: "libvirt", type: "9p" } });
     const v = await this.view();
     const session = isSessionUri(this.ref.uri);
-    const daemon = await this.daemon();
-    const problem = virtiofsProblem(v, this.ref.uri, daemon);
+    const vfsd = libvirtVirtiofsd();
+    const sessionProblem = session ? sessionVirtiofsProblem((await this.daemon()) ?? null, vfsd) : null;
+    const problem = sessionProblem ?? domainVirtiofsProblem(v, vfsd);
     if (problem) {
-      const sessionProblem = session && sessionVirtiofsProblem(daemon ?? null, libvirtVirtiofsd()) !== null;
-      const noPort = v.sharedMemory && v.freeRootPorts.length === 0 && !sessionProblem;
+      const noPort = !sessionProblem && v.sharedMemory && v.freeRootPorts.length === 0;
       throw new HotmountError(noPort ? "NO_FREE_SLOT" : "UNSUPPORTED", `cannot hot-plug virtiofs into libvirt domain "${this.ref.domain}": ${problem}`, {
         hint: noPort
           ? `Remove a mount, or give the domain more spare root ports: \`hotmount libvirt prepare ${this.ref.domain} --slots 8 --next-boot\`, then restart it. reverse-sshfs needs no slot.`
@@ -155,10 +158,9 @@ export class LibvirtSession implements DriverSession, FSHotPlugger {
             : `Run \`hotmount libvirt prepare ${this.ref.domain}\` (applies at the next boot), or use --type reverse-sshfs.`,
       });
     }
-    const vfsd = libvirtVirtiofsd()!;
     progress("attaching the device through libvirt");
     const binary = writeWrapper(this.cfg.name, req.id, {
-      virtiofsd: vfsd,
+      virtiofsd: vfsd!, // a missing one is a problem above
       source: req.hostPath,
       writable: req.writable,
       marker: `${this.ref.uuid}/${req.id}`,

@@ -7,8 +7,8 @@
 // fill it: the user's own uid and gid as 0, then the user's /etc/subuid and /etc/subgid range
 // from 1, so files the guest's other users own map to ids the user owns on the host.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { VirshResult } from "../../src/util/virsh.ts";
 import type { Virtiofsd } from "../qemu/host-tools.ts";
 
@@ -52,10 +52,6 @@ export function daemonVersionSync(uri: string): number | null {
   return v;
 }
 
-function onPath(name: string): boolean {
-  return (process.env.PATH ?? "/usr/bin:/bin").split(delimiter).some((d) => d && existsSync(join(d, name)));
-}
-
 /** Why a session daemon of `version` cannot run `vfsd` for us, or null when it can. */
 export function sessionVirtiofsProblem(version: number | null, vfsd: Virtiofsd | null): string | null {
   if (version === null) return "hotmount could not ask the session libvirt daemon its version (virsh version --daemon)";
@@ -65,7 +61,7 @@ export function sessionVirtiofsProblem(version: number | null, vfsd: Virtiofsd |
   if (!vfsd) return "virtiofsd is not installed on the host";
   if (vfsd.flavour !== "rust") return "an unprivileged virtiofsd (qemu:///session) must be the Rust one; this host has QEMU's C virtiofsd, which needs root";
   for (const tool of ["newuidmap", "newgidmap"]) {
-    if (!onPath(tool)) return `${tool} is not installed (package uidmap): the Rust virtiofsd maps the user's ids into its user namespace with it`;
+    if (!Bun.which(tool)) return `${tool} is not installed (package uidmap): the Rust virtiofsd maps the user's ids into its user namespace with it`;
   }
   return null;
 }

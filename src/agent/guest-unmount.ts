@@ -54,15 +54,12 @@ export async function unmountForRemove(guest: GuestCommands, rec: MountRecord, f
     });
   const [head = "", ...table] = r?.code === 0 ? r.stdout.split("\n") : [];
   const m = /^umount (\d+) ([01])$/.exec(head);
-  // A guest that could not run it, the device mounted twice, or a busy or failed unmount: the
-  // step by step way, which names holders, waits out our own helper and retries.
-  if (!m) {
-    await unmountSlow(guest, rec, force);
-    return false;
-  }
   const after = parseMounts(table.join("\n"));
   const still = after.some((x) => x.mountPoint === rec.mountPoint);
-  if (m[1] !== "0" && (still || !/not mounted|no mount point|Invalid argument/i.test(r!.stderr))) {
+  // Unmounted, or there was nothing mounted there. Otherwise (a guest that could not run it, the
+  // device mounted twice, a busy or failed unmount) the step by step way, which names holders,
+  // waits out our own helper and retries.
+  if (!m || (m[1] !== "0" && (still || !/not mounted|no mount point|Invalid argument/i.test(r!.stderr)))) {
     await unmountSlow(guest, rec, force);
     return false;
   }

@@ -11,7 +11,7 @@ import { newMountId } from "./mount-id.ts";
 import { expireWith, extendedExpiry, grantDue, type ExpiryOutcome } from "./grants.ts";
 import { addFirstThatFits, rankTransports } from "./transport-choice.ts";
 import type { Mount, Transport } from "./api.ts";
-import { checkMountPoint, createMountPoint, removeCreatedDir } from "./guest-mount.ts";
+import { checkMountPoint, removeCreatedDir } from "./guest-mount.ts";
 import { hostFolderId } from "./host-folder.ts";
 import { unmountForRemove } from "./guest-unmount.ts";
 import { toMount, type MountRecord } from "./journal.ts";
@@ -167,12 +167,11 @@ export class MountService {
     failpoint("add:journaled");
     let attached = false;
     try {
-      if (rec.createdDir && !t.makesMountPoint) await createMountPoint(ssh, rec.mountPoint);
       await t.attach(rec, progress);
       attached = true;
       this.records.save();
       failpoint("add:attached");
-      await t.mount(rec, progress, { mkdir: rec.createdDir && t.makesMountPoint });
+      await t.mount(rec, progress, { mkdir: rec.createdDir });
       failpoint("add:mounted");
       rec.bootId = this.ctx.bootId?.() ?? undefined;
       rec.hostId = hostFolderId(rec.hostPath) ?? undefined;

@@ -22,7 +22,6 @@ export function deviceTransport(ctx: TransportContext): MountTransport {
       rec.tag = rec.device.tag;
       rec.slot = rec.device.slot;
     },
-    makesMountPoint: true,
     async mount(rec, progress, opts) {
       progress("mounting in the guest");
       const guest = await ctx.guest();

@@ -15,7 +15,7 @@ import { reverseSshfsArgv, sftpServerArgs } from "../../core/mount-options.ts";
 import { sftpJailDir, sshfsLog } from "../../core/paths.ts";
 import type { GuestSsh } from "../../guest-exec/ssh-client.ts";
 import { terminate, waitUntil } from "../../util/process.ts";
-import { guestMounts, unmount } from "../guest-mount.ts";
+import { createMountPoint, guestMounts, unmount } from "../guest-mount.ts";
 import { UMOUNT_DEADLINE_MS } from "../guest-unmount.ts";
 import { guestOwner } from "./guest-owner.ts";
 import type { MountRecord } from "../journal.ts";
@@ -218,7 +218,8 @@ export function reverseSshfsTransport(ctx: TransportContext): MountTransport {
       if (!findSftpServer()) throw sftpServerMissing();
     },
 
-    async mount(rec, progress) {
+    async mount(rec, progress, opts) {
+      if (opts?.mkdir) await createMountPoint(await ctx.guest(), rec.mountPoint);
       await start(rec, progress);
     },
 

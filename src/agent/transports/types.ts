@@ -27,12 +27,10 @@ export interface MountTransport {
   /** Host side: device, server process. Undoes itself when it fails. */
   attach(rec: MountRecord, progress: Progress): Promise<void>;
   /**
-   * Guest side: the mount itself, after the mount point exists; for a transport that
-   * `makesMountPoint`, `mkdir` has it make the mount point first, in the same guest command.
+   * Guest side: the mount itself; with `mkdir`, it makes the mount point first (a device
+   * transport in the same guest command as the mount), else the mount point exists.
    */
   mount(rec: MountRecord, progress: Progress, opts?: { mkdir?: boolean }): Promise<void>;
-  /** `mount` can make a missing mount point itself (one guest command less on add). */
-  readonly makesMountPoint?: boolean;
   /** Host side teardown, once the guest has unmounted. Idempotent. */
   detach(rec: MountRecord, progress: Progress): Promise<void>;
   /**
